@@ -5,16 +5,18 @@
 """Shared access to a Docker Engine through the Docker SDK for Python.
 
 Private to this collection: the leading underscore means no compatibility
-promise to anyone importing it from outside.
+promise to anyone importing it from outside. The options are documented by
+the doc fragment aistack.deploy.docker (plugins/doc_fragments/docker.py).
 """
 
 from __future__ import annotations
 
+import inspect
 import os
 import traceback
 import typing as t
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
 
 DOCKER_IMPORT_ERROR: str | None
 try:
@@ -30,18 +32,23 @@ except ImportError:
 
 DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
 
-# The engine connection options, shared by every module of the collection that
-# talks to Docker. Same names and environment fallbacks as community.docker, so
-# users can reuse their module_defaults.
-DOCKER_COMMON_ARGS: dict[str, dict[str, t.Any]] = {
+# The engine connection options without the API request timeout: for modules
+# whose own `timeout` means something else (documented by the doc fragment
+# aistack.deploy.docker.connection).
+DOCKER_CONNECTION_ARGS: dict[str, dict[str, t.Any]] = {
     "docker_host": {
         "type": "str",
+        "default": DEFAULT_DOCKER_HOST,
         "aliases": ["docker_url"],
-        "fallback": (lambda: os.environ.get("DOCKER_HOST") or DEFAULT_DOCKER_HOST, []),
+        "fallback": (env_fallback, ["DOCKER_HOST"]),
     },
-    "tls_hostname": {"type": "str", "fallback": (os.environ.get, ["DOCKER_TLS_HOSTNAME"])},
-    "api_version": {"type": "str", "default": "auto", "aliases": ["docker_api_version"]},
-    "timeout": {"type": "int", "default": 60},
+    "tls_hostname": {"type": "str", "fallback": (env_fallback, ["DOCKER_TLS_HOSTNAME"])},
+    "api_version": {
+        "type": "str",
+        "default": "auto",
+        "aliases": ["docker_api_version"],
+        "fallback": (env_fallback, ["DOCKER_API_VERSION"]),
+    },
     "ca_path": {"type": "path", "aliases": ["ca_cert", "tls_ca_cert", "cacert_path"]},
     "client_cert": {"type": "path", "aliases": ["tls_client_cert", "cert_path"]},
     "client_key": {"type": "path", "aliases": ["tls_client_key", "key_path"]},
@@ -49,17 +56,28 @@ DOCKER_COMMON_ARGS: dict[str, dict[str, t.Any]] = {
     "validate_certs": {"type": "bool", "default": False, "aliases": ["tls_verify"]},
 }
 
+# The engine connection options, shared by every module of the collection that
+# talks to Docker. Same names and environment fallbacks as community.docker, so
+# users can reuse their module_defaults (doc fragment aistack.deploy.docker).
+DOCKER_COMMON_ARGS: dict[str, dict[str, t.Any]] = dict(
+    DOCKER_CONNECTION_ARGS,
+    timeout={"type": "int", "default": 60, "fallback": (env_fallback, ["DOCKER_TIMEOUT"])},
+)
+
 
 def _env_flag(name: str) -> bool:
     return os.environ.get(name, "") not in ("", "0", "false", "False")
 
 
-def client_kwargs(params: dict[str, t.Any]) -> dict[str, t.Any]:
-    """Translate module parameters into keyword arguments for docker.DockerClient."""
+def client_kwargs(params: dict[str, t.Any], api_timeout_key: str = "timeout") -> dict[str, t.Any]:
+    """Translate module parameters into keyword arguments for docker.DockerClient.
+
+    api_timeout_key names the parameter holding the API request timeout.
+    """
     kwargs: dict[str, t.Any] = {
         "base_url": params.get("docker_host") or DEFAULT_DOCKER_HOST,
         "version": params.get("api_version") or "auto",
-        "timeout": params.get("timeout") or 60,
+        "timeout": params.get(api_timeout_key) or 60,
     }
     tls = params.get("tls") or _env_flag("DOCKER_TLS")
     verify = params.get("validate_certs") or _env_flag("DOCKER_TLS_VERIFY")
@@ -73,18 +91,29 @@ def client_kwargs(params: dict[str, t.Any]) -> dict[str, t.Any]:
         tls_kwargs: dict[str, t.Any] = {"verify": ca_path if verify and ca_path else verify}
         if client_cert and client_key:
             tls_kwargs["client_cert"] = (client_cert, client_key)
+        if params.get("tls_hostname") and tls_hostname_supported():
+            tls_kwargs["assert_hostname"] = params["tls_hostname"]
         kwargs["tls"] = TLSConfig(**tls_kwargs)
-        if params.get("tls_hostname"):
-            kwargs["tls"].assert_hostname = params["tls_hostname"]
+        if kwargs["base_url"].startswith("tcp://"):
+            kwargs["base_url"] = "https://" + kwargs["base_url"][len("tcp://"):]
     return kwargs
 
 
-def get_client(module: AnsibleModule) -> t.Any:
+def tls_hostname_supported() -> bool:
+    """Docker SDK for Python 7 dropped TLSConfig(assert_hostname=...)."""
+    from docker.tls import TLSConfig  # pylint: disable=import-outside-toplevel
+
+    return "assert_hostname" in inspect.signature(TLSConfig.__init__).parameters
+
+
+def get_client(module: AnsibleModule, api_timeout_key: str = "timeout") -> t.Any:
     """Return a connected docker.DockerClient or fail the module clearly."""
     if DOCKER_IMPORT_ERROR is not None:
         module.fail_json(msg=missing_required_lib("docker"), exception=DOCKER_IMPORT_ERROR)
+    if module.params.get("tls_hostname") and not tls_hostname_supported():
+        module.warn("tls_hostname is ignored: Docker SDK for Python 7.0.0 and newer cannot check it.")
     try:
-        client = docker.DockerClient(**client_kwargs(module.params))
+        client = docker.DockerClient(**client_kwargs(module.params, api_timeout_key))
         client.ping()
     except DockerException as exc:
         module.fail_json(
