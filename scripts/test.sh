@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it (.ci/run calls exactly this):
+#
+#   scripts/test.sh                 all tiers: lint unit integration molecule
+#   scripts/test.sh unit molecule   only the tiers named
+#   AISTACK_SCENARIOS="docker_engine" scripts/test.sh molecule   one scenario
+#
+# On a fresh Debian machine it installs what it needs by itself: virtualenvs
+# (newest ansible-core the machine's Python allows, and the oldest we
+# support), Debian tools (shellcheck, mmdebstrap), a Docker Engine when none
+# answers, the test-host and fixture images. Every tier runs even when an
+# earlier one failed; the exit code is non-zero when any failed, and the time
+# each tier took is printed at the end.
+set -uo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "$0")/lib.sh"
+cd "$AISTACK_ROOT"
+
+all_tiers=(lint unit integration molecule)
+tiers=("$@")
+[ ${#tiers[@]} -gt 0 ] || tiers=("${all_tiers[@]}")
+for t in "${tiers[@]}"; do
+  case " ${all_tiers[*]} " in *" $t "*) ;; *) echo "unknown tier '$t' (${all_tiers[*]})" >&2; exit 2 ;; esac
+done
+wants() { case " ${tiers[*]} " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
+
+declare -A took status
+order=()
+run_tier() {
+  local name=$1 start rc
+  shift
+  say "tier $name"
+  start=$(date +%s)
+  "$@"
+  rc=$?
+  took[$name]=$(( $(date +%s) - start ))
+  status[$name]=$([ $rc -eq 0 ] && echo ok || echo "FAILED (rc $rc)")
+  order+=("$name")
+}
+
+# ---------------------------------------------------------------- setup
+setup() {
+  local pkgs=()
+  wants lint && pkgs+=(shellcheck)
+  wants molecule && pkgs+=(mmdebstrap)
+  [ ${#pkgs[@]} -eq 0 ] || ensure_debian_packages "${pkgs[@]}" || return 1
+
+  NEWEST_PY=$(find_python 3.12) && NEWEST_REQ=tests/requirements/newest.txt || {
+    NEWEST_PY=$(command -v python3)
+    NEWEST_REQ=tests/requirements/newest-py311.txt
+    echo "No Python >= 3.12 here: ansible-core 2.21 cannot run; falling back to ansible-core 2.19 on $("$NEWEST_PY" -V)."
+  }
+  NEWEST_VENV=${AISTACK_VENV:-$AISTACK_ROOT/.venv}
+  make_venv "$NEWEST_VENV" "$NEWEST_PY" "$NEWEST_REQ" || return 1
+  if wants lint || wants unit; then
+    # ansible-core 2.17 runs on controllers with Python 3.10 to 3.12.
+    OLDEST_PY=
+    for v in 3.11 3.12 3.10; do
+      OLDEST_PY=$(command -v "python$v" || ls "$HOME"/.pyenv/versions/"$v".*/bin/python3 2>/dev/null | head -n1)
+      [ -z "$OLDEST_PY" ] || break
+    done
+    [ -n "$OLDEST_PY" ] || { echo "no Python 3.10-3.12 for ansible-core 2.17" >&2; return 1; }
+    OLDEST_VENV=${AISTACK_VENV_OLDEST:-$AISTACK_ROOT/.venv-oldest}
+    make_venv "$OLDEST_VENV" "$OLDEST_PY" tests/requirements/oldest.txt || return 1
+  fi
+  if wants integration || wants molecule; then
+    tests/harness/ensure-engine.sh || return 1
+  fi
+  expose_collection
+  echo "newest: $("$NEWEST_VENV/bin/ansible" --version | head -n1) on $("$NEWEST_VENV/bin/python" -V)"
+  [ -z "${OLDEST_VENV:-}" ] || echo "oldest: $("$OLDEST_VENV/bin/ansible" --version | head -n1) on $("$OLDEST_VENV/bin/python" -V)"
+}
+
+in_venv() {  # in_venv VENV COMMAND...: run with that venv first on PATH
+  local venv=$1
+  shift
+  PATH="$venv/bin:$PATH" VIRTUAL_ENV=$venv "$@"
+}
+
+pyver() { "$1/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])'; }
+
+# ----------------------------------------------------------------- tiers
+step() {  # step NAME COMMAND...: one check inside a tier; remembers failures
+  local rc
+  printf -- '--- %s\n' "$1"
+  shift
+  "$@"
+  rc=$?
+  [ $rc -eq 0 ] || { echo "--- FAILED: $*"; tier_failed=1; }
+  return 0
+}
+
+tier_lint() {
+  tier_failed=0
+  step "yamllint" in_venv "$NEWEST_VENV" yamllint --strict .
+  step "ansible-lint (production profile)" in_venv "$NEWEST_VENV" ansible-lint
+  step "antsibull-changelog lint" in_venv "$NEWEST_VENV" antsibull-changelog lint
+  step "hadolint" in_venv "$NEWEST_VENV" tests/harness/hadolint-all.sh
+  step "ansible-test sanity, newest ($(pyver "$NEWEST_VENV"))" \
+    in_venv "$NEWEST_VENV" tests/harness/sanity.sh "$(pyver "$NEWEST_VENV")"
+  step "ansible-test sanity, oldest ($(pyver "$OLDEST_VENV"))" \
+    in_venv "$OLDEST_VENV" tests/harness/sanity.sh "$(pyver "$OLDEST_VENV")"
+  step "collection build, install, ansible-doc" in_venv "$NEWEST_VENV" tests/harness/build-and-doc.sh
+  return $tier_failed
+}
+
+tier_unit() {
+  tier_failed=0
+  step "pytest unit, newest" in_venv "$NEWEST_VENV" python -m pytest -q -p no:cacheprovider tests/unit
+  step "pytest unit, oldest" in_venv "$OLDEST_VENV" python -m pytest -q -p no:cacheprovider tests/unit
+  return $tier_failed
+}
+
+tier_integration() {
+  tier_failed=0
+  step "fixture images" tests/harness/build-busybox.sh
+  step "pytest integration" in_venv "$NEWEST_VENV" python -m pytest -q -p no:cacheprovider tests/integration
+  return $tier_failed
+}
+
+tier_molecule() {
+  tier_failed=0
+  local scenario scenarios=${AISTACK_SCENARIOS:-}
+  if [ -z "$scenarios" ]; then
+    for scenario in molecule/*/molecule.yml; do
+      scenarios="$scenarios $(basename "$(dirname "$scenario")")"
+    done
+  fi
+  step "test-host images" tests/harness/build-testhost.sh 12 13
+  step "fixture images" tests/harness/build-busybox.sh
+  for scenario in $scenarios; do
+    local start=$(date +%s)
+    step "molecule scenario $scenario" in_venv "$NEWEST_VENV" tests/harness/molecule-scenario.sh "$scenario"
+    echo "--- scenario $scenario took $(( $(date +%s) - start )) s"
+  done
+  return $tier_failed
+}
+
+suite_start=$(date +%s)
+run_tier setup setup
+if [ "${status[setup]}" = ok ]; then
+  for t in "${tiers[@]}"; do run_tier "$t" "tier_$t"; done
+fi
+
+say "summary"
+failed=0
+for t in "${order[@]}"; do
+  printf '%-12s %6s s  %s\n' "$t" "${took[$t]}" "${status[$t]}"
+  [ "${status[$t]}" = ok ] || failed=1
+done
+printf '%-12s %6s s\n' total "$(( $(date +%s) - suite_start ))"
+exit $failed

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Build the collection tarball as Galaxy would, install it (offline: its
+# dependencies come from the venv's bundled collections), and render every
+# module's documentation and every role's argument spec from the INSTALLED
+# copy, not the checkout.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+ansible-galaxy collection build --output-path "$work" . >/dev/null
+tarball=$(ls "$work"/aistack-deploy-*.tar.gz)
+echo "built $(basename "$tarball") ($(du -h "$tarball" | cut -f1))"
+# The tarball must not ship tests, fixtures or virtualenvs.
+if tar -tzf "$tarball" | grep -E '^(tests|molecule|benchmarks|\.venv)/' ; then
+  echo "the tarball ships files that build_ignore should keep out" >&2
+  exit 1
+fi
+ansible-galaxy collection install --no-deps -p "$work/installed" "$tarball" >/dev/null
+export ANSIBLE_COLLECTIONS_PATH="$work/installed"
+installed=$(ansible-galaxy collection list aistack.deploy -p "$work/installed" 2>/dev/null | awk '/aistack.deploy/ {print $2}')
+echo "installed aistack.deploy $installed"
+for module in plugins/modules/*.py; do
+  name=aistack.deploy.$(basename "$module" .py)
+  ansible-doc -t module "$name" >"$work/doc.txt"
+  grep -q "EXAMPLES" "$work/doc.txt" && echo "ansible-doc ok: $name"
+done
+for role in roles/*/; do
+  name=aistack.deploy.$(basename "$role")
+  ansible-doc -t role "$name" >"$work/doc.txt"
+  grep -q "ENTRY POINT" "$work/doc.txt" && echo "ansible-doc ok: $name (role)"
+done

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Build a systemd test-host image aistack-test/testhost:debianNN from Debian
+# packages, without any registry: mmdebstrap -> docker import -> a Dockerfile
+# layer (testhost/Dockerfile) on top.
+#
+# The package mirror comes from this machine's own apt sources, and this
+# machine's extra CA certificates are added to the image, so a test host can
+# reach exactly what the machine reaches. Nothing here names a mirror.
+#
+# Cached by content: the image carries a hash of every input (this script, the
+# layer files, release, mirrors, CA certificates, package list) as a label;
+# when it matches, nothing is built.
+#
+# Usage: build-testhost.sh 12|13 [more releases...]
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+log() { printf '[testhost] %s\n' "$*" >&2; }
+
+codename_of() {
+  case "$1" in
+    12) echo bookworm ;;
+    13) echo trixie ;;
+    *) log "unknown Debian release '$1' (12 or 13)"; exit 2 ;;
+  esac
+}
+
+# First URI of this machine's apt sources whose suites match the regex $1.
+# Reads deb822 .sources files and one-line sources.list entries alike.
+apt_uri() {
+  local want=$1 f
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [ -f "$f" ] || continue
+    awk -v want="$want" '
+      /^[[:space:]]*$/ { if (uri != "" && suites ~ want) { print uri; exit } ; uri=""; suites=""; next }
+      /^URIs:/ { uri=$2 }
+      /^Suites:/ { $1=""; suites=$0 }
+      END { if (uri != "" && suites ~ want) print uri }' "$f"
+  done | head -n1
+  if [ -f /etc/apt/sources.list ]; then
+    awk -v want="$want" '$1 == "deb" { for (i=2;i<=NF;i++) if ($i !~ /^\[/) { if ($(i+1) ~ want) print $i; break } }' \
+      /etc/apt/sources.list | head -n1
+  fi
+}
+
+mirror=$(apt_uri '[a-z]+( |-updates|$)' | head -n1)
+security=$(apt_uri '-security' | head -n1)
+if [ -z "$mirror" ]; then
+  log "cannot find a Debian mirror in this machine's apt sources"
+  exit 1
+fi
+packages=systemd,systemd-sysv,dbus,python3,python3-apt,sudo,iproute2,procps,ca-certificates,gnupg,kmod,iptables
+ca_files=$(ls /usr/local/share/ca-certificates/*.crt 2>/dev/null || true)
+
+for release in "$@"; do
+  codename=$(codename_of "$release")
+  tag="aistack-test/testhost:debian$release"
+  key=$( {
+    cat "$0" "$here/testhost/Dockerfile" "$here/testhost/proc-sys-rw.service"
+    echo "$release $mirror $security $packages"
+    [ -z "$ca_files" ] || cat $ca_files
+  } | sha256sum | cut -c1-16)
+  have=$(docker image inspect -f '{{ index .Config.Labels "aistack.test.key" }}' "$tag" 2>/dev/null || true)
+  if [ "$have" = "$key" ]; then
+    log "$tag is up to date ($key)"
+    continue
+  fi
+  command -v mmdebstrap >/dev/null || {
+    log "installing mmdebstrap from Debian"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mmdebstrap >/dev/null
+  }
+  start=$(date +%s)
+  sources=("deb $mirror $codename main" "deb $mirror $codename-updates main")
+  [ -z "$security" ] || sources+=("deb $security $codename-security main")
+  hooks=()
+  if [ -n "$ca_files" ]; then
+    hooks+=(--customize-hook='mkdir -p "$1/usr/local/share/ca-certificates"')
+    for f in $ca_files; do
+      hooks+=(--customize-hook="copy-in $f /usr/local/share/ca-certificates/")
+    done
+    hooks+=(--customize-hook='chroot "$1" update-ca-certificates >/dev/null')
+  fi
+  log "building $tag from Debian $codename (mmdebstrap)"
+  base="aistack-test/testhost-rootfs:debian$release"
+  # shellcheck disable=SC2016
+  mmdebstrap --quiet --variant=minbase --include="$packages" \
+    --keyring=/usr/share/keyrings/debian-archive-keyring.gpg \
+    "${hooks[@]}" \
+    --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*.bin "$1"/var/cache/apt/archives/*.deb' \
+    "$codename" - "${sources[@]}" \
+    | docker import - "$base" >/dev/null
+  docker build -q --build-arg "BASE=$base" --label "aistack.test.key=$key" \
+    -t "$tag" "$here/testhost" >/dev/null
+  docker image rm "$base" >/dev/null
+  log "built $tag ($key) in $(( $(date +%s) - start )) s, $(docker image inspect -f '{{.Size}}' "$tag" | awk '{printf "%d MB", $1/1e6}')"
+done
