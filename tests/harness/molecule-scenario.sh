@@ -15,6 +15,7 @@ trap 'molecule destroy -s "$scenario" >/dev/null 2>&1 || true; rm -f "$log"' EXI
 AISTACK_COMPOSE_BINARY=$(python -c 'import compose, os; print(os.path.join(os.path.dirname(compose.__file__), "docker-compose"))')
 export AISTACK_COMPOSE_BINARY
 
+export NO_COLOR=1 COLUMNS=200  # plain, unwrapped output: recap-check.py reads it
 phase() { printf -- '----- %s: %s\n' "$scenario" "$*"; }
 
 phase destroy leftovers && molecule destroy -s "$scenario" >/dev/null
