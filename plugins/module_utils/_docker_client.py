@@ -94,8 +94,6 @@ def client_kwargs(params: dict[str, t.Any], api_timeout_key: str = "timeout") ->
         if params.get("tls_hostname") and tls_hostname_supported():
             tls_kwargs["assert_hostname"] = params["tls_hostname"]
         kwargs["tls"] = TLSConfig(**tls_kwargs)
-        if kwargs["base_url"].startswith("tcp://"):
-            kwargs["base_url"] = "https://" + kwargs["base_url"][len("tcp://"):]
     return kwargs
 
 

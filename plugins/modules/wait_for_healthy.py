@@ -1,0 +1,328 @@
+#!/usr/bin/python
+# Copyright (c) 2026, aistack.deploy developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: wait_for_healthy
+short_description: Wait until Docker containers or a compose project are healthy, failing fast
+version_added: 0.1.0
+description:
+  - Waits until the given containers, or the containers of a compose project, are healthy.
+  - Driven by Docker's event stream rather than by polling. It subscribes to the events first, then inspects the containers,
+    then reacts to each event, so it returns as soon as the last container turns healthy.
+  - Fails at once, not at the timeout, when a container turns unhealthy, exits, is killed for running out of memory, is removed,
+    is paused, or restarts (a restart loop is a failure). A container that restarted before the wait began is accepted;
+    its restart count is reported on failure.
+  - A container without a healthcheck is never a silent pass. O(without_healthcheck) says whether that fails the wait or
+    whether running is enough.
+  - On failure it returns, for each failed container, its status, the health-probe log, the last lines of its log, its exit
+    code, whether it was OOM-killed and its restart count, so the cause is visible without logging in to the host.
+  - If the event stream breaks (for example while the daemon restarts), the module inspects the containers every half
+    second and reopens the stream as soon as the engine answers again.
+  - The module only reads state, so it runs the same in check mode.
+author:
+  - aistack.deploy developers (@aistack)
+extends_documentation_fragment:
+  - aistack.deploy.docker.connection
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+    details:
+      - The module never changes anything; it waits in check mode too.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: none
+  idempotent:
+    description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
+    support: full
+options:
+  containers:
+    description:
+      - Names or IDs of the containers to wait for.
+      - Each must exist when the module starts; a missing one fails the wait.
+      - Exactly one of O(containers) and O(project) is required.
+    type: list
+    elements: str
+  project:
+    description:
+      - A compose project whose containers to wait for, found by their label C(com.docker.compose.project).
+      - One-off containers (C(docker compose run), label C(com.docker.compose.oneoff=True)) are left out.
+      - The wait fails if the project has no container. Containers that exited, even with code 0, fail the wait;
+        leave one-shot services (migrations, for example) out with O(services).
+    type: str
+  services:
+    description:
+      - With O(project), wait only for the containers of these services (label C(com.docker.compose.service)).
+      - Every service listed must have at least one container, or the wait fails.
+    type: list
+    elements: str
+  without_healthcheck:
+    description:
+      - What a container without a healthcheck means.
+      - V(fail) fails the wait at once and names the container.
+      - V(running) accepts it as soon as it is running.
+    type: str
+    choices: [fail, running]
+    default: fail
+  timeout:
+    description:
+      - How long to wait, in seconds, for every container to be ready.
+      - V(0) judges the current state once without waiting.
+      - This is the wait, not the time allowed for one API request; that is O(api_timeout).
+    type: int
+    default: 300
+  log_lines:
+    description:
+      - How many of the last lines of a failed container's log to return.
+    type: int
+    default: 50
+  api_timeout:
+    description:
+      - The maximum time in seconds to wait for a response to one API request.
+      - Called O(timeout) in the community.docker modules.
+      - If not set in the task, the environment variable E(DOCKER_TIMEOUT) is used, then the default.
+    type: int
+    default: 60
+notes:
+  - Docker emits C(health_status) events only on a change and none for C(starting), which is why the stream is opened before
+    the first inspect.
+  - Unlike M(community.docker.docker_container) with O(community.docker.docker_container#module:state=healthy), which waits
+    through C(unhealthy) until its timeout and treats a container without healthcheck as healthy, this module fails at the first
+    C(unhealthy) and never passes a container without healthcheck unless told to.
+seealso:
+  - module: community.docker.docker_container
+  - module: community.docker.docker_container_info
+"""
+
+EXAMPLES = r"""
+---
+- name: Wait for the API and worker containers to be healthy
+  aistack.deploy.wait_for_healthy:
+    containers:
+      - horus-api
+      - horus-worker
+    timeout: 120
+
+- name: Wait for a whole compose project, accepting Redis without a healthcheck once it runs
+  aistack.deploy.wait_for_healthy:
+    project: horus
+    without_healthcheck: running
+  register: __app_stack_health
+
+- name: Wait for two services of a project on a remote engine over TLS
+  aistack.deploy.wait_for_healthy:
+    project: argus
+    services:
+      - api
+      - worker
+    docker_host: tcp://192.0.2.10:2376
+    validate_certs: true
+    ca_path: /etc/aistack/docker-tls/ca.pem
+    client_cert: /etc/aistack/docker-tls/cert.pem
+    client_key: /etc/aistack/docker-tls/key.pem
+
+- name: Gate a release and show why it failed
+  block:
+    - name: Wait for the new release to be healthy
+      aistack.deploy.wait_for_healthy:
+        project: demeter
+        services: [api, worker]
+        timeout: 180
+      register: __app_stack_health
+  rescue:
+    - name: Show what the failed containers said
+      ansible.builtin.debug:
+        msg: "{{ __app_stack_health.containers | selectattr('reason', 'defined') }}"
+"""
+
+RETURN = r"""
+containers:
+  description:
+    - One entry per container waited for, in the order given (by name in project mode).
+    - The keys from RV(containers[].reason) on are present only for containers that failed the wait.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: The container's name (as given, when it does not exist).
+      type: str
+      returned: always
+      sample: horus-api-1
+    id:
+      description: The container's full ID; V(null) if it does not exist.
+      type: str
+      returned: always
+      sample: 5f1b6c7d9e0a5f1b6c7d9e0a5f1b6c7d9e0a5f1b6c7d9e0a5f1b6c7d9e0a1234
+    service:
+      description: The compose service (label C(com.docker.compose.service)), or V(null).
+      type: str
+      returned: always
+      sample: api
+    status:
+      description: The container's status when the wait ended (C(running), C(exited), C(restarting), ...).
+      type: str
+      returned: always
+      sample: running
+    health:
+      description: The health status when the wait ended, or V(null) without a healthcheck.
+      type: str
+      returned: always
+      sample: healthy
+    waited_for:
+      description:
+        - V(healthy) for a container with a healthcheck, V(running) for one without under O(without_healthcheck=running),
+          V(null) for one without under O(without_healthcheck=fail).
+      type: str
+      returned: always
+      sample: healthy
+    ready:
+      description: Whether the container reached what was waited for.
+      type: bool
+      returned: always
+      sample: true
+    elapsed:
+      description: Seconds from the start of the wait until the container was ready or failed (or until the end of the wait).
+      type: float
+      returned: always
+      sample: 3.142
+    reason:
+      description: Why the container failed the wait.
+      type: str
+      returned: failure
+      choices: [unhealthy, exited, oom_killed, removed, restarted, paused, no_healthcheck, not_found, timeout]
+      sample: unhealthy
+    detail:
+      description: More about the reason, such as the exit code or the restart count; may be empty.
+      type: str
+      returned: failure
+      sample: with code 1
+    health_log:
+      description: The health-probe results Docker keeps (the last five), oldest first.
+      type: list
+      elements: dict
+      returned: failure
+      contains:
+        exit_code:
+          description: The probe's exit code (0 healthy, 1 unhealthy).
+          type: int
+          sample: 1
+        output:
+          description: The probe's output (Docker keeps at most 4096 bytes).
+          type: str
+          sample: "wget: can't connect to remote host (127.0.0.1): Connection refused"
+        start:
+          description: When the probe started.
+          type: str
+          sample: "2026-05-08T10:00:01.123456789Z"
+        end:
+          description: When the probe ended.
+          type: str
+          sample: "2026-05-08T10:00:01.223456789Z"
+    log_tail:
+      description: The last O(log_lines) lines of the container's log (standard output and error); empty once it is removed.
+      type: list
+      elements: str
+      returned: failure
+      sample: ["Traceback (most recent call last):", "ModuleNotFoundError: No module named 'torch'"]
+    exit_code:
+      description: The container's last exit code.
+      type: int
+      returned: failure
+      sample: 1
+    oom_killed:
+      description: Whether the kernel killed the container for running out of memory.
+      type: bool
+      returned: failure
+      sample: false
+    restart_count:
+      description: How often Docker has restarted the container.
+      type: int
+      returned: failure
+      sample: 0
+elapsed:
+  description: Seconds the whole wait took.
+  returned: always
+  type: float
+  sample: 3.151
+stream_interruptions:
+  description: How often the event stream broke or could not be opened, so that the module inspected instead.
+  returned: always
+  type: int
+  sample: 0
+"""
+
+import time
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule, env_fallback
+
+from ansible_collections.aistack.deploy.plugins.module_utils._docker_client import (
+    DOCKER_CONNECTION_ARGS,
+    DockerException,
+    get_client,
+)
+from ansible_collections.aistack.deploy.plugins.module_utils._health import HealthWaiter
+
+
+def main() -> None:
+    argument_spec = {
+        **DOCKER_CONNECTION_ARGS,
+        "containers": {"type": "list", "elements": "str"},
+        "project": {"type": "str"},
+        "services": {"type": "list", "elements": "str"},
+        "without_healthcheck": {"type": "str", "choices": ["fail", "running"], "default": "fail"},
+        "timeout": {"type": "int", "default": 300},
+        "log_lines": {"type": "int", "default": 50},
+        "api_timeout": {"type": "int", "default": 60, "fallback": (env_fallback, ["DOCKER_TIMEOUT"])},
+    }
+    module = AnsibleModule(
+        argument_spec=argument_spec,
+        mutually_exclusive=[("containers", "project")],
+        required_one_of=[("containers", "project")],
+        required_by={"services": "project"},
+        supports_check_mode=True,
+    )
+    params = module.params
+    if params["containers"] is not None and not params["containers"]:
+        module.fail_json(msg="containers is empty: name at least one container to wait for")
+    if params["project"] is not None and not params["project"]:
+        module.fail_json(msg="project is empty: name the compose project to wait for")
+    if params["timeout"] < 0 or params["log_lines"] < 0:
+        module.fail_json(msg="timeout and log_lines must not be negative")
+
+    client = get_client(module, api_timeout_key="api_timeout")
+    started = time.monotonic()
+    waiter = HealthWaiter(
+        client.api,
+        containers=params["containers"],
+        project=params["project"],
+        services=params["services"],
+        without_healthcheck=params["without_healthcheck"],
+        timeout=params["timeout"],
+        log_lines=params["log_lines"],
+    )
+    try:
+        ok, message, results = waiter.run()
+    except DockerException as exc:
+        module.fail_json(msg=f"Error talking to the Docker Engine: {exc}", exception=traceback.format_exc())
+    except Exception as exc:  # pylint: disable=broad-exception-caught
+        module.fail_json(msg=f"Unexpected error while waiting: {exc}", exception=traceback.format_exc())
+    result = {
+        "changed": False,
+        "containers": results,
+        "elapsed": round(time.monotonic() - started, 3),
+        "stream_interruptions": waiter.stream_interruptions,
+    }
+    if not ok:
+        module.fail_json(msg=message, **result)
+    module.exit_json(msg=message, **result)
+
+
+if __name__ == "__main__":
+    main()

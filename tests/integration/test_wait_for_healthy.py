@@ -1,0 +1,283 @@
+# Copyright (c) 2026, aistack.deploy developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""wait_for_healthy against the machine's real Docker Engine.
+
+One playbook runs every scenario in turn (each starts its container, then
+waits on it), which costs one ansible-playbook start instead of ten; each
+test below checks one scenario's result. Containers are built on the local
+busybox image (never pulled) and removed afterwards, even on failure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+import typing as t
+import uuid
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from ansible_collections.aistack.deploy.plugins.module_utils._health import HealthWaiter
+
+FAST_FAIL = 20.0  # seconds: a failure must come well before the 60 s wait timeout
+HC = ["--health-interval", "1s", "--health-timeout", "2s"]
+
+
+def _name(tag: str) -> str:
+    return f"aistack-it-{uuid.uuid4().hex[:8]}-{tag}"
+
+
+def _remove(client: t.Any, names: t.Iterable[str]) -> None:
+    for name in names:
+        try:
+            client.api.remove_container(name, force=True)
+        except Exception:  # pylint: disable=broad-exception-caught
+            pass
+
+
+class Task(t.NamedTuple):
+    result: dict[str, t.Any]
+    seconds: float
+
+
+def run_play(tasks: str, env: dict[str, str]) -> dict[str, Task]:
+    """Run tasks on localhost; results and durations by task name."""
+    workdir = Path(tempfile.mkdtemp(prefix="aistack-it-wfh-"))
+    play = workdir / "play.yml"
+    play.write_text("- hosts: localhost\n  gather_facts: false\n  tasks:\n"
+                    + textwrap.indent(textwrap.dedent(tasks).strip() + "\n", "    "))
+    run_env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json",
+                   ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
+                   ANSIBLE_PYTHON_INTERPRETER=sys.executable, **env)
+    proc = subprocess.run(["ansible-playbook", "-i", "localhost,", "-c", "local", str(play)],
+                          capture_output=True, text=True, env=run_env, check=False)
+    try:
+        data = json.loads(proc.stdout)
+    except ValueError as exc:
+        raise AssertionError(f"no JSON from ansible-playbook (rc={proc.returncode}):\n{proc.stdout}\n{proc.stderr}") from exc
+    tasks_by_name = {}
+    for play_data in data["plays"]:
+        for task in play_data["tasks"]:
+            duration = task["task"].get("duration") or {}
+            seconds = (_iso(duration["end"]) - _iso(duration["start"])) if duration.get("end") else -1.0
+            tasks_by_name[task["task"]["name"]] = Task(task["hosts"]["localhost"], seconds)
+    return tasks_by_name
+
+
+def _iso(value: str) -> float:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+
+
+@pytest.fixture(scope="module")
+def names() -> dict[str, str]:
+    tags = ["healthy", "unhealthy", "exit", "loop", "nohc", "timeout", "web", "worker", "slow", "oneoff"]
+    return {tag: _name(tag) for tag in tags} | {"project": _name("proj")}
+
+
+@pytest.fixture(scope="module")
+def play(docker_client: t.Any, busybox_image: str, names: dict[str, str]) -> t.Iterator[dict[str, Task]]:
+    """Run every scenario once; remove their containers afterwards."""
+    n = names
+    img = busybox_image
+    hc = " ".join(HC)
+    project = n["project"]
+
+    def run(name: str, *args: str, command: str = "exec sleep 1d") -> str:
+        argv = ["docker", "run", "-d", "--name", name, *args, img, "sh", "-c", command]
+        return f"""
+- name: Start {name}
+  ansible.builtin.command:
+    argv: {json.dumps(argv)}
+  changed_when: true
+"""
+
+    def compose(name: str, service: str, *args: str, command: str = "exec sleep 1d") -> str:
+        labels = ["--label", f"com.docker.compose.project={project}",
+                  "--label", f"com.docker.compose.service={service}"]
+        return run(name, *labels, *args, command=command)
+
+    def wait(task: str, options: str, **extra: str) -> str:
+        lines = "".join(f"  {key}: {value}\n" for key, value in extra.items())
+        return f"""
+- name: {task}
+  aistack.deploy.wait_for_healthy:
+{textwrap.indent(textwrap.dedent(options).strip(), "    ")}
+  register: r
+  ignore_errors: true
+{lines}"""
+
+    ready = "touch /tmp/ready"
+    tasks = "".join([
+        run(n["healthy"], "--health-cmd", "test -f /tmp/ready", "--health-retries", "30", *HC,
+            command=f"sleep 2; {ready}; exec sleep 1d"),
+        wait("healthy", f"containers: [{n['healthy']}]\ntimeout: 60"),
+        wait("healthy again in check mode", f"containers: [{n['healthy']}]\ntimeout: 5", check_mode="true"),
+        run(n["unhealthy"], "--health-cmd", "echo probe says no; exit 1", "--health-retries", "2", *HC,
+            command="echo starting up; exec sleep 1d"),
+        wait("unhealthy", f"containers: [{n['unhealthy']}]\ntimeout: 60"),
+        run(n["exit"], "--health-cmd", "test -f /tmp/ready", *HC, command="echo bye; sleep 2; exit 3"),
+        wait("exit", f"containers: [{n['exit']}]\ntimeout: 60"),
+        run(n["loop"], "--restart", "always", "--health-cmd", "test -f /tmp/ready", *HC,
+            command="echo crash; sleep 2; exit 1"),
+        wait("restart loop", f"containers: [{n['loop']}]\ntimeout: 60"),
+        run(n["nohc"], command="exec sleep 1d"),
+        wait("no healthcheck, fail", f"containers: [{n['nohc']}]\ntimeout: 60"),
+        wait("no healthcheck, running", f"containers: [{n['nohc']}]\nwithout_healthcheck: running\ntimeout: 60"),
+        run(n["timeout"], "--health-cmd", "false", "--health-start-period", "60s", *HC),
+        wait("timeout", f"containers: [{n['timeout']}]\ntimeout: 2"),
+        wait("missing container", f"containers: [{n['timeout']}, {n['healthy']}-not-there]\ntimeout: 60"),
+        compose(n["web"], "web", "--health-cmd", "test -f /tmp/ready", *HC, command=f"{ready}; exec sleep 1d"),
+        compose(n["worker"], "worker", "--health-cmd", "test -f /tmp/ready", *HC, command=f"{ready}; exec sleep 1d"),
+        compose(n["slow"], "slow", "--health-cmd", "test -f /tmp/ready", "--health-retries", "30", *HC,
+                command=f"sleep 4; {ready}; exec sleep 1d"),
+        # A one-off `compose run` container without healthcheck: must be left out.
+        compose(n["oneoff"], "web", "--label", "com.docker.compose.oneoff=True"),
+        wait("project", f"project: {project}\ntimeout: 60"),
+        wait("project services", f"project: {project}\nservices: [web]\ntimeout: 60"),
+        wait("project without containers", f"project: {project}-empty\ntimeout: 60"),
+        wait("project missing service", f"project: {project}\nservices: [web, ghost]\ntimeout: 60"),
+    ])
+    all_names = list(n.values())
+    _remove(docker_client, all_names)
+    try:
+        yield run_play(tasks, env={})
+    finally:
+        _remove(docker_client, all_names)
+
+
+def _only(task: Task) -> dict[str, t.Any]:
+    (container,) = task.result["containers"]
+    return container
+
+
+def test_healthy(play: dict[str, Task]) -> None:
+    task = play["healthy"]
+    assert not task.result.get("failed"), task.result
+    assert task.result["changed"] is False
+    container = _only(task)
+    assert container["ready"] and container["waited_for"] == "healthy" and container["health"] == "healthy"
+    assert 0 < container["elapsed"] < 15
+    assert "log_tail" not in container
+
+
+def test_check_mode(play: dict[str, Task]) -> None:
+    task = play["healthy again in check mode"]
+    assert not task.result.get("failed"), task.result
+    assert task.result["changed"] is False and _only(task)["ready"]
+
+
+def test_unhealthy_fails_fast_with_evidence(play: dict[str, Task]) -> None:
+    task = play["unhealthy"]
+    assert task.result["failed"] and task.seconds < FAST_FAIL, task
+    container = _only(task)
+    assert container["reason"] == "unhealthy"
+    assert container["health_log"] and container["health_log"][-1]["exit_code"] == 1
+    assert "probe says no" in container["health_log"][-1]["output"]
+    assert "starting up" in container["log_tail"]
+    assert task.result["msg"].endswith("turned unhealthy: last probe exited 1: probe says no")
+
+
+def test_exit_fails_fast(play: dict[str, Task]) -> None:
+    task = play["exit"]
+    assert task.result["failed"] and task.seconds < FAST_FAIL, task
+    container = _only(task)
+    assert (container["reason"], container["exit_code"], container["status"]) == ("exited", 3, "exited")
+    assert container["log_tail"] == ["bye"] and container["oom_killed"] is False
+
+
+def test_restart_loop_fails(play: dict[str, Task]) -> None:
+    task = play["restart loop"]
+    assert task.result["failed"] and task.seconds < FAST_FAIL, task
+    container = _only(task)
+    assert container["reason"] == "restarted"
+    assert "crash" in container["log_tail"]
+    assert container["restart_count"] >= 0
+
+
+def test_no_healthcheck_fail(play: dict[str, Task]) -> None:
+    task = play["no healthcheck, fail"]
+    assert task.result["failed"] and task.seconds < FAST_FAIL
+    container = _only(task)
+    assert container["reason"] == "no_healthcheck" and container["waited_for"] is None
+    assert "without_healthcheck=running" in task.result["msg"]
+
+
+def test_no_healthcheck_running(play: dict[str, Task]) -> None:
+    task = play["no healthcheck, running"]
+    assert not task.result.get("failed"), task.result
+    assert _only(task)["waited_for"] == "running"
+
+
+def test_timeout(play: dict[str, Task]) -> None:
+    task = play["timeout"]
+    assert task.result["failed"]
+    container = _only(task)
+    assert container["reason"] == "timeout" and container["health"] == "starting"
+    assert 1.9 <= task.result["elapsed"] < 5
+    assert "was still starting after" in task.result["msg"]
+
+
+def test_missing_container(play: dict[str, Task], names: dict[str, str]) -> None:
+    task = play["missing container"]
+    assert task.result["failed"] and task.seconds < FAST_FAIL
+    assert task.result["msg"] == f"Not healthy: {names['healthy']}-not-there does not exist"
+
+
+def test_project_waits_for_the_slow_one(play: dict[str, Task], names: dict[str, str]) -> None:
+    task = play["project"]
+    assert not task.result.get("failed"), task.result
+    by_name = {c["name"]: c for c in task.result["containers"]}
+    assert set(by_name) == {names["web"], names["worker"], names["slow"]}  # not the one-off
+    assert all(c["ready"] for c in by_name.values())
+    assert by_name[names["slow"]]["service"] == "slow"
+    assert by_name[names["slow"]]["elapsed"] > by_name[names["web"]]["elapsed"]
+
+
+def test_project_services(play: dict[str, Task], names: dict[str, str]) -> None:
+    task = play["project services"]
+    assert not task.result.get("failed"), task.result
+    assert [c["name"] for c in task.result["containers"]] == [names["web"]]
+
+
+def test_project_without_containers(play: dict[str, Task], names: dict[str, str]) -> None:
+    task = play["project without containers"]
+    assert task.result["failed"]
+    assert task.result["msg"] == f"Compose project '{names['project']}-empty' has no containers"
+    assert play["project missing service"].result["msg"] == (
+        f"Compose project '{names['project']}' has no container for service(s) ghost")
+
+
+def test_removed_while_waited_on(docker_client: t.Any, busybox_image: str) -> None:
+    """Run the waiter in-process to remove the container exactly while it waits."""
+    name = _name("removed")
+    try:
+        docker_client.containers.run(
+            busybox_image, ["sh", "-c", "exec sleep 1d"], name=name, detach=True,
+            healthcheck={"test": ["CMD-SHELL", "false"], "interval": 1_000_000_000,
+                         "start_period": 60_000_000_000})
+        waiter = HealthWaiter(docker_client.api, containers=[name], timeout=30)
+        outcome: dict[str, t.Any] = {}
+        thread = threading.Thread(target=lambda: outcome.update(value=waiter.run()))
+        started = time.monotonic()
+        thread.start()
+        while not (waiter.targets and waiter.targets[0].id) and time.monotonic() - started < 10:
+            time.sleep(0.02)
+        assert waiter.targets, "the waiter did not find the container"
+        time.sleep(0.3)  # now it is waiting on the stream
+        docker_client.api.remove_container(name, force=True)
+        thread.join(15)
+        ok, message, results = outcome["value"]
+        assert not ok and results[0]["reason"] == "removed", message
+        assert time.monotonic() - started < 10
+        assert waiter.stream_interruptions == 0
+    finally:
+        _remove(docker_client, [name])

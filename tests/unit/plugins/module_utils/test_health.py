@@ -1,0 +1,603 @@
+# Copyright (c) 2026, aistack.deploy developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Unit tests for plugins/module_utils/_health.py: verdicts, events, the waiter."""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+import typing as t
+
+import pytest
+from docker.errors import NotFound
+
+from ansible_collections.aistack.deploy.plugins.module_utils import _health as h
+
+STARTED = "2026-05-08T10:00:00.500000000Z"
+STARTED_NS = 1778234400_500000000
+
+
+def inspect(name: str = "web", *, status: str = "running", health: str | None = "starting",
+            healthcheck: list[str] | None = None, restarting: bool = False, oom: bool = False,
+            exit_code: int = 0, restart_count: int = 0, policy: str = "no", started: str = STARTED,
+            labels: dict[str, str] | None = None, cid: str | None = None,
+            log: list[dict[str, t.Any]] | None = None) -> dict[str, t.Any]:
+    """A container's inspect data, as much as the module reads."""
+    state: dict[str, t.Any] = {
+        "Status": status, "Running": status == "running", "Paused": status == "paused",
+        "Restarting": restarting, "OOMKilled": oom, "ExitCode": exit_code, "StartedAt": started,
+    }
+    if health is not None:
+        state["Health"] = {"Status": health, "FailingStreak": 0, "Log": log or []}
+    if healthcheck is None:
+        healthcheck = ["CMD-SHELL", "test -f /tmp/ready"] if health is not None else []
+    return {
+        "Id": cid or f"{name}-id".ljust(64, "0"),
+        "Name": f"/{name}",
+        "RestartCount": restart_count,
+        "State": state,
+        "Config": {"Healthcheck": {"Test": healthcheck} if healthcheck else None, "Labels": labels or {}},
+        "HostConfig": {"RestartPolicy": {"Name": policy, "MaximumRetryCount": 0}},
+    }
+
+
+def event(cid: str, action: str, time_ns: int = STARTED_NS + 10**9, **attributes: str) -> dict[str, t.Any]:
+    return {"Type": "container", "Action": action, "status": action, "id": cid,
+            "Actor": {"ID": cid, "Attributes": attributes}, "time": time_ns // 10**9, "timeNano": time_ns}
+
+
+# --------------------------------------------------------------------------
+# Pure parts
+
+
+@pytest.mark.parametrize("data, expected", [
+    (inspect(), True),
+    (inspect(health=None), False),
+    (inspect(health=None, healthcheck=["NONE"]), False),
+    (inspect(health=None, healthcheck=["CMD", "true"]), True),  # created: no State.Health yet
+    (inspect(health="healthy", healthcheck=[]), True),
+    ({}, False),
+])
+def test_has_healthcheck(data: dict[str, t.Any], expected: bool) -> None:
+    assert h.has_healthcheck(data) is expected
+
+
+@pytest.mark.parametrize("data, mode, expected", [
+    (inspect(), "fail", "healthy"),
+    (inspect(), "running", "healthy"),
+    (inspect(health=None), "running", "running"),
+    (inspect(health=None), "fail", None),
+])
+def test_waited_for(data: dict[str, t.Any], mode: str, expected: str | None) -> None:
+    assert h.waited_for(data, mode) == expected
+
+
+@pytest.mark.parametrize("data, mode, state, reason", [
+    (inspect(health="healthy"), "fail", h.READY, None),
+    (inspect(health="starting"), "fail", h.PENDING, None),
+    (inspect(health="unhealthy"), "fail", h.FAILED, "unhealthy"),
+    (inspect(health=None), "fail", h.FAILED, "no_healthcheck"),
+    (inspect(health=None), "running", h.READY, None),
+    (inspect(health=None, status="created"), "running", h.PENDING, None),
+    (inspect(health=None, status="created"), "fail", h.FAILED, "no_healthcheck"),
+    (inspect(health=None, healthcheck=["CMD", "true"], status="created"), "fail", h.PENDING, None),
+    (inspect(status="exited", exit_code=3), "fail", h.FAILED, "exited"),
+    (inspect(status="exited", oom=True, exit_code=137), "fail", h.FAILED, "oom_killed"),
+    (inspect(status="dead"), "running", h.FAILED, "exited"),
+    (inspect(status="restarting", restarting=True, restart_count=4), "fail", h.FAILED, "restarted"),
+    (inspect(status="running", restarting=True), "fail", h.FAILED, "restarted"),
+    (inspect(status="paused"), "fail", h.FAILED, "paused"),
+    (inspect(status="removing"), "fail", h.FAILED, "removed"),
+    # A running container with a healthcheck but no health state yet.
+    (inspect(health=None, healthcheck=["CMD", "true"]), "fail", h.PENDING, None),
+    # Exited wins over the missing healthcheck: that is the real cause.
+    (inspect(health=None, status="exited", exit_code=1), "fail", h.FAILED, "exited"),
+])
+def test_classify_state(data: dict[str, t.Any], mode: str, state: str, reason: str | None) -> None:
+    verdict = h.classify_state(data, mode)
+    assert (verdict.state, verdict.reason) == (state, reason)
+
+
+def test_classify_state_exit_detail() -> None:
+    assert h.classify_state(inspect(status="exited", exit_code=3), "fail").detail == "with code 3"
+
+
+@pytest.mark.parametrize("action, attributes, wanted, running_seen, expected", [
+    ("health_status: healthy", {}, "healthy", True, (h.READY, None)),
+    ("health_status: unhealthy", {}, "healthy", True, (h.FAILED, "unhealthy")),
+    ("health_status:healthy", {}, "healthy", True, (h.READY, None)),
+    ("health_status: starting", {}, "healthy", True, None),
+    ("health_status: healthy", {}, "running", True, None),  # not what we wait for
+    ("die", {"exitCode": "1"}, "healthy", True, (h.FAILED, "exited")),
+    ("die", {}, "running", True, (h.FAILED, "exited")),
+    ("oom", {}, "healthy", True, (h.FAILED, "oom_killed")),
+    ("destroy", {}, "healthy", False, (h.FAILED, "removed")),
+    ("restart", {}, "healthy", True, (h.FAILED, "restarted")),
+    ("pause", {}, "healthy", True, (h.FAILED, "paused")),
+    ("start", {}, "running", False, (h.READY, None)),
+    ("start", {}, "healthy", False, (h.PENDING, None)),
+    # A start of a container seen running is a replay or follows a `die`.
+    ("start", {}, "healthy", True, None),
+    ("kill", {"signal": "1"}, "healthy", True, None),  # SIGHUP reloads do not stop anything
+    ("stop", {}, "healthy", True, None),
+    ("exec_start: sh -c true", {}, "healthy", True, None),
+    ("unpause", {}, "healthy", True, None),
+    ("", {}, "healthy", True, None),
+])
+def test_classify_event(action: str, attributes: dict[str, str], wanted: str, running_seen: bool,
+                        expected: tuple[str, str | None] | None) -> None:
+    verdict = h.classify_event(action, attributes, wanted, running_seen)
+    assert (None if verdict is None else (verdict.state, verdict.reason)) == expected
+
+
+def test_classify_event_exit_code_detail() -> None:
+    assert h.classify_event("die", {"exitCode": "137"}, "healthy", True).detail == "with code 137"
+
+
+@pytest.mark.parametrize("action, before, after", [
+    ("health_status: healthy", ("running", "starting"), ("running", "healthy")),
+    ("health_status: unhealthy", ("running", "healthy"), ("running", "unhealthy")),
+    ("die", ("running", "healthy"), ("exited", "healthy")),
+    ("destroy", ("exited", None), ("removed", None)),
+    ("start", ("created", None), ("running", None)),
+    ("start", ("exited", "unhealthy"), ("running", "starting")),
+    ("pause", ("running", "healthy"), ("paused", "healthy")),
+    ("kill", ("running", "healthy"), ("running", "healthy")),
+])
+def test_status_after(action: str, before: tuple[str, str | None], after: tuple[str, str | None]) -> None:
+    assert h.status_after(action, *before) == after
+
+
+@pytest.mark.parametrize("data, baseline, reason", [
+    (inspect(status="exited", exit_code=1), 0, "exited"),
+    (inspect(status="exited", oom=True), 0, "oom_killed"),
+    (inspect(status="restarting", restarting=True, restart_count=1, policy="always"), 0, "restarted"),
+    (inspect(status="running", restart_count=3, policy="on-failure"), 2, "restarted"),
+    (inspect(status="exited", restart_count=2, policy="always"), 2, "exited"),  # stopped by hand
+    (None, 0, "removed"),  # gone by the time we look again
+    (inspect(status="removing", exit_code=137), 0, "removed"),  # docker rm -f: die, then destroy
+])
+def test_refine_failure(data: dict[str, t.Any] | None, baseline: int, reason: str) -> None:
+    verdict = h.refine_failure(h.failed("exited", "with code 1"), data, baseline)
+    assert verdict.reason == reason
+
+
+def test_refine_failure_names_the_policy() -> None:
+    data = inspect(status="restarting", restarting=True, restart_count=1, policy="always")
+    verdict = h.refine_failure(h.failed("exited", "with code 1"), data, 0)
+    assert verdict.detail == "exited with code 1, restart policy always (restart count 1)"
+
+
+@pytest.mark.parametrize("verdict", [h.failed("unhealthy"), h.ready(), h.pending()])
+def test_refine_failure_leaves_other_verdicts(verdict: h.Verdict) -> None:
+    assert h.refine_failure(verdict, inspect(status="exited", oom=True), 0) is verdict
+
+
+@pytest.mark.parametrize("value, expected", [
+    (STARTED, STARTED_NS),
+    ("2026-05-08T10:00:00Z", 1778234400 * 10**9),
+    ("2026-05-08T10:00:00.5Z", 1778234400 * 10**9 + 500_000_000),
+    ("2026-05-08T12:00:00.000000001+02:00", 1778234400 * 10**9 + 1),
+    ("2026-05-08T08:30:00-01:30", 1778234400 * 10**9),
+    ("2026-05-08T10:00:00.1234567891234Z", 1778234400 * 10**9 + 123456789),  # truncated to ns
+    ("0001-01-01T00:00:00Z", 0),  # never started
+    ("", 0),
+    (None, 0),
+    ("yesterday", 0),
+])
+def test_docker_time_ns(value: str | None, expected: int) -> None:
+    assert h.docker_time_ns(value) == expected
+
+
+@pytest.mark.parametrize("raw, expected", [
+    (event("abc", "health_status: healthy", 5), h.Event("abc", "health_status: healthy", {}, 5)),
+    # Old API versions: only id/status/time.
+    ({"id": "abc", "status": "die", "time": 7}, h.Event("abc", "die", {}, 7 * 10**9)),
+    ({"Type": "network", "Action": "connect", "Actor": {"ID": "net"}}, None),
+    ({"Type": "container", "Actor": {"ID": "abc"}}, None),
+    ({"Type": "container", "Action": "die", "Actor": {}}, None),
+])
+def test_parse_event(raw: dict[str, t.Any], expected: h.Event | None) -> None:
+    assert h.parse_event(raw) == expected
+
+
+@pytest.mark.parametrize("containers, project, key, value", [
+    (["web", "db"], None, "container", ["web", "db"]),
+    (None, "shop", "label", ["com.docker.compose.project=shop"]),
+    (["web"], "shop", "label", ["com.docker.compose.project=shop"]),
+])
+def test_event_filters(containers: list[str] | None, project: str | None, key: str, value: list[str]) -> None:
+    filters = h.event_filters(containers, project)
+    assert filters[key] == value
+    assert filters["type"] == ["container"]
+    assert "health_status" in filters["event"] and "die" in filters["event"]
+    assert "exec_start" not in filters["event"]  # probes run as execs: noise
+
+
+def summary(name: str, project: str = "shop", service: str = "web", oneoff: str | None = None) -> dict[str, t.Any]:
+    labels = {h.LABEL_PROJECT: project, h.LABEL_SERVICE: service}
+    if oneoff is not None:
+        labels[h.LABEL_ONEOFF] = oneoff
+    return {"Id": f"{name}-id", "Names": [f"/{name}"], "Labels": labels}
+
+
+@pytest.mark.parametrize("summaries, services, names, missing", [
+    ([summary("b"), summary("a")], None, ["a", "b"], []),
+    ([summary("a"), summary("run", oneoff="True")], None, ["a"], []),
+    ([summary("a", oneoff="False")], None, ["a"], []),
+    ([summary("a"), summary("x", project="other")], None, ["a"], []),
+    ([summary("a", service="web"), summary("b", service="db")], ["db"], ["b"], []),
+    ([summary("a", service="web")], ["web", "worker"], ["a"], ["worker"]),
+    ([], None, [], []),
+    ([], ["web"], [], ["web"]),
+    ([summary("a", service="web"), summary("a2", service="web")], ["web"], ["a", "a2"], []),
+])
+def test_select_project_containers(summaries: list[dict[str, t.Any]], services: list[str] | None,
+                                   names: list[str], missing: list[str]) -> None:
+    selected, missing_services = h.select_project_containers(summaries, "shop", services)
+    assert [s["Names"][0].lstrip("/") for s in selected] == names
+    assert missing_services == missing
+
+
+def test_health_log() -> None:
+    log = [{"Start": "s", "End": "e", "ExitCode": 1, "Output": "nope\n"}]
+    assert h.health_log(inspect(log=log)) == [{"exit_code": 1, "output": "nope\n", "start": "s", "end": "e"}]
+    assert h.health_log(inspect(health=None)) == []
+
+
+@pytest.mark.parametrize("text, count, expected", [
+    ("a\nb\nc\n", 2, ["b", "c"]),
+    ("a\nb\nc", 10, ["a", "b", "c"]),
+    ("a\r\nb\r\n", 1, ["b"]),
+    ("", 5, []),
+    ("a\nb", 0, []),
+])
+def test_tail_lines(text: str, count: int, expected: list[str]) -> None:
+    assert h.tail_lines(text, count) == expected
+
+
+@pytest.mark.parametrize("result, expected", [
+    ({"name": "web", "reason": "exited", "detail": "with code 3"}, "web exited with code 3"),
+    ({"name": "web", "service": "api", "reason": "removed"}, "web (service api) was removed"),
+    ({"name": "web", "reason": "unhealthy", "health_log": [{"exit_code": 1, "output": "a\nrefused\n"}]},
+     "web turned unhealthy: last probe exited 1: refused"),
+    ({"name": "web", "reason": "unhealthy", "health_log": []}, "web turned unhealthy"),
+    ({"name": "web", "reason": "timeout", "health": "starting", "elapsed": 2.0},
+     "web was still starting after 2.0 s"),
+    ({"name": "web", "reason": "timeout", "status": "created", "elapsed": 2.0},
+     "web was still created after 2.0 s"),
+    ({"name": "web", "reason": "restarted", "detail": "restart count 2"}, "web restarted: restart count 2"),
+    ({"name": "web", "reason": "something new"}, "web something new"),
+])
+def test_describe(result: dict[str, t.Any], expected: str) -> None:
+    assert h.describe(result) == expected
+
+
+# --------------------------------------------------------------------------
+# The waiter, against a fake engine
+
+_END = object()
+
+
+class FakeStream:
+    """An event stream fed by the test; iterating blocks like the real one."""
+
+    def __init__(self, items: t.Sequence[t.Any] = ()) -> None:
+        self.items: queue.Queue[t.Any] = queue.Queue()
+        self.closed = False
+        for item in items:
+            self.push(item)
+
+    def push(self, item: t.Any) -> None:
+        self.items.put(item)
+
+    def __iter__(self) -> t.Iterator[dict[str, t.Any]]:
+        while True:
+            item = self.items.get()
+            if item is _END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def close(self) -> None:
+        self.closed = True
+        self.items.put(_END)
+
+
+class FakeApi:
+    """The parts of docker.APIClient the waiter uses, with a call log."""
+
+    def __init__(self, *containers: dict[str, t.Any], summaries: list[dict[str, t.Any]] | None = None,
+                 streams: list[t.Any] | None = None) -> None:
+        self.data = {c["Id"]: c for c in containers}
+        self.summaries = summaries or []
+        self.streams = list(streams) if streams is not None else [FakeStream()]
+        self.opened: list[FakeStream] = []
+        self.calls: list[str] = []
+        self.events_kwargs: list[dict[str, t.Any]] = []
+        self.logs_text = b"line 1\nline 2\nline 3\n"
+        self.lock = threading.Lock()
+        self.after_inspect: t.Callable[[], None] | None = None  # runs once, after the next inspect
+
+    def events(self, **kwargs: t.Any) -> FakeStream:
+        self.calls.append("events")
+        self.events_kwargs.append(kwargs)
+        stream = self.streams.pop(0) if self.streams else FakeStream()
+        if isinstance(stream, BaseException):
+            raise stream
+        self.opened.append(stream)
+        return stream
+
+    def set(self, data: dict[str, t.Any]) -> None:
+        with self.lock:
+            self.data[data["Id"]] = data
+
+    def inspect_container(self, ref: str) -> dict[str, t.Any]:
+        self.calls.append(f"inspect {ref}")
+        with self.lock:
+            found = [data for data in self.data.values() if ref in (data["Id"], data["Name"].lstrip("/"))]
+        hook, self.after_inspect = self.after_inspect, None
+        if hook:
+            hook()
+        if not found:
+            raise NotFound(f"No such container: {ref}")
+        return found[0]
+
+    def containers(self, all: bool, filters: dict[str, t.Any]) -> list[dict[str, t.Any]]:  # pylint: disable=redefined-builtin
+        self.calls.append("containers")
+        return self.summaries
+
+    def logs(self, ref: str, **kwargs: t.Any) -> bytes:
+        self.calls.append(f"logs {ref}")
+        return self.logs_text
+
+
+def wait(api: FakeApi, **kwargs: t.Any) -> tuple[bool, str, list[dict[str, t.Any]], h.HealthWaiter]:
+    kwargs.setdefault("containers", ["web"])
+    kwargs.setdefault("timeout", 5)
+    kwargs.setdefault("poll_interval", 0.01)
+    waiter = h.HealthWaiter(api, **kwargs)
+    ok, message, results = waiter.run()
+    return ok, message, results, waiter
+
+
+def test_subscribes_before_it_inspects() -> None:
+    web = inspect(health="healthy")
+    api = FakeApi(web)
+    ok, _, results, _ = wait(api)
+    assert ok and results[0]["ready"]
+    assert api.calls[0] == "events"
+    assert api.calls[1] == "inspect web"
+    assert api.events_kwargs[0]["filters"]["container"] == ["web"]
+    assert float(api.events_kwargs[0]["since"]) == pytest.approx(time.time(), abs=5)
+
+
+def test_healthy_event_ends_the_wait() -> None:
+    web = inspect()
+    stream = FakeStream([event(web["Id"], "exec_start: sh -c test"), event(web["Id"], "health_status: healthy")])
+    ok, message, results, waiter = wait(FakeApi(web, streams=[stream]))
+    assert ok, message
+    assert results[0] == {"name": "web", "id": web["Id"], "service": None, "status": "running",
+                          "health": "healthy", "waited_for": "healthy", "ready": True,
+                          "elapsed": results[0]["elapsed"]}
+    assert stream.closed and waiter.stream_interruptions == 0
+
+
+def test_unhealthy_event_fails_fast_with_details() -> None:
+    web = inspect()
+    api = FakeApi(web, streams=[FakeStream([event(web["Id"], "health_status: unhealthy")])])
+    log = [{"Start": "s", "End": "e", "ExitCode": 1, "Output": "connection refused\n"}]
+    api.set(inspect(health="unhealthy", log=log))  # what the refresh after the event sees
+    started = time.monotonic()
+    ok, message, results, _ = wait(api, timeout=30)
+    assert time.monotonic() - started < 5
+    assert not ok
+    assert message == "Not healthy: web turned unhealthy: last probe exited 1: connection refused"
+    result = results[0]
+    assert result["reason"] == "unhealthy" and result["health"] == "unhealthy"
+    assert result["health_log"][0]["exit_code"] == 1
+    assert result["log_tail"] == ["line 1", "line 2", "line 3"]
+    assert (result["exit_code"], result["oom_killed"], result["restart_count"]) == (0, False, 0)
+
+
+@pytest.mark.parametrize("action, attributes, refreshed, reason", [
+    ("die", {"exitCode": "2"}, inspect(status="exited", exit_code=2), "exited"),
+    ("oom", {}, inspect(status="exited", oom=True, exit_code=137), "oom_killed"),
+    ("die", {"exitCode": "137"}, inspect(status="exited", oom=True, exit_code=137), "oom_killed"),
+    ("die", {"exitCode": "1"}, inspect(status="restarting", restarting=True, restart_count=1, policy="always"),
+     "restarted"),
+    ("restart", {}, inspect(restart_count=1), "restarted"),
+    ("pause", {}, inspect(status="paused"), "paused"),
+])
+def test_failure_events(action: str, attributes: dict[str, str], refreshed: dict[str, t.Any], reason: str) -> None:
+    web = inspect()
+    api = FakeApi(web, streams=[FakeStream([event(web["Id"], action, **attributes)])])
+    api.set(refreshed)
+    ok, _, results, _ = wait(api, timeout=30)
+    assert not ok
+    assert results[0]["reason"] == reason
+
+
+def test_removed_container_fails_with_what_was_known() -> None:
+    web = inspect()
+    api = FakeApi(web, streams=[FakeStream([event(web["Id"], "destroy")])])
+    api.after_inspect = api.data.clear  # gone after the first look: the refresh finds nothing
+    api.logs_text = b""
+    ok, message, results, _ = wait(api, timeout=30)
+    assert not ok and message == "Not healthy: web was removed"
+    assert results[0]["status"] == "removed" and results[0]["log_tail"] == []
+
+
+def test_forced_removal_is_reported_as_removal() -> None:
+    web = inspect()
+    api = FakeApi(web, streams=[FakeStream([event(web["Id"], "die", exitCode="137")])])
+    api.after_inspect = api.data.clear
+    api.logs_text = b""
+    ok, message, results, _ = wait(api, timeout=30)
+    assert not ok and message == "Not healthy: web was removed: it exited with code 137"
+    assert results[0]["status"] == "removed" and results[0]["log_tail"] == []
+
+
+def test_a_ready_container_that_dies_while_others_wait_fails() -> None:
+    web, db = inspect("web", health="healthy"), inspect("db")
+    stream = FakeStream([event(web["Id"], "die", exitCode="1")])
+    api = FakeApi(web, db, streams=[stream])
+    ok, message, results, _ = wait(api, containers=["web", "db"])
+    assert not ok and message.startswith("Not healthy: web exited")
+    assert results[1]["ready"] is False and "reason" not in results[1]
+
+
+def test_events_of_other_containers_and_earlier_incarnations_are_ignored() -> None:
+    web = inspect()
+    stream = FakeStream([
+        event("someone-else", "die"),
+        event(web["Id"], "die", time_ns=STARTED_NS - 1),  # replayed, before this start
+        event(web["Id"], "start", time_ns=STARTED_NS + 1),  # the start we already saw
+        event(web["Id"], "health_status: healthy"),
+    ])
+    ok, message, _, _ = wait(FakeApi(web, streams=[stream]))
+    assert ok, message
+
+
+def test_created_container_is_waited_for_until_it_starts() -> None:
+    web = inspect(health=None, healthcheck=["CMD", "true"], status="created", started="0001-01-01T00:00:00Z")
+    stream = FakeStream([event(web["Id"], "start"), event(web["Id"], "health_status: healthy")])
+    ok, message, results, _ = wait(FakeApi(web, streams=[stream]))
+    assert ok, message
+    assert results[0]["status"] == "running"
+
+
+@pytest.mark.parametrize("mode, ok, reason", [("fail", False, "no_healthcheck"), ("running", True, None)])
+def test_without_healthcheck(mode: str, ok: bool, reason: str | None) -> None:
+    web = inspect(health=None)
+    result_ok, _, results, _ = wait(FakeApi(web), without_healthcheck=mode)
+    assert result_ok is ok
+    assert results[0].get("reason") == reason
+    assert results[0]["waited_for"] == (None if mode == "fail" else "running")
+
+
+def test_without_healthcheck_running_waits_for_the_start() -> None:
+    web = inspect(health=None, status="created", started="0001-01-01T00:00:00Z")
+    stream = FakeStream([event(web["Id"], "start")])
+    ok, _, results, _ = wait(FakeApi(web, streams=[stream]), without_healthcheck="running")
+    assert ok and results[0]["waited_for"] == "running"
+
+
+def test_timeout_reports_every_container_still_waiting() -> None:
+    web, db = inspect("web"), inspect("db", health="healthy")
+    started = time.monotonic()
+    ok, message, results, _ = wait(FakeApi(web, db), containers=["web", "db"], timeout=0.3)
+    assert 0.25 < time.monotonic() - started < 3
+    assert not ok and message == f"Not healthy: web was still starting after {results[0]['elapsed']} s"
+    assert results[0]["reason"] == "timeout" and results[0]["log_tail"]
+    assert results[1]["ready"] and "reason" not in results[1]
+
+
+def test_timeout_zero_judges_once() -> None:
+    ok, _, results, _ = wait(FakeApi(inspect()), timeout=0)
+    assert not ok and results[0]["reason"] == "timeout"
+    ok, _, _, _ = wait(FakeApi(inspect(health="healthy")), timeout=0)
+    assert ok
+
+
+def test_missing_container_fails_at_once() -> None:
+    ok, message, results, _ = wait(FakeApi(inspect()), containers=["web", "ghost"], timeout=30)
+    assert not ok and message == "Not healthy: ghost does not exist"
+    assert results[1] == dict(results[1], name="ghost", id=None, reason="not_found", log_tail=[])
+
+
+def test_same_container_twice_is_waited_for_once() -> None:
+    web = inspect(health="healthy")
+    _, _, results, _ = wait(FakeApi(web), containers=["web", web["Id"]])
+    assert len(results) == 1
+
+
+def test_stream_break_falls_back_to_inspecting_then_reopens() -> None:
+    web = inspect()
+    first = FakeStream([ConnectionError("daemon went away")])
+    second = FakeStream()
+    api = FakeApi(web, streams=[first, ConnectionError("still down"), second])
+    result: dict[str, t.Any] = {}
+
+    def run() -> None:
+        result["value"] = wait(api, timeout=10)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    deadline = time.monotonic() + 5
+    while len(api.opened) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(api.opened) == 2, "the stream was not reopened"
+    inspects_while_down = api.calls.count(f"inspect {web['Id']}")
+    assert inspects_while_down >= 1
+    second.push(event(web["Id"], "health_status: healthy"))
+    thread.join(5)
+    ok, message, _, waiter = result["value"]
+    assert ok, message
+    assert waiter.stream_interruptions == 1
+    # The reopened stream replays from when the first one broke.
+    assert float(api.events_kwargs[2]["since"]) >= float(api.events_kwargs[0]["since"])
+
+
+def test_inspecting_while_the_stream_is_down_sees_health() -> None:
+    web = inspect()
+    api = FakeApi(web, streams=[ConnectionError("no events"), ConnectionError("no events")] * 50)
+    threading.Timer(0.1, lambda: api.set(inspect(health="healthy"))).start()
+    ok, message, _, waiter = wait(api, timeout=5)
+    assert ok, message
+    assert waiter.stream_interruptions == 1
+
+
+def test_inspecting_while_the_stream_is_down_sees_a_restart() -> None:
+    web = inspect(restart_count=0)
+    api = FakeApi(web, streams=[ConnectionError("no events")] * 100)
+    later = inspect(restart_count=1, started="2026-05-08T10:00:09Z")
+    threading.Timer(0.1, lambda: api.set(later)).start()
+    ok, _, results, _ = wait(api, timeout=5)
+    assert not ok and results[0]["reason"] == "restarted"
+
+
+def test_engine_gone_until_the_timeout_says_so() -> None:
+    web = inspect()
+    api = FakeApi(web, streams=[ConnectionError("refused")] * 100)
+    original = api.inspect_container
+    calls = {"n": 0}
+
+    def flaky(ref: str) -> dict[str, t.Any]:
+        calls["n"] += 1
+        if calls["n"] > 1:
+            raise ConnectionError("refused")
+        return original(ref)
+
+    api.inspect_container = flaky  # type: ignore[method-assign]
+    ok, message, results, _ = wait(api, timeout=0.3)
+    assert not ok and results[0]["reason"] == "timeout"
+    assert "last engine error" in message and "refused" in message
+
+
+@pytest.mark.parametrize("summaries, services, message", [
+    ([], None, "Compose project 'shop' has no containers"),
+    ([summary("a", service="web")], ["web", "db"], "Compose project 'shop' has no container for service(s) db"),
+    ([summary("run", oneoff="True")], None, "Compose project 'shop' has no containers"),
+])
+def test_project_without_containers_fails_clearly(summaries: list[dict[str, t.Any]], services: list[str] | None,
+                                                  message: str) -> None:
+    api = FakeApi(inspect("a", cid="a-id"), summaries=summaries)
+    ok, got, results, _ = wait(api, containers=None, project="shop", services=services)
+    assert (ok, got, results) == (False, message, [])
+
+
+def test_project_mode_waits_for_the_selected_services() -> None:
+    labels = {h.LABEL_PROJECT: "shop", h.LABEL_SERVICE: "web"}
+    web = inspect("shop-web-1", cid="a-id", labels=labels)
+    db = inspect("shop-db-1", cid="b-id", labels=dict(labels, **{h.LABEL_SERVICE: "db"}))
+    api = FakeApi(web, db, summaries=[summary("shop-web-1", service="web") | {"Id": "a-id"},
+                                      summary("shop-db-1", service="db") | {"Id": "b-id"}],
+                  streams=[FakeStream([event("b-id", "die"), event("a-id", "health_status: healthy")])])
+    ok, message, results, _ = wait(api, containers=None, project="shop", services=["web"])
+    assert ok, message
+    assert [(r["name"], r["service"]) for r in results] == [("shop-web-1", "web")]
+    assert api.events_kwargs[0]["filters"]["label"] == ["com.docker.compose.project=shop"]

@@ -1,0 +1,190 @@
+# Copyright (c) 2026, aistack.deploy developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Unit tests for the wait_for_healthy module: main() with patched arguments."""
+
+from __future__ import annotations
+
+import typing as t
+
+import pytest
+from docker.errors import APIError, NotFound
+
+from ansible_collections.aistack.deploy.plugins.module_utils import _docker_client
+from ansible_collections.aistack.deploy.plugins.modules import wait_for_healthy
+
+
+def container(name: str, health: str | None, status: str = "running", exit_code: int = 0) -> dict[str, t.Any]:
+    state: dict[str, t.Any] = {"Status": status, "Running": status == "running", "ExitCode": exit_code,
+                               "OOMKilled": False, "StartedAt": "2026-05-08T10:00:00Z"}
+    if health:
+        state["Health"] = {"Status": health, "Log": [{"ExitCode": 1, "Output": "refused", "Start": "s", "End": "e"}]}
+    return {"Id": f"{name}-id", "Name": f"/{name}", "RestartCount": 0, "State": state,
+            "Config": {"Labels": {}, "Healthcheck": {"Test": ["CMD", "true"]} if health else None},
+            "HostConfig": {"RestartPolicy": {"Name": "no"}}}
+
+
+class Stream:
+    """An event stream with no events: the verdicts come from inspecting."""
+
+    def __iter__(self) -> t.Iterator[dict[str, t.Any]]:
+        return iter(())
+
+    def close(self) -> None:
+        pass
+
+
+class Api:
+    def __init__(self, *containers: dict[str, t.Any], error: Exception | None = None) -> None:
+        self.data = {c["Name"].lstrip("/"): c for c in containers}
+        self.error = error
+
+    def events(self, **kwargs: t.Any) -> Stream:
+        return Stream()
+
+    def inspect_container(self, ref: str) -> dict[str, t.Any]:
+        if self.error:
+            raise self.error
+        for data in self.data.values():
+            if ref in (data["Id"], data["Name"].lstrip("/")):
+                return data
+        raise NotFound(ref)
+
+    def containers(self, **kwargs: t.Any) -> list[dict[str, t.Any]]:
+        return []
+
+    def logs(self, ref: str, **kwargs: t.Any) -> bytes:
+        return b"booting\nTraceback: boom\n"
+
+
+class Client:
+    def __init__(self, api: Api) -> None:
+        self.api = api
+
+
+@pytest.fixture
+def engine(monkeypatch: pytest.MonkeyPatch) -> t.Callable[..., Api]:
+    """Point the module at a fake engine holding the given containers."""
+
+    def _engine(*containers: dict[str, t.Any], error: Exception | None = None) -> Api:
+        api = Api(*containers, error=error)
+        seen: dict[str, t.Any] = {}
+
+        def get_client(module: t.Any, api_timeout_key: str = "timeout") -> Client:
+            seen["api_timeout"] = module.params[api_timeout_key]
+            return Client(api)
+
+        monkeypatch.setattr(wait_for_healthy, "get_client", get_client)
+        api.seen = seen  # type: ignore[attr-defined]
+        return api
+
+    return _engine
+
+
+@pytest.mark.parametrize("args, message", [
+    ({}, "one of the following is required: containers, project"),
+    ({"containers": ["a"], "project": "p"}, "parameters are mutually exclusive: containers|project"),
+    ({"containers": ["a"], "services": ["web"]}, "missing parameter(s) required by 'services': project"),
+    ({"containers": []}, "containers is empty: name at least one container to wait for"),
+    ({"project": ""}, "project is empty: name the compose project to wait for"),
+    ({"containers": ["a"], "timeout": -1}, "timeout and log_lines must not be negative"),
+    ({"containers": ["a"], "without_healthcheck": "ignore"}, "value of without_healthcheck must be one of: fail, running"),
+])
+def test_bad_arguments(run_module: t.Callable[..., t.Any], engine: t.Callable[..., Api],
+                       args: dict[str, t.Any], message: str) -> None:
+    engine()
+    result = run_module(wait_for_healthy.main, args)
+    assert result.failed
+    assert message in result.result["msg"]
+
+
+@pytest.mark.parametrize("check_mode", [False, True])
+def test_healthy(run_module: t.Callable[..., t.Any], engine: t.Callable[..., Api], check_mode: bool) -> None:
+    engine(container("web", "healthy"))
+    result = run_module(wait_for_healthy.main, {"containers": ["web"]}, check_mode=check_mode)
+    assert not result.failed, result.result
+    assert result.result["changed"] is False
+    assert result.result["msg"] == "1 container(s) healthy"
+    assert result.result["stream_interruptions"] == 0
+    (web,) = result.result["containers"]
+    assert (web["name"], web["ready"], web["waited_for"], web["health"]) == ("web", True, "healthy", "healthy")
+    assert "log_tail" not in web
+
+
+def test_unhealthy_returns_the_evidence(run_module: t.Callable[..., t.Any], engine: t.Callable[..., Api]) -> None:
+    engine(container("web", "unhealthy"), container("db", "healthy"))
+    result = run_module(wait_for_healthy.main, {"containers": ["web", "db"], "log_lines": 1})
+    assert result.failed
+    assert result.result["changed"] is False
+    assert result.result["msg"] == "Not healthy: web turned unhealthy: last probe exited 1: refused"
+    web, db = result.result["containers"]
+    assert web["reason"] == "unhealthy"
+    assert web["health_log"] == [{"exit_code": 1, "output": "refused", "start": "s", "end": "e"}]
+    assert web["log_tail"] == ["Traceback: boom"]
+    assert (web["exit_code"], web["oom_killed"], web["restart_count"]) == (0, False, 0)
+    assert db["ready"] and "reason" not in db
+
+
+@pytest.mark.parametrize("mode, failed", [("fail", True), ("running", False)])
+def test_without_healthcheck(run_module: t.Callable[..., t.Any], engine: t.Callable[..., Api],
+                             mode: str, failed: bool) -> None:
+    engine(container("cache", None))
+    result = run_module(wait_for_healthy.main, {"containers": ["cache"], "without_healthcheck": mode})
+    assert result.failed is failed
+    if failed:
+        assert "cache has no healthcheck" in result.result["msg"]
+
+
+def test_api_timeout_is_not_the_wait_timeout(run_module: t.Callable[..., t.Any], engine: t.Callable[..., Api],
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOCKER_TIMEOUT", "7")
+    api = engine(container("web", "healthy"))
+    run_module(wait_for_healthy.main, {"containers": ["web"], "timeout": 99})
+    assert api.seen["api_timeout"] == 7  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("error, message", [
+    (APIError("500 Server Error"), "Error talking to the Docker Engine: 500 Server Error"),
+    (RuntimeError("surprise"), "Unexpected error while waiting: surprise"),
+])
+def test_errors_end_in_fail_json(run_module: t.Callable[..., t.Any], engine: t.Callable[..., Api],
+                                 error: Exception, message: str) -> None:
+    engine(error=error)
+    result = run_module(wait_for_healthy.main, {"containers": ["web"]})
+    assert result.failed
+    assert result.result["msg"] == message
+    assert "Traceback" in result.result["exception"]
+
+
+def test_missing_docker_sdk(run_module: t.Callable[..., t.Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_docker_client, "DOCKER_IMPORT_ERROR", "Traceback: No module named 'docker'")
+    result = run_module(wait_for_healthy.main, {"containers": ["web"]})
+    assert result.failed
+    assert "Failed to import the required Python library (docker)" in result.result["msg"]
+
+
+def test_unreachable_engine(run_module: t.Callable[..., t.Any], tmp_path: t.Any) -> None:
+    host = f"unix://{tmp_path}/no.sock"
+    result = run_module(wait_for_healthy.main, {"containers": ["web"], "docker_host": host})
+    assert result.failed
+    assert result.result["msg"].startswith(f"Cannot reach the Docker Engine at {host}")
+
+
+@pytest.mark.parametrize("params, env, expected", [
+    ({"docker_host": "unix:///x.sock", "api_version": "1.41", "api_timeout": 5},
+     {}, {"base_url": "unix:///x.sock", "version": "1.41", "timeout": 5}),
+    ({"docker_host": None, "api_timeout": None}, {}, {"base_url": "unix:///var/run/docker.sock", "timeout": 60}),
+])
+def test_client_kwargs(params: dict[str, t.Any], env: dict[str, str], expected: dict[str, t.Any]) -> None:
+    kwargs = _docker_client.client_kwargs(params, api_timeout_key="api_timeout")
+    assert {key: kwargs[key] for key in expected} == expected
+    assert "tls" not in kwargs
+
+
+def test_client_kwargs_tls(tmp_path: t.Any) -> None:
+    ca = tmp_path / "ca.pem"
+    ca.write_text("x")
+    kwargs = _docker_client.client_kwargs({"docker_host": "tcp://192.0.2.1:2376", "validate_certs": True,
+                                           "ca_path": str(ca)})
+    assert kwargs["tls"].verify == str(ca)
+    assert kwargs["base_url"] == "tcp://192.0.2.1:2376"  # the SDK turns tcp into https for TLS
