@@ -1,21 +1,50 @@
 # Shared by scripts/test.sh and scripts/local-fleet.sh: find a Python, build
 # and reuse virtualenvs, expose the checkout as ansible_collections.aistack.deploy.
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034  # sets variables for the scripts that source it
 
 AISTACK_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export AISTACK_ROOT
 
 say() { printf '\n==> %s\n' "$*"; }
 
-# The newest Python that is >= $1 (e.g. 3.12), from PATH or pyenv.
+# The newest working Python >= $1 (e.g. 3.12), from PATH or pyenv. Each
+# candidate must run: a pyenv shim for a version that is not active fails.
 find_python() {
   local min=$1 v p
-  for v in 3.13 3.12 3.11; do
+  for v in 3.13 3.12 3.11 3.10; do
     [ "$(printf '%s\n%s\n' "$min" "$v" | sort -V | head -n1)" = "$min" ] || continue
-    for p in "python$v" "$HOME"/.pyenv/versions/"$v".*/bin/python3; do
-      if command -v "$p" >/dev/null 2>&1; then command -v "$p"; return 0; fi
+    for p in "$HOME"/.pyenv/versions/"$v".*/bin/python3 "$(command -v "python$v" || true)"; do
+      if [ -n "$p" ] && [ -x "$p" ] && "$p" -c 'import venv' >/dev/null 2>&1; then
+        echo "$p"
+        return 0
+      fi
     done
   done
+  return 1
+}
+
+# Sets NEWEST_PY and NEWEST_REQ: the newest ansible-core this machine can run
+# (2.21 needs Python >= 3.12; with only 3.11 we fall back to 2.19 and say so).
+choose_newest() {
+  if NEWEST_PY=$(find_python 3.12); then
+    NEWEST_REQ=$AISTACK_ROOT/tests/requirements/newest.txt
+  else
+    NEWEST_PY=$(command -v python3)
+    NEWEST_REQ=$AISTACK_ROOT/tests/requirements/newest-py311.txt
+    echo "No Python >= 3.12 here: ansible-core 2.21 cannot run; falling back to ansible-core 2.19 on $("$NEWEST_PY" -V)."
+  fi
+}
+
+# Sets OLDEST_PY: a Python for the oldest supported ansible-core (2.17 runs on
+# controllers with Python 3.10 to 3.12).
+choose_oldest() {
+  local v
+  for v in 3.11 3.12 3.10; do
+    OLDEST_PY=$(find "$HOME/.pyenv/versions" -maxdepth 3 -path "*/$v.*/bin/python3" 2>/dev/null | sort | head -n1)
+    [ -n "$OLDEST_PY" ] || OLDEST_PY=$(command -v "python$v" 2>/dev/null || true)
+    if [ -n "$OLDEST_PY" ] && "$OLDEST_PY" -c 'import venv' 2>/dev/null; then return 0; fi
+  done
+  echo "no Python 3.10-3.12 for ansible-core 2.17" >&2
   return 1
 }
 

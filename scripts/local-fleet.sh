@@ -12,10 +12,9 @@ source "$(dirname "$0")/lib.sh"
 cd "$AISTACK_ROOT"
 action=${1:-up}
 
-python=$(find_python 3.12) && req=tests/requirements/newest.txt \
-  || { python=$(command -v python3); req=tests/requirements/newest-py311.txt; }
+choose_newest
 venv=${AISTACK_VENV:-$AISTACK_ROOT/.venv}
-make_venv "$venv" "$python" "$req"
+make_venv "$venv" "$NEWEST_PY" "$NEWEST_REQ"
 export PATH="$venv/bin:$PATH"
 expose_collection
 export ANSIBLE_FORCE_COLOR=${ANSIBLE_FORCE_COLOR:-false}

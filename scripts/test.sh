@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2317  # tiers and steps are called through run_tier/step
 # The whole test suite, as CI runs it (.ci/run calls exactly this):
 #
 #   scripts/test.sh                 all tiers: lint unit integration molecule
@@ -14,7 +15,7 @@
 set -uo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "$0")/lib.sh"
-cd "$AISTACK_ROOT"
+cd "$AISTACK_ROOT" || exit 1
 
 all_tiers=(lint unit integration molecule)
 tiers=("$@")
@@ -45,21 +46,11 @@ setup() {
   wants molecule && pkgs+=(mmdebstrap)
   [ ${#pkgs[@]} -eq 0 ] || ensure_debian_packages "${pkgs[@]}" || return 1
 
-  NEWEST_PY=$(find_python 3.12) && NEWEST_REQ=tests/requirements/newest.txt || {
-    NEWEST_PY=$(command -v python3)
-    NEWEST_REQ=tests/requirements/newest-py311.txt
-    echo "No Python >= 3.12 here: ansible-core 2.21 cannot run; falling back to ansible-core 2.19 on $("$NEWEST_PY" -V)."
-  }
+  choose_newest
   NEWEST_VENV=${AISTACK_VENV:-$AISTACK_ROOT/.venv}
   make_venv "$NEWEST_VENV" "$NEWEST_PY" "$NEWEST_REQ" || return 1
   if wants lint || wants unit; then
-    # ansible-core 2.17 runs on controllers with Python 3.10 to 3.12.
-    OLDEST_PY=
-    for v in 3.11 3.12 3.10; do
-      OLDEST_PY=$(command -v "python$v" || ls "$HOME"/.pyenv/versions/"$v".*/bin/python3 2>/dev/null | head -n1)
-      [ -z "$OLDEST_PY" ] || break
-    done
-    [ -n "$OLDEST_PY" ] || { echo "no Python 3.10-3.12 for ansible-core 2.17" >&2; return 1; }
+    choose_oldest || return 1
     OLDEST_VENV=${AISTACK_VENV_OLDEST:-$AISTACK_ROOT/.venv-oldest}
     make_venv "$OLDEST_VENV" "$OLDEST_PY" tests/requirements/oldest.txt || return 1
   fi
@@ -86,7 +77,7 @@ step() {  # step NAME COMMAND...: one check inside a tier; remembers failures
   shift
   "$@"
   rc=$?
-  [ $rc -eq 0 ] || { echo "--- FAILED: $*"; tier_failed=1; }
+  [ "$rc" -eq 0 ] || { echo "--- FAILED: $*"; tier_failed=1; }
   return 0
 }
 
@@ -101,21 +92,21 @@ tier_lint() {
   step "ansible-test sanity, oldest ($(pyver "$OLDEST_VENV"))" \
     in_venv "$OLDEST_VENV" tests/harness/sanity.sh "$(pyver "$OLDEST_VENV")"
   step "collection build, install, ansible-doc" in_venv "$NEWEST_VENV" tests/harness/build-and-doc.sh
-  return $tier_failed
+  return "$tier_failed"
 }
 
 tier_unit() {
   tier_failed=0
   step "pytest unit, newest" in_venv "$NEWEST_VENV" python -m pytest -q -p no:cacheprovider tests/unit
   step "pytest unit, oldest" in_venv "$OLDEST_VENV" python -m pytest -q -p no:cacheprovider tests/unit
-  return $tier_failed
+  return "$tier_failed"
 }
 
 tier_integration() {
   tier_failed=0
   step "fixture images" tests/harness/build-busybox.sh
   step "pytest integration" in_venv "$NEWEST_VENV" python -m pytest -q -p no:cacheprovider tests/integration
-  return $tier_failed
+  return "$tier_failed"
 }
 
 tier_molecule() {
@@ -129,11 +120,12 @@ tier_molecule() {
   step "test-host images" tests/harness/build-testhost.sh 12 13
   step "fixture images" tests/harness/build-busybox.sh
   for scenario in $scenarios; do
-    local start=$(date +%s)
+    local start
+    start=$(date +%s)
     step "molecule scenario $scenario" in_venv "$NEWEST_VENV" tests/harness/molecule-scenario.sh "$scenario"
     echo "--- scenario $scenario took $(( $(date +%s) - start )) s"
   done
-  return $tier_failed
+  return "$tier_failed"
 }
 
 suite_start=$(date +%s)

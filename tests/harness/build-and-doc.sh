@@ -7,6 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+unset ANSIBLE_COLLECTIONS_PATH  # the checkout itself must not count as installed
 ansible-galaxy collection build --output-path "$work" . >/dev/null
 tarball=$(ls "$work"/aistack-deploy-*.tar.gz)
 echo "built $(basename "$tarball") ($(du -h "$tarball" | cut -f1))"
@@ -15,9 +16,9 @@ if tar -tzf "$tarball" | grep -E '^(tests|molecule|benchmarks|\.venv)/' ; then
   echo "the tarball ships files that build_ignore should keep out" >&2
   exit 1
 fi
-ansible-galaxy collection install --no-deps -p "$work/installed" "$tarball" >/dev/null
 export ANSIBLE_COLLECTIONS_PATH="$work/installed"
-installed=$(ansible-galaxy collection list aistack.deploy -p "$work/installed" 2>/dev/null | awk '/aistack.deploy/ {print $2}')
+ansible-galaxy collection install --force --no-deps -p "$work/installed" "$tarball" >/dev/null
+installed=$(ansible-galaxy collection list aistack.deploy 2>/dev/null | awk '/aistack.deploy/ {print $2}')
 echo "installed aistack.deploy $installed"
 for module in plugins/modules/*.py; do
   name=aistack.deploy.$(basename "$module" .py)

@@ -57,6 +57,7 @@ for release in "$@"; do
   key=$( {
     cat "$0" "$here/testhost/Dockerfile" "$here/testhost/proc-sys-rw.service"
     echo "$release $mirror $security $packages"
+    # shellcheck disable=SC2086  # one file name per word
     [ -z "$ca_files" ] || cat $ca_files
   } | sha256sum | cut -c1-16)
   have=$(docker image inspect -f '{{ index .Config.Labels "aistack.test.key" }}' "$tag" 2>/dev/null || true)
@@ -72,6 +73,8 @@ for release in "$@"; do
   sources=("deb $mirror $codename main" "deb $mirror $codename-updates main")
   [ -z "$security" ] || sources+=("deb $security $codename-security main")
   hooks=()
+  # Hooks run inside mmdebstrap, where "$1" is the new root: single quotes on purpose.
+  # shellcheck disable=SC2016
   if [ -n "$ca_files" ]; then
     hooks+=(--customize-hook='mkdir -p "$1/usr/local/share/ca-certificates"')
     for f in $ca_files; do

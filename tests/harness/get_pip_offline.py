@@ -8,12 +8,16 @@ looks for its cached copy.
 """
 
 import ensurepip
+import os
 import subprocess
 import sys
 
 # Options of get-pip.py itself that `pip install` does not know.
 GET_PIP_ONLY = {"--no-setuptools", "--no-wheel"}
 
+# ensurepip points PIP_CONFIG_FILE at /dev/null in os.environ; the real pip run
+# must see the machine's pip configuration (index, CA bundle) again.
+environment = dict(os.environ)
 ensurepip.bootstrap(upgrade=True)
 args = [a for a in sys.argv[1:] if a not in GET_PIP_ONLY]
-sys.exit(subprocess.call([sys.executable, "-m", "pip", "install", *args]))
+sys.exit(subprocess.call([sys.executable, "-m", "pip", "install", *args], env=environment))

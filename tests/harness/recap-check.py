@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Fail unless an ansible-playbook log's PLAY RECAP shows changed=0 and failed=0
 for every host (used on `--check` runs against converged test hosts)."""
 
