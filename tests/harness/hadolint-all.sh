@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
-# hadolint on every Dockerfile of the project: the test-host recipe here, and
-# every Dockerfile the roles render for the example shapes (rendered into
-# tests/output/dockerfiles/ by the unit tier's rendering tests, when present).
+# hadolint on every Dockerfile of the project: the recipes committed here (the
+# test host's) and the Dockerfile the app_image role renders for each example
+# seed shape (examples/shapes/*.yml, rendered by render_shapes.py).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-mapfile -t files < <( { git ls-files --cached --others --exclude-standard '*Dockerfile*' ; \
-  find tests/output/dockerfiles -type f 2>/dev/null || true; } | grep -v '\.j2$' | sort -u)
+out=tests/output/dockerfiles
+rm -rf "$out"
+if [ -f tests/harness/render_shapes.py ]; then
+  python tests/harness/render_shapes.py "$out"
+fi
+mapfile -t files < <( { git ls-files --cached --others --exclude-standard | grep -E '(^|/)Dockerfile[^/]*$' | grep -v '\.j2$'; \
+  find "$out" -type f -name 'Dockerfile*' 2>/dev/null || true; } | sort -u)
 [ ${#files[@]} -gt 0 ] || { echo "no Dockerfiles found" >&2; exit 1; }
 status=0
 for f in "${files[@]}"; do
