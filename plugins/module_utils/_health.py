@@ -50,6 +50,7 @@ REASON_TEXT = {
     "timeout": "timed out",
 }
 
+
 @dataclass(frozen=True)
 class Verdict:
     """Where one container stands: ready, pending, or failed for a reason."""
@@ -123,6 +124,12 @@ def classify_state(inspect: dict[str, t.Any], without_healthcheck: str) -> Verdi
     return pending(f"is {health or 'starting'}")
 
 
+def split_action(action: str) -> tuple[str, str]:
+    """'health_status: healthy' -> ('health_status', 'healthy'); 'die' -> ('die', '')."""
+    name, arg = (action.split(":", 1) + [""])[:2]
+    return name.strip(), arg.strip()
+
+
 def classify_event(action: str, attributes: dict[str, t.Any], wanted: str | None,
                    running_seen: bool) -> Verdict | None:
     """Verdict from one container event; None when the event changes nothing.
@@ -131,8 +138,7 @@ def classify_event(action: str, attributes: dict[str, t.Any], wanted: str | None
     `start` event is then either a replay of the start we saw, or comes after
     a `die` that has already failed the wait, so it says nothing new.
     """
-    name, _, arg = action.partition(":")
-    name, arg = name.strip(), arg.strip()
+    name, arg = split_action(action)
     if name == "health_status":
         if wanted != WAIT_HEALTHY:
             return None
@@ -160,8 +166,7 @@ def classify_event(action: str, attributes: dict[str, t.Any], wanted: str | None
 
 def status_after(action: str, status: str | None, health: str | None) -> tuple[str | None, str | None]:
     """Status and health of a container after an event, without inspecting it again."""
-    name, _, arg = action.partition(":")
-    name, arg = name.strip(), arg.strip()
+    name, arg = split_action(action)
     if name == "health_status":
         return status, arg or health
     new_status = {"start": "running", "die": "exited", "destroy": "removed", "pause": "paused"}.get(name)

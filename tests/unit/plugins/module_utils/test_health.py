@@ -132,6 +132,17 @@ def test_classify_event(action: str, attributes: dict[str, str], wanted: str, ru
     assert (None if verdict is None else (verdict.state, verdict.reason)) == expected
 
 
+@pytest.mark.parametrize("action, expected", [
+    ("health_status: healthy", ("health_status", "healthy")),
+    ("health_status:unhealthy", ("health_status", "unhealthy")),
+    ("exec_start: sh -c a:b", ("exec_start", "sh -c a:b")),
+    ("die", ("die", "")),
+    ("", ("", "")),
+])
+def test_split_action(action: str, expected: tuple[str, str]) -> None:
+    assert h.split_action(action) == expected
+
+
 def test_classify_event_exit_code_detail() -> None:
     assert h.classify_event("die", {"exitCode": "137"}, "healthy", True).detail == "with code 137"
 
@@ -367,7 +378,7 @@ def wait(api: FakeApi, **kwargs: t.Any) -> tuple[bool, str, list[dict[str, t.Any
 def test_subscribes_before_it_inspects() -> None:
     web = inspect(health="healthy")
     api = FakeApi(web)
-    ok, _, results, _ = wait(api)
+    ok, _msg, results, _waiter = wait(api)
     assert ok and results[0]["ready"]
     assert api.calls[0] == "events"
     assert api.calls[1] == "inspect web"
@@ -392,7 +403,7 @@ def test_unhealthy_event_fails_fast_with_details() -> None:
     log = [{"Start": "s", "End": "e", "ExitCode": 1, "Output": "connection refused\n"}]
     api.set(inspect(health="unhealthy", log=log))  # what the refresh after the event sees
     started = time.monotonic()
-    ok, message, results, _ = wait(api, timeout=30)
+    ok, message, results, _waiter = wait(api, timeout=30)
     assert time.monotonic() - started < 5
     assert not ok
     assert message == "Not healthy: web turned unhealthy: last probe exited 1: connection refused"
@@ -416,7 +427,7 @@ def test_failure_events(action: str, attributes: dict[str, str], refreshed: dict
     web = inspect()
     api = FakeApi(web, streams=[FakeStream([event(web["Id"], action, **attributes)])])
     api.set(refreshed)
-    ok, _, results, _ = wait(api, timeout=30)
+    ok, _msg, results, _waiter = wait(api, timeout=30)
     assert not ok
     assert results[0]["reason"] == reason
 
@@ -426,7 +437,7 @@ def test_removed_container_fails_with_what_was_known() -> None:
     api = FakeApi(web, streams=[FakeStream([event(web["Id"], "destroy")])])
     api.after_inspect = api.data.clear  # gone after the first look: the refresh finds nothing
     api.logs_text = b""
-    ok, message, results, _ = wait(api, timeout=30)
+    ok, message, results, _waiter = wait(api, timeout=30)
     assert not ok and message == "Not healthy: web was removed"
     assert results[0]["status"] == "removed" and results[0]["log_tail"] == []
 
@@ -436,7 +447,7 @@ def test_forced_removal_is_reported_as_removal() -> None:
     api = FakeApi(web, streams=[FakeStream([event(web["Id"], "die", exitCode="137")])])
     api.after_inspect = api.data.clear
     api.logs_text = b""
-    ok, message, results, _ = wait(api, timeout=30)
+    ok, message, results, _waiter = wait(api, timeout=30)
     assert not ok and message == "Not healthy: web was removed: it exited with code 137"
     assert results[0]["status"] == "removed" and results[0]["log_tail"] == []
 
@@ -445,7 +456,7 @@ def test_a_ready_container_that_dies_while_others_wait_fails() -> None:
     web, db = inspect("web", health="healthy"), inspect("db")
     stream = FakeStream([event(web["Id"], "die", exitCode="1")])
     api = FakeApi(web, db, streams=[stream])
-    ok, message, results, _ = wait(api, containers=["web", "db"])
+    ok, message, results, _waiter = wait(api, containers=["web", "db"])
     assert not ok and message.startswith("Not healthy: web exited")
     assert results[1]["ready"] is False and "reason" not in results[1]
 
@@ -458,14 +469,14 @@ def test_events_of_other_containers_and_earlier_incarnations_are_ignored() -> No
         event(web["Id"], "start", time_ns=STARTED_NS + 1),  # the start we already saw
         event(web["Id"], "health_status: healthy"),
     ])
-    ok, message, _, _ = wait(FakeApi(web, streams=[stream]))
+    ok, message, _results, _waiter = wait(FakeApi(web, streams=[stream]))
     assert ok, message
 
 
 def test_created_container_is_waited_for_until_it_starts() -> None:
     web = inspect(health=None, healthcheck=["CMD", "true"], status="created", started="0001-01-01T00:00:00Z")
     stream = FakeStream([event(web["Id"], "start"), event(web["Id"], "health_status: healthy")])
-    ok, message, results, _ = wait(FakeApi(web, streams=[stream]))
+    ok, message, results, _waiter = wait(FakeApi(web, streams=[stream]))
     assert ok, message
     assert results[0]["status"] == "running"
 
@@ -473,7 +484,7 @@ def test_created_container_is_waited_for_until_it_starts() -> None:
 @pytest.mark.parametrize("mode, ok, reason", [("fail", False, "no_healthcheck"), ("running", True, None)])
 def test_without_healthcheck(mode: str, ok: bool, reason: str | None) -> None:
     web = inspect(health=None)
-    result_ok, _, results, _ = wait(FakeApi(web), without_healthcheck=mode)
+    result_ok, _msg, results, _waiter = wait(FakeApi(web), without_healthcheck=mode)
     assert result_ok is ok
     assert results[0].get("reason") == reason
     assert results[0]["waited_for"] == (None if mode == "fail" else "running")
@@ -482,14 +493,14 @@ def test_without_healthcheck(mode: str, ok: bool, reason: str | None) -> None:
 def test_without_healthcheck_running_waits_for_the_start() -> None:
     web = inspect(health=None, status="created", started="0001-01-01T00:00:00Z")
     stream = FakeStream([event(web["Id"], "start")])
-    ok, _, results, _ = wait(FakeApi(web, streams=[stream]), without_healthcheck="running")
+    ok, _msg, results, _waiter = wait(FakeApi(web, streams=[stream]), without_healthcheck="running")
     assert ok and results[0]["waited_for"] == "running"
 
 
 def test_timeout_reports_every_container_still_waiting() -> None:
     web, db = inspect("web"), inspect("db", health="healthy")
     started = time.monotonic()
-    ok, message, results, _ = wait(FakeApi(web, db), containers=["web", "db"], timeout=0.3)
+    ok, message, results, _waiter = wait(FakeApi(web, db), containers=["web", "db"], timeout=0.3)
     assert 0.25 < time.monotonic() - started < 3
     assert not ok and message == f"Not healthy: web was still starting after {results[0]['elapsed']} s"
     assert results[0]["reason"] == "timeout" and results[0]["log_tail"]
@@ -497,21 +508,21 @@ def test_timeout_reports_every_container_still_waiting() -> None:
 
 
 def test_timeout_zero_judges_once() -> None:
-    ok, _, results, _ = wait(FakeApi(inspect()), timeout=0)
+    ok, _msg, results, _waiter = wait(FakeApi(inspect()), timeout=0)
     assert not ok and results[0]["reason"] == "timeout"
-    ok, _, _, _ = wait(FakeApi(inspect(health="healthy")), timeout=0)
+    ok, _msg, _results, _waiter = wait(FakeApi(inspect(health="healthy")), timeout=0)
     assert ok
 
 
 def test_missing_container_fails_at_once() -> None:
-    ok, message, results, _ = wait(FakeApi(inspect()), containers=["web", "ghost"], timeout=30)
+    ok, message, results, _waiter = wait(FakeApi(inspect()), containers=["web", "ghost"], timeout=30)
     assert not ok and message == "Not healthy: ghost does not exist"
     assert results[1] == dict(results[1], name="ghost", id=None, reason="not_found", log_tail=[])
 
 
 def test_same_container_twice_is_waited_for_once() -> None:
     web = inspect(health="healthy")
-    _, _, results, _ = wait(FakeApi(web), containers=["web", web["Id"]])
+    _ok, _msg, results, _waiter = wait(FakeApi(web), containers=["web", web["Id"]])
     assert len(results) == 1
 
 
@@ -535,7 +546,7 @@ def test_stream_break_falls_back_to_inspecting_then_reopens() -> None:
     assert inspects_while_down >= 1
     second.push(event(web["Id"], "health_status: healthy"))
     thread.join(5)
-    ok, message, _, waiter = result["value"]
+    ok, message, _results, waiter = result["value"]
     assert ok, message
     assert waiter.stream_interruptions == 1
     # The reopened stream replays from when the first one broke.
@@ -546,7 +557,7 @@ def test_inspecting_while_the_stream_is_down_sees_health() -> None:
     web = inspect()
     api = FakeApi(web, streams=[ConnectionError("no events"), ConnectionError("no events")] * 50)
     threading.Timer(0.1, lambda: api.set(inspect(health="healthy"))).start()
-    ok, message, _, waiter = wait(api, timeout=5)
+    ok, message, _results, waiter = wait(api, timeout=5)
     assert ok, message
     assert waiter.stream_interruptions == 1
 
@@ -556,7 +567,7 @@ def test_inspecting_while_the_stream_is_down_sees_a_restart() -> None:
     api = FakeApi(web, streams=[ConnectionError("no events")] * 100)
     later = inspect(restart_count=1, started="2026-05-08T10:00:09Z")
     threading.Timer(0.1, lambda: api.set(later)).start()
-    ok, _, results, _ = wait(api, timeout=5)
+    ok, _msg, results, _waiter = wait(api, timeout=5)
     assert not ok and results[0]["reason"] == "restarted"
 
 
@@ -573,7 +584,7 @@ def test_engine_gone_until_the_timeout_says_so() -> None:
         return original(ref)
 
     api.inspect_container = flaky  # type: ignore[method-assign]
-    ok, message, results, _ = wait(api, timeout=0.3)
+    ok, message, results, _waiter = wait(api, timeout=0.3)
     assert not ok and results[0]["reason"] == "timeout"
     assert "last engine error" in message and "refused" in message
 
@@ -586,7 +597,7 @@ def test_engine_gone_until_the_timeout_says_so() -> None:
 def test_project_without_containers_fails_clearly(summaries: list[dict[str, t.Any]], services: list[str] | None,
                                                   message: str) -> None:
     api = FakeApi(inspect("a", cid="a-id"), summaries=summaries)
-    ok, got, results, _ = wait(api, containers=None, project="shop", services=services)
+    ok, got, results, _waiter = wait(api, containers=None, project="shop", services=services)
     assert (ok, got, results) == (False, message, [])
 
 
@@ -597,7 +608,7 @@ def test_project_mode_waits_for_the_selected_services() -> None:
     api = FakeApi(web, db, summaries=[summary("shop-web-1", service="web") | {"Id": "a-id"},
                                       summary("shop-db-1", service="db") | {"Id": "b-id"}],
                   streams=[FakeStream([event("b-id", "die"), event("a-id", "health_status: healthy")])])
-    ok, message, results, _ = wait(api, containers=None, project="shop", services=["web"])
+    ok, message, results, _waiter = wait(api, containers=None, project="shop", services=["web"])
     assert ok, message
     assert [(r["name"], r["service"]) for r in results] == [("shop-web-1", "web")]
     assert api.events_kwargs[0]["filters"]["label"] == ["com.docker.compose.project=shop"]

@@ -170,12 +170,12 @@ def test_unreachable_engine(run_module: t.Callable[..., t.Any], tmp_path: t.Any)
     assert result.result["msg"].startswith(f"Cannot reach the Docker Engine at {host}")
 
 
-@pytest.mark.parametrize("params, env, expected", [
+@pytest.mark.parametrize("params, expected", [
     ({"docker_host": "unix:///x.sock", "api_version": "1.41", "api_timeout": 5},
-     {}, {"base_url": "unix:///x.sock", "version": "1.41", "timeout": 5}),
-    ({"docker_host": None, "api_timeout": None}, {}, {"base_url": "unix:///var/run/docker.sock", "timeout": 60}),
+     {"base_url": "unix:///x.sock", "version": "1.41", "timeout": 5}),
+    ({"docker_host": None, "api_timeout": None}, {"base_url": "unix:///var/run/docker.sock", "timeout": 60}),
 ])
-def test_client_kwargs(params: dict[str, t.Any], env: dict[str, str], expected: dict[str, t.Any]) -> None:
+def test_client_kwargs(params: dict[str, t.Any], expected: dict[str, t.Any]) -> None:
     kwargs = _docker_client.client_kwargs(params, api_timeout_key="api_timeout")
     assert {key: kwargs[key] for key in expected} == expected
     assert "tls" not in kwargs
