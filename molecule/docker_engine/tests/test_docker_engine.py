@@ -11,10 +11,10 @@ cd "$work"
 apt-get download busybox-static >/dev/null 2>&1 || { apt-get update -qq && apt-get download busybox-static >/dev/null; }
 dpkg-deb -x busybox-static_*.deb pkg
 mkdir -p ctx/bin
-cp pkg/bin/busybox ctx/bin/busybox
+cp "$(find pkg -type f -path "*bin/busybox" | head -n1)" ctx/bin/busybox  # /bin or /usr/bin
 ln -s busybox ctx/bin/sh
 ln -s busybox ctx/bin/sleep
-printf 'FROM scratch\nCOPY bin/ /bin/\nCMD ["sh"]\n' > ctx/Dockerfile
+printf 'FROM scratch\nCOPY bin/ /bin/\nENV PATH=/bin\nCMD ["sh"]\n' > ctx/Dockerfile
 docker build -q -t aistack-verify/busybox:latest ctx >/dev/null
 rm -rf "$work"
 """
@@ -53,7 +53,9 @@ def test_user_is_in_docker_group(host):
 
 
 def test_locally_built_image_runs_with_log_rotation(host):
-    host.run_test(BUILD_BUSYBOX)
+    build = host.run("sh -ec %s", BUILD_BUSYBOX)
+    assert build.rc == 0, build.stderr
+    host.run_test("docker image inspect aistack-verify/busybox:latest")
     name = "aistack-verify-logs"
     host.run(f"docker rm -f {name}")
     try:
