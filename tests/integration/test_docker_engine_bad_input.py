@@ -259,7 +259,7 @@ def _failure(run: RunResult, host: str) -> tuple[int, str, dict[str, t.Any]]:
     for index, (name, result) in enumerate(run.tasks.get(host, [])):
         if result.get("failed"):
             return index, name, result
-    raise AssertionError(f"{host}: no task failed; tasks: {[name for name, _ in run.tasks.get(host, [])]}")
+    raise AssertionError(f"{host}: no task failed; tasks: {[task[0] for task in run.tasks.get(host, [])]}")
 
 
 def _message(result: dict[str, t.Any]) -> str:
@@ -296,5 +296,5 @@ def test_good_input_passes_validation(run: RunResult, host: str) -> None:
     failed = [(name, _message(res)) for name, res in results if res.get("failed")]
     assert not failed
     assert not [name for name, res in results if res.get("changed")]
-    names = [name for name, _ in results]
+    names = [task[0] for task in results]
     assert "validate | Check that the users exist" in names, names
