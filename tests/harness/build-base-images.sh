@@ -45,6 +45,7 @@ for name in "${names[@]}"; do
   fi
   images_ensure_mmdebstrap
   start=$(date +%s)
+  previous=$(docker image inspect -f '{{.Id}}' "$tag" 2>/dev/null || true)
   rootfs="aistack-test/rootfs-$name:build"
   extra=()
   if [ "$layer" = postgres ] || [ "$layer" = redis ]; then
@@ -69,5 +70,9 @@ for name in "${names[@]}"; do
   docker build -q --pull=false "${args[@]}" --build-arg "BASE=$rootfs" --label "aistack.test.key=$key" \
     -t "$tag" "$here/images/$layer" >/dev/null
   docker image rm "$rootfs" >/dev/null
+  # The image this one replaces would stay behind untagged: remove it (unless a container still uses it).
+  if [ -n "$previous" ] && [ "$previous" != "$(docker image inspect -f '{{.Id}}' "$tag")" ]; then
+    docker image rm "$previous" >/dev/null 2>&1 || true
+  fi
   log "built $tag ($key) in $(( $(date +%s) - start )) s, $(docker image inspect -f '{{.Size}}' "$tag" | awk '{printf "%d MB", $1/1e6}')"
 done

@@ -1,0 +1,244 @@
+"""Build the reference backend from the app_image role's rendered Dockerfile and run it.
+
+The Dockerfile of examples/shapes/reference_backend.yml is rendered through
+Ansible with a base built here from Debian packages (no registry) and with this
+machine's extra CA certificates and pip index settings, discovered, never
+written down: that is how pip inside the build reaches PyPI. Target api is
+built with the engine's classic builder (the Docker SDK's), then run:
+
+- the server runs as the configured non-root UID/GID;
+- the image's own HEALTHCHECK turns it healthy; /health answers 200;
+- /predict scores with the sample model mounted on the models volume;
+- /upload writes to the data directory; /ws echoes through a real handshake;
+- SIGTERM (docker stop) ends it cleanly within 5 s.
+
+Images and containers are named aistack-it-* and removed afterwards; the base
+image is a cached fixture and stays.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib.util
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import typing as t
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+HARNESS = REPO_ROOT / "tests" / "harness"
+BACKEND = REPO_ROOT / "examples" / "reference-backend"
+SHAPE = REPO_ROOT / "examples" / "shapes" / "reference_backend.yml"
+PYTHON_BASE = "aistack-test/python:3.13-slim"
+UID, GID = 10001, 10001
+FEATURES = {"tenure_months": 12, "monthly_charges": 70, "support_tickets": 2}
+
+
+def _render_module() -> t.Any:
+    spec = importlib.util.spec_from_file_location("aistack_render_shapes", HARNESS / "render_shapes.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def machine_ca_certificates() -> list[dict[str, str]]:
+    """This machine's extra CA certificates, as app_image_extra_ca_certificates items."""
+    return [{"name": path.stem, "content": path.read_text()}
+            for path in sorted(Path("/usr/local/share/ca-certificates").glob("*.crt"))]
+
+
+def machine_pip_settings() -> dict[str, t.Any]:
+    """This machine's pip index settings that make sense inside a build (http/https only)."""
+    proc = subprocess.run([sys.executable, "-m", "pip", "config", "list"], capture_output=True, text=True, check=False)
+    found: dict[str, list[str]] = {"index-url": [], "extra-index-url": [], "trusted-host": []}
+    for line in proc.stdout.splitlines():
+        key, _, value = line.partition("=")
+        name = key.rsplit(".", 1)[-1]
+        if name in found:
+            found[name].extend(value.strip().strip("'\"").split())
+    web = [u for u in found["index-url"] if u.startswith(("http://", "https://"))]
+    overrides: dict[str, t.Any] = {
+        "app_image_pip_extra_index_urls": [u for u in found["extra-index-url"] if u.startswith(("http://", "https://"))],
+        "app_image_pip_trusted_hosts": found["trusted-host"],
+    }
+    if web:
+        overrides["app_image_pip_index_url"] = web[0]
+    return overrides
+
+
+def build_context(workdir: Path) -> Path:
+    """Backend sources + rendered Dockerfile/.dockerignore + CA files, as the role will lay them out."""
+    render = _render_module()
+    cas = machine_ca_certificates()
+    overrides = {"app_image_python_base": PYTHON_BASE, "app_image_python_version": "3.13",
+                 "app_image_extra_ca_certificates": cas, **machine_pip_settings()}
+    rendered = render.render(workdir / "rendered", {"reference_backend": render.Case(SHAPE, overrides)})["reference_backend"]
+    context = workdir / "context"
+    shutil.copytree(BACKEND, context, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    for name in ("Dockerfile", ".dockerignore"):
+        shutil.copy(rendered / name, context / name)
+    ca_dir = context / "aistack-ca-certificates"
+    ca_dir.mkdir()
+    for ca in cas:
+        (ca_dir / f"{ca['name']}.crt").write_text(ca["content"])
+    return context
+
+
+def build(client: t.Any, context: Path, target: str, tag: str) -> None:
+    try:
+        client.images.build(path=str(context), target=target, tag=tag, pull=False, rm=True, forcerm=True)
+    except Exception as exc:  # docker.errors.BuildError carries the log
+        log = "".join(chunk.get("stream", "") + chunk.get("error", "") for chunk in getattr(exc, "build_log", []))
+        raise AssertionError(f"building target {target} failed: {exc}\n{log[-6000:]}") from exc
+
+
+@pytest.fixture(scope="module")
+def image(docker_client: t.Any, tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[str]:
+    subprocess.run([str(HARNESS / "build-base-images.sh"), "python"], check=True)
+    context = build_context(tmp_path_factory.mktemp("reference-backend"))
+    tag = f"aistack-it-refbackend-{uuid.uuid4().hex[:8]}"
+    try:
+        # The builder stage gets a tag too: removing both tags removes every
+        # layer of the build, and nothing dangling stays behind.
+        build(docker_client, context, "builder", f"{tag}-builder")
+        build(docker_client, context, "api", tag)
+        yield tag
+    finally:
+        for name in (tag, f"{tag}-builder"):
+            try:
+                docker_client.images.remove(name, force=True)
+            except Exception:  # pylint: disable=broad-exception-caught  # may not exist after a failed build
+                pass
+
+
+@pytest.fixture(scope="module")
+def running(docker_client: t.Any, image: str) -> t.Iterator[dict[str, t.Any]]:
+    name = f"aistack-it-{uuid.uuid4().hex[:10]}"
+    started = time.monotonic()
+    container = docker_client.containers.run(
+        image, name=name, detach=True,
+        volumes={str(BACKEND / "models"): {"bind": "/app/models", "mode": "ro"}},
+        ports={"8000/tcp": ("127.0.0.1", None)},
+    )
+    try:
+        health = wait_healthy(container, timeout=60)
+        container.reload()
+        port = container.attrs["NetworkSettings"]["Ports"]["8000/tcp"][0]["HostPort"]
+        yield {"container": container, "base": f"http://127.0.0.1:{port}", "port": int(port),
+               "health": health, "healthy_after": time.monotonic() - started}
+    finally:
+        container.remove(force=True)
+
+
+def wait_healthy(container: t.Any, timeout: float) -> dict[str, t.Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        container.reload()
+        state = container.attrs["State"]
+        health = state.get("Health") or {}
+        if health.get("Status") == "healthy":
+            return health
+        if health.get("Status") == "unhealthy" or state["Status"] == "exited" or time.monotonic() > deadline:
+            raise AssertionError(f"not healthy: {state['Status']}/{health.get('Status')}\n"
+                                 f"probes: {json.dumps(health.get('Log', []), indent=1)[-3000:]}\n"
+                                 f"log: {container.logs(tail=50).decode(errors='replace')}")
+        time.sleep(0.2)
+
+
+def http(method: str, url: str, body: bytes | None = None, headers: dict[str, str] | None = None) -> tuple[int, t.Any]:
+    request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"null")
+
+
+def test_image_runs_as_the_configured_non_root_user(docker_client: t.Any, image: str,
+                                                    running: dict[str, t.Any]) -> None:
+    assert docker_client.images.get(image).attrs["Config"]["User"] == f"{UID}:{GID}"
+    status = running["container"].exec_run(["cat", "/proc/1/status"]).output.decode()
+    uids = next(line.split()[1:] for line in status.splitlines() if line.startswith("Uid:"))
+    gids = next(line.split()[1:] for line in status.splitlines() if line.startswith("Gid:"))
+    assert set(uids) == {str(UID)} and set(gids) == {str(GID)}
+
+
+def test_image_metadata(docker_client: t.Any, image: str) -> None:
+    config = docker_client.images.get(image).attrs["Config"]
+    assert config["Healthcheck"]["Test"][:2] == ["CMD", "python"]
+    assert config["Cmd"][0] == "uvicorn" and config["Entrypoint"] in (None, [])
+    assert config.get("StopSignal", "SIGTERM") == "SIGTERM"
+    env = dict(item.split("=", 1) for item in config["Env"])
+    assert env["PYTHONUNBUFFERED"] == "1" and env["PYTHONDONTWRITEBYTECODE"] == "1"
+    assert env["PATH"].startswith("/opt/venv/bin:")
+    assert config["Labels"]["io.aistack.deploy.variant"] == "cpu"
+
+
+def test_healthy_by_its_own_healthcheck(running: dict[str, t.Any]) -> None:
+    assert running["health"]["Status"] == "healthy"
+    assert running["health"]["Log"][-1]["ExitCode"] == 0
+    status, body = http("GET", running["base"] + "/health")
+    assert status == 200, body
+    assert body["status"] == "ok"
+    assert body["checks"]["model"]["status"] == "ok"
+    assert body["checks"]["disk"]["status"] == "ok"
+    assert body["checks"]["database"]["status"] == "skipped"
+
+
+def test_predict_with_the_mounted_model(running: dict[str, t.Any]) -> None:
+    status, body = http("POST", running["base"] + "/predict", json.dumps({"features": FEATURES}).encode(),
+                        {"Content-Type": "application/json"})
+    assert status == 200, body
+    assert body["model"] == "churn-demo"
+    assert 0.0 < body["score"] < 1.0
+
+
+def test_upload_lands_in_the_data_directory(running: dict[str, t.Any]) -> None:
+    boundary = uuid.uuid4().hex
+    payload = os.urandom(2048)
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"clip.bin\"\r\n"
+            f"Content-Type: application/octet-stream\r\n\r\n").encode() + payload + f"\r\n--{boundary}--\r\n".encode()
+    status, answer = http("POST", running["base"] + "/upload", body,
+                          {"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    assert status == 201, answer
+    stored = running["container"].exec_run(["stat", "-c", "%s %u", "/app/data/uploads/clip.bin"]).output.decode().split()
+    assert stored == [str(len(payload)), str(UID)]
+
+
+def test_websocket_echo(running: dict[str, t.Any]) -> None:
+    key = base64.b64encode(os.urandom(16)).decode()
+    with socket.create_connection(("127.0.0.1", running["port"]), timeout=10) as sock:
+        sock.sendall((f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                      f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += sock.recv(1024)
+        assert head.startswith(b"HTTP/1.1 101"), head
+        text, mask = b"ping through the proxy", os.urandom(4)
+        sock.sendall(bytes([0x81, 0x80 | len(text)]) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(text)))
+        frame = head.split(b"\r\n\r\n", 1)[1]
+        while len(frame) < 2 + len(text):
+            frame += sock.recv(1024)
+        assert frame[0] == 0x81 and frame[1] == len(text) and frame[2:2 + len(text)] == text
+
+
+def test_sigterm_stops_it_quickly(running: dict[str, t.Any]) -> None:
+    container = running["container"]
+    start = time.monotonic()
+    container.stop(timeout=10)
+    took = time.monotonic() - start
+    container.reload()
+    assert took < 5, f"docker stop took {took:.1f} s"
+    assert container.attrs["State"]["ExitCode"] == 0, container.logs(tail=20).decode(errors="replace")
+    assert b"Finished server process" in container.logs(tail=20)

@@ -1,0 +1,374 @@
+"""The app_image role's Dockerfile and .dockerignore, rendered through Ansible for every seed shape.
+
+Every examples/shapes/*.yml is rendered (tests/harness/render_shapes.py: role
+defaults, then the shape, then overrides), plus cases for the features no
+shape uses (CA certificates, a package index, offline wheelhouse, GPU picked
+from the aistack_gpu fact). The Dockerfiles are parsed and their structure is
+asserted; hadolint lints them where it is installed (the lint tier lints the
+shapes again through tests/harness/hadolint-all.sh).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import shutil
+import subprocess
+import sys
+import typing as t
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+HARNESS = REPO_ROOT / "tests" / "harness"
+SHAPES_DIR = REPO_ROOT / "examples" / "shapes"
+DEFAULTS = yaml.safe_load((REPO_ROOT / "roles" / "app_image" / "defaults" / "main.yml").read_text())
+SHAPES = sorted(p.stem for p in SHAPES_DIR.glob("*.yml"))
+CA_PEM = "-----BEGIN CERTIFICATE-----\nMIIBfakefakefake\n-----END CERTIFICATE-----\n"
+HTTP_TARGETS = {"api", "flower", "development"}
+
+
+def _load_renderer() -> t.Any:
+    spec = importlib.util.spec_from_file_location("aistack_render_shapes", HARNESS / "render_shapes.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+render_shapes = _load_renderer()
+REFERENCE = SHAPES_DIR / "reference_backend.yml"
+EXTRA_CASES: dict[str, t.Any] = {
+    "defaults_only": render_shapes.Case(None, {}),
+    "ca_and_index": render_shapes.Case(REFERENCE, {
+        "app_image_extra_ca_certificates": [{"name": "corp-root", "content": CA_PEM}],
+        "app_image_pip_index_url": "https://pypi.corp.example/simple",
+        "app_image_pip_extra_index_urls": ["https://mirror.corp.example/simple", "https://other.corp.example/simple"],
+        "app_image_pip_trusted_hosts": ["mirror.corp.example"],
+    }),
+    "offline": render_shapes.Case(REFERENCE, {
+        "app_image_offline": True,
+        "app_image_pip_index_url": "https://pypi.corp.example/simple",
+    }),
+    "gpu_from_fact": render_shapes.Case(None, {"aistack_gpu": {"present": True, "count": 1}}),
+    "no_gpu_fact": render_shapes.Case(None, {"aistack_gpu": {"present": False}}),
+    "custom_base": render_shapes.Case(None, {"app_image_python_base": "registry.corp.example:5000/python@sha256:" + "a" * 64,
+                                             "app_image_healthcheck": False}),
+    "seed_base_tag": render_shapes.Case(None, {"app_image_python_base": "aistack-test/python:3.12-slim-bookworm"}),
+}
+
+
+class Instruction(t.NamedTuple):
+    name: str
+    args: str
+
+
+class Stage(t.NamedTuple):
+    name: str
+    parent: str
+    instructions: list[Instruction]
+
+
+class Dockerfile(t.NamedTuple):
+    text: str
+    global_args: dict[str, str]
+    stages: dict[str, Stage]
+
+    def chain(self, stage: str) -> list[Stage]:
+        """The stage and its ancestors inside this Dockerfile, root first."""
+        chain = []
+        while stage in self.stages:
+            chain.insert(0, self.stages[stage])
+            stage = self.stages[stage].parent
+        return chain
+
+    def effective(self, stage: str, name: str) -> list[str]:
+        """Arguments of every `name` instruction that applies to stage (inherited ones first)."""
+        return [i.args for s in self.chain(stage) for i in s.instructions if i.name == name]
+
+    def last(self, stage: str, name: str) -> str | None:
+        found = self.effective(stage, name)
+        return found[-1] if found else None
+
+
+def parse(text: str) -> Dockerfile:
+    logical: list[str] = []
+    pending = ""
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not pending and (not stripped or stripped.startswith("#")):
+            continue
+        if pending and stripped.startswith("#"):
+            continue
+        if stripped.endswith("\\"):
+            pending += stripped[:-1] + " "
+            continue
+        logical.append(pending + stripped)
+        pending = ""
+    assert not pending, "a continuation line runs off the end"
+    global_args: dict[str, str] = {}
+    stages: dict[str, Stage] = {}
+    current: Stage | None = None
+    for line in logical:
+        name, _, args = line.partition(" ")
+        name = name.upper()
+        if name == "FROM":
+            match = re.fullmatch(r"(\S+) AS (\S+)", args, re.IGNORECASE)
+            assert match, f"every stage is named: {line}"
+            current = Stage(match.group(2), match.group(1), [])
+            assert current.name not in stages, f"stage {current.name} twice"
+            stages[current.name] = current
+        elif current is None:
+            assert name == "ARG", f"only ARG before the first FROM: {line}"
+            key, _, value = args.partition("=")
+            global_args[key] = value
+        else:
+            current.instructions.append(Instruction(name, args))
+    return Dockerfile(text, global_args, stages)
+
+
+@pytest.fixture(scope="module", name="rendered")
+def rendered_fixture(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    cases = {**render_shapes.shape_cases(), **EXTRA_CASES}
+    return render_shapes.render(tmp_path_factory.mktemp("rendered"), cases)
+
+
+def dockerfile(rendered: dict[str, Path], case: str) -> Dockerfile:
+    return parse((rendered[case] / "Dockerfile").read_text())
+
+
+def case_vars(case: str) -> dict[str, t.Any]:
+    """Role defaults + shape + overrides, as plain data (templated defaults left as they are)."""
+    cases = {**render_shapes.shape_cases(), **EXTRA_CASES}
+    shape, overrides = cases[case]
+    merged = dict(DEFAULTS)
+    if shape is not None:
+        merged.update(yaml.safe_load(shape.read_text()) or {})
+    merged.update(overrides)
+    return merged
+
+
+def hadolint() -> str | None:
+    beside = Path(sys.executable).parent / "hadolint"
+    return str(beside) if beside.exists() else shutil.which("hadolint")
+
+
+ALL_CASES = SHAPES + sorted(EXTRA_CASES)
+
+
+def test_every_seed_shape_has_an_example() -> None:
+    assert set(SHAPES) >= {"horus_ai", "argusai_backend", "ai_video_pipeline", "mini_ai_analyst",
+                           "demeterai_cpu", "demeterai_gpu", "reference_backend"}
+
+
+@pytest.mark.parametrize("case", ALL_CASES)
+def test_header_and_build_arguments(rendered: dict[str, Path], case: str) -> None:
+    text = (rendered[case] / "Dockerfile").read_text()
+    assert text.startswith("#\n# Ansible managed\n#\n")
+    assert not re.search(r"\d{4}-\d{2}-\d{2}|\d{2}:\d{2}:\d{2}", text), "no timestamps"
+    parsed = parse(text)
+    variables = case_vars(case)
+    assert parsed.global_args["PYTHON_VERSION"] == str(variables["app_image_python_version"])
+    assert parsed.global_args["APP_ENV"] == variables["app_image_app_env"]
+    assert parsed.global_args["ENABLE_GPU"] in ("true", "false")
+    for stage in ("base", "builder", "runtime"):
+        assert stage in parsed.stages
+    assert {"PYTHON_VERSION", "ENABLE_GPU", "APP_ENV"} <= set(parsed.effective("base", "ARG"))
+
+
+@pytest.mark.parametrize("case", ALL_CASES)
+def test_targets_run_as_non_root_with_exec_form_and_healthchecks(rendered: dict[str, Path], case: str) -> None:
+    parsed = dockerfile(rendered, case)
+    variables = case_vars(case)
+    targets = variables["app_image_targets"]
+    order = ["api", "worker", "beat", "flower", "development"]
+    assert [s for s in parsed.stages if s not in ("base", "builder", "runtime")] == [s for s in order if s in targets]
+    user = f"{variables['app_image_uid']}:{variables['app_image_gid']}"
+    for target in targets:
+        assert parsed.stages[target].parent == "runtime"
+        assert parsed.last(target, "USER") == user
+        assert re.fullmatch(r"[1-9]\d*:[1-9]\d*", user), "numeric, non-root"
+        assert parsed.last(target, "STOPSIGNAL") == "SIGTERM"
+        assert parsed.effective(target, "ENTRYPOINT") == []
+        cmd = json.loads(parsed.last(target, "CMD") or "null")
+        assert isinstance(cmd, list) and cmd, f"{target}: exec-form CMD"
+        health = parsed.last(target, "HEALTHCHECK") or ""
+        if not variables["app_image_healthcheck"]:
+            assert health == "NONE"
+            continue
+        options, _, probe = health.partition(" CMD ")
+        argv = json.loads(probe)
+        if target in HTTP_TARGETS:
+            assert argv[:2] == ["python", "-c"] and "urllib.request.urlopen('http://127.0.0.1:" in argv[2]
+        elif target == "worker":
+            assert argv[:2] == ["sh", "-c"] and "inspect" in argv[2] and "celery@$HOSTNAME" in argv[2]
+        else:
+            assert argv[:2] == ["python", "-c"] and "ensure_connection" in argv[2]
+        for flag in ("--interval=", "--timeout=", "--start-period=", "--retries="):
+            assert flag in options
+
+
+@pytest.mark.parametrize("case", ALL_CASES)
+def test_commands_per_target(rendered: dict[str, Path], case: str) -> None:
+    parsed = dockerfile(rendered, case)
+    variables = case_vars(case)
+    commands = {target: json.loads(parsed.last(target, "CMD") or "null") for target in variables["app_image_targets"]}
+    port = str(variables["app_image_port"])
+    if "api" in commands:
+        api = commands["api"]
+        assert api[0] == variables["app_image_server"]
+        assert variables["app_image_asgi_app"] in api
+        assert port in " ".join(api)
+    if "development" in commands:
+        assert commands["development"][0] == "uvicorn" and "--reload" in commands["development"]
+        assert "APP_ENV=development" in parsed.effective("development", "ENV")
+    for target in ("worker", "beat", "flower"):
+        if target in commands:
+            assert commands[target][:3] == ["celery", "-A", variables["app_image_celery_app"]]
+            assert commands[target][3] == target
+
+
+@pytest.mark.parametrize("case", ALL_CASES)
+def test_layers_come_in_cache_friendly_order(rendered: dict[str, Path], case: str) -> None:
+    parsed = dockerfile(rendered, case)
+    builder = [i.name for i in parsed.stages["builder"].instructions]
+    assert builder.index("COPY") < builder.index("RUN", builder.index("COPY")), "requirements before the install"
+    runtime = parsed.stages["runtime"].instructions
+    copies = [i.args for i in runtime if i.name == "COPY"]
+    assert copies[0].startswith("--from=builder "), "the virtualenv first, then baked files, then code"
+    variables = case_vars(case)
+    baked = [f"{item['src']} {item['dest']}" for item in variables["app_image_baked_paths"]]
+    assert copies[1:1 + len(baked)] == baked
+    assert len(copies) == 1 + len(baked) + len(variables["app_image_app_paths"])
+    env = " ".join(parsed.effective("runtime", "ENV"))
+    for setting in ("PYTHONUNBUFFERED=1", "PYTHONDONTWRITEBYTECODE=1", "PATH=/opt/venv/bin:$PATH"):
+        assert setting in env
+
+
+@pytest.mark.parametrize("case", SHAPES)
+def test_variant_base_image(rendered: dict[str, Path], case: str) -> None:
+    parsed = dockerfile(rendered, case)
+    base = parsed.stages["base"].parent
+    if case == "demeterai_gpu":
+        assert base == "nvidia/cuda:12.6.3-runtime-ubuntu24.04"
+        assert parsed.global_args["ENABLE_GPU"] == "true"
+        install = " ".join(parsed.effective("base", "RUN"))
+        assert '"python${PYTHON_VERSION}" "python${PYTHON_VERSION}-venv"' in install
+        builder_run = " ".join(i.args for i in parsed.stages["builder"].instructions if i.name == "RUN")
+        assert 'if [ "$ENABLE_GPU" = true ]; then set -- "$@" -r requirements-gpu.txt; fi' in builder_run
+        assert "python${PYTHON_VERSION} -m venv /opt/venv" in builder_run
+    else:
+        assert base == "python:${PYTHON_VERSION}-slim"
+        assert parsed.global_args["ENABLE_GPU"] == "false"
+
+
+def test_gpu_variant_follows_the_aistack_gpu_fact(rendered: dict[str, Path]) -> None:
+    assert dockerfile(rendered, "gpu_from_fact").stages["base"].parent == DEFAULTS["app_image_cuda_base"]
+    assert dockerfile(rendered, "gpu_from_fact").global_args["ENABLE_GPU"] == "true"
+    assert dockerfile(rendered, "no_gpu_fact").stages["base"].parent == "python:${PYTHON_VERSION}-slim"
+    assert dockerfile(rendered, "defaults_only").stages["base"].parent == "python:${PYTHON_VERSION}-slim"
+
+
+def test_python_version_argument_replaces_only_a_version_tag(rendered: dict[str, Path]) -> None:
+    assert dockerfile(rendered, "seed_base_tag").stages["base"].parent == "aistack-test/python:${PYTHON_VERSION}-slim-bookworm"
+    assert dockerfile(rendered, "custom_base").stages["base"].parent == EXTRA_CASES["custom_base"].overrides["app_image_python_base"]
+
+
+def test_ca_certificates_and_package_index(rendered: dict[str, Path]) -> None:
+    parsed = dockerfile(rendered, "ca_and_index")
+    base = parsed.stages["base"].instructions
+    assert Instruction("COPY", "aistack-ca-certificates/ /usr/local/share/ca-certificates/aistack/") in base
+    assert Instruction("RUN", "update-ca-certificates") in base
+    assert "PIP_CERT=/etc/ssl/certs/ca-certificates.crt" in " ".join(parsed.effective("base", "ENV"))
+    assert "BEGIN CERTIFICATE" not in parsed.text, "certificates are copied from the context, not written here"
+    builder_args = [i.args for i in parsed.stages["builder"].instructions if i.name == "ARG"]
+    assert builder_args == ["PIP_INDEX_URL=https://pypi.corp.example/simple",
+                            'PIP_EXTRA_INDEX_URL="https://mirror.corp.example/simple https://other.corp.example/simple"',
+                            'PIP_TRUSTED_HOST="mirror.corp.example"']
+    for stage in parsed.stages.values():
+        if stage.name != "builder":
+            assert "PIP_INDEX_URL" not in " ".join(i.args for i in stage.instructions), "index settings stay in the builder"
+    ignore = (rendered["ca_and_index"] / ".dockerignore").read_text().splitlines()
+    assert "!aistack-ca-certificates" in ignore and "aistack-ca-certificates" not in ignore
+
+
+def test_offline_installs_only_from_the_wheelhouse(rendered: dict[str, Path]) -> None:
+    parsed = dockerfile(rendered, "offline")
+    builder = parsed.stages["builder"].instructions
+    assert Instruction("COPY", "wheelhouse/ /wheelhouse/") in builder
+    assert not [i for i in builder if i.name == "ARG"], "no index when offline"
+    run = " ".join(i.args for i in builder if i.name == "RUN")
+    wheel_commands = re.findall(r"pip wheel [^&]*", run)
+    assert len(wheel_commands) == 3  # main, flower, development
+    assert all("--no-index --find-links /wheelhouse" in c for c in wheel_commands)
+    installs = [i.args for s in parsed.stages.values() for i in s.instructions if i.name == "RUN" and "pip install" in i.args]
+    assert installs and all("--no-index" in i for i in installs)
+    ignore = (rendered["offline"] / ".dockerignore").read_text().splitlines()
+    assert "!wheelhouse" in ignore and "wheelhouse" not in ignore
+    online = (rendered["reference_backend"] / ".dockerignore").read_text().splitlines()
+    assert "wheelhouse" in online
+
+
+def test_flower_and_development_requirements_only_in_their_targets(rendered: dict[str, Path]) -> None:
+    parsed = dockerfile(rendered, "reference_backend")
+    builder_run = " ".join(i.args for i in parsed.stages["builder"].instructions if i.name == "RUN")
+    assert "pip freeze > constraints.txt" in builder_run
+    assert "-c constraints.txt -r /wheels-flower/requirements.txt" in builder_run
+    assert "COPY --from=builder /wheels-flower /tmp/wheels-flower" in parsed.text
+    assert "wheels-flower" not in " ".join(i.args for s in ("runtime", "api", "worker", "beat", "development")
+                                          for i in parsed.stages[s].instructions)
+    assert "wheels-development" in " ".join(i.args for i in parsed.stages["development"].instructions)
+    mini = dockerfile(rendered, "mini_ai_analyst")
+    assert "echo flower==2.2.0 > /wheels-flower/requirements.txt" in mini.text
+
+
+@pytest.mark.parametrize("case", ALL_CASES)
+def test_no_secrets(rendered: dict[str, Path], case: str) -> None:
+    text = (rendered[case] / "Dockerfile").read_text()
+    assert "BEGIN CERTIFICATE" not in text and "PRIVATE KEY" not in text
+    parsed = parse(text)
+    for stage in parsed.stages.values():
+        for instruction in stage.instructions:
+            if instruction.name in ("ENV", "ARG"):
+                assert not re.search(r"(PASSWORD|SECRET|TOKEN|API_KEY)\w*=", instruction.args, re.IGNORECASE)
+            if instruction.name in ("COPY", "ADD"):
+                assert ".env" not in instruction.args.split()
+    ignore = (rendered[case] / ".dockerignore").read_text().splitlines()
+    assert ignore.index("**/.env") > max(i for i, line in enumerate(ignore) if line.startswith("!") and "env" not in line), \
+        ".env files stay out even where the copied paths are re-included"
+
+
+@pytest.mark.parametrize("case", ALL_CASES)
+def test_dockerignore_keeps_what_the_dockerfile_copies(rendered: dict[str, Path], case: str) -> None:
+    ignore = (rendered[case] / ".dockerignore").read_text()
+    assert ignore.startswith("#\n# Ansible managed\n#\n")
+    lines = ignore.splitlines()
+    variables = case_vars(case)
+    for path in [variables["app_image_requirements_file"]] + [p for p in variables["app_image_app_paths"] if p != "."]:
+        assert f"!{path}" in lines
+    for pattern in variables["app_image_dockerignore_extra"]:
+        assert pattern in lines
+    assert ".git" in lines and "**/__pycache__" in lines
+
+
+@pytest.mark.parametrize("case", ALL_CASES)
+def test_hadolint(rendered: dict[str, Path], case: str) -> None:
+    binary = hadolint()
+    if not binary:
+        pytest.skip("hadolint is not installed here (the lint tier runs it)")
+    proc = subprocess.run([binary, str(rendered[case] / "Dockerfile")], cwd=REPO_ROOT,
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("overrides, hint", [
+    ({"app_image_targets": ["api", "workers"]}, "app_image_targets must name"),
+    ({"app_image_targets": []}, "app_image_targets must name"),
+    ({"app_image_uid": 0}, "must not be 0"),
+])
+def test_bad_input_fails_with_a_hint(tmp_path: Path, overrides: dict[str, t.Any], hint: str) -> None:
+    with pytest.raises(RuntimeError, match=hint):
+        render_shapes.render(tmp_path, {"bad": render_shapes.Case(None, overrides)})
