@@ -23,8 +23,8 @@ log() { printf '[base-images] %s\n' "$*" >&2; }
 # name -> "release tag packages layer-dir build-args"
 spec() {
   case "$1" in
-    python) echo "13 aistack-test/python:3.13-slim python3,python3-venv,python3-pip,ca-certificates python PYTHON_VERSION=3.13" ;;
-    python3.11) echo "12 aistack-test/python:3.11-slim python3,python3-venv,python3-pip,ca-certificates python PYTHON_VERSION=3.11" ;;
+    python) echo "13 aistack-test/python:3.13-slim python3,python3-venv,ca-certificates python PYTHON_VERSION=3.13" ;;
+    python3.11) echo "12 aistack-test/python:3.11-slim python3,python3-venv,ca-certificates python PYTHON_VERSION=3.11" ;;
     postgres) echo "13 aistack-test/postgres:17 postgresql-17,ca-certificates postgres PG_MAJOR=17" ;;
     redis) echo "12 aistack-test/redis:7 redis-server,ca-certificates redis -" ;;
     *) log "unknown image '$1' (python python3.11 postgres redis)"; exit 2 ;;

@@ -11,7 +11,9 @@ variables behave exactly as in the role. Variables are layered as the role
 sees them: role defaults, then the shape file, then per-case overrides.
 
 The unit tests import render() to render extra cases (CA certificates, pip
-index, offline mode) in the same single run.
+index, offline mode) in the same single run; the integration test and the
+benchmark use build_context() to lay out a buildable context the way the
+role will, with this machine's CA certificates and pip index settings.
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ def _ansible_playbook() -> str:
 def _play(name: str, case: Case, dest: Path, overrides_file: Path | None) -> dict[str, t.Any]:
     vars_files = [str(ROLE / "defaults" / "main.yml")]
     if case.shape is not None:
-        vars_files.append(str(case.shape))
+        vars_files.append(str(Path(case.shape).resolve()))
     if overrides_file is not None:
         vars_files.append(str(overrides_file))
     return {
@@ -96,6 +98,52 @@ def render(outdir: Path, cases: t.Mapping[str, Case]) -> dict[str, Path]:
     if proc.returncode != 0:
         raise RuntimeError(f"rendering failed (ansible-playbook rc={proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     return dirs
+
+
+def machine_ca_certificates() -> list[dict[str, str]]:
+    """This machine's extra CA certificates, as app_image_extra_ca_certificates items."""
+    return [{"name": path.stem, "content": path.read_text(encoding="utf-8")}
+            for path in sorted(Path("/usr/local/share/ca-certificates").glob("*.crt"))]
+
+
+def machine_pip_settings() -> dict[str, t.Any]:
+    """This machine's pip index settings that make sense inside a build (http and https only), as role variables."""
+    proc = subprocess.run([sys.executable, "-m", "pip", "config", "list"], capture_output=True, text=True, check=False)
+    found: dict[str, list[str]] = {"index-url": [], "extra-index-url": [], "trusted-host": []}
+    for line in proc.stdout.splitlines():
+        key, value = (line.split("=", 1) + [""])[:2]
+        name = key.rsplit(".", 1)[-1]
+        if name in found:
+            found[name].extend(value.strip().strip("'\"").split())
+    web = ("http://", "https://")
+    overrides: dict[str, t.Any] = {
+        "app_image_pip_extra_index_urls": [url for url in found["extra-index-url"] if url.startswith(web)],
+        "app_image_pip_trusted_hosts": found["trusted-host"],
+    }
+    index = [url for url in found["index-url"] if url.startswith(web)]
+    if index:
+        overrides["app_image_pip_index_url"] = index[0]
+    return overrides
+
+
+def build_context(workdir: Path, shape: Path, source: Path, overrides: dict[str, t.Any] | None = None) -> Path:
+    """workdir/context: source + rendered Dockerfile and .dockerignore + CA files, laid out as the role will.
+
+    The machine's extra CA certificates and pip index settings are added to
+    the overrides (callers' overrides win).
+    """
+    cas = machine_ca_certificates()
+    variables = {"app_image_extra_ca_certificates": cas, **machine_pip_settings(), **(overrides or {})}
+    rendered = render(workdir / "rendered", {"image": Case(shape, variables)})["image"]
+    context = workdir / "context"
+    shutil.copytree(source, context, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    for name in TEMPLATES:
+        shutil.copy(rendered / name, context / name)
+    ca_dir = context / "aistack-ca-certificates"
+    ca_dir.mkdir(exist_ok=True)
+    for ca in variables["app_image_extra_ca_certificates"]:
+        (ca_dir / f"{ca['name']}.crt").write_text(ca["content"], encoding="utf-8")
+    return context
 
 
 def main(argv: list[str]) -> int:

@@ -22,10 +22,8 @@ import base64
 import importlib.util
 import json
 import os
-import shutil
 import socket
 import subprocess
-import sys
 import time
 import typing as t
 import urllib.error
@@ -52,47 +50,7 @@ def _render_module() -> t.Any:
     return module
 
 
-def machine_ca_certificates() -> list[dict[str, str]]:
-    """This machine's extra CA certificates, as app_image_extra_ca_certificates items."""
-    return [{"name": path.stem, "content": path.read_text()}
-            for path in sorted(Path("/usr/local/share/ca-certificates").glob("*.crt"))]
-
-
-def machine_pip_settings() -> dict[str, t.Any]:
-    """This machine's pip index settings that make sense inside a build (http/https only)."""
-    proc = subprocess.run([sys.executable, "-m", "pip", "config", "list"], capture_output=True, text=True, check=False)
-    found: dict[str, list[str]] = {"index-url": [], "extra-index-url": [], "trusted-host": []}
-    for line in proc.stdout.splitlines():
-        key, _, value = line.partition("=")
-        name = key.rsplit(".", 1)[-1]
-        if name in found:
-            found[name].extend(value.strip().strip("'\"").split())
-    web = [u for u in found["index-url"] if u.startswith(("http://", "https://"))]
-    overrides: dict[str, t.Any] = {
-        "app_image_pip_extra_index_urls": [u for u in found["extra-index-url"] if u.startswith(("http://", "https://"))],
-        "app_image_pip_trusted_hosts": found["trusted-host"],
-    }
-    if web:
-        overrides["app_image_pip_index_url"] = web[0]
-    return overrides
-
-
-def build_context(workdir: Path) -> Path:
-    """Backend sources + rendered Dockerfile/.dockerignore + CA files, as the role will lay them out."""
-    render = _render_module()
-    cas = machine_ca_certificates()
-    overrides = {"app_image_python_base": PYTHON_BASE, "app_image_python_version": "3.13",
-                 "app_image_extra_ca_certificates": cas, **machine_pip_settings()}
-    rendered = render.render(workdir / "rendered", {"reference_backend": render.Case(SHAPE, overrides)})["reference_backend"]
-    context = workdir / "context"
-    shutil.copytree(BACKEND, context, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    for name in ("Dockerfile", ".dockerignore"):
-        shutil.copy(rendered / name, context / name)
-    ca_dir = context / "aistack-ca-certificates"
-    ca_dir.mkdir()
-    for ca in cas:
-        (ca_dir / f"{ca['name']}.crt").write_text(ca["content"])
-    return context
+render_shapes = _render_module()
 
 
 def build(client: t.Any, context: Path, target: str, tag: str) -> None:
@@ -106,7 +64,8 @@ def build(client: t.Any, context: Path, target: str, tag: str) -> None:
 @pytest.fixture(scope="module")
 def image(docker_client: t.Any, tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[str]:
     subprocess.run([str(HARNESS / "build-base-images.sh"), "python"], check=True)
-    context = build_context(tmp_path_factory.mktemp("reference-backend"))
+    context = render_shapes.build_context(tmp_path_factory.mktemp("reference-backend"), SHAPE, BACKEND, {
+        "app_image_python_base": PYTHON_BASE, "app_image_python_version": "3.13"})
     tag = f"aistack-it-refbackend-{uuid.uuid4().hex[:8]}"
     try:
         # The builder stage gets a tag too: removing both tags removes every

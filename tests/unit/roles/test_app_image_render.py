@@ -113,7 +113,7 @@ def parse(text: str) -> Dockerfile:
     stages: dict[str, Stage] = {}
     current: Stage | None = None
     for line in logical:
-        name, _, args = line.partition(" ")
+        name, args = (line.split(" ", 1) + [""])[:2]
         name = name.upper()
         if name == "FROM":
             match = re.fullmatch(r"(\S+) AS (\S+)", args, re.IGNORECASE)
@@ -123,7 +123,7 @@ def parse(text: str) -> Dockerfile:
             stages[current.name] = current
         elif current is None:
             assert name == "ARG", f"only ARG before the first FROM: {line}"
-            key, _, value = args.partition("=")
+            key, value = (args.split("=", 1) + [""])[:2]
             global_args[key] = value
         else:
             current.instructions.append(Instruction(name, args))
@@ -185,7 +185,8 @@ def test_targets_run_as_non_root_with_exec_form_and_healthchecks(rendered: dict[
     variables = case_vars(case)
     targets = variables["app_image_targets"]
     order = ["api", "worker", "beat", "flower", "development"]
-    assert [s for s in parsed.stages if s not in ("base", "builder", "runtime")] == [s for s in order if s in targets]
+    assert [s for s in parsed.stages if s not in ("base", "builder", "runtime") and not s.endswith("-wheels")] \
+        == [s for s in order if s in targets]
     user = f"{variables['app_image_uid']}:{variables['app_image_gid']}"
     for target in targets:
         assert parsed.stages[target].parent == "runtime"
@@ -199,7 +200,7 @@ def test_targets_run_as_non_root_with_exec_form_and_healthchecks(rendered: dict[
         if not variables["app_image_healthcheck"]:
             assert health == "NONE"
             continue
-        options, _, probe = health.partition(" CMD ")
+        options, probe = health.split(" CMD ", 1)
         argv = json.loads(probe)
         if target in HTTP_TARGETS:
             assert argv[:2] == ["python", "-c"] and "urllib.request.urlopen('http://127.0.0.1:" in argv[2]
@@ -284,13 +285,17 @@ def test_ca_certificates_and_package_index(rendered: dict[str, Path]) -> None:
     assert Instruction("RUN", "update-ca-certificates") in base
     assert "PIP_CERT=/etc/ssl/certs/ca-certificates.crt" in " ".join(parsed.effective("base", "ENV"))
     assert "BEGIN CERTIFICATE" not in parsed.text, "certificates are copied from the context, not written here"
-    builder_args = [i.args for i in parsed.stages["builder"].instructions if i.name == "ARG"]
-    assert builder_args == ["PIP_INDEX_URL=https://pypi.corp.example/simple",
-                            'PIP_EXTRA_INDEX_URL="https://mirror.corp.example/simple https://other.corp.example/simple"',
-                            'PIP_TRUSTED_HOST="mirror.corp.example"']
+    assert parsed.global_args["PIP_INDEX_URL"] == "https://pypi.corp.example/simple"
+    assert parsed.global_args["PIP_EXTRA_INDEX_URL"] == '"https://mirror.corp.example/simple https://other.corp.example/simple"'
+    assert parsed.global_args["PIP_TRUSTED_HOST"] == '"mirror.corp.example"'
+    fetching = ["builder", "flower-wheels", "development-wheels"]
+    for name in fetching:
+        assert [i.args for i in parsed.stages[name].instructions if i.name == "ARG"] \
+            == ["PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_TRUSTED_HOST"], name
     for stage in parsed.stages.values():
-        if stage.name != "builder":
-            assert "PIP_INDEX_URL" not in " ".join(i.args for i in stage.instructions), "index settings stay in the builder"
+        if stage.name not in fetching:
+            assert "PIP_" not in " ".join(i.args for i in stage.instructions if i.name != "ENV"), \
+                f"{stage.name}: index settings only where pip fetches, never in a target"
     ignore = (rendered["ca_and_index"] / ".dockerignore").read_text().splitlines()
     assert "!aistack-ca-certificates" in ignore and "aistack-ca-certificates" not in ignore
 
@@ -299,8 +304,10 @@ def test_offline_installs_only_from_the_wheelhouse(rendered: dict[str, Path]) ->
     parsed = dockerfile(rendered, "offline")
     builder = parsed.stages["builder"].instructions
     assert Instruction("COPY", "wheelhouse/ /wheelhouse/") in builder
-    assert not [i for i in builder if i.name == "ARG"], "no index when offline"
-    run = " ".join(i.args for i in builder if i.name == "RUN")
+    assert not [i for s in parsed.stages.values() for i in s.instructions if i.name == "ARG" and i.args.startswith("PIP_")]
+    assert not [name for name in parsed.global_args if name.startswith("PIP_")], "no index when offline"
+    run = " ".join(i.args for s in ("builder", "flower-wheels", "development-wheels")
+                   for i in parsed.stages[s].instructions if i.name == "RUN")
     wheel_commands = re.findall(r"pip wheel [^&]*", run)
     assert len(wheel_commands) == 3  # main, flower, development
     assert all("--no-index --find-links /wheelhouse" in c for c in wheel_commands)
@@ -314,15 +321,21 @@ def test_offline_installs_only_from_the_wheelhouse(rendered: dict[str, Path]) ->
 
 def test_flower_and_development_requirements_only_in_their_targets(rendered: dict[str, Path]) -> None:
     parsed = dockerfile(rendered, "reference_backend")
-    builder_run = " ".join(i.args for i in parsed.stages["builder"].instructions if i.name == "RUN")
-    assert "pip freeze > constraints.txt" in builder_run
-    assert "-c constraints.txt -r /wheels-flower/requirements.txt" in builder_run
-    assert "COPY --from=builder /wheels-flower /tmp/wheels-flower" in parsed.text
-    assert "wheels-flower" not in " ".join(i.args for s in ("runtime", "api", "worker", "beat", "development")
-                                          for i in parsed.stages[s].instructions)
+    assert "flower" not in " ".join(i.args for i in parsed.stages["builder"].instructions)
+    wheels = " ".join(i.args for i in parsed.stages["flower-wheels"].instructions if i.name == "RUN")
+    assert parsed.stages["flower-wheels"].parent == "builder"
+    assert "pip freeze > /wheels-flower/constraints.txt" in wheels
+    assert "-c /wheels-flower/constraints.txt -r /wheels-flower/requirements.txt" in wheels
+    assert Instruction("COPY", "--from=flower-wheels /wheels-flower /tmp/wheels-flower") in parsed.stages["flower"].instructions
+    others = " ".join(i.args for s in ("runtime", "api", "worker", "beat", "development") for i in parsed.stages[s].instructions)
+    assert "wheels-flower" not in others
     assert "wheels-development" in " ".join(i.args for i in parsed.stages["development"].instructions)
+    order = list(parsed.stages)
+    assert order.index("api") < order.index("flower-wheels") < order.index("flower"), \
+        "the classic builder builds every stage before the target: api never waits for Flower's wheels"
     mini = dockerfile(rendered, "mini_ai_analyst")
     assert "echo flower==2.2.0 > /wheels-flower/requirements.txt" in mini.text
+    assert "development-wheels" not in mini.stages, "no development requirements, no stage"
 
 
 @pytest.mark.parametrize("case", ALL_CASES)

@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # Entrypoint of the aistack-test/postgres fixture image, shaped like the
 # official postgres image's: on an empty PGDATA it runs initdb with
 # POSTGRES_USER (superuser, default postgres) and POSTGRES_PASSWORD, creates
