@@ -12,6 +12,9 @@ built with the engine's classic builder (the Docker SDK's), then run:
 - /upload writes to the data directory; /ws echoes through a real handshake;
 - SIGTERM (docker stop) ends it cleanly within 5 s.
 
+The GPU variant's path (Python from apt, ENABLE_GPU=true) is built and run on
+a Debian stand-in for the CUDA base, which cannot be pulled here.
+
 Images and containers are named aistack-it-* and removed afterwards; the base
 image is a cached fixture and stays.
 """
@@ -201,3 +204,39 @@ def test_sigterm_stops_it_quickly(running: dict[str, t.Any]) -> None:
     assert took < 5, f"docker stop took {took:.1f} s"
     assert container.attrs["State"]["ExitCode"] == 0, container.logs(tail=20).decode(errors="replace")
     assert b"Finished server process" in container.logs(tail=20)
+
+
+def test_gpu_variant_builds_and_runs_on_a_stand_in_cuda_base(docker_client: t.Any,
+                                                             tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The GPU variant's own path (Python from apt, venv from python${PYTHON_VERSION}) on a Debian stand-in.
+
+    No CUDA image can be pulled here; the GPU variant only needs an apt-based
+    image whose distribution packages python<version>, so the Debian Python
+    fixture stands in for nvidia/cuda. ENABLE_GPU must reach the image.
+    """
+    subprocess.run([str(HARNESS / "build-base-images.sh"), "python"], check=True)
+    context = render_shapes.build_context(tmp_path_factory.mktemp("gpu-variant"), SHAPE, BACKEND, {
+        "app_image_variant": "gpu", "app_image_cuda_base": PYTHON_BASE, "app_image_python_version": "3.13",
+        "app_image_targets": ["api"]})
+    tag = f"aistack-it-refbackend-gpu-{uuid.uuid4().hex[:8]}"
+    name = f"aistack-it-{uuid.uuid4().hex[:10]}"
+    try:
+        build(docker_client, context, "builder", f"{tag}-builder")
+        build(docker_client, context, "api", tag)
+        config = docker_client.images.get(tag).attrs["Config"]
+        env = dict(item.split("=", 1) for item in config["Env"])
+        assert env["ENABLE_GPU"] == "true"
+        assert config["Labels"]["io.aistack.deploy.variant"] == "gpu"
+        container = docker_client.containers.run(
+            tag, name=name, detach=True, volumes={str(BACKEND / "models"): {"bind": "/app/models", "mode": "ro"}})
+        wait_healthy(container, timeout=60)
+        python = container.exec_run(["readlink", "-f", "/opt/venv/bin/python"]).output.decode().strip()
+        assert python == "/usr/bin/python3.13", "the venv runs on the distribution's python3.13"
+    finally:
+        for cleanup in (lambda: docker_client.containers.get(name).remove(force=True),
+                        lambda: docker_client.images.remove(tag, force=True),
+                        lambda: docker_client.images.remove(f"{tag}-builder", force=True)):
+            try:
+                cleanup()
+            except Exception:  # pylint: disable=broad-exception-caught  # whatever the build got to
+                pass
