@@ -338,7 +338,7 @@ class FakeApi:
         self.events_kwargs.append(kwargs)
         stream = self.streams.pop(0) if self.streams else FakeStream()
         if isinstance(stream, BaseException):
-            raise stream
+            raise stream  # pylint: disable=raising-non-exception  # older pylint cannot narrow the isinstance above
         self.opened.append(stream)
         return stream
 
