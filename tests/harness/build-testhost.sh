@@ -61,6 +61,7 @@ for release in "$@"; do
     [ -z "$ca_files" ] || cat $ca_files
   } | sha256sum | cut -c1-16)
   have=$(docker image inspect -f '{{ index .Config.Labels "aistack.test.key" }}' "$tag" 2>/dev/null || true)
+  old_id=$(docker image inspect -f '{{.Id}}' "$tag" 2>/dev/null || true)
   if [ "$have" = "$key" ]; then
     log "$tag is up to date ($key)"
     continue
@@ -94,5 +95,9 @@ for release in "$@"; do
   docker build -q --build-arg "BASE=$base" --label "aistack.test.key=$key" \
     -t "$tag" "$here/testhost" >/dev/null
   docker image rm "$base" >/dev/null
+  # The image this one replaced would linger untagged: remove it (unless in use).
+  if [ -n "$old_id" ] && [ "$old_id" != "$(docker image inspect -f '{{.Id}}' "$tag")" ]; then
+    docker image rm "$old_id" >/dev/null 2>&1 || true
+  fi
   log "built $tag ($key) in $(( $(date +%s) - start )) s, $(docker image inspect -f '{{.Size}}' "$tag" | awk '{printf "%d MB", $1/1e6}')"
 done
