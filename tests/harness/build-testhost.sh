@@ -48,7 +48,8 @@ if [ -z "$mirror" ]; then
   log "cannot find a Debian mirror in this machine's apt sources"
   exit 1
 fi
-packages=systemd,systemd-sysv,dbus,python3,python3-apt,sudo,iproute2,procps,ca-certificates,gnupg,kmod,iptables
+# busybox-static: verify steps build a tiny image from it without any network.
+packages=systemd,systemd-sysv,dbus,python3,python3-apt,sudo,iproute2,procps,ca-certificates,gnupg,kmod,iptables,busybox-static
 ca_files=$(ls /usr/local/share/ca-certificates/*.crt 2>/dev/null || true)
 
 for release in "$@"; do
