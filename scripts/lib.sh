@@ -84,7 +84,8 @@ ensure_debian_packages() {
 # A directory with ansible_collections/aistack/deploy -> this checkout, first
 # on ANSIBLE_COLLECTIONS_PATH; the venv's bundled collections come after it.
 expose_collection() {
-  local tree=${AISTACK_COLLECTIONS_TREE:-${TMPDIR:-/tmp}/aistack-collections-$(id -u)}
+  # One tree per checkout: two clones on one machine must never see each other.
+  local tree=${AISTACK_COLLECTIONS_TREE:-${TMPDIR:-/tmp}/aistack-collections-$(id -u)-$(printf '%s' "$AISTACK_ROOT" | sha256sum | cut -c1-8)}
   mkdir -p "$tree/ansible_collections/aistack"
   ln -sfn "$AISTACK_ROOT" "$tree/ansible_collections/aistack/deploy"
   export AISTACK_COLLECTIONS_TREE=$tree

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Run one Molecule scenario's full sequence, plus a check-mode pass:
-#   destroy, syntax, create, converge, idempotence (changed=0),
+#   destroy, syntax, create, prepare, converge --check on the fresh hosts
+#   (changes predicted, no failure), converge, idempotence (changed=0),
 #   converge --check on the converged hosts (changed=0 and no failure),
 #   verify (testinfra), destroy (also when a step failed).
 # Usage: molecule-scenario.sh SCENARIO
@@ -21,6 +22,10 @@ phase() { printf -- '----- %s: %s\n' "$scenario" "$*"; }
 phase destroy leftovers && molecule destroy -s "$scenario" >/dev/null
 phase syntax && molecule syntax -s "$scenario"
 phase create && molecule create -s "$scenario"
+phase prepare && molecule prepare -s "$scenario"
+phase "converge --check on fresh hosts (changes predicted, nothing may fail)" \
+  && molecule converge -s "$scenario" -- --check 2>&1 | tee "$log"
+python "$here/recap-check.py" --changes-ok "$log"
 phase converge && molecule converge -s "$scenario"
 phase idempotence && molecule idempotence -s "$scenario"
 phase "converge --check" && molecule converge -s "$scenario" -- --check 2>&1 | tee "$log"
