@@ -15,48 +15,21 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 log() { printf '[testhost] %s\n' "$*" >&2; }
+# shellcheck source=tests/harness/lib-images.sh
+source "$here/lib-images.sh"
 
-codename_of() {
-  case "$1" in
-    12) echo bookworm ;;
-    13) echo trixie ;;
-    *) log "unknown Debian release '$1' (12 or 13)"; exit 2 ;;
-  esac
-}
-
-# First URI of this machine's apt sources whose suites match the regex $1.
-# Reads deb822 .sources files and one-line sources.list entries alike.
-apt_uri() {
-  local want=$1 f
-  for f in /etc/apt/sources.list.d/*.sources; do
-    [ -f "$f" ] || continue
-    awk -v want="$want" '
-      /^[[:space:]]*$/ { if (uri != "" && suites ~ want) { print uri; exit } ; uri=""; suites=""; next }
-      /^URIs:/ { uri=$2 }
-      /^Suites:/ { $1=""; suites=$0 }
-      END { if (uri != "" && suites ~ want) print uri }' "$f"
-  done | head -n1
-  if [ -f /etc/apt/sources.list ]; then
-    awk -v want="$want" '$1 == "deb" { for (i=2;i<=NF;i++) if ($i !~ /^\[/) { if ($(i+1) ~ want) print $i; break } }' \
-      /etc/apt/sources.list | head -n1
-  fi
-}
-
-mirror=$(apt_uri '[a-z]+( |-updates|$)' | head -n1)
-security=$(apt_uri '-security' | head -n1)
-if [ -z "$mirror" ]; then
-  log "cannot find a Debian mirror in this machine's apt sources"
-  exit 1
-fi
+images_discover_mirror
+mirror=$IMAGES_MIRROR
+security=$IMAGES_SECURITY
 # busybox-static: verify steps build a tiny image from it without any network.
 packages=systemd,systemd-sysv,dbus,python3,python3-apt,sudo,iproute2,procps,ca-certificates,gnupg,kmod,iptables,busybox-static
 ca_files=$(ls /usr/local/share/ca-certificates/*.crt 2>/dev/null || true)
 
 for release in "$@"; do
-  codename=$(codename_of "$release")
+  codename=$(images_codename "$release")
   tag="aistack-test/testhost:debian$release"
   key=$( {
-    cat "$0" "$here/testhost/Dockerfile" "$here/testhost/proc-sys-rw.service"
+    cat "$0" "$here/lib-images.sh" "$here/testhost/Dockerfile" "$here/testhost/proc-sys-rw.service"
     echo "$release $mirror $security $packages"
     # shellcheck disable=SC2086  # one file name per word
     [ -z "$ca_files" ] || cat $ca_files

@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # Shared pieces for the harness scripts that build images from Debian packages
-# without any registry (build-base-images.sh). Source it; it defines functions
+# without any registry (build-base-images.sh, build-testhost.sh). Source it; it defines functions
 # and sets nothing else.
 #
 # The package mirror comes from this machine's own apt sources and the
@@ -9,7 +9,6 @@
 
 # First URI of this machine's apt sources whose suites match the regex $1.
 # Reads deb822 .sources files and one-line sources.list entries alike.
-# (The same reading as build-testhost.sh, which keeps its own copy.)
 images_apt_uri() {
   local want=$1 f
   for f in /etc/apt/sources.list.d/*.sources; do
