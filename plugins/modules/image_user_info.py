@@ -21,6 +21,7 @@ description:
   - The image must exist locally; this module never pulls.
 extends_documentation_fragment:
   - aistack.deploy.docker
+  - aistack.deploy.docker.api_timeout
 attributes:
   check_mode:
     description: Can run in check mode and return the same result.

@@ -27,7 +27,7 @@ description:
 author:
   - aistack.deploy developers (@aistack)
 extends_documentation_fragment:
-  - aistack.deploy.docker.connection
+  - aistack.deploy.docker
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
