@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import importlib.util
 import json
 import statistics
 import subprocess
@@ -67,16 +66,9 @@ CMD ["uvicorn", "app.main:app", "--host", "0.0.0.0", "--port", "8000"]
 """
 
 
-def load_renderer() -> t.Any:
-    spec = importlib.util.spec_from_file_location("aistack_render_shapes", HARNESS / "render_shapes.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def contexts(workdir: Path) -> dict[str, Path]:
-    render = load_renderer()
+    sys.path.insert(0, str(HARNESS))
+    import render_shapes as render  # pylint: disable=import-outside-toplevel  # the harness's own renderer
     ours = render.build_context(workdir / "ours", SHAPE, BACKEND, {
         "app_image_python_base": BASE, "app_image_python_version": "3.13"})
     single = render.build_context(workdir / "single", SHAPE, BACKEND, {

@@ -22,7 +22,6 @@ image is a cached fixture and stays.
 from __future__ import annotations
 
 import base64
-import importlib.util
 import json
 import os
 import socket
@@ -35,6 +34,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+import render_shapes  # tests/harness, put on sys.path by tests/conftest.py
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 HARNESS = REPO_ROOT / "tests" / "harness"
@@ -43,17 +43,6 @@ SHAPE = REPO_ROOT / "examples" / "shapes" / "reference_backend.yml"
 PYTHON_BASE = "aistack-test/python:3.13-slim"
 UID, GID = 10001, 10001
 FEATURES = {"tenure_months": 12, "monthly_charges": 70, "support_tickets": 2}
-
-
-def _render_module() -> t.Any:
-    spec = importlib.util.spec_from_file_location("aistack_render_shapes", HARNESS / "render_shapes.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-render_shapes = _render_module()
 
 
 def build(client: t.Any, context: Path, target: str, tag: str) -> None:

@@ -10,7 +10,6 @@ shapes again through tests/harness/hadolint-all.sh).
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import shutil
@@ -21,9 +20,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+import render_shapes  # tests/harness, put on sys.path by tests/conftest.py
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
-HARNESS = REPO_ROOT / "tests" / "harness"
 SHAPES_DIR = REPO_ROOT / "examples" / "shapes"
 DEFAULTS = yaml.safe_load((REPO_ROOT / "roles" / "app_image" / "defaults" / "main.yml").read_text())
 SHAPES = sorted(p.stem for p in SHAPES_DIR.glob("*.yml"))
@@ -31,15 +30,6 @@ CA_PEM = "-----BEGIN CERTIFICATE-----\nMIIBfakefakefake\n-----END CERTIFICATE---
 HTTP_TARGETS = {"api", "flower", "development"}
 
 
-def _load_renderer() -> t.Any:
-    spec = importlib.util.spec_from_file_location("aistack_render_shapes", HARNESS / "render_shapes.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-render_shapes = _load_renderer()
 REFERENCE = SHAPES_DIR / "reference_backend.yml"
 EXTRA_CASES: dict[str, t.Any] = {
     "defaults_only": render_shapes.Case(None, {}),
