@@ -1,9 +1,12 @@
 """app_image's prune step against the machine's real Docker Engine.
 
-Four releases of one target, built a second apart from the busybox fixture
-(each a distinct image), then the role's prune tasks with the current release
-not the newest: the newest app_image_keep_releases tags stay, the current
-release always among them; check mode removes nothing.
+Releases of one target, built a second apart from the busybox fixture (each a
+distinct image), then the role's prune tasks with the current release not the
+newest: the newest app_image_keep_releases tags stay, the current release
+always among them; check mode removes nothing. "Newest" is by version when
+every release tag other than the current is a version (1.0.10 after 1.0.9,
+whatever the creation order), by creation time otherwise. Registry names of a pruned release go too,
+so its image leaves the disk.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import typing as t
 import pytest
 
 RELEASES = ["1.0.1", "1.0.2", "1.0.3", "1.0.4"]
+REGISTRY = "127.0.0.1:5999/team"  # only a tag prefix here: nothing talks to it
 
 PRUNE = """
 - name: Prune
@@ -25,40 +29,104 @@ PRUNE = """
     app_image_name: {name}
     app_image_release: "{current}"
     app_image_keep_releases: {keep}
+    app_image_registry: "{registry}"
     __app_image_target: api
 """
 
 
+def prune(name: str, current: str, keep: int, registry: str = "") -> str:
+    return PRUNE.format(name=name, current=current, keep=keep, registry=registry)
+
+
 @pytest.fixture
-def releases(docker_client: t.Any, busybox_image: str, unique_name: str) -> t.Iterator[str]:
+def build_releases(docker_client: t.Any, busybox_image: str,
+                   unique_name: str) -> t.Iterator[t.Callable[..., str]]:
+    """Build the given releases in the given order (oldest first); remove every tag afterwards."""
     name = f"aistack-it/{unique_name}"
-    for release in RELEASES:
-        dockerfile = f"FROM {busybox_image}\nLABEL io.aistack.test.release={release}\n".encode()
-        docker_client.images.build(fileobj=io.BytesIO(dockerfile), tag=f"{name}-api:{release}", pull=False, rm=True)
-        time.sleep(1.1)  # Created has one-second resolution in the listing
-    try:
-        yield name
-    finally:
-        for release in RELEASES:
-            try:
-                docker_client.images.remove(f"{name}-api:{release}", force=True)
-            except Exception:  # pylint: disable=broad-exception-caught  # already pruned
-                pass
+    made: list[str] = []
+
+    def _build(releases: t.Sequence[str], registry: str = "") -> str:
+        for release in releases:
+            dockerfile = f"FROM {busybox_image}\nLABEL io.aistack.test.release={release}\n".encode()
+            image, _ = docker_client.images.build(fileobj=io.BytesIO(dockerfile), tag=f"{name}-api:{release}",
+                                                  pull=False, rm=True)
+            made.append(f"{name}-api:{release}")
+            if registry:
+                image.tag(f"{registry}/{name}-api", release)
+                made.append(f"{registry}/{name}-api:{release}")
+            time.sleep(1.1)  # Created has one-second resolution in the listing
+        return name
+
+    yield _build
+    for tag in made:
+        try:
+            docker_client.images.remove(tag, force=True)
+        except Exception:  # pylint: disable=broad-exception-caught  # already pruned
+            pass
 
 
-def tags(docker_client: t.Any, name: str) -> set[str]:
-    return {tag.split(":")[-1] for image in docker_client.images.list(name=f"{name}-api") for tag in image.tags}
+def tags(docker_client: t.Any, repository: str) -> set[str]:
+    return {tag.split(":")[-1] for image in docker_client.images.list(name=repository) for tag in image.tags
+            if tag.rsplit(":", 1)[0] == repository}
 
 
-def test_check_mode_removes_nothing(docker_client: t.Any, releases: str, playbook: t.Callable[..., t.Any]) -> None:
-    result = playbook(PRUNE.format(name=releases, current="1.0.2", keep=2), check=True)
+def test_check_mode_removes_nothing(docker_client: t.Any, build_releases: t.Callable[..., str],
+                                    playbook: t.Callable[..., t.Any]) -> None:
+    name = build_releases(RELEASES)
+    result = playbook(prune(name, "1.0.2", 2), check=True)
     assert result.rc == 0, result.stdout + result.stderr
-    assert tags(docker_client, releases) == set(RELEASES)
+    assert '"changed": true' in result.stdout  # it reports what it would remove
+    assert tags(docker_client, f"{name}-api") == set(RELEASES)
 
 
-def test_keeps_the_newest_and_the_current(docker_client: t.Any, releases: str, playbook: t.Callable[..., t.Any]) -> None:
-    result = playbook(PRUNE.format(name=releases, current="1.0.2", keep=2))
+def test_keeps_the_newest_and_the_current(docker_client: t.Any, build_releases: t.Callable[..., str],
+                                          playbook: t.Callable[..., t.Any]) -> None:
+    name = build_releases(RELEASES)
+    result = playbook(prune(name, "1.0.2", 2))
     assert result.rc == 0, result.stdout + result.stderr
-    assert tags(docker_client, releases) == {"1.0.4", "1.0.2"}
-    again = playbook(PRUNE.format(name=releases, current="1.0.2", keep=2))
+    assert tags(docker_client, f"{name}-api") == {"1.0.4", "1.0.2"}
+    again = playbook(prune(name, "1.0.2", 2))
+    assert again.rc == 0 and '"changed": true' not in again.stdout, again.stdout
+
+
+def test_versions_are_ordered_as_versions_not_by_creation(
+        docker_client: t.Any, build_releases: t.Callable[..., str], playbook: t.Callable[..., t.Any]) -> None:
+    # Created oldest to newest: 1.0.10 first. By creation time the prune would
+    # keep v1.0.2 and 1.0.9; by version it keeps 1.0.10 and 1.0.9 (and "v" is
+    # only a prefix: v1.0.2 sorts as 1.0.2).
+    name = build_releases(["1.0.10", "1.0.9", "v1.0.2", "1.0.1"])
+    result = playbook(prune(name, "1.0.1", 3))
+    assert result.rc == 0, result.stdout + result.stderr
+    assert tags(docker_client, f"{name}-api") == {"1.0.10", "1.0.9", "1.0.1"}
+
+
+def test_the_current_release_stays_even_when_it_is_the_lowest_version(
+        docker_client: t.Any, build_releases: t.Callable[..., str], playbook: t.Callable[..., t.Any]) -> None:
+    name = build_releases(["0.9", "2.1", "2.0", "1.5"])
+    result = playbook(prune(name, "0.9", 2))
+    assert result.rc == 0, result.stdout + result.stderr
+    assert tags(docker_client, f"{name}-api") == {"2.1", "0.9"}
+
+
+def test_tags_that_are_not_all_versions_are_ordered_by_creation(
+        docker_client: t.Any, build_releases: t.Callable[..., str], playbook: t.Callable[..., t.Any]) -> None:
+    # "nightly" is no version: creation time decides, so nightly (made last
+    # before the current 3.0) is the newest other release; by version 2.0 would be.
+    name = build_releases(["2.0", "1.0", "nightly", "3.0"])
+    result = playbook(prune(name, "3.0", 2))
+    assert result.rc == 0, result.stdout + result.stderr
+    assert tags(docker_client, f"{name}-api") == {"nightly", "3.0"}
+
+
+def test_registry_names_of_pruned_releases_go_too(
+        docker_client: t.Any, build_releases: t.Callable[..., str], playbook: t.Callable[..., t.Any]) -> None:
+    name = build_releases(RELEASES, registry=REGISTRY)
+    pruned_ids = {docker_client.images.get(f"{name}-api:{release}").id for release in ("1.0.1", "1.0.2")}
+    result = playbook(prune(name, "1.0.4", 2, registry=REGISTRY))
+    assert result.rc == 0, result.stdout + result.stderr
+    assert tags(docker_client, f"{name}-api") == {"1.0.3", "1.0.4"}
+    assert tags(docker_client, f"{REGISTRY}/{name}-api") == {"1.0.3", "1.0.4"}
+    left = {image.id for image in docker_client.images.list(all=True)}
+    assert not pruned_ids & left, "a pruned release's image is still on disk"
+    again = playbook(prune(name, "1.0.4", 2, registry=REGISTRY))
     assert again.rc == 0 and '"changed": true' not in again.stdout, again.stdout
