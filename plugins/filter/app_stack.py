@@ -1,0 +1,664 @@
+# Copyright (c) 2026, aistack.deploy developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Filters of the app_stack role: its data model, checked and turned into a compose file.
+
+``app_stack_model`` takes the role's variables (services, volumes, presets,
+defaults, the images app_image built, the *names* of the secrets) and returns
+the normalized model plus every problem it found, each naming the variable.
+``app_stack_compose`` turns a model without problems into the compose
+document. ``app_stack_secret_problems`` checks secrets and returns problems
+that name secrets but never show their values.
+
+The model never holds a secret value: secrets reach containers only through
+the .env file (``env_file``), so the compose file cannot leak them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+import typing as t
+
+SERVICE_KEYS = frozenset({
+    "preset", "enabled", "target", "image", "command", "entrypoint", "environment", "env_file", "ports",
+    "expose", "volumes", "depends_on", "healthcheck", "profiles", "restart", "resources", "gpu", "read_only",
+    "tmpfs", "user", "cap_add", "cap_drop", "stop_grace_period", "stop_signal", "data_user", "labels",
+    "devices", "shm_size", "working_dir", "init",
+})
+VOLUME_KEYS = frozenset({"type", "path", "mode", "owner", "files"})
+FILE_KEYS = frozenset({"src", "dest", "mode"})
+HEALTHCHECK_KEYS = frozenset({"test", "interval", "timeout", "retries", "start_period"})
+RESOURCE_KEYS = frozenset({"cpus", "memory", "memory_reservation", "pids"})
+
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+DURATION_RE = re.compile(r"^([0-9]+(\.[0-9]+)?(us|ms|s|m|h))+$")
+MEMORY_RE = re.compile(r"^[0-9]+(\.[0-9]+)?[bkmgBKMG]?$")
+MODE_RE = re.compile(r"^0?[0-7]{3,4}$")
+OWNER_RE = re.compile(r"^[0-9]+:[0-9]+$")
+RESTART_RE = re.compile(r"^(no|always|unless-stopped|on-failure(:[0-9]+)?)$")
+PORT_RE = re.compile(
+    r"^(?:(?P<ip>\[[0-9a-fA-F:]+\]|[0-9.]+):)?(?:(?P<host>[0-9]{1,5}):)?(?P<container>[0-9]{1,5})(?:/(?P<proto>tcp|udp))?$")
+CAPABILITY_RE = re.compile(r"^(ALL|[A-Z_]+)$")
+SIGNAL_RE = re.compile(r"^SIG[A-Z0-9]+$")
+
+
+class _Problems(list):
+    def add(self, where: str, text: str) -> None:
+        self.append(f"{where}: {text}")
+
+
+def _is_int(value: t.Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _str_list(value: t.Any) -> bool:
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
+
+
+def _duration(value: t.Any) -> str | None:
+    """A compose duration: 30s, 1m30s, or a number of seconds."""
+    if _is_int(value) and value >= 0:
+        return f"{value}s"
+    if isinstance(value, str) and DURATION_RE.match(value):
+        return value
+    return None
+
+
+def _seconds(duration: str) -> float:
+    total = 0.0
+    for number, _fraction, unit in re.findall(r"([0-9]+(\.[0-9]+)?)(us|ms|s|m|h)", duration):
+        total += float(number) * {"us": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}[unit]
+    return total
+
+
+def _parse_mount(spec: t.Any) -> tuple[str, str, bool] | None:
+    """'name:/path[:ro|rw]' or '/host/path:/path[:ro|rw]' -> (source, target, read_only)."""
+    if not isinstance(spec, str):
+        return None
+    parts = spec.split(":")
+    if len(parts) == 2:
+        parts.append("rw")
+    if len(parts) != 3 or parts[2] not in ("ro", "rw") or not parts[1].startswith("/") or not parts[0]:
+        return None
+    return parts[0], parts[1], parts[2] == "ro"
+
+
+def _plain(value: t.Any) -> t.Any:
+    """Plain dicts and lists (Ansible may hand in lazily templated containers)."""
+    if isinstance(value, Mapping):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return value
+
+
+def _merge(base: dict[str, t.Any], override: dict[str, t.Any]) -> dict[str, t.Any]:
+    """Preset under the user's service: dicts merge one level deep, everything else replaces."""
+    merged = _plain(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict) and key in ("environment", "labels"):
+            merged[key] = {**merged[key], **_plain(value)}
+        else:
+            merged[key] = _plain(value)
+    return merged
+
+
+def app_stack_model(spec: dict[str, t.Any]) -> dict[str, t.Any]:
+    """Check the role's service and volume model and return it normalized.
+
+    ``spec`` keys: name, data_root, env_file, services, volumes, presets, defaults (restart, stop_grace_period,
+    read_only, tmpfs, cap_drop, no_new_privileges, log_driver, log_options), profiles, images (target -> image),
+    env (every service with env_file), secret_names, gpu_present.
+    """
+    problems = _Problems()
+    spec = _plain(spec) if isinstance(spec, Mapping) else {}
+    name = spec.get("name")
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        problems.add("app_stack_name", f"must be lower-case letters, digits, '-' or '_' (got {name!r})")
+    data_root = spec.get("data_root")
+    if not isinstance(data_root, str) or not data_root.startswith("/") or data_root.rstrip("/") in ("", "/"):
+        problems.add("app_stack_data_root", f"must be an absolute path below / (got {data_root!r})")
+        data_root = "/nonexistent"
+    defaults = spec.get("defaults") or {}
+    presets = spec.get("presets") or {}
+    images = spec.get("images") or {}
+    secret_names = set(spec.get("secret_names") or [])
+    active_profiles = spec.get("profiles") or []
+    if not _str_list(active_profiles):
+        problems.add("app_stack_profiles", "must be a list of profile names")
+        active_profiles = []
+
+    common_env = dict(spec.get("env") or {}) if isinstance(spec.get("env") or {}, dict) else spec.get("env")
+    if not isinstance(common_env, dict):
+        problems.add("app_stack_env", "must be a dict of variable names to values")
+        common_env = {}
+    for key, value in common_env.items():
+        if not isinstance(key, str) or not ENV_NAME_RE.match(key):
+            problems.add("app_stack_env", f"{key!r} is not a valid environment variable name")
+        elif key in secret_names:
+            problems.add("app_stack_env", f"{key} is also a secret in app_stack_secrets: secrets go only to .env")
+        if isinstance(value, (dict, list)):
+            problems.add(f"app_stack_env.{key}", "must be a string, number or boolean")
+
+    services_in = spec.get("services") or {}
+    if not isinstance(services_in, dict) or not services_in:
+        problems.add("app_stack_services", "must name at least one service")
+        services_in = {} if not isinstance(services_in, dict) else services_in
+    # Which preset each enabled service starts from; presets add volumes and plain environment.
+    chosen: dict[str, str] = {}
+    for sname, sspec in services_in.items():
+        if isinstance(sname, str) and isinstance(sspec, (dict, type(None))) and (sspec or {}).get("enabled", True) is not False:
+            preset_name = (sspec or {}).get("preset", sname if sname in presets else "none")
+            chosen[sname] = preset_name if preset_name in presets else "none"
+    volumes_in = spec.get("volumes") or {}
+    if not isinstance(volumes_in, dict):
+        problems.add("app_stack_volumes", "must be a dict of volume names to settings")
+        volumes_in = {}
+    preset_volumes: dict[str, t.Any] = {}
+    for sname, preset_name in chosen.items():
+        for vname, vspec in (presets.get(preset_name, {}).get("_volumes") or {}).items():
+            preset_volumes.setdefault(vname, vspec)
+        for key, value in (presets.get(preset_name, {}).get("_env") or {}).items():
+            common_env.setdefault(key, str(value).replace("{service}", sname))
+    volumes_in = {**preset_volumes, **volumes_in}
+    volumes: dict[str, dict[str, t.Any]] = {}
+    for vname, vspec in volumes_in.items():
+        where = f"app_stack_volumes.{vname}"
+        if not isinstance(vname, str) or not NAME_RE.match(vname):
+            problems.add("app_stack_volumes", f"{vname!r} is not a valid volume name (lower-case, digits, '-', '_')")
+            continue
+        vspec = {} if vspec is None else vspec
+        if not isinstance(vspec, dict):
+            problems.add(where, "must be a dict (type, path, mode, owner, files) or empty")
+            continue
+        for key in sorted(set(vspec) - VOLUME_KEYS):
+            problems.add(where, f"unknown key {key!r} (known: {', '.join(sorted(VOLUME_KEYS))})")
+        vtype = vspec.get("type", "bind")
+        if vtype not in ("bind", "named"):
+            problems.add(f"{where}.type", f"must be bind or named (got {vtype!r})")
+        path = vspec.get("path", f"{data_root.rstrip('/')}/{vname}")
+        if vtype == "bind" and (not isinstance(path, str) or not path.startswith("/") or path.rstrip("/") == ""):
+            problems.add(f"{where}.path", f"must be an absolute host path (got {path!r})")
+        mode = vspec.get("mode", "0750")
+        if not isinstance(mode, str) or not MODE_RE.match(mode):
+            problems.add(f"{where}.mode", f"must be an octal mode in quotes such as '0750' (got {mode!r})")
+        owner = vspec.get("owner", "auto")
+        if not isinstance(owner, str) or not (owner in ("auto", "root") or OWNER_RE.match(owner)
+                                               or owner.startswith("service:")):
+            problems.add(f"{where}.owner", f"must be auto, root, service:<name> or <uid>:<gid> (got {owner!r})")
+        files = vspec.get("files", [])
+        if not isinstance(files, list):
+            problems.add(f"{where}.files", "must be a list of {src, dest, mode}")
+            files = []
+        for index, item in enumerate(files):
+            fwhere = f"{where}.files[{index}]"
+            if not isinstance(item, dict) or not isinstance(item.get("src"), str) or not item.get("src"):
+                problems.add(fwhere, "needs src (a file on the controller)")
+                continue
+            for key in sorted(set(item) - FILE_KEYS):
+                problems.add(fwhere, f"unknown key {key!r}")
+            dest = item.get("dest", item["src"].rstrip("/").rsplit("/", 1)[-1])
+            if not isinstance(dest, str) or dest.startswith("/") or ".." in dest.split("/") or not dest:
+                problems.add(f"{fwhere}.dest", f"must be a path relative to the volume (got {dest!r})")
+            if "mode" in item and (not isinstance(item["mode"], str) or not MODE_RE.match(item["mode"])):
+                problems.add(f"{fwhere}.mode", f"must be an octal mode in quotes (got {item['mode']!r})")
+        if vtype == "named" and files:
+            problems.add(f"{where}.files", "only bind volumes take files")
+        volumes[vname] = {
+            "type": vtype,
+            "path": path if vtype == "bind" else "",
+            "docker_name": f"aistack-{name}-{vname}" if vtype == "named" else "",
+            "mode": mode,
+            "owner": owner,
+            "files": [dict(item, dest=item.get("dest", str(item.get("src", "")).rstrip("/").rsplit("/", 1)[-1]))
+                      for item in files if isinstance(item, dict)],
+            "mounted_by": [],
+        }
+
+    services: dict[str, dict[str, t.Any]] = {}
+    for sname, sspec in services_in.items():
+        where = f"app_stack_services.{sname}"
+        if not isinstance(sname, str) or not NAME_RE.match(sname):
+            problems.add("app_stack_services", f"{sname!r} is not a valid service name (lower-case, digits, '-', '_')")
+            continue
+        sspec = {} if sspec is None else sspec
+        if not isinstance(sspec, dict):
+            problems.add(where, "must be a dict of service settings")
+            continue
+        for key in sorted(set(sspec) - SERVICE_KEYS):
+            problems.add(where, f"unknown key {key!r} (known: {', '.join(sorted(SERVICE_KEYS))})")
+        preset_name = sspec.get("preset", sname if sname in presets else "none")
+        if preset_name != "none" and preset_name not in presets:
+            problems.add(f"{where}.preset", f"unknown preset {preset_name!r} (known: {', '.join(sorted(presets))}, none)")
+            preset_name = "none"
+        preset = {k: v for k, v in presets.get(preset_name, {}).items() if not k.startswith("_")}
+        merged = _merge(preset, {k: v for k, v in sspec.items() if k != "preset"})
+        merged["preset"] = preset_name
+        if merged.get("enabled", True) is False:
+            continue
+        if not isinstance(merged["enabled"] if "enabled" in merged else True, bool):
+            problems.add(f"{where}.enabled", "must be true or false")
+        if "depends_on" not in sspec:
+            merged["depends_on"] = [dep for dep in presets.get(preset_name, {}).get("_depends_on") or []
+                                    if dep in chosen and dep != sname]
+        services[sname] = _service(sname, merged, where, problems, defaults, images, volumes, common_env,
+                                   secret_names, spec)
+        services[sname]["auto_depends_on"] = "depends_on" not in sspec
+
+    # Cross-service checks: active services, dependencies, host ports, volume owners.
+    def active(svc: dict[str, t.Any]) -> bool:
+        return not svc["profiles"] or bool(set(svc["profiles"]) & set(active_profiles))
+
+    used_ports: dict[tuple[str, str, str], str] = {}
+    for sname, svc in services.items():
+        where = f"app_stack_services.{sname}"
+        if svc.pop("auto_depends_on"):
+            # A preset's dependencies count only where they run whenever the service does.
+            svc["depends_on"] = [dep for dep in svc["depends_on"] if dep in services and
+                                 (not active(svc) or active(services[dep])) and
+                                 set(services[dep]["profiles"]) <= set(svc["profiles"] + active_profiles)]
+        for dep in svc["depends_on"]:
+            if dep == sname:
+                problems.add(f"{where}.depends_on", "a service cannot depend on itself")
+            elif dep not in services:
+                problems.add(f"{where}.depends_on", f"unknown or disabled service {dep!r}")
+            elif active(svc) and not active(services[dep]):
+                problems.add(f"{where}.depends_on",
+                             f"{dep!r} is in profiles {services[dep]['profiles']} that app_stack_profiles does not activate")
+        if not active(svc):
+            continue
+        for port in svc["ports"]:
+            match = PORT_RE.match(port)
+            if match and match.group("host"):
+                key = (match.group("ip") or "0.0.0.0", match.group("host"), match.group("proto") or "tcp")
+                other = used_ports.get(key)
+                wildcard = [s for (ip, host, proto), s in used_ports.items()
+                            if host == key[1] and proto == key[2] and "0.0.0.0" in (ip, key[0])]
+                if other or wildcard:
+                    problems.add(f"{where}.ports", f"host port {key[1]}/{key[2]} is already published by "
+                                                   f"service {other or wildcard[0]!r}")
+                else:
+                    used_ports[key] = sname
+    for vname, volume in volumes.items():
+        owner = volume["owner"]
+        if owner.startswith("service:"):
+            owner_service = owner.split(":", 1)[1]
+            if owner_service not in services:
+                problems.add(f"app_stack_volumes.{vname}.owner", f"names unknown or disabled service {owner_service!r}")
+                continue
+        elif owner == "auto":
+            owner_service = volume["mounted_by"][0] if volume["mounted_by"] else ""
+        else:
+            owner_service = ""
+        if owner_service:
+            volume["owner_image"] = services[owner_service]["image"]
+            volume["owner_user"] = services[owner_service]["data_user"]
+        else:
+            volume["owner_image"] = ""
+            volume["owner_user"] = ""
+        volume["owner_fixed"] = {"root": "0:0"}.get(owner, owner if OWNER_RE.match(owner) else "")
+        if not volume["owner_fixed"] and not volume["owner_image"] and volume["type"] == "bind":
+            # Mounted by no service: root keeps it until a service claims it.
+            volume["owner_fixed"] = "0:0"
+
+    owners = []
+    for volume in volumes.values():
+        volume["owner_key"] = f"{volume['owner_image']}|{volume['owner_user']}" if volume["owner_image"] else ""
+        if volume["owner_key"] and not volume["owner_fixed"] and \
+                volume["owner_key"] not in [o["key"] for o in owners]:
+            owners.append({"key": volume["owner_key"], "image": volume["owner_image"], "user": volume["owner_user"]})
+    grace = max([_seconds(svc["stop_grace_period"]) for svc in services.values()] or [10.0])
+    return {
+        "name": name,
+        "services": services,
+        "volumes": volumes,
+        "owners": owners,
+        "profiles": active_profiles,
+        "active_services": sorted(s for s, svc in services.items() if active(svc)),
+        "images": sorted({svc["image"] for svc in services.values() if active(svc) and svc["image"]}),
+        "max_stop_grace_seconds": int(grace + 0.999),
+        "problems": list(problems),
+    }
+
+
+def _service(sname: str, svc: dict[str, t.Any], where: str, problems: _Problems, defaults: dict[str, t.Any],
+             images: dict[str, str], volumes: dict[str, dict[str, t.Any]], common_env: dict[str, t.Any],
+             secret_names: set[str], spec: dict[str, t.Any]) -> dict[str, t.Any]:
+    out: dict[str, t.Any] = {"preset": svc["preset"]}
+    target, image = svc.get("target"), svc.get("image")
+    if target and image:
+        problems.add(where, "set target (an image app_image built) or image, not both")
+    if target:
+        if target not in images:
+            problems.add(f"{where}.target", f"{target!r} is not a target app_image built (built: "
+                                            f"{', '.join(sorted(images)) or 'none'}; see app_stack_images)")
+        out["image"] = images.get(target, "")
+    elif isinstance(image, str) and image:
+        out["image"] = image
+    else:
+        problems.add(where, "needs target (an app_image target) or image")
+        out["image"] = ""
+    out["target"] = target or ""
+
+    for key in ("command", "entrypoint"):
+        value = svc.get(key)
+        if value is not None and not (isinstance(value, str) or _str_list(value)):
+            problems.add(f"{where}.{key}", "must be a string or a list of strings")
+        out[key] = value
+
+    env_file = svc.get("env_file", False)
+    if not isinstance(env_file, bool):
+        problems.add(f"{where}.env_file", "must be true or false")
+    out["env_file"] = env_file is True
+    environment = svc.get("environment") or {}
+    if not isinstance(environment, dict):
+        problems.add(f"{where}.environment", "must be a dict of variable names to values")
+        environment = {}
+    merged_env: dict[str, str] = {}
+    if out["env_file"] and target:
+        merged_env.update({k: _env_value(v) for k, v in common_env.items() if isinstance(k, str)})
+    for key, value in environment.items():
+        if not isinstance(key, str) or not ENV_NAME_RE.match(key):
+            problems.add(f"{where}.environment", f"{key!r} is not a valid environment variable name")
+            continue
+        if key in secret_names:
+            problems.add(f"{where}.environment", f"{key} is a secret in app_stack_secrets: secrets go only to .env")
+        if isinstance(value, (dict, list)):
+            problems.add(f"{where}.environment.{key}", "must be a string, number or boolean")
+            continue
+        merged_env[key] = _env_value(value)
+    out["environment"] = merged_env
+
+    ports = svc.get("ports") or []
+    if not _str_list(ports):
+        problems.add(f"{where}.ports", "must be a list of strings such as '8000:8000' or '127.0.0.1:8000:8000'")
+        ports = []
+    for port in ports:
+        match = PORT_RE.match(port)
+        numbers = [int(n) for n in (match.group("host"), match.group("container")) if n] if match else []
+        if not match or any(n < 1 or n > 65535 for n in numbers):
+            problems.add(f"{where}.ports", f"{port!r} is not [ip:]host:container[/tcp|udp] with ports 1-65535")
+    out["ports"] = ports
+    expose = svc.get("expose") or []
+    if not isinstance(expose, list) or not all(_is_int(p) or (isinstance(p, str) and p.isdigit()) for p in expose):
+        problems.add(f"{where}.expose", "must be a list of port numbers")
+        expose = []
+    out["expose"] = [str(p) for p in expose]
+
+    mounts = []
+    for index, mount in enumerate(svc.get("volumes") or []):
+        parsed = _parse_mount(mount)
+        if parsed is None:
+            problems.add(f"{where}.volumes[{index}]", f"{mount!r} is not 'volume:/container/path[:ro]' "
+                                                      "or '/host/path:/container/path[:ro]'")
+            continue
+        source, target_path, read_only = parsed
+        if source.startswith("/"):
+            mounts.append({"type": "bind", "source": source, "target": target_path, "read_only": read_only})
+        elif source in volumes:
+            volume = volumes[source]
+            volume["mounted_by"].append(sname)
+            if volume["type"] == "bind":
+                mounts.append({"type": "bind", "source": volume["path"], "target": target_path, "read_only": read_only})
+            else:
+                mounts.append({"type": "volume", "source": source, "target": target_path, "read_only": read_only})
+        else:
+            problems.add(f"{where}.volumes[{index}]", f"volume {source!r} is not declared in app_stack_volumes")
+    out["mounts"] = mounts
+
+    depends_on = svc.get("depends_on") or []
+    if not _str_list(depends_on):
+        problems.add(f"{where}.depends_on", "must be a list of service names")
+        depends_on = []
+    out["depends_on"] = depends_on
+
+    healthcheck = svc.get("healthcheck", "image")
+    if healthcheck == "image":
+        out["healthcheck"] = None
+    elif isinstance(healthcheck, dict):
+        for key in sorted(set(healthcheck) - HEALTHCHECK_KEYS):
+            problems.add(f"{where}.healthcheck", f"unknown key {key!r} (known: {', '.join(sorted(HEALTHCHECK_KEYS))})")
+        test = healthcheck.get("test")
+        if not (_str_list(test) and test and test[0] in ("CMD", "CMD-SHELL")) and not (isinstance(test, str) and test):
+            problems.add(f"{where}.healthcheck.test", "must be a shell command string or a list starting with CMD or CMD-SHELL")
+        check: dict[str, t.Any] = {"test": test}
+        for key in ("interval", "timeout", "start_period"):
+            if key in healthcheck:
+                value = _duration(healthcheck[key])
+                if value is None:
+                    problems.add(f"{where}.healthcheck.{key}", f"must be a duration such as 10s (got {healthcheck[key]!r})")
+                check[key] = value
+        if "retries" in healthcheck:
+            if not _is_int(healthcheck["retries"]) or healthcheck["retries"] < 1:
+                problems.add(f"{where}.healthcheck.retries", "must be a whole number of 1 or more")
+            check["retries"] = healthcheck["retries"]
+        out["healthcheck"] = check
+    else:
+        problems.add(f"{where}.healthcheck", "must be 'image' (the image's own HEALTHCHECK) or a dict with test; "
+                                             "every service needs a healthcheck for the health gate")
+        out["healthcheck"] = None
+
+    profiles = svc.get("profiles") or []
+    if not _str_list(profiles):
+        problems.add(f"{where}.profiles", "must be a list of profile names")
+        profiles = []
+    out["profiles"] = profiles
+
+    restart = svc.get("restart", defaults.get("restart", "unless-stopped"))
+    if not isinstance(restart, str) or not RESTART_RE.match(restart):
+        problems.add(f"{where}.restart", f"must be no, always, unless-stopped or on-failure[:N] (got {restart!r})")
+    out["restart"] = restart
+
+    resources = svc.get("resources") or {}
+    limits: dict[str, t.Any] = {}
+    reservations: dict[str, t.Any] = {}
+    if not isinstance(resources, dict):
+        problems.add(f"{where}.resources", "must be a dict (cpus, memory, memory_reservation, pids)")
+        resources = {}
+    for key in sorted(set(resources) - RESOURCE_KEYS):
+        problems.add(f"{where}.resources", f"unknown key {key!r} (known: {', '.join(sorted(RESOURCE_KEYS))})")
+    if "cpus" in resources:
+        try:
+            cpus = float(resources["cpus"])
+            if cpus <= 0 or isinstance(resources["cpus"], bool):
+                raise ValueError
+            limits["cpus"] = f"{cpus:g}"
+        except (TypeError, ValueError):
+            problems.add(f"{where}.resources.cpus", f"must be a positive number of CPUs (got {resources['cpus']!r})")
+    for key, target_dict, target_key in (("memory", limits, "memory"),
+                                         ("memory_reservation", reservations, "memory")):
+        if key in resources:
+            value = resources[key]
+            if (_is_int(value) and value > 0) or (isinstance(value, str) and MEMORY_RE.match(value)):
+                target_dict[target_key] = str(value)
+            else:
+                problems.add(f"{where}.resources.{key}", f"must be a size such as 512m or 2g (got {value!r})")
+    if "pids" in resources:
+        if _is_int(resources["pids"]) and resources["pids"] > 0:
+            limits["pids"] = resources["pids"]
+        else:
+            problems.add(f"{where}.resources.pids", "must be a whole number of 1 or more")
+
+    gpu = svc.get("gpu", False)
+    if not (isinstance(gpu, bool) or gpu == "auto" or (_is_int(gpu) and gpu > 0)):
+        problems.add(f"{where}.gpu", f"must be true, false, auto or a number of GPUs (got {gpu!r})")
+        gpu = False
+    if gpu is True and not spec.get("gpu_present"):
+        problems.add(f"{where}.gpu", "asks for a GPU but this host has none (aistack_gpu.present is false); "
+                                     "use gpu: auto to reserve one only where present")
+    if gpu and spec.get("gpu_present"):
+        reservations["devices"] = [{"driver": "nvidia", "count": gpu if _is_int(gpu) else "all",
+                                    "capabilities": ["gpu"]}]
+    out["limits"], out["reservations"] = limits, reservations
+
+    for key in ("read_only", "init"):
+        value = svc.get(key, defaults.get(key, False))
+        if not isinstance(value, bool):
+            problems.add(f"{where}.{key}", "must be true or false")
+        out[key] = value is True
+    tmpfs = svc.get("tmpfs", defaults.get("tmpfs", []))
+    if not _str_list(tmpfs) or not all(p.startswith("/") for p in tmpfs):
+        problems.add(f"{where}.tmpfs", "must be a list of absolute container paths")
+        tmpfs = []
+    out["tmpfs"] = tmpfs
+    for key in ("cap_add", "cap_drop"):
+        value = svc.get(key, defaults.get(key, []))
+        if not _str_list(value) or not all(CAPABILITY_RE.match(c) for c in value):
+            problems.add(f"{where}.{key}", "must be a list of capability names such as NET_BIND_SERVICE")
+            value = []
+        out[key] = value
+    for key in ("user", "working_dir", "shm_size"):
+        value = svc.get(key)
+        if value is not None and not isinstance(value, str):
+            problems.add(f"{where}.{key}", "must be a string")
+        out[key] = value
+    data_user = svc.get("data_user", "")
+    if not isinstance(data_user, (str, int)) or isinstance(data_user, bool):
+        problems.add(f"{where}.data_user", "must be a user name or number")
+        data_user = ""
+    out["data_user"] = str(data_user) if data_user != "" else (out["user"] or "")
+    grace = _duration(svc.get("stop_grace_period", defaults.get("stop_grace_period", "30s")))
+    if grace is None:
+        problems.add(f"{where}.stop_grace_period", "must be a duration such as 30s or a number of seconds")
+        grace = "30s"
+    out["stop_grace_period"] = grace
+    signal = svc.get("stop_signal")
+    if signal is not None and (not isinstance(signal, str) or not SIGNAL_RE.match(signal)):
+        problems.add(f"{where}.stop_signal", f"must be a signal name such as SIGTERM (got {signal!r})")
+    out["stop_signal"] = signal
+    labels = svc.get("labels") or {}
+    if not isinstance(labels, dict) or not all(isinstance(k, str) for k in labels):
+        problems.add(f"{where}.labels", "must be a dict of label names to values")
+        labels = {}
+    out["labels"] = {k: str(v) for k, v in labels.items()}
+    devices = svc.get("devices") or []
+    if not _str_list(devices) or not all(d.startswith("/dev/") for d in devices):
+        problems.add(f"{where}.devices", "must be a list of host devices such as /dev/video0[:/dev/video0[:rwm]]")
+        devices = []
+    out["devices"] = devices
+    return out
+
+
+def _env_value(value: t.Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
+
+
+def app_stack_compose(model: dict[str, t.Any], defaults: dict[str, t.Any], env_file: str) -> dict[str, t.Any]:
+    """The compose document of a model without problems (keys in compose's usual order)."""
+    model, defaults = _plain(model), _plain(defaults)
+    services: dict[str, t.Any] = {}
+    for sname, svc in model["services"].items():
+        out: dict[str, t.Any] = {"image": svc["image"]}
+        for key in ("command", "entrypoint", "user", "working_dir", "shm_size", "stop_signal"):
+            if svc.get(key) is not None:
+                out[key] = svc[key]
+        if svc["profiles"]:
+            out["profiles"] = svc["profiles"]
+        out["pull_policy"] = "never" if defaults.get("pull_policy", "never") == "never" else defaults["pull_policy"]
+        out["restart"] = svc["restart"]
+        out["stop_grace_period"] = svc["stop_grace_period"]
+        if svc["init"]:
+            out["init"] = True
+        if svc["env_file"]:
+            out["env_file"] = [env_file]
+        if svc["environment"]:
+            out["environment"] = dict(sorted(svc["environment"].items()))
+        if svc["ports"]:
+            out["ports"] = svc["ports"]
+        if svc["expose"]:
+            out["expose"] = svc["expose"]
+        if svc["mounts"]:
+            out["volumes"] = [
+                dict({"type": m["type"], "source": m["source"], "target": m["target"]},
+                     **({"read_only": True} if m["read_only"] else {}),
+                     **({"bind": {"create_host_path": False}} if m["type"] == "bind" else {}))
+                for m in svc["mounts"]]
+        if svc["tmpfs"]:
+            out["tmpfs"] = list(svc["tmpfs"])
+        if svc["devices"]:
+            out["devices"] = svc["devices"]
+        if svc["depends_on"]:
+            out["depends_on"] = {dep: {"condition": "service_healthy", "restart": True} for dep in svc["depends_on"]}
+        if svc["healthcheck"]:
+            out["healthcheck"] = svc["healthcheck"]
+        out["read_only"] = svc["read_only"]
+        security_opt = ["no-new-privileges:true"] if defaults.get("no_new_privileges", True) else []
+        if security_opt:
+            out["security_opt"] = security_opt
+        if svc["cap_drop"]:
+            out["cap_drop"] = list(svc["cap_drop"])
+        if svc["cap_add"]:
+            out["cap_add"] = list(svc["cap_add"])
+        deploy: dict[str, t.Any] = {}
+        if svc["limits"]:
+            deploy.setdefault("resources", {})["limits"] = svc["limits"]
+        if svc["reservations"]:
+            deploy.setdefault("resources", {})["reservations"] = svc["reservations"]
+        if deploy:
+            out["deploy"] = deploy
+        out["logging"] = {"driver": defaults.get("log_driver", "json-file"),
+                          "options": {k: str(v) for k, v in (defaults.get("log_options") or {}).items()}}
+        if not out["logging"]["options"]:
+            del out["logging"]["options"]
+        labels = dict(svc["labels"])
+        labels["io.aistack.deploy.app"] = model["name"]
+        out["labels"] = dict(sorted(labels.items()))
+        services[sname] = out
+    compose: dict[str, t.Any] = {"name": model["name"], "services": services}
+    named = {vname: {"name": v["docker_name"], "external": True}
+             for vname, v in model["volumes"].items() if v["type"] == "named"}
+    if named:
+        compose["volumes"] = named
+    return compose
+
+
+
+def app_stack_secret_problems(secrets: t.Any, required: t.Any, patterns: t.Any) -> list[str]:
+    """Problems with the secrets, naming them, never showing a value."""
+    problems = _Problems()
+    secrets, required, patterns = _plain(secrets), _plain(required), _plain(patterns)
+    if not isinstance(secrets, dict):
+        return ["app_stack_secrets: must be a dict of variable names to values"]
+    if not _str_list(required):
+        return ["app_stack_required_secrets: must be a list of secret names"]
+    compiled = []
+    for pattern in patterns if isinstance(patterns, list) else [patterns]:
+        try:
+            compiled.append(re.compile(pattern))
+        except (re.error, TypeError):
+            problems.add("app_stack_secret_placeholders", f"{pattern!r} is not a regular expression")
+    for name in required:
+        if name not in secrets:
+            problems.add("app_stack_secrets", f"required secret {name} is missing (app_stack_required_secrets)")
+    for name, value in secrets.items():
+        where = f"app_stack_secrets.{name}"
+        if not isinstance(name, str) or not ENV_NAME_RE.match(name):
+            problems.add("app_stack_secrets", f"{name!r} is not a valid environment variable name")
+            continue
+        if value is None or isinstance(value, (dict, list, bool)):
+            problems.add(where, "must be a string or a number")
+            continue
+        text = str(value)
+        if "\n" in text or "\r" in text or "\0" in text or "'" in text:
+            problems.add(where, "must not contain a newline, a NUL or a single quote (.env quotes values with ')")
+        if text.strip() == "":
+            problems.add(where, "is empty")
+        elif any(p.search(text) for p in compiled):
+            problems.add(where, "is a placeholder, not a secret: set the real value (for example from ansible-vault)")
+    return list(problems)
+
+
+class FilterModule:
+    """aistack.deploy filters of the app_stack role."""
+
+    def filters(self) -> dict[str, t.Callable[..., t.Any]]:
+        return {
+            "app_stack_model": app_stack_model,
+            "app_stack_compose": app_stack_compose,
+            "app_stack_secret_problems": app_stack_secret_problems,
+        }
