@@ -121,8 +121,9 @@ tier_molecule() {
   fi
   step "test-host images" tests/harness/build-testhost.sh 12 13
   step "fixture images" tests/harness/build-busybox.sh
-  # What scenarios hand to their hosts by save/load (app_image: the Python base).
-  step "fixture base images" tests/harness/build-base-images.sh python
+  # What scenarios hand to their hosts by save/load (app_image: the Python
+  # base; app_stack: also PostgreSQL and Redis).
+  step "fixture base images" tests/harness/build-base-images.sh python postgres redis
   for scenario in $scenarios; do
     local start
     start=$(date +%s)
