@@ -40,14 +40,22 @@ MODE_RE = re.compile(r"^0?[0-7]{3,4}$")
 OWNER_RE = re.compile(r"^[0-9]+:[0-9]+$")
 RESTART_RE = re.compile(r"^(no|always|unless-stopped|on-failure(:[0-9]+)?)$")
 PORT_RE = re.compile(
-    r"^(?:(?P<ip>\[[0-9a-fA-F:]+\]|[0-9.]+):)?(?:(?P<host>[0-9]{1,5}):)?(?P<container>[0-9]{1,5})(?:/(?P<proto>tcp|udp))?$")
+    r"^(?:(?P<ip>\[[0-9a-fA-F:]+\]|[0-9]{1,3}(?:\.[0-9]{1,3}){3}):)?(?:(?P<host>[0-9]{1,5}):)?"
+    r"(?P<container>[0-9]{1,5})(?:/(?P<proto>tcp|udp))?$")
 CAPABILITY_RE = re.compile(r"^(ALL|[A-Z_]+)$")
 SIGNAL_RE = re.compile(r"^SIG[A-Z0-9]+$")
 
 
 class _Problems(list):
     def add(self, where: str, text: str) -> None:
-        self.append(f"{where}: {text}")
+        # A bad role-wide default (app_stack_restart, ...) is one problem, not one per service.
+        if f"{where}: {text}" not in self:
+            self.append(f"{where}: {text}")
+
+
+def _origin(svc: dict[str, t.Any], where: str, key: str) -> str:
+    """The variable a setting comes from: the service's (or its preset's) own, else the default app_stack_<key>."""
+    return f"{where}.{key}" if key in svc else f"app_stack_{key}"
 
 
 def _is_int(value: t.Any) -> bool:
@@ -162,7 +170,9 @@ def app_stack_model(spec: dict[str, t.Any]) -> dict[str, t.Any]:
         for vname, vspec in (presets.get(preset_name, {}).get("_volumes") or {}).items():
             preset_volumes.setdefault(vname, vspec)
         for key, value in (presets.get(preset_name, {}).get("_env") or {}).items():
-            common_env.setdefault(key, str(value).replace("{service}", sname))
+            # A secret of that name wins: a plain value in the compose file would override .env.
+            if key not in secret_names:
+                common_env.setdefault(key, str(value).replace("{service}", sname))
     volumes_in = {**preset_volumes, **volumes_in}
     volumes: dict[str, dict[str, t.Any]] = {}
     for vname, vspec in volumes_in.items():
@@ -288,7 +298,7 @@ def app_stack_model(spec: dict[str, t.Any]) -> dict[str, t.Any]:
             owner_service = owner.split(":", 1)[1]
             if owner_service not in services:
                 problems.add(f"app_stack_volumes.{vname}.owner", f"names unknown or disabled service {owner_service!r}")
-                continue
+                owner_service = ""
         elif owner == "auto":
             owner_service = volume["mounted_by"][0] if volume["mounted_by"] else ""
         else:
@@ -449,7 +459,7 @@ def _service(sname: str, svc: dict[str, t.Any], where: str, problems: _Problems,
 
     restart = svc.get("restart", defaults.get("restart", "unless-stopped"))
     if not isinstance(restart, str) or not RESTART_RE.match(restart):
-        problems.add(f"{where}.restart", f"must be no, always, unless-stopped or on-failure[:N] (got {restart!r})")
+        problems.add(_origin(svc, where, "restart"), f"must be no, always, unless-stopped or on-failure[:N] (got {restart!r})")
     out["restart"] = restart
 
     resources = svc.get("resources") or {}
@@ -486,7 +496,7 @@ def _service(sname: str, svc: dict[str, t.Any], where: str, problems: _Problems,
     if not (isinstance(gpu, bool) or gpu == "auto" or (_is_int(gpu) and gpu > 0)):
         problems.add(f"{where}.gpu", f"must be true, false, auto or a number of GPUs (got {gpu!r})")
         gpu = False
-    if gpu is True and not spec.get("gpu_present"):
+    if (gpu is True or _is_int(gpu)) and not spec.get("gpu_present"):
         problems.add(f"{where}.gpu", "asks for a GPU but this host has none (aistack_gpu.present is false); "
                                      "use gpu: auto to reserve one only where present")
     if gpu and spec.get("gpu_present"):
@@ -497,17 +507,17 @@ def _service(sname: str, svc: dict[str, t.Any], where: str, problems: _Problems,
     for key in ("read_only", "init"):
         value = svc.get(key, defaults.get(key, False))
         if not isinstance(value, bool):
-            problems.add(f"{where}.{key}", "must be true or false")
+            problems.add(_origin(svc, where, key), "must be true or false")
         out[key] = value is True
     tmpfs = svc.get("tmpfs", defaults.get("tmpfs", []))
     if not _str_list(tmpfs) or not all(p.startswith("/") for p in tmpfs):
-        problems.add(f"{where}.tmpfs", "must be a list of absolute container paths")
+        problems.add(_origin(svc, where, "tmpfs"), "must be a list of absolute container paths")
         tmpfs = []
     out["tmpfs"] = tmpfs
     for key in ("cap_add", "cap_drop"):
         value = svc.get(key, defaults.get(key, []))
         if not _str_list(value) or not all(CAPABILITY_RE.match(c) for c in value):
-            problems.add(f"{where}.{key}", "must be a list of capability names such as NET_BIND_SERVICE")
+            problems.add(_origin(svc, where, key), "must be a list of capability names such as NET_BIND_SERVICE")
             value = []
         out[key] = value
     for key in ("user", "working_dir", "shm_size"):
@@ -522,7 +532,7 @@ def _service(sname: str, svc: dict[str, t.Any], where: str, problems: _Problems,
     out["data_user"] = str(data_user) if data_user != "" else (out["user"] or "")
     grace = _duration(svc.get("stop_grace_period", defaults.get("stop_grace_period", "30s")))
     if grace is None:
-        problems.add(f"{where}.stop_grace_period", "must be a duration such as 30s or a number of seconds")
+        problems.add(_origin(svc, where, "stop_grace_period"), "must be a duration such as 30s or a number of seconds")
         grace = "30s"
     out["stop_grace_period"] = grace
     signal = svc.get("stop_signal")

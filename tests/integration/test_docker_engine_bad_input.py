@@ -15,19 +15,14 @@ everything.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import typing as t
 from pathlib import Path
 
 import pytest
-import yaml
+from bad_input import RunResult, assert_fails_in_validation, assert_passes_validation, assert_ran, inventory, \
+    local_host, run_playbook
 
 ROLE = "aistack.deploy.docker_engine"
-ARGSPEC_TASK = "Validating arguments against arg spec 'main'"
-VALIDATE_PREFIX = "validate | "
 
 PLATFORMS: dict[str, dict[str, str]] = {
     "debian12": {"distribution": "Debian", "distribution_major_version": "12", "distribution_version": "12.8",
@@ -192,26 +187,17 @@ def _substitute(value: t.Any, compose_binary: str) -> t.Any:
 
 
 def _host_vars(case: Case, tmp: Path, compose_binary: str) -> dict[str, t.Any]:
-    host: dict[str, t.Any] = {
-        "ansible_connection": "local",
-        "ansible_python_interpreter": sys.executable,
-        "test_platform": PLATFORMS[case.platform],
+    host = local_host(
+        test_platform=PLATFORMS[case.platform],
         # Safety net behind check mode: nothing points at the machine's own files.
-        "docker_engine_daemon_config_path": str(tmp / "daemon.json"),
-    }
+        docker_engine_daemon_config_path=str(tmp / "daemon.json"),
+    )
     if case.platform == "debian12" and "docker_engine_install_source" not in case.variables:
         host["docker_engine_install_source"] = "distro"
     if case.platform == "debian13":
         host["docker_engine_install_source"] = "distro"
     host.update(_substitute(case.variables, compose_binary))
     return host
-
-
-class RunResult(t.NamedTuple):
-    rc: int
-    # host -> list of (task name, result) in the order the tasks ran
-    tasks: dict[str, list[tuple[str, dict[str, t.Any]]]]
-    output: str
 
 
 @pytest.fixture(scope="module")
@@ -221,60 +207,16 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> RunResult:
     compose_binary.write_text("#!/bin/sh\necho 'Docker Compose version v2.99.0'\n")
     compose_binary.chmod(0o755)
     role_path = Path(__file__).resolve().parents[2] / "roles" / "docker_engine"
-    inventory = {
-        "all": {
-            "vars": {"test_role_path": str(role_path)},
-            "children": {
-                "bad": {"hosts": {name: _host_vars(case, tmp, str(compose_binary))
-                                  for name, case in BAD_CASES.items()}},
-                "good": {"hosts": {name: _host_vars(case, tmp, str(compose_binary))
-                                   for name, case in GOOD_CASES.items()}},
-            },
-        },
-    }
-    (tmp / "inventory.yml").write_text(yaml.safe_dump(inventory))
-    (tmp / "play.yml").write_text(PLAYBOOK)
-    env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json", ANSIBLE_FORKS="8",
-               ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_DEPRECATION_WARNINGS="false",
-               ANSIBLE_CACHE_PLUGIN="ansible.builtin.memory")
-    proc = subprocess.run(
-        ["ansible-playbook", "-i", str(tmp / "inventory.yml"), str(tmp / "play.yml"), "--check"],
-        capture_output=True, text=True, env=env, check=False)
-    try:
-        data = json.loads(proc.stdout)
-    except ValueError as exc:
-        raise AssertionError(f"ansible-playbook printed no JSON (rc={proc.returncode}):\n"
-                             f"{proc.stdout}\n{proc.stderr}") from exc
-    tasks: dict[str, list[tuple[str, dict[str, t.Any]]]] = {}
-    for play in data["plays"]:
-        for task in play["tasks"]:
-            for host, result in task["hosts"].items():
-                # Role tasks are named "<role> : <task>".
-                name = task["task"]["name"].split(" : ", 1)[-1]
-                tasks.setdefault(host, []).append((name, result))
-    return RunResult(proc.returncode, tasks, proc.stdout + proc.stderr)
-
-
-def _failure(run: RunResult, host: str) -> tuple[int, str, dict[str, t.Any]]:
-    for index, (name, result) in enumerate(run.tasks.get(host, [])):
-        if result.get("failed"):
-            return index, name, result
-    raise AssertionError(f"{host}: no task failed; tasks: {[task[0] for task in run.tasks.get(host, [])]}")
-
-
-def _message(result: dict[str, t.Any]) -> str:
-    """Every message of a failed result, including those of loop items."""
-    messages = [str(result.get("msg", ""))]
-    for item in result.get("results", []):
-        # A failed assertion in a loop marks its item with evaluated_to=false.
-        if item.get("failed") or item.get("evaluated_to") is False:
-            messages.append(str(item.get("msg", "")))
-    return "\n".join(messages)
+    hosts = inventory(
+        bad={name: _host_vars(case, tmp, str(compose_binary)) for name, case in BAD_CASES.items()},
+        good={name: _host_vars(case, tmp, str(compose_binary)) for name, case in GOOD_CASES.items()},
+        all_vars={"test_role_path": str(role_path)},
+    )
+    return run_playbook(tmp, hosts, PLAYBOOK)
 
 
 def test_the_playbook_ran(run: RunResult) -> None:
-    assert run.rc != 0, "some hosts must fail"
-    assert set(BAD_CASES) | set(GOOD_CASES) <= set(run.tasks), run.output[-3000:]
+    assert_ran(run, set(BAD_CASES) | set(GOOD_CASES))
 
 
 def test_enough_bad_cases() -> None:
@@ -283,18 +225,9 @@ def test_enough_bad_cases() -> None:
 
 @pytest.mark.parametrize("host", sorted(BAD_CASES))
 def test_bad_input_fails_in_validation(run: RunResult, host: str) -> None:
-    index, name, result = _failure(run, host)
-    assert name.startswith(ARGSPEC_TASK) or name.startswith(VALIDATE_PREFIX), (name, _message(result))
-    assert BAD_CASES[host].names in _message(result), (name, _message(result))
-    changed = [task for task, res in run.tasks[host][:index] if res.get("changed")]
-    assert not changed, f"tasks before the failure reported changes: {changed}"
+    assert_fails_in_validation(run, host, BAD_CASES[host].names)
 
 
 @pytest.mark.parametrize("host", sorted(GOOD_CASES))
 def test_good_input_passes_validation(run: RunResult, host: str) -> None:
-    results = run.tasks[host]
-    failed = [(name, _message(res)) for name, res in results if res.get("failed")]
-    assert not failed
-    assert not [name for name, res in results if res.get("changed")]
-    names = [task[0] for task in results]
-    assert "validate | Check that the users exist" in names, names
+    assert_passes_validation(run, host, "validate | Check that the users exist")

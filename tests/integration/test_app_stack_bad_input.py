@@ -1,0 +1,329 @@
+"""aistack.deploy.app_stack refuses bad input before it changes anything.
+
+One ansible-playbook run covers every case (tests/harness/bad_input.py): each
+case is an inventory host (connection local) with its own variables, each a
+single change to the valid stack of the molecule scenario (reference backend
+api + worker, PostgreSQL, Redis, a data and a models volume). The hosts in
+group `bad` run the whole role, the hosts in group `good` only its argument
+validation and tasks/validate.yml; both IN CHECK MODE and with every path of
+the role (app_stack_root, app_stack_data_root) in a temporary directory and
+no systemd unit, a safety net on a machine whose own Docker Engine, /opt and
+/var/lib the role must never touch.
+
+For every bad case: the host fails, the failing task is a validation task
+(role argument validation or tasks/validate.yml), its message names the
+variable (for the service model, the variable's path), and no earlier task
+reported a change. Every good case passes the same validation, so the bad
+cases cannot pass by a validation that refuses everything. No secret value
+appears anywhere in Ansible's output.
+"""
+
+from __future__ import annotations
+
+import copy
+import typing as t
+from pathlib import Path
+
+import pytest
+from bad_input import RunResult, assert_fails_in_validation, assert_passes_validation, assert_ran, inventory, \
+    local_host, run_playbook
+
+ROLE = "aistack.deploy.app_stack"
+LAST_VALIDATE_TASK = "validate | Refuse missing and placeholder secrets"
+
+# Images of the molecule scenario; validation in check mode does not need them on this machine.
+IMAGES = {"api": "aistack-test/reference-backend-api:1.0.0", "worker": "aistack-test/reference-backend-worker:1.0.0"}
+PG_PASSWORD = "pg-Bad/Input:w0rd@aistack"
+SECRET_KEY = "aistack-canary-5d0e1f6a-never-in-output"
+# Secret values that must never reach Ansible's output (with the placeholders of the bad cases below).
+SECRET_VALUES = (PG_PASSWORD, SECRET_KEY, "multi-line-canary\nsecond-line-canary")
+MODEL_FILE = "MODEL_FILE"  # replaced by the path of a real file on the controller
+
+SERVICES: dict[str, t.Any] = {
+    "api": {"volumes": ["data:/app/data", "models:/app/models:ro"]},
+    "worker": {"volumes": ["data:/app/data", "models:/app/models:ro"]},
+    "postgres": {},
+    "redis": {},
+}
+VOLUMES: dict[str, t.Any] = {
+    "data": {"mode": "0750"},
+    "models": {"mode": "0755", "files": [{"src": MODEL_FILE}]},
+}
+SECRETS = {"POSTGRES_PASSWORD": PG_PASSWORD, "APP_SECRET_KEY": SECRET_KEY}
+
+# The valid stack every case starts from.
+BASE: dict[str, t.Any] = {
+    "app_stack_name": "badinput",
+    "app_stack_release": "1.0.0",
+    "app_stack_images": IMAGES,
+    "app_stack_gpu_present": False,
+    "app_stack_postgres_image": "aistack-test/postgres:17",
+    "app_stack_redis_image": "aistack-test/redis:7",
+    "app_stack_services": SERVICES,
+    "app_stack_volumes": VOLUMES,
+    "app_stack_env": {"LOG_LEVEL": "INFO"},
+    "app_stack_required_secrets": ["APP_SECRET_KEY"],
+    "app_stack_secrets": SECRETS,
+}
+
+
+def services(**changes: dict[str, t.Any] | None) -> dict[str, t.Any]:
+    """The base services with the settings of some changed (merged key by key); None removes a service."""
+    result = copy.deepcopy(SERVICES)
+    for name, settings in changes.items():
+        if settings is None:
+            del result[name]
+        else:
+            result[name] = {**result.get(name, {}), **settings}
+    return {"app_stack_services": result}
+
+
+def volumes(**changes: dict[str, t.Any]) -> dict[str, t.Any]:
+    """The base volumes with the settings of some changed (merged key by key)."""
+    result = copy.deepcopy(VOLUMES)
+    for name, settings in changes.items():
+        result[name] = {**result.get(name, {}), **settings}
+    return {"app_stack_volumes": result}
+
+
+def secrets(**changes: t.Any) -> dict[str, t.Any]:
+    """The base secrets with some changed; None removes one."""
+    result = {**SECRETS, **changes}
+    return {"app_stack_secrets": {k: v for k, v in result.items() if v is not None}}
+
+
+class Case(t.NamedTuple):
+    variables: dict[str, t.Any]
+    names: str  # the variable (or its path) the failure message must name
+    detail: str = ""  # more the message must say, where the variable alone would not tell the cases apart
+
+
+BAD_CASES: dict[str, Case] = {
+    # --- secrets
+    "secret_required_missing": Case(secrets(APP_SECRET_KEY=None), "app_stack_secrets",
+                                    "required secret APP_SECRET_KEY is missing"),
+    "secret_placeholder_changeme": Case(secrets(APP_SECRET_KEY="changeme"), "app_stack_secrets.APP_SECRET_KEY",
+                                        "placeholder"),
+    "secret_placeholder_your_secret_key": Case(secrets(APP_SECRET_KEY="your-secret-key"),
+                                               "app_stack_secrets.APP_SECRET_KEY", "placeholder"),
+    "secret_placeholder_set_me": Case(secrets(APP_SECRET_KEY="<set me>"), "app_stack_secrets.APP_SECRET_KEY",
+                                      "placeholder"),
+    "secret_placeholder_shell_variable": Case(secrets(APP_SECRET_KEY="${X}"), "app_stack_secrets.APP_SECRET_KEY",
+                                              "placeholder"),
+    "secret_empty": Case(secrets(APP_SECRET_KEY=""), "app_stack_secrets.APP_SECRET_KEY", "is empty"),
+    "secret_with_newline": Case(secrets(APP_SECRET_KEY=SECRET_VALUES[2]), "app_stack_secrets.APP_SECRET_KEY",
+                                "newline"),
+    "postgres_without_password": Case(secrets(POSTGRES_PASSWORD=None), "app_stack_secrets",
+                                      "required secret POSTGRES_PASSWORD is missing"),
+    "secrets_not_a_dict": Case({"app_stack_secrets": ["APP_SECRET_KEY=x"]}, "app_stack_secrets"),
+    # --- services
+    "service_unknown_key": Case(services(api={"port": ["8000:8000"]}), "app_stack_services.api", "'port'"),
+    "service_unknown_preset": Case(services(cache={"preset": "memcached"}), "app_stack_services.cache.preset",
+                                   "'memcached'"),
+    "service_target_and_image": Case(services(api={"target": "api", "image": "example/api:1"}),
+                                     "app_stack_services.api", "not both"),
+    "service_target_not_built": Case(services(trainer={"target": "trainer", "healthcheck": "image"}),
+                                     "app_stack_services.trainer.target", "'trainer'"),
+    "service_neither_target_nor_image": Case(services(sidecar={}), "app_stack_services.sidecar", "needs target"),
+    "service_name_upper_case": Case(services(Worker2={"preset": "worker"}), "app_stack_services", "'Worker2'"),
+    "services_empty": Case({"app_stack_services": {}}, "app_stack_services", "at least one service"),
+    "mount_undeclared_volume": Case(services(api={"volumes": ["data:/app/data", "cache:/app/cache"]}),
+                                    "app_stack_services.api.volumes[1]", "'cache'"),
+    "mount_bad_syntax": Case(services(api={"volumes": ["data:app/data"]}), "app_stack_services.api.volumes[0]"),
+    "mount_bad_option": Case(services(worker={"volumes": ["data:/app/data:rx"]}),
+                             "app_stack_services.worker.volumes[0]"),
+    "host_port_clash": Case(services(worker={"ports": ["8000:9000"]}), "app_stack_services.worker.ports",
+                            "already published by service 'api'"),
+    "host_port_clash_on_one_address": Case(services(worker={"ports": ["127.0.0.1:8000:9000"]}),
+                                           "app_stack_services.worker.ports", "already published"),
+    "port_out_of_range": Case(services(api={"ports": ["70000:8000"]}), "app_stack_services.api.ports", "70000"),
+    "port_not_a_list": Case(services(api={"ports": "8000:8000"}), "app_stack_services.api.ports"),
+    "depends_on_unknown_service": Case(services(worker={"depends_on": ["postgres", "queue"]}),
+                                       "app_stack_services.worker.depends_on", "'queue'"),
+    "depends_on_disabled_service": Case(services(redis={"enabled": False}, worker={"depends_on": ["redis"]}),
+                                        "app_stack_services.worker.depends_on", "'redis'"),
+    "depends_on_inactive_profile": Case(
+        services(metrics={"image": "aistack-test/redis:7", "healthcheck": "image", "profiles": ["monitoring"]},
+                 api={"depends_on": ["postgres", "redis", "metrics"]}),
+        "app_stack_services.api.depends_on", "'metrics'"),
+    "depends_on_itself": Case(services(worker={"depends_on": ["worker"]}), "app_stack_services.worker.depends_on",
+                              "itself"),
+    "restart_policy_unknown": Case(services(api={"restart": "sometimes"}), "app_stack_services.api.restart",
+                                   "'sometimes'"),
+    "memory_limit_malformed": Case(services(worker={"resources": {"memory": "2 GB"}}),
+                                   "app_stack_services.worker.resources.memory", "'2 GB'"),
+    "resources_unknown_key": Case(services(worker={"resources": {"gpus": 1}}), "app_stack_services.worker.resources",
+                                  "'gpus'"),
+    "gpu_true_without_gpu": Case(services(worker={"gpu": True}), "app_stack_services.worker.gpu",
+                                 "this host has none"),
+    "gpu_count_without_gpu": Case(services(worker={"gpu": 1}), "app_stack_services.worker.gpu", "this host has none"),
+    "gpu_malformed": Case(services(worker={"gpu": "yes please"}), "app_stack_services.worker.gpu"),
+    "healthcheck_without_test": Case(services(api={"healthcheck": {"interval": "10s"}}),
+                                     "app_stack_services.api.healthcheck.test"),
+    "healthcheck_none": Case(services(api={"healthcheck": "none"}), "app_stack_services.api.healthcheck",
+                             "every service needs a healthcheck"),
+    "healthcheck_interval_malformed": Case(services(api={"healthcheck": {"test": "true", "interval": "ten"}}),
+                                           "app_stack_services.api.healthcheck.interval"),
+    "stop_signal_malformed": Case(services(postgres={"stop_signal": "INT"}), "app_stack_services.postgres.stop_signal"),
+    "service_environment_is_a_secret": Case(services(api={"environment": {"APP_SECRET_KEY": "in-the-clear"}}),
+                                            "app_stack_services.api.environment", "APP_SECRET_KEY"),
+    # --- defaults of every service: the message names the role variable, not each service
+    "default_restart_unknown": Case({"app_stack_restart": "sometimes"}, "app_stack_restart: ", "'sometimes'"),
+    "default_stop_grace_period_malformed": Case({"app_stack_stop_grace_period": "30 seconds"},
+                                                "app_stack_stop_grace_period: "),
+    "default_tmpfs_relative": Case({"app_stack_tmpfs": ["tmp"]}, "app_stack_tmpfs: "),
+    "default_cap_drop_lower_case": Case({"app_stack_cap_drop": ["all"]}, "app_stack_cap_drop: "),
+    # --- environment
+    "env_is_also_a_secret": Case({"app_stack_env": {"LOG_LEVEL": "INFO", "APP_SECRET_KEY": "in-the-clear"}},
+                                 "app_stack_env", "APP_SECRET_KEY"),
+    "env_name_malformed": Case({"app_stack_env": {"LOG-LEVEL": "INFO"}}, "app_stack_env", "'LOG-LEVEL'"),
+    # --- volumes
+    "volume_mode_unquoted_int": Case(volumes(data={"mode": 750}), "app_stack_volumes.data.mode", "750"),
+    "volume_mode_yaml_octal": Case(volumes(data={"mode": 0o750}), "app_stack_volumes.data.mode", "488"),
+    "volume_mode_not_octal": Case(volumes(data={"mode": "0999"}), "app_stack_volumes.data.mode", "'0999'"),
+    "volume_unknown_key": Case(volumes(data={"size": "10g"}), "app_stack_volumes.data", "'size'"),
+    "volume_unknown_type": Case(volumes(data={"type": "tmpfs"}), "app_stack_volumes.data.type"),
+    "volume_path_relative": Case(volumes(data={"path": "srv/data"}), "app_stack_volumes.data.path"),
+    "volume_owner_malformed": Case(volumes(data={"owner": "app"}), "app_stack_volumes.data.owner", "'app'"),
+    "volume_owner_unknown_service": Case(volumes(data={"owner": "service:trainer"}), "app_stack_volumes.data.owner",
+                                         "'trainer'"),
+    "volume_file_dest_escapes": Case(volumes(models={"files": [{"src": MODEL_FILE, "dest": "../../etc/model.json"}]}),
+                                     "app_stack_volumes.models.files[0].dest"),
+    "volume_file_dest_absolute": Case(volumes(models={"files": [{"src": MODEL_FILE, "dest": "/etc/model.json"}]}),
+                                      "app_stack_volumes.models.files[0].dest"),
+    "volume_file_without_src": Case(volumes(models={"files": [{"dest": "model.json"}]}),
+                                    "app_stack_volumes.models.files[0]", "needs src"),
+    "volume_named_with_files": Case(volumes(models={"type": "named"}), "app_stack_volumes.models.files",
+                                    "only bind volumes"),
+    # --- identity, paths and deploy settings
+    "app_name_upper_case": Case({"app_stack_name": "MyApp"}, "app_stack_name", "'MyApp'"),
+    "release_with_slash": Case({"app_stack_release": "1.0/../../etc"}, "app_stack_release", '"1.0/../../etc"'),
+    "root_relative": Case({"app_stack_root": "opt/aistack/badinput"}, "app_stack_root", '"opt/aistack/badinput"'),
+    "data_root_relative": Case({"app_stack_data_root": "var/lib/aistack/badinput"}, "app_stack_data_root",
+                               "'var/lib/aistack/badinput'"),
+    "keep_releases_one": Case({"app_stack_keep_releases": 1}, "app_stack_keep_releases",
+                              "app_stack_keep_releases 2 or more: the current and the previous release (got 1)"),
+    "health_timeout_zero": Case({"app_stack_health_timeout": 0}, "app_stack_health_timeout",
+                                "app_stack_health_timeout must be more than 0 seconds (got 0)"),
+    "profiles_not_a_list": Case({"app_stack_profiles": {"monitoring": True}}, "app_stack_profiles"),
+    "api_port_not_a_number": Case({"app_stack_api_port": "eighty"}, "app_stack_api_port"),
+    "pull_policy_unknown": Case({"app_stack_pull_policy": "sometimes"}, "app_stack_pull_policy"),
+    "required_secrets_a_dict": Case({"app_stack_required_secrets": {"APP_SECRET_KEY": True}},
+                                    "app_stack_required_secrets"),
+}
+
+GOOD_CASES: dict[str, Case] = {
+    # The stack of the molecule scenario, every bad case's starting point.
+    "good_reference_stack": Case({}, ""),
+    # The role's defaults: one api service.
+    "good_api_only": Case({"app_stack_services": {"api": {}}, "app_stack_volumes": {}, "app_stack_env": {},
+                           "app_stack_required_secrets": [], "app_stack_secrets": {}}, ""),
+    # gpu: auto on a host without a GPU, a GPU on one with, named volumes, a service in an active profile
+    # depended on, one in an inactive profile that nothing depends on, limits, an explicit healthcheck.
+    "good_everything": Case({
+        **services(
+            api={"healthcheck": {"test": ["CMD", "true"], "interval": "10s", "timeout": "5s", "retries": 3,
+                                 "start_period": "1m30s"},
+                 "resources": {"cpus": 1.5, "memory": "2g", "memory_reservation": "512m", "pids": 256},
+                 "depends_on": ["postgres", "redis", "metrics"]},
+            worker={"gpu": 1, "restart": "on-failure:3", "stop_grace_period": 120},
+            metrics={"image": "aistack-test/redis:7", "healthcheck": "image", "profiles": ["monitoring"]},
+            debug={"image": "aistack-test/redis:7", "healthcheck": "image", "profiles": ["debug"],
+                   "depends_on": ["metrics"]},
+        ),
+        **volumes(data={"type": "named"}, models={"owner": "1000:1000", "mode": "0750",
+                                                  "files": [{"src": MODEL_FILE, "dest": "v1/model.json",
+                                                             "mode": "0640"}]}),
+        "app_stack_profiles": ["monitoring"],
+        "app_stack_gpu_present": True,
+        "app_stack_keep_releases": 2,
+        "app_stack_health_timeout": 1,
+        "app_stack_release": "2026.11.22-rc_1",
+    }, ""),
+    "good_gpu_auto_without_gpu": Case(services(worker={"gpu": "auto"}), ""),
+}
+
+PLAYBOOK = f"""
+# One play: when every host of a play has failed, later plays do not run.
+- name: Run app_stack with bad and good input
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: Run the role
+      ansible.builtin.include_role:
+        name: {ROLE}
+      when: "'bad' in group_names"
+
+    - name: Check the input as the role's argument validation does
+      ansible.builtin.validate_argument_spec:
+        argument_spec: "{{{{ (lookup('ansible.builtin.file', test_role_path ~ '/meta/argument_specs.yml')
+          | ansible.builtin.from_yaml).argument_specs.main.options }}}}"
+      when: "'good' in group_names"
+
+    - name: Validate the input
+      ansible.builtin.include_role:
+        name: {ROLE}
+        tasks_from: validate.yml
+      when: "'good' in group_names"
+"""
+
+
+def _substitute(value: t.Any, model_file: str) -> t.Any:
+    if value == MODEL_FILE:
+        return model_file
+    if isinstance(value, dict):
+        return {k: _substitute(v, model_file) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_substitute(v, model_file) for v in value]
+    return value
+
+
+def _host_vars(host: str, case: Case, tmp: Path, model_file: str) -> dict[str, t.Any]:
+    variables = local_host(
+        # Safety net behind check mode: nothing points at this machine's /opt, /var/lib or systemd.
+        app_stack_root=str(tmp / host / "root"),
+        app_stack_data_root=str(tmp / host / "data"),
+        app_stack_systemd=False,
+    )
+    variables.update(_substitute(BASE, model_file))
+    variables.update(_substitute(case.variables, model_file))
+    return variables
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> RunResult:
+    tmp = tmp_path_factory.mktemp("app_stack_bad_input")
+    model_file = tmp / "model.json"
+    model_file.write_text('{"format": "aistack-linear-model/1"}\n')
+    role_path = Path(__file__).resolve().parents[2] / "roles" / "app_stack"
+    hosts = inventory(
+        bad={name: _host_vars(name, case, tmp, str(model_file)) for name, case in BAD_CASES.items()},
+        good={name: _host_vars(name, case, tmp, str(model_file)) for name, case in GOOD_CASES.items()},
+        all_vars={"test_role_path": str(role_path)},
+    )
+    return run_playbook(tmp, hosts, PLAYBOOK)
+
+
+def test_the_playbook_ran(run: RunResult) -> None:
+    assert_ran(run, set(BAD_CASES) | set(GOOD_CASES))
+
+
+def test_enough_bad_cases() -> None:
+    assert len(BAD_CASES) >= 20
+
+
+def test_no_secret_value_in_the_output(run: RunResult) -> None:
+    for value in SECRET_VALUES + ("your-secret-key", "<set me>"):
+        for line in value.splitlines():
+            assert line not in run.output, f"a secret value is in Ansible's output: {line!r}"
+
+
+@pytest.mark.parametrize("host", sorted(BAD_CASES))
+def test_bad_input_fails_in_validation(run: RunResult, host: str) -> None:
+    case = BAD_CASES[host]
+    assert_fails_in_validation(run, host, *[text for text in (case.names, case.detail) if text])
+
+
+@pytest.mark.parametrize("host", sorted(GOOD_CASES))
+def test_good_input_passes_validation(run: RunResult, host: str) -> None:
+    assert_passes_validation(run, host, LAST_VALIDATE_TASK)
