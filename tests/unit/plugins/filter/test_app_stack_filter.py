@@ -1,0 +1,645 @@
+# Copyright (c) 2026, aistack.deploy developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Unit tests for plugins/filter/app_stack.py: the app_stack role's model, compose file and secret checks.
+
+The presets are the role's own (roles/app_stack/vars/main.yml), their
+templates rendered with fixed values; the defaults are the role's defaults as
+tasks/validate.yml and templates/compose.yaml.j2 hand them to the filters.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import typing as t
+from pathlib import Path
+
+import jinja2
+import pytest
+import yaml
+
+from ansible_collections.aistack.deploy.plugins.filter.app_stack import (
+    FilterModule,
+    app_stack_compose,
+    app_stack_model,
+    app_stack_secret_problems,
+)
+
+ROLE = Path(__file__).resolve().parents[4] / "roles" / "app_stack"
+ROLE_DEFAULTS = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
+PRESET_CONTEXT = {
+    "app_stack_api_port": 8000, "app_stack_frontend_port": 3000, "app_stack_flower_port": 5555,
+    "app_stack_frontend_image": "demo/frontend:1", "app_stack_postgres_image": "demo/postgres:17",
+    "app_stack_redis_image": "demo/redis:7", "app_stack_postgres_user": "demo_user", "app_stack_postgres_db": "demo_db",
+}
+
+
+def _render(value: t.Any) -> t.Any:
+    if isinstance(value, str):
+        return jinja2.Template(value).render(**PRESET_CONTEXT)
+    if isinstance(value, dict):
+        return {k: _render(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_render(v) for v in value]
+    return value
+
+
+PRESETS = _render(yaml.safe_load((ROLE / "vars" / "main.yml").read_text())["__app_stack_presets"])
+# What tasks/validate.yml passes as the model's defaults, from the role's defaults.
+DEFAULTS = {key: ROLE_DEFAULTS[f"app_stack_{key}"] for key in ("restart", "stop_grace_period", "read_only", "tmpfs",
+                                                               "cap_drop")}
+# What templates/compose.yaml.j2 passes to app_stack_compose.
+COMPOSE_DEFAULTS = {"no_new_privileges": ROLE_DEFAULTS["app_stack_no_new_privileges"],
+                    "log_driver": ROLE_DEFAULTS["app_stack_log_driver"],
+                    "log_options": ROLE_DEFAULTS["app_stack_log_options"],
+                    "pull_policy": ROLE_DEFAULTS["app_stack_pull_policy"]}
+PLACEHOLDERS = ROLE_DEFAULTS["app_stack_secret_placeholders"]
+IMAGES = {"api": "demo/app:1.0.0-api", "worker": "demo/app:1.0.0-worker", "beat": "demo/app:1.0.0-beat"}
+ENV_FILE = "/opt/aistack/demo/.env"
+REFERENCE_SERVICES = {
+    "api": {"volumes": ["data:/app/data", "models:/app/models:ro"]},
+    "worker": {"volumes": ["data:/app/data", "models:/app/models:ro"]},
+    "postgres": {},
+    "redis": {},
+}
+REFERENCE_VOLUMES = {"data": {"mode": "0750"}, "models": {"mode": "0755", "files": [{"src": "/ctl/models/model.json"}]}}
+
+
+def spec(**changes: t.Any) -> dict[str, t.Any]:
+    """The model's input as tasks/validate.yml builds it: the reference stack unless changed."""
+    base: dict[str, t.Any] = {
+        "name": "demo",
+        "data_root": "/var/lib/aistack/demo",
+        "services": copy.deepcopy(REFERENCE_SERVICES),
+        "volumes": copy.deepcopy(REFERENCE_VOLUMES),
+        "presets": copy.deepcopy(PRESETS),
+        "profiles": [],
+        "images": dict(IMAGES),
+        "env": {"LOG_LEVEL": "INFO"},
+        "secret_names": ["POSTGRES_PASSWORD", "APP_SECRET_KEY"],
+        "gpu_present": False,
+        "defaults": copy.deepcopy(DEFAULTS),
+    }
+    base.update(changes)
+    return base
+
+
+def model_of(**changes: t.Any) -> dict[str, t.Any]:
+    """The model of a valid input (fails the test on any problem)."""
+    model = app_stack_model(spec(**changes))
+    assert model["problems"] == []
+    return model
+
+
+def problems_of(**changes: t.Any) -> list[str]:
+    return app_stack_model(spec(**changes))["problems"]
+
+
+# --- the reference stack ------------------------------------------------------
+
+def test_reference_stack_model() -> None:
+    model = model_of()
+    services = model["services"]
+    assert list(services) == ["api", "worker", "postgres", "redis"]
+    assert model["active_services"] == ["api", "postgres", "redis", "worker"]
+    assert model["images"] == ["demo/app:1.0.0-api", "demo/app:1.0.0-worker", "demo/postgres:17", "demo/redis:7"]
+    assert {name: svc["preset"] for name, svc in services.items()} == {
+        "api": "api", "worker": "worker", "postgres": "postgres", "redis": "redis"}
+    assert services["api"]["image"] == "demo/app:1.0.0-api"
+    assert services["api"]["target"] == "api"
+    assert services["postgres"]["target"] == ""
+    assert services["api"]["ports"] == ["8000:8000"]
+    assert services["worker"]["ports"] == []
+    assert services["api"]["healthcheck"] is None  # the image's own HEALTHCHECK
+    assert services["postgres"]["healthcheck"]["retries"] == 5
+    assert services["postgres"]["healthcheck"]["interval"] == "3s"
+    assert services["postgres"]["stop_signal"] == "SIGINT"
+    # The preset's volumes are declared beside the user's.
+    assert set(model["volumes"]) == {"data", "models", "pgdata", "redis-data"}
+    assert model["volumes"]["pgdata"]["mode"] == "0700"
+
+
+# --- presets ------------------------------------------------------------------
+
+def test_preset_settings_are_replaced_key_by_key() -> None:
+    model = model_of(services={"api": {"ports": ["127.0.0.1:9000:8000"], "read_only": False, "gpu": False}})
+    api = model["services"]["api"]
+    assert api["ports"] == ["127.0.0.1:9000:8000"]
+    assert api["read_only"] is False
+    assert api["env_file"] is True  # from the preset, not replaced
+    assert api["reservations"] == {}
+
+
+def test_preset_environment_and_labels_merge() -> None:
+    model = model_of(services={
+        "postgres": {"environment": {"POSTGRES_DB": "other_db", "PGDATA": "/var/lib/postgresql/data/pg"},
+                     "labels": {"team": "data"}},
+        "redis": {},
+    }, volumes={})
+    assert model["services"]["postgres"]["environment"] == {
+        "POSTGRES_USER": "demo_user", "POSTGRES_DB": "other_db", "PGDATA": "/var/lib/postgresql/data/pg"}
+    assert model["services"]["postgres"]["labels"] == {"team": "data"}
+
+
+def test_preset_picked_by_name_and_by_preset_key() -> None:
+    model = model_of(services={"celery": {"preset": "worker", "command": ["celery", "-A", "app", "worker"]},
+                               "tool": {"preset": "none", "image": "demo/tool:1", "healthcheck": {"test": "true"}},
+                               "api": {}})
+    assert model["services"]["celery"]["preset"] == "worker"
+    assert model["services"]["celery"]["image"] == "demo/app:1.0.0-worker"
+    assert model["services"]["celery"]["command"] == ["celery", "-A", "app", "worker"]
+    tool = model["services"]["tool"]
+    assert tool["preset"] == "none"
+    assert tool["env_file"] is False
+    assert tool["healthcheck"] == {"test": "true"}
+    assert tool["depends_on"] == []
+
+
+def test_disabled_service_is_left_out() -> None:
+    model = model_of(services={"api": {}, "worker": {"enabled": False}, "redis": {"enabled": False}})
+    assert list(model["services"]) == ["api"]
+    assert "redis-data" not in model["volumes"]
+    assert "REDIS_URL" not in model["services"]["api"]["environment"]
+
+
+# --- dependencies and profiles ------------------------------------------------
+
+def test_auto_depends_on_only_for_services_that_run() -> None:
+    assert model_of()["services"]["api"]["depends_on"] == ["postgres", "redis"]
+    assert model_of(services={"api": {}, "redis": {}}, volumes={})["services"]["api"]["depends_on"] == ["redis"]
+    assert model_of(services={"api": {}}, volumes={})["services"]["api"]["depends_on"] == []
+
+
+def test_auto_depends_on_leaves_out_inactive_profiles() -> None:
+    services = {"api": {}, "postgres": {"profiles": ["db"]}, "redis": {}}
+    inactive = model_of(services=copy.deepcopy(services), volumes={})
+    assert inactive["services"]["api"]["depends_on"] == ["redis"]
+    assert inactive["active_services"] == ["api", "redis"]
+    assert "demo/postgres:17" not in inactive["images"]
+    active = model_of(services=copy.deepcopy(services), volumes={}, profiles=["db"])
+    assert active["services"]["api"]["depends_on"] == ["postgres", "redis"]
+    assert active["active_services"] == ["api", "postgres", "redis"]
+    assert active["profiles"] == ["db"]
+    assert "demo/postgres:17" in active["images"]
+
+
+def test_auto_depends_on_of_a_profiled_service_keeps_deps_of_its_own_profile() -> None:
+    model = model_of(services={"worker": {"profiles": ["full"]}, "redis": {"profiles": ["full"]},
+                               "postgres": {"profiles": ["db"]}, "api": {}}, volumes={})
+    assert model["services"]["worker"]["depends_on"] == ["redis"]
+    assert model["active_services"] == ["api"]
+
+
+def test_explicit_depends_on_is_kept_and_checked() -> None:
+    assert model_of(services={"api": {"depends_on": []}, "redis": {}}, volumes={})["services"]["api"]["depends_on"] == []
+    problems = problems_of(services={"api": {"depends_on": ["postgres"]}, "postgres": {"profiles": ["db"]}}, volumes={})
+    assert problems == ["app_stack_services.api.depends_on: 'postgres' is in profiles ['db'] that app_stack_profiles "
+                        "does not activate"]
+    assert problems_of(services={"api": {"depends_on": ["api"]}}, volumes={}) == [
+        "app_stack_services.api.depends_on: a service cannot depend on itself"]
+    assert problems_of(services={"api": {"depends_on": ["queue"]}}, volumes={}) == [
+        "app_stack_services.api.depends_on: unknown or disabled service 'queue'"]
+
+
+# --- volumes and owners -------------------------------------------------------
+
+def test_bind_and_named_volumes() -> None:
+    model = model_of(volumes={"data": {"type": "named"}, "models": {"path": "/srv/models", "mode": "0755"}})
+    data, models, pgdata = (model["volumes"][v] for v in ("data", "models", "pgdata"))
+    assert (data["type"], data["path"], data["docker_name"]) == ("named", "", "aistack-demo-data")
+    assert (models["type"], models["path"], models["docker_name"]) == ("bind", "/srv/models", "")
+    assert pgdata["path"] == "/var/lib/aistack/demo/pgdata"
+    assert model["services"]["api"]["mounts"] == [
+        {"type": "volume", "source": "data", "target": "/app/data", "read_only": False},
+        {"type": "bind", "source": "/srv/models", "target": "/app/models", "read_only": True},
+    ]
+    assert data["mounted_by"] == ["api", "worker"]
+
+
+def test_host_path_mount_passes_through() -> None:
+    model = model_of(services={"api": {"volumes": ["/etc/ssl/certs:/etc/ssl/certs:ro"]}}, volumes={})
+    assert model["services"]["api"]["mounts"] == [
+        {"type": "bind", "source": "/etc/ssl/certs", "target": "/etc/ssl/certs", "read_only": True}]
+
+
+def test_owner_auto_is_the_first_service_that_mounts_it() -> None:
+    model = model_of()
+    data = model["volumes"]["data"]
+    assert (data["owner_image"], data["owner_user"], data["owner_fixed"]) == ("demo/app:1.0.0-api", "", "")
+    pgdata = model["volumes"]["pgdata"]
+    assert (pgdata["owner_image"], pgdata["owner_user"]) == ("demo/postgres:17", "postgres")  # the preset's data_user
+    # One image_user_info lookup per (image, user), however many volumes it owns (data and models: one);
+    # the presets' volumes come first.
+    assert model["owners"] == [
+        {"key": "demo/postgres:17|postgres", "image": "demo/postgres:17", "user": "postgres"},
+        {"key": "demo/redis:7|", "image": "demo/redis:7", "user": ""},
+        {"key": "demo/app:1.0.0-api|", "image": "demo/app:1.0.0-api", "user": ""},
+    ]
+
+
+@pytest.mark.parametrize(("owner", "fixed", "image", "user"), [
+    ("root", "0:0", "", ""),
+    ("1000:1001", "1000:1001", "", ""),
+    ("service:postgres", "", "demo/postgres:17", "postgres"),
+    ("service:worker", "", "demo/app:1.0.0-worker", "app"),
+])
+def test_owner_settings(owner: str, fixed: str, image: str, user: str) -> None:
+    model = model_of(services={**copy.deepcopy(REFERENCE_SERVICES), "worker": {
+        "volumes": ["data:/app/data"], "data_user": "app"}},
+        volumes={"data": {"owner": owner}, "models": {}})
+    data = model["volumes"]["data"]
+    assert (data["owner_fixed"], data["owner_image"], data["owner_user"]) == (fixed, image, user)
+    keys = [owner_entry["key"] for owner_entry in model["owners"]]
+    assert (f"{image}|{user}" in keys) == bool(image)
+
+
+def test_unmounted_bind_volume_stays_root_and_needs_no_lookup() -> None:
+    model = model_of()
+    models = model["volumes"]["models"]  # mounted by api, so auto
+    assert models["owner_fixed"] == ""
+    unmounted = model_of(volumes={**copy.deepcopy(REFERENCE_VOLUMES), "spare": {}})["volumes"]["spare"]
+    assert (unmounted["owner_fixed"], unmounted["owner_key"]) == ("0:0", "")
+
+
+def test_owner_of_unknown_service_is_a_problem_not_a_crash() -> None:
+    assert problems_of(volumes={"data": {"owner": "service:trainer"}, "models": {}}) == [
+        "app_stack_volumes.data.owner: names unknown or disabled service 'trainer'"]
+
+
+def test_files_dest_defaults_to_the_file_name() -> None:
+    model = model_of(volumes={"data": {}, "models": {"files": [
+        {"src": "/ctl/models/model.json"}, {"src": "/ctl/conf/", "dest": "conf/app", "mode": "0640"}]}})
+    assert model["volumes"]["models"]["files"] == [
+        {"src": "/ctl/models/model.json", "dest": "model.json"},
+        {"src": "/ctl/conf/", "dest": "conf/app", "mode": "0640"},
+    ]
+
+
+@pytest.mark.parametrize(("settings", "problem"), [
+    ({"mode": 750}, "app_stack_volumes.data.mode: must be an octal mode in quotes such as '0750' (got 750)"),
+    ({"mode": "0999"}, "app_stack_volumes.data.mode: must be an octal mode in quotes such as '0750' (got '0999')"),
+    ({"type": "tmpfs"}, "app_stack_volumes.data.type: must be bind or named (got 'tmpfs')"),
+    ({"path": "srv/data"}, "app_stack_volumes.data.path: must be an absolute host path (got 'srv/data')"),
+    ({"size": "1g"}, "app_stack_volumes.data: unknown key 'size' (known: files, mode, owner, path, type)"),
+    ({"files": [{"src": "/ctl/a", "dest": "../a"}]},
+     "app_stack_volumes.data.files[0].dest: must be a path relative to the volume (got '../a')"),
+    ({"type": "named", "files": [{"src": "/ctl/a"}]}, "app_stack_volumes.data.files: only bind volumes take files"),
+])
+def test_volume_problems(settings: dict[str, t.Any], problem: str) -> None:
+    assert problems_of(volumes={"data": settings, "models": {}}) == [problem]
+
+
+# --- GPU ----------------------------------------------------------------------
+
+NVIDIA_ALL = [{"driver": "nvidia", "count": "all", "capabilities": ["gpu"]}]
+
+
+def test_gpu_auto_reserves_only_where_a_gpu_is() -> None:
+    assert model_of(gpu_present=False)["services"]["worker"]["reservations"] == {}
+    with_gpu = model_of(gpu_present=True)["services"]
+    assert with_gpu["worker"]["reservations"] == {"devices": NVIDIA_ALL}
+    assert with_gpu["api"]["reservations"] == {"devices": NVIDIA_ALL}
+    assert with_gpu["postgres"]["reservations"] == {}
+
+
+def test_gpu_count_and_true() -> None:
+    services = {**copy.deepcopy(REFERENCE_SERVICES), "worker": {"gpu": 2}, "api": {"gpu": True}}
+    model = model_of(services=services, gpu_present=True)
+    assert model["services"]["worker"]["reservations"]["devices"][0]["count"] == 2
+    assert model["services"]["api"]["reservations"]["devices"][0]["count"] == "all"
+
+
+@pytest.mark.parametrize("gpu", [True, 1])
+def test_gpu_asked_for_on_a_host_without_one(gpu: t.Any) -> None:
+    problems = problems_of(services={**copy.deepcopy(REFERENCE_SERVICES), "worker": {"gpu": gpu}})
+    assert len(problems) == 1
+    assert problems[0].startswith("app_stack_services.worker.gpu: asks for a GPU but this host has none")
+
+
+# --- environment --------------------------------------------------------------
+
+def test_env_goes_only_to_app_targets_with_env_file() -> None:
+    model = model_of(services={**copy.deepcopy(REFERENCE_SERVICES), "beat": {"env_file": False},
+                               "tool": {"image": "demo/tool:1", "env_file": True, "healthcheck": "image"}})
+    services = model["services"]
+    expected = {"LOG_LEVEL": "INFO", "REDIS_URL": "redis://redis:6379/0"}
+    assert services["api"]["environment"] == expected
+    assert services["worker"]["environment"] == expected
+    assert services["beat"]["environment"] == {}  # a target, but without env_file
+    assert services["tool"]["environment"] == {}  # env_file, but not an app target
+    assert services["postgres"]["environment"] == {"POSTGRES_USER": "demo_user", "POSTGRES_DB": "demo_db"}
+    assert services["redis"]["environment"] == {}
+
+
+def test_env_values_become_strings_and_service_environment_wins() -> None:
+    model = model_of(env={"DEBUG": False, "WORKERS": 4, "EMPTY": None, "LOG_LEVEL": "INFO"},
+                     services={"api": {"environment": {"LOG_LEVEL": "DEBUG"}}}, volumes={})
+    assert model["services"]["api"]["environment"] == {"DEBUG": "false", "WORKERS": "4", "EMPTY": "",
+                                                       "LOG_LEVEL": "DEBUG"}
+
+
+def test_preset_env_yields_to_a_secret_of_the_same_name() -> None:
+    # compose's environment wins over env_file: a plain REDIS_URL would hide the secret one.
+    model = model_of(secret_names=["POSTGRES_PASSWORD", "REDIS_URL"])
+    assert "REDIS_URL" not in model["services"]["api"]["environment"]
+
+
+def test_secret_names_in_plain_environment_are_problems() -> None:
+    assert problems_of(env={"APP_SECRET_KEY": "x"}) == [
+        "app_stack_env: APP_SECRET_KEY is also a secret in app_stack_secrets: secrets go only to .env"]
+    assert problems_of(services={**copy.deepcopy(REFERENCE_SERVICES),
+                                 "api": {"environment": {"POSTGRES_PASSWORD": "x"}}}) == [
+        "app_stack_services.api.environment: POSTGRES_PASSWORD is a secret in app_stack_secrets: secrets go only to .env"]
+
+
+# --- service checks -----------------------------------------------------------
+
+def test_host_port_clashes() -> None:
+    def worker_ports(*ports: str) -> list[str]:
+        return problems_of(services={**copy.deepcopy(REFERENCE_SERVICES), "worker": {"ports": list(ports)}})
+
+    clash = "app_stack_services.worker.ports: host port 8000/tcp is already published by service 'api'"
+    assert worker_ports("8000:9000") == [clash]
+    assert worker_ports("127.0.0.1:8000:9000") == [clash]
+    assert worker_ports("8000:9000/udp") == []
+    assert worker_ports("9000") == []  # no host port
+    both_local = problems_of(services={"api": {"ports": ["127.0.0.1:8000:8000"]},
+                                       "worker": {"ports": ["127.0.0.2:8000:8000"]}}, volumes={})
+    assert both_local == []
+    inactive = problems_of(services={"api": {}, "worker": {"ports": ["8000:9000"], "profiles": ["x"]}}, volumes={})
+    assert inactive == []
+
+
+@pytest.mark.parametrize("port", ["70000:8000", "8000:0", "eight:8000", "1.2.3:80:80", "8000:8000/sctp"])
+def test_malformed_ports(port: str) -> None:
+    assert problems_of(services={"api": {"ports": [port]}}, volumes={}) == [
+        f"app_stack_services.api.ports: {port!r} is not [ip:]host:container[/tcp|udp] with ports 1-65535"]
+
+
+@pytest.mark.parametrize(("settings", "problem"), [
+    ({"port": 1}, "app_stack_services.api: unknown key 'port'"),
+    ({"preset": "memcached", "target": "api"}, "app_stack_services.api.preset: unknown preset 'memcached'"),
+    ({"image": "demo/api:2"}, "app_stack_services.api: set target (an image app_image built) or image, not both"),
+    ({"target": "trainer"}, "app_stack_services.api.target: 'trainer' is not a target app_image built"),
+    ({"volumes": ["data:app/data"]}, "app_stack_services.api.volumes[0]: 'data:app/data' is not"),
+    ({"volumes": ["cache:/cache"]}, "app_stack_services.api.volumes[0]: volume 'cache' is not declared"),
+    ({"restart": "sometimes"}, "app_stack_services.api.restart: must be no, always, unless-stopped"),
+    ({"resources": {"memory": "2 GB"}}, "app_stack_services.api.resources.memory: must be a size"),
+    ({"resources": {"cpus": 0}}, "app_stack_services.api.resources.cpus: must be a positive number"),
+    ({"healthcheck": "none"}, "app_stack_services.api.healthcheck: must be 'image'"),
+    ({"healthcheck": {"interval": "10s"}}, "app_stack_services.api.healthcheck.test: must be"),
+    ({"healthcheck": {"test": "true", "retries": 0}}, "app_stack_services.api.healthcheck.retries: must be"),
+    ({"stop_grace_period": "soon"}, "app_stack_services.api.stop_grace_period: must be a duration"),
+    ({"cap_drop": ["all"]}, "app_stack_services.api.cap_drop: must be a list of capability names"),
+    ({"tmpfs": ["tmp"]}, "app_stack_services.api.tmpfs: must be a list of absolute container paths"),
+])
+def test_service_problems(settings: dict[str, t.Any], problem: str) -> None:
+    problems = problems_of(services={"api": settings}, volumes={"data": {}})
+    assert len(problems) == 1, problems
+    assert problems[0].startswith(problem), problems
+
+
+@pytest.mark.parametrize(("key", "value"), [
+    ("restart", "sometimes"), ("stop_grace_period", "30 seconds"), ("tmpfs", ["tmp"]), ("cap_drop", ["all"]),
+])
+def test_bad_role_default_is_named_once_as_the_role_variable(key: str, value: t.Any) -> None:
+    problems = problems_of(defaults={**DEFAULTS, key: value})
+    assert len(problems) == 1, problems
+    assert problems[0].startswith(f"app_stack_{key}: "), problems
+
+
+@pytest.mark.parametrize(("changes", "problem"), [
+    ({"name": "MyApp"}, "app_stack_name: must be lower-case letters"),
+    ({"data_root": "var/lib/demo"}, "app_stack_data_root: must be an absolute path below /"),
+    ({"data_root": "/"}, "app_stack_data_root: must be an absolute path below /"),
+    ({"services": {}}, "app_stack_services: must name at least one service"),
+    ({"profiles": "full"}, "app_stack_profiles: must be a list of profile names"),
+])
+def test_top_level_problems(changes: dict[str, t.Any], problem: str) -> None:
+    problems = problems_of(**changes)
+    assert problems and problems[0].startswith(problem), problems
+
+
+@pytest.mark.parametrize(("settings", "seconds"), [
+    ({}, 60),  # postgres' 60s
+    ({"worker": {"stop_grace_period": "1m30s"}}, 90),
+    ({"worker": {"stop_grace_period": 120}}, 120),
+    ({"worker": {"stop_grace_period": "1h"}}, 3600),
+])
+def test_max_stop_grace_seconds(settings: dict[str, t.Any], seconds: int) -> None:
+    services = copy.deepcopy(REFERENCE_SERVICES)
+    for name, extra in settings.items():
+        services[name].update(extra)
+    assert model_of(services=services)["max_stop_grace_seconds"] == seconds
+
+
+def test_max_stop_grace_seconds_rounds_up() -> None:
+    model = model_of(services={"api": {"stop_grace_period": "1500ms"}}, volumes={},
+                     defaults={**DEFAULTS, "stop_grace_period": "1s"})
+    assert model["max_stop_grace_seconds"] == 2
+    assert model["services"]["api"]["stop_grace_period"] == "1500ms"
+
+
+def test_model_takes_lazy_mappings() -> None:
+    """Ansible may hand in its own Mapping types; the filter copies them into plain dicts."""
+
+    class Lazy(t.Mapping[str, t.Any]):
+        def __init__(self, data: dict[str, t.Any]) -> None:
+            self._data = data
+
+        def __getitem__(self, key: str) -> t.Any:
+            return self._data[key]
+
+        def __iter__(self) -> t.Iterator[str]:
+            return iter(self._data)
+
+        def __len__(self) -> int:
+            return len(self._data)
+
+    lazy = app_stack_model(Lazy({**spec(), "services": Lazy(copy.deepcopy(REFERENCE_SERVICES))}))
+    assert lazy == app_stack_model(spec())
+
+
+# --- the compose file ---------------------------------------------------------
+
+def compose_of(**changes: t.Any) -> dict[str, t.Any]:
+    return app_stack_compose(model_of(**changes), COMPOSE_DEFAULTS, ENV_FILE)
+
+
+def test_compose_services() -> None:
+    compose = compose_of()
+    assert compose["name"] == "demo"
+    assert list(compose["services"]) == ["api", "worker", "postgres", "redis"]
+    api, postgres, redis = (compose["services"][s] for s in ("api", "postgres", "redis"))
+    assert api["image"] == "demo/app:1.0.0-api"
+    assert api["pull_policy"] == "never"
+    assert api["restart"] == "unless-stopped"
+    assert api["env_file"] == [ENV_FILE]
+    assert postgres["env_file"] == [ENV_FILE]
+    assert "env_file" not in redis
+    assert api["environment"] == {"LOG_LEVEL": "INFO", "REDIS_URL": "redis://redis:6379/0"}
+    assert api["ports"] == ["8000:8000"]
+    assert api["depends_on"] == {"postgres": {"condition": "service_healthy", "restart": True},
+                                 "redis": {"condition": "service_healthy", "restart": True}}
+    assert "depends_on" not in redis
+    assert "healthcheck" not in api
+    assert postgres["healthcheck"]["test"][0] == "CMD-SHELL"
+    assert postgres["stop_signal"] == "SIGINT"
+    assert postgres["stop_grace_period"] == "60s"
+    assert api["labels"] == {"io.aistack.deploy.app": "demo"}
+
+
+def test_compose_hardening() -> None:
+    services = compose_of()["services"]
+    for name, svc in services.items():
+        assert svc["security_opt"] == ["no-new-privileges:true"], name
+        assert svc["cap_drop"] == ["ALL"], name
+        assert svc["tmpfs"] == ["/tmp"], name
+    assert services["api"]["read_only"] is True
+    assert services["redis"]["read_only"] is True
+    assert services["postgres"]["read_only"] is False
+    assert services["postgres"]["cap_add"] == ["CHOWN", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID"]
+    assert "cap_add" not in services["api"]
+    relaxed = app_stack_compose(model_of(), {**COMPOSE_DEFAULTS, "no_new_privileges": False}, ENV_FILE)
+    assert "security_opt" not in relaxed["services"]["api"]
+
+
+def test_compose_logging() -> None:
+    compose = compose_of()
+    assert compose["services"]["api"]["logging"] == {"driver": "json-file",
+                                                     "options": {"max-size": "10m", "max-file": "3"}}
+    plain = app_stack_compose(model_of(), {**COMPOSE_DEFAULTS, "log_driver": "journald", "log_options": {}}, ENV_FILE)
+    assert plain["services"]["api"]["logging"] == {"driver": "journald"}
+    numbers = app_stack_compose(model_of(), {**COMPOSE_DEFAULTS, "log_options": {"max-file": 5}}, ENV_FILE)
+    assert numbers["services"]["api"]["logging"]["options"] == {"max-file": "5"}
+
+
+def test_compose_volumes() -> None:
+    compose = compose_of(volumes={"data": {"type": "named"}, "models": {}})
+    assert compose["volumes"] == {"data": {"name": "aistack-demo-data", "external": True}}
+    assert compose["services"]["api"]["volumes"] == [
+        {"type": "volume", "source": "data", "target": "/app/data"},
+        {"type": "bind", "source": "/var/lib/aistack/demo/models", "target": "/app/models", "read_only": True,
+         "bind": {"create_host_path": False}},
+    ]
+    assert "volumes" not in compose_of()  # bind volumes only: no top-level volumes
+
+
+def test_compose_resources_and_gpu() -> None:
+    services = {**copy.deepcopy(REFERENCE_SERVICES),
+                "worker": {"resources": {"cpus": 1.5, "memory": "2g", "memory_reservation": "512m", "pids": 256}}}
+    compose = compose_of(services=services, gpu_present=True)
+    assert compose["services"]["worker"]["deploy"] == {"resources": {
+        "limits": {"cpus": "1.5", "memory": "2g", "pids": 256},
+        "reservations": {"memory": "512m", "devices": NVIDIA_ALL},
+    }}
+    assert "deploy" not in compose_of()["services"]["api"]
+
+
+def test_compose_profiles_and_pull_policy() -> None:
+    model = model_of(services={"api": {"profiles": ["web"]}}, volumes={})
+    compose = app_stack_compose(model, {**COMPOSE_DEFAULTS, "pull_policy": "missing"}, ENV_FILE)
+    assert compose["services"]["api"]["profiles"] == ["web"]
+    assert compose["services"]["api"]["pull_policy"] == "missing"
+
+
+def test_compose_dumps_without_anchors() -> None:
+    # Presets share objects between services (two workers, the same healthcheck); no YAML anchor may result.
+    services = {**copy.deepcopy(REFERENCE_SERVICES), "worker2": {"preset": "worker"},
+                "redis2": {"preset": "redis", "volumes": ["redis-data:/data"], "profiles": ["x"]}}
+    text = yaml.safe_dump(compose_of(services=services, gpu_present=True), sort_keys=False)
+    assert "&id" not in text and "*id" not in text, text
+    assert yaml.safe_load(text)["services"]["worker2"]["image"] == "demo/app:1.0.0-worker"
+
+
+def test_compose_holds_no_secret() -> None:
+    secret_names = ["POSTGRES_PASSWORD", "APP_SECRET_KEY", "REDIS_URL"]
+    model = model_of(secret_names=secret_names)
+    compose = app_stack_compose(model, COMPOSE_DEFAULTS, ENV_FILE)
+    for svc in compose["services"].values():
+        assert not set(svc.get("environment", {})) & set(secret_names), svc
+    text = json.dumps(compose)
+    for name in secret_names:
+        assert name not in text
+
+
+# --- secrets ------------------------------------------------------------------
+
+GOOD_SECRETS = {"POSTGRES_PASSWORD": "pg-Unit/Test:w0rd@aistack", "APP_SECRET_KEY": "k3y-6f1c0b9e-unit", "PORT_SALT": 4711}
+
+
+def test_good_secrets_have_no_problems() -> None:
+    assert app_stack_secret_problems(GOOD_SECRETS, ["APP_SECRET_KEY", "POSTGRES_PASSWORD"], PLACEHOLDERS) == []
+
+
+def test_missing_required_secrets_are_named() -> None:
+    problems = app_stack_secret_problems({"APP_SECRET_KEY": "k3y-6f1c0b9e-unit"},
+                                         ["APP_SECRET_KEY", "POSTGRES_PASSWORD", "OPENAI_API_KEY"], PLACEHOLDERS)
+    assert problems == [
+        "app_stack_secrets: required secret POSTGRES_PASSWORD is missing (app_stack_required_secrets)",
+        "app_stack_secrets: required secret OPENAI_API_KEY is missing (app_stack_required_secrets)",
+    ]
+
+
+PLACEHOLDER_VALUES = ["changeme", "CHANGE_ME", "change-me", "your-secret-key", "your_api_key", "<set me>",
+                      "<OPENAI_API_KEY>", "${X}", "${APP_SECRET_KEY}", "xxxx", "********", "TODO", "Dummy"]
+
+
+@pytest.mark.parametrize("value", PLACEHOLDER_VALUES)
+def test_placeholders_are_refused_without_showing_them(value: str) -> None:
+    problems = app_stack_secret_problems({**GOOD_SECRETS, "APP_SECRET_KEY": value}, ["APP_SECRET_KEY"], PLACEHOLDERS)
+    assert problems == ["app_stack_secrets.APP_SECRET_KEY: is a placeholder, not a secret: set the real value "
+                        "(for example from ansible-vault)"]
+    assert all(value not in problem for problem in problems)
+
+
+NOT_IN_ENV = "must not contain a newline, a NUL or a single quote (.env quotes values with ')"
+NOT_A_STRING = "must be a string or a number"
+
+
+@pytest.mark.parametrize(("value", "problem", "hidden"), [
+    ("", "is empty", []),
+    ("   ", "is empty", []),
+    ("first-canary-line\nsecond-canary-line", NOT_IN_ENV, ["first-canary-line", "second-canary-line"]),
+    ("carriage-canary\rreturn-canary", NOT_IN_ENV, ["carriage-canary", "return-canary"]),
+    ("nul-canary\0byte-canary", NOT_IN_ENV, ["nul-canary", "byte-canary"]),
+    ("quote-canary'after-quote-canary", NOT_IN_ENV, ["quote-canary", "after-quote-canary"]),
+    (None, NOT_A_STRING, []),
+    (True, NOT_A_STRING, []),
+    (["list-canary"], NOT_A_STRING, ["list-canary"]),
+    ({"dict-canary": "dict-canary-value"}, NOT_A_STRING, ["dict-canary"]),
+])
+def test_bad_secret_values_are_named_never_shown(value: t.Any, problem: str, hidden: list[str]) -> None:
+    problems = app_stack_secret_problems({**GOOD_SECRETS, "APP_SECRET_KEY": value}, [], PLACEHOLDERS)
+    assert problems == [f"app_stack_secrets.APP_SECRET_KEY: {problem}"]
+    for fragment in hidden:
+        assert fragment not in problems[0]
+
+
+def test_secret_names_are_checked_values_stay_hidden() -> None:
+    problems = app_stack_secret_problems({"app-secret": "name-canary-value", "1ST": "digit-canary-value"}, [],
+                                         PLACEHOLDERS)
+    assert problems == [
+        "app_stack_secrets: 'app-secret' is not a valid environment variable name",
+        "app_stack_secrets: '1ST' is not a valid environment variable name",
+    ]
+    assert not any("canary" in problem for problem in problems)
+
+
+def test_secret_problems_of_malformed_arguments() -> None:
+    assert app_stack_secret_problems(["APP_SECRET_KEY=v"], [], PLACEHOLDERS) == [
+        "app_stack_secrets: must be a dict of variable names to values"]
+    assert app_stack_secret_problems(GOOD_SECRETS, "APP_SECRET_KEY", PLACEHOLDERS) == [
+        "app_stack_required_secrets: must be a list of secret names"]
+    assert app_stack_secret_problems(GOOD_SECRETS, [], ["(unclosed"]) == [
+        "app_stack_secret_placeholders: '(unclosed' is not a regular expression"]
+
+
+def test_filters_are_registered() -> None:
+    assert FilterModule().filters() == {
+        "app_stack_model": app_stack_model,
+        "app_stack_compose": app_stack_compose,
+        "app_stack_secret_problems": app_stack_secret_problems,
+    }
