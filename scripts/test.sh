@@ -87,6 +87,10 @@ tier_lint() {
   step "ansible-lint (production profile)" in_venv "$NEWEST_VENV" ansible-lint
   step "antsibull-changelog lint" in_venv "$NEWEST_VENV" antsibull-changelog lint
   step "hadolint" in_venv "$NEWEST_VENV" tests/harness/hadolint-all.sh
+  # app_stack: the compose file and unit of every shape, rendered as the role does.
+  step "docker compose config (app_stack, every shape)" in_venv "$NEWEST_VENV" tests/harness/compose-config-all.sh
+  command -v systemd-analyze >/dev/null || step "Debian package systemd (systemd-analyze)" ensure_debian_packages systemd
+  step "systemd-analyze verify (app_stack units)" in_venv "$NEWEST_VENV" tests/harness/systemd-verify-all.sh
   step "ansible-test sanity, newest ($(pyver "$NEWEST_VENV"))" \
     in_venv "$NEWEST_VENV" tests/harness/sanity.sh "$(pyver "$NEWEST_VENV")"
   step "ansible-test sanity, oldest ($(pyver "$OLDEST_VENV"))" \

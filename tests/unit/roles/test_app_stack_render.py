@@ -1,0 +1,234 @@
+"""The app_stack role's compose file, unit and .env, rendered through Ansible for every seed shape.
+
+tests/harness/render_shapes.py (render_stacks) runs the role's own validate
+tasks (the model through aistack.deploy.app_stack_model, the secret checks)
+and its templates for every examples/shapes/*.yml, the extra cases of
+STACK_EXTRA_CASES (role defaults, other profile sets, a GPU host) and the
+broken cases below, in one ansible-playbook run. These tests assert what
+the files say; the lint tier runs `docker compose config` and
+`systemd-analyze verify` on the same renderings
+(tests/harness/compose-config-all.sh, systemd-verify-all.sh).
+"""
+
+from __future__ import annotations
+
+import re
+import stat
+import typing as t
+
+import pytest
+import yaml
+import render_shapes  # tests/harness, put on sys.path by tests/conftest.py
+
+SHAPES_DIR = render_shapes.SHAPES
+SHAPE_NAMES = sorted(p.stem for p in SHAPES_DIR.glob("*.yml"))
+GOOD = {**render_shapes.stack_cases()}
+# Cases that must fail, and a text the failure must contain.
+BROKEN: dict[str, tuple[render_shapes.Case, str]] = {
+    "broken-port_clash": (
+        render_shapes.Case(SHAPES_DIR / "mini_ai_analyst.yml", {
+            "app_stack_services": {"api": {}, "flower": {"ports": ["8000:5555"]}, "redis": {}}}),
+        "app_stack_services.flower.ports: host port 8000/tcp is already published by service 'api'"),
+    "broken-target_not_built": (
+        render_shapes.Case(SHAPES_DIR / "demeterai_gpu.yml", {"app_stack_services": {"api": {}}}),
+        "app_stack_services.api.target: 'api' is not a target app_image built (built: worker"),
+    "broken-inactive_dependency": (
+        render_shapes.Case(SHAPES_DIR / "argusai_backend.yml", {
+            "app_stack_profiles": [],
+            "app_stack_services": {"backend": {"preset": "api", "depends_on": ["postgres"]},
+                                   "postgres": {"profiles": ["postgres"]}}}),
+        "app_stack_services.backend.depends_on: 'postgres' is in profiles ['postgres']"),
+    "broken-placeholder_secret": (
+        render_shapes.Case(SHAPES_DIR / "argusai_backend.yml", {
+            "app_stack_secrets": {"ENCRYPTION_KEY": "changeme", "POSTGRES_PASSWORD": "lint-pg-password-4711"}}),
+        "app_stack_secrets.ENCRYPTION_KEY: is a placeholder"),
+    "broken-missing_db_password": (
+        render_shapes.Case(SHAPES_DIR / "reference_backend.yml", {"app_stack_secrets": {}}),
+        "required secret POSTGRES_PASSWORD is missing"),
+}
+
+
+@pytest.fixture(scope="module", name="rendered")
+def rendered_fixture(tmp_path_factory: pytest.TempPathFactory) -> dict[str, render_shapes.StackResult]:
+    cases = {**GOOD, **{name: case for name, (case, _text) in BROKEN.items()}}
+    return render_shapes.render_stacks(tmp_path_factory.mktemp("stacks"), cases)
+
+
+def compose(rendered: dict[str, render_shapes.StackResult], case: str) -> dict[str, t.Any]:
+    result = rendered[case]
+    assert result.failure is None, f"{case} failed: {result.failure}"
+    return yaml.safe_load(result.compose.read_text())
+
+
+def env_file(rendered: dict[str, render_shapes.StackResult], case: str) -> dict[str, str]:
+    text = (rendered[case].directory / "root" / ".env").read_text()
+    pairs = [line.split("=", 1) for line in text.splitlines() if line and not line.startswith("#")]
+    return {key: value.strip("'") for key, value in pairs}
+
+
+def unit(rendered: dict[str, render_shapes.StackResult], case: str) -> str:
+    return rendered[case].unit().read_text()
+
+
+def shape_vars(case: str) -> dict[str, t.Any]:
+    shape, overrides = GOOD[case]
+    found = yaml.safe_load(shape.read_text()) if shape is not None else {}
+    return {**found, **overrides}
+
+
+@pytest.mark.parametrize("case", sorted(GOOD))
+def test_every_case_renders_without_problems(rendered: dict[str, render_shapes.StackResult], case: str) -> None:
+    result = rendered[case]
+    assert result.failure is None, f"{case}: {result.failure}"
+    assert result.model()["problems"] == []
+    assert result.compose.is_file() and result.unit().is_file()
+
+
+def test_every_shape_describes_its_stack() -> None:
+    for name in SHAPE_NAMES:
+        found = yaml.safe_load((SHAPES_DIR / f"{name}.yml").read_text())
+        assert found.get("app_stack_name"), f"{name}: no app_stack_name"
+        assert found.get("app_stack_services"), f"{name}: no app_stack_services"
+        assert not found.get("app_stack_secrets"), f"{name}: secret values do not belong in a shape file"
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN))
+def test_broken_case_fails_with_its_problem(rendered: dict[str, render_shapes.StackResult], case: str) -> None:
+    failure = rendered[case].failure
+    assert failure is not None, f"{case} rendered, but must fail"
+    said = failure["msg"] if isinstance(failure["msg"], str) else "\n".join(failure["msg"])
+    assert BROKEN[case][1] in said
+    assert not rendered[case].compose.exists(), "nothing is rendered after a failed check"
+
+
+@pytest.mark.parametrize("case", sorted(GOOD))
+def test_services_images_and_healthchecks(rendered: dict[str, render_shapes.StackResult], case: str) -> None:
+    doc = compose(rendered, case)
+    model = rendered[case].model()
+    name = shape_vars(case).get("app_stack_name", "app")
+    assert doc["name"] == name
+    for sname, svc in doc["services"].items():
+        target = model["services"][sname]["target"]
+        if target:
+            assert svc["image"] == f"aistack-lint/app-{target}:lint", "targets take app_stack_images"
+        else:
+            assert svc["image"] and not svc["image"].startswith("aistack-lint/")
+        assert svc["pull_policy"] == "never"
+        assert svc["labels"]["io.aistack.deploy.app"] == name
+        assert "no-new-privileges:true" in svc["security_opt"] and svc["cap_drop"] == ["ALL"]
+        # The health gate needs a healthcheck: the preset's, the shape's or the image's own (app_image targets,
+        # the frontend image of the ArgusAI seed).
+        assert "healthcheck" in svc or target or model["services"][sname]["preset"] == "frontend", sname
+
+
+@pytest.mark.parametrize("case", sorted(GOOD))
+def test_secrets_only_in_env(rendered: dict[str, render_shapes.StackResult], case: str) -> None:
+    result = rendered[case]
+    secrets = render_shapes.stack_lint_vars(GOOD[case], result.directory / "root")["app_stack_secrets"]
+    env = env_file(rendered, case)
+    assert stat.S_IMODE((result.directory / "root" / ".env").stat().st_mode) == 0o600
+    for key, value in secrets.items():
+        assert env[key] == value
+        for path in (result.compose, result.unit(), result.directory / "model.json"):
+            assert value not in path.read_text(), f"secret {key} leaked into {path.name}"
+    doc = compose(rendered, case)
+    for svc in doc["services"].values():
+        if "env_file" in svc:
+            assert svc["env_file"] == [str(result.directory / "root" / ".env")]
+
+
+@pytest.mark.parametrize("case", sorted(GOOD))
+def test_database_url_derived_for_postgres(rendered: dict[str, render_shapes.StackResult], case: str) -> None:
+    doc = compose(rendered, case)
+    env = env_file(rendered, case)
+    postgres = [n for n, s in rendered[case].model()["services"].items() if s["preset"] == "postgres"]
+    if not postgres:
+        assert "DATABASE_URL" not in env or "DATABASE_URL" in shape_vars(case).get("app_stack_required_secrets", [])
+        return
+    pg_env = doc["services"][postgres[0]]["environment"]
+    password = render_shapes.LINT_DB_PASSWORD.replace("/", "%2F").replace(":", "%3A").replace("@", "%40")
+    assert env["DATABASE_URL"] == (f"postgresql://{pg_env['POSTGRES_USER']}:{password}@{postgres[0]}:5432/"
+                                   f"{pg_env['POSTGRES_DB']}")
+
+
+@pytest.mark.parametrize("case", sorted(GOOD))
+def test_unit_runs_the_current_release(rendered: dict[str, render_shapes.StackResult], case: str) -> None:
+    text = unit(rendered, case)
+    name = shape_vars(case).get("app_stack_name", "app")
+    root = rendered[case].directory / "root"
+    assert rendered[case].unit().name == f"aistack-{name}.service"
+    assert re.search(rf"^ExecStart=/\S+ compose --project-name {re.escape(name)} --file {re.escape(str(root))}"
+                     r"/current/compose\.yaml up --detach --remove-orphans$", text, re.M)
+    profiles = shape_vars(case).get("app_stack_profiles", [])
+    if profiles:
+        assert f"\nEnvironment=COMPOSE_PROFILES={','.join(profiles)}\n" in text
+    else:
+        assert "COMPOSE_PROFILES" not in text
+    grace = rendered[case].model()["max_stop_grace_seconds"]
+    assert f"\nTimeoutStopSec={grace + 30}\n" in text
+
+
+def test_gpu_reservation_only_where_a_gpu_is(rendered: dict[str, render_shapes.StackResult]) -> None:
+    without = compose(rendered, "demeterai_gpu")["services"]["worker"]
+    with_gpu = compose(rendered, "demeterai_gpu-gpu_present")["services"]["worker"]
+    assert "deploy" not in without
+    assert with_gpu["deploy"]["resources"]["reservations"]["devices"] == [
+        {"driver": "nvidia", "count": "all", "capabilities": ["gpu"]}]
+    assert with_gpu["environment"]["CUDA_VISIBLE_DEVICES"] == "0" and with_gpu["shm_size"] == "2g"
+
+
+def test_argusai_profiles(rendered: dict[str, render_shapes.StackResult]) -> None:
+    doc = compose(rendered, "argusai_backend")
+    services = doc["services"]
+    assert services["postgres"]["profiles"] == ["postgres"] and services["nginx"]["profiles"] == ["ssl"]
+    assert services["backend"]["depends_on"] == {"postgres": {"condition": "service_healthy", "restart": True}}
+    assert list(services["frontend"]["depends_on"]) == ["backend"]
+    assert services["backend"]["deploy"]["resources"]["limits"] == {"memory": "1g"}
+    assert services["frontend"]["deploy"]["resources"]["limits"] == {"memory": "512m"}
+    assert doc["volumes"] == {"data": {"name": "aistack-argusai-data", "external": True},
+                              "pgdata": {"name": "aistack-argusai-pgdata", "external": True}}
+    certs = [v for v in services["nginx"]["volumes"] if v["target"] == "/etc/nginx/certs"]
+    assert certs == [{"type": "bind", "source": "/var/lib/aistack/argusai/certs", "target": "/etc/nginx/certs",
+                      "read_only": True, "bind": {"create_host_path": False}}]
+    # Without the postgres profile the backend must not wait for a PostgreSQL that stays down.
+    assert "depends_on" not in compose(rendered, "argusai_backend-no_profiles")["services"]["backend"]
+
+
+def test_bind_volumes_live_under_the_data_root(rendered: dict[str, render_shapes.StackResult]) -> None:
+    services = compose(rendered, "mini_ai_analyst")["services"]
+    for sname in ("api", "worker"):
+        sources = {v["target"]: v["source"] for v in services[sname]["volumes"]}
+        assert sources == {f"/app/{v}": f"/var/lib/aistack/mini-ai-analyst/{v}" for v in ("models", "uploads", "logs")}
+    assert services["flower"]["ports"] == ["127.0.0.1:5555:5555"]
+    volumes = rendered["reference_backend"].model()["volumes"]
+    assert {n: (v["type"], v["path"], v["mode"]) for n, v in volumes.items()} == {
+        "data": ("bind", "/var/lib/aistack/reference/data", "0750"),
+        "models": ("bind", "/var/lib/aistack/reference/models", "0755"),
+        "pgdata": ("bind", "/var/lib/aistack/reference/pgdata", "0700"),
+        "redis-data": ("bind", "/var/lib/aistack/reference/redis-data", "0750"),
+    }
+    # Data never lives in a release directory.
+    assert all(not v["path"].startswith("/opt/aistack") for v in volumes.values())
+
+
+def test_horus_named_volumes_keep_baked_content(rendered: dict[str, render_shapes.StackResult]) -> None:
+    doc = compose(rendered, "horus_ai")
+    api = doc["services"]["api"]
+    assert [(v["type"], v["source"], v["target"]) for v in api["volumes"]] == [
+        ("volume", "static", "/app/static"), ("volume", "models", "/app/ml/models")]
+    assert api["restart"] == "always" and doc["services"]["postgres"]["image"] == "postgres:15"
+    assert api["deploy"]["resources"]["limits"] == {"cpus": "2", "memory": "2g"}
+
+
+def test_shape_images_build_what_the_stack_runs() -> None:
+    """Every target a shape's stack runs is one its app_image settings build."""
+    app_defaults = yaml.safe_load((render_shapes.ROLE / "defaults" / "main.yml").read_text())
+    presets = yaml.safe_load((render_shapes.STACK_ROLE / "vars" / "main.yml").read_text())["__app_stack_presets"]
+    for name in SHAPE_NAMES:
+        found = yaml.safe_load((SHAPES_DIR / f"{name}.yml").read_text())
+        built = set(found.get("app_image_targets", app_defaults["app_image_targets"]))
+        for sname, svc in found["app_stack_services"].items():
+            svc = svc or {}
+            target = svc.get("target", presets.get(svc.get("preset", sname), {}).get("target"))
+            if target and svc.get("enabled", True):
+                assert target in built, f"{name}: service {sname} runs target {target}, the image builds {built}"
