@@ -132,7 +132,10 @@ def app_stack_model(spec: dict[str, t.Any]) -> dict[str, t.Any]:
         data_root = "/nonexistent"
     defaults = spec.get("defaults") or {}
     presets = spec.get("presets") or {}
-    images = spec.get("images") or {}
+    images = spec.get("images")
+    if images is not None and not isinstance(images, dict):
+        problems.add("app_stack_images", "must be a dict of app targets to image references")
+        images = {}
     secret_names = set(spec.get("secret_names") or [])
     active_profiles = spec.get("profiles") or []
     if not _str_list(active_profiles):
@@ -342,10 +345,11 @@ def _service(sname: str, svc: dict[str, t.Any], where: str, problems: _Problems,
     if target and image:
         problems.add(where, "set target (an image app_image built) or image, not both")
     if target:
-        if target not in images:
+        # images is None when site.yml checks the input before app_image has built anything.
+        if images is not None and target not in images:
             problems.add(f"{where}.target", f"{target!r} is not a target app_image built (built: "
                                             f"{', '.join(sorted(images)) or 'none'}; see app_stack_images)")
-        out["image"] = images.get(target, "")
+        out["image"] = (images or {}).get(target, f"<{target}>")
     elif isinstance(image, str) and image:
         out["image"] = image
     else:
