@@ -103,6 +103,27 @@ def _plain(value: t.Any) -> t.Any:
     return value
 
 
+# Host directories the role must never chown or chmod as a volume.
+SYSTEM_DIRS = ("/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/proc", "/run", "/sbin", "/sys",
+               "/usr", "/var/lib/docker", "/var/lib/containerd", "/var/run", "/root", "/home", "/tmp", "/var",
+               "/var/lib", "/opt", "/srv", "/mnt", "/media")
+
+
+def _unsafe_data_path(path: str, root: t.Any) -> bool:
+    """A system directory itself, anything under the engine's or the OS's own trees, or inside the app root."""
+    norm = "/" + "/".join(part for part in path.split("/") if part not in ("", "."))
+    if ".." in norm.split("/") or norm == "/" or norm in SYSTEM_DIRS:
+        return True
+    if any(norm.startswith(prefix + "/") for prefix in
+           ("/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/proc", "/run", "/sbin", "/sys", "/usr",
+            "/var/lib/docker", "/var/lib/containerd", "/var/run")):
+        return True
+    if isinstance(root, str) and root.startswith("/"):
+        root_norm = "/" + "/".join(part for part in root.split("/") if part not in ("", "."))
+        return norm == root_norm or norm.startswith(root_norm + "/")
+    return False
+
+
 def _merge(base: dict[str, t.Any], override: dict[str, t.Any]) -> dict[str, t.Any]:
     """Preset under the user's service: dicts merge one level deep, everything else replaces."""
     merged = _plain(base)
@@ -130,6 +151,9 @@ def app_stack_model(spec: dict[str, t.Any]) -> dict[str, t.Any]:
     if not isinstance(data_root, str) or not data_root.startswith("/") or data_root.rstrip("/") in ("", "/"):
         problems.add("app_stack_data_root", f"must be an absolute path below / (got {data_root!r})")
         data_root = "/nonexistent"
+    elif _unsafe_data_path(data_root, spec.get("root")):
+        problems.add("app_stack_data_root", f"{data_root!r} is a system directory or inside app_stack_root "
+                                            "(data never lives with the releases)")
     defaults = spec.get("defaults") or {}
     presets = spec.get("presets") or {}
     images = spec.get("images")
@@ -195,6 +219,9 @@ def app_stack_model(spec: dict[str, t.Any]) -> dict[str, t.Any]:
         path = vspec.get("path", f"{data_root.rstrip('/')}/{vname}")
         if vtype == "bind" and (not isinstance(path, str) or not path.startswith("/") or path.rstrip("/") == ""):
             problems.add(f"{where}.path", f"must be an absolute host path (got {path!r})")
+        elif vtype == "bind" and _unsafe_data_path(path, spec.get("root")):
+            problems.add(f"{where}.path", f"{path!r} is a system directory or inside app_stack_root: the role "
+                                          "would change its owner and mode, or prune it with a release")
         mode = vspec.get("mode", "0750")
         if not isinstance(mode, str) or not MODE_RE.match(mode):
             problems.add(f"{where}.mode", f"must be an octal mode in quotes such as '0750' (got {mode!r})")
@@ -462,6 +489,8 @@ def _service(sname: str, svc: dict[str, t.Any], where: str, problems: _Problems,
     out["profiles"] = profiles
 
     restart = svc.get("restart", defaults.get("restart", "unless-stopped"))
+    if restart is False:  # an unquoted `no` in YAML
+        restart = "no"
     if not isinstance(restart, str) or not RESTART_RE.match(restart):
         problems.add(_origin(svc, where, "restart"), f"must be no, always, unless-stopped or on-failure[:N] (got {restart!r})")
     out["restart"] = restart

@@ -643,3 +643,35 @@ def test_filters_are_registered() -> None:
         "app_stack_compose": app_stack_compose,
         "app_stack_secret_problems": app_stack_secret_problems,
     }
+
+
+# --- data paths the role must never take over -----------------------------------
+@pytest.mark.parametrize("path", ["/etc", "/etc/app", "/usr/local/data", "/var/lib/docker/volumes/x", "/",
+                                  "/var/lib", "/opt/aistack/demo/releases/1.0.0", "/opt/aistack/demo",
+                                  "/srv/../etc/app"])
+def test_unsafe_bind_paths_are_problems(path: str) -> None:
+    problems = problems_of(root="/opt/aistack/demo", volumes={"data": {"path": path}, "models": {}})
+    assert [p for p in problems if p.startswith("app_stack_volumes.data.path:")], problems
+
+
+@pytest.mark.parametrize("path", ["/srv/demo/data", "/var/lib/aistack/demo/data", "/data/demo", "/home/ml/data"])
+def test_ordinary_bind_paths_are_accepted(path: str) -> None:
+    model = model_of(root="/opt/aistack/demo", volumes={"data": {"path": path}, "models": {}})
+    assert model["volumes"]["data"]["path"] == path
+
+
+@pytest.mark.parametrize("data_root", ["/etc/demo", "/opt/aistack/demo/data", "/usr"])
+def test_unsafe_data_root_is_a_problem(data_root: str) -> None:
+    problems = problems_of(root="/opt/aistack/demo", data_root=data_root)
+    assert any(p.startswith("app_stack_data_root:") for p in problems), problems
+
+
+def test_unquoted_no_restart_policy_is_no() -> None:
+    model = model_of(services={"api": {"restart": False}})
+    assert model["services"]["api"]["restart"] == "no"
+
+
+def test_images_none_skips_the_target_check_for_the_early_input_check() -> None:
+    model = model_of(images=None, services={"api": {}, "worker": {}})
+    assert model["services"]["api"]["image"] == "<api>"
+    assert problems_of(images=None, services={"api": {"target": "api", "image": "x:1"}})
