@@ -34,7 +34,8 @@ render() {
   fi
   rm -rf "$out"
   local start=$SECONDS
-  python tests/harness/render_shapes.py --stack "$out" "${docker[@]}"
+  # (set -e does not reach into a function called from `render && check`.)
+  python tests/harness/render_shapes.py --stack "$out" "${docker[@]}" || return 1
   echo "rendered $(find "$out" -name compose.yaml | wc -l) stacks in $(( SECONDS - start )) s"
 }
 
