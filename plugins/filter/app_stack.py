@@ -188,6 +188,12 @@ def app_stack_model(spec: dict[str, t.Any]) -> dict[str, t.Any]:
         if isinstance(sname, str) and isinstance(sspec, (dict, type(None))) and (sspec or {}).get("enabled", True) is not False:
             preset_name = (sspec or {}).get("preset", sname if sname in presets else "none")
             chosen[sname] = preset_name if preset_name in presets else "none"
+
+    def runs(sname: str) -> bool:
+        """Whether a chosen service runs with the active profiles (compose: any of its profiles)."""
+        sspec = services_in.get(sname) or {}
+        profiles = sspec.get("profiles", presets.get(chosen[sname], {}).get("profiles") or [])
+        return not profiles or not isinstance(profiles, list) or bool(set(profiles) & set(active_profiles))
     volumes_in = spec.get("volumes") or {}
     if not isinstance(volumes_in, dict):
         problems.add("app_stack_volumes", "must be a dict of volume names to settings")
@@ -198,7 +204,8 @@ def app_stack_model(spec: dict[str, t.Any]) -> dict[str, t.Any]:
             preset_volumes.setdefault(vname, vspec)
         for key, value in (presets.get(preset_name, {}).get("_env") or {}).items():
             # A secret of that name wins: a plain value in the compose file would override .env.
-            if key not in secret_names:
+            # A service that does not run hands nothing on.
+            if key not in secret_names and runs(sname):
                 common_env.setdefault(key, str(value).replace("{service}", sname))
     volumes_in = {**preset_volumes, **volumes_in}
     volumes: dict[str, dict[str, t.Any]] = {}
@@ -226,8 +233,9 @@ def app_stack_model(spec: dict[str, t.Any]) -> dict[str, t.Any]:
         if not isinstance(mode, str) or not MODE_RE.match(mode):
             problems.add(f"{where}.mode", f"must be an octal mode in quotes such as '0750' (got {mode!r})")
         owner = vspec.get("owner", "auto")
-        if not isinstance(owner, str) or not (owner in ("auto", "root") or OWNER_RE.match(owner)
-                                               or owner.startswith("service:")):
+        owner_ok = isinstance(owner, str) and (owner in ("auto", "root") or bool(OWNER_RE.match(owner))
+                                               or owner.startswith("service:"))
+        if not owner_ok:
             problems.add(f"{where}.owner", f"must be auto, root, service:<name> or <uid>:<gid> (got {owner!r})")
         files = vspec.get("files", [])
         if not isinstance(files, list):
@@ -296,10 +304,12 @@ def app_stack_model(spec: dict[str, t.Any]) -> dict[str, t.Any]:
     for sname, svc in services.items():
         where = f"app_stack_services.{sname}"
         if svc.pop("auto_depends_on"):
-            # A preset's dependencies count only where they run whenever the service does.
+            # A preset's dependencies count where they run whenever the service does: with no
+            # profile, with an active one, or with a profile of the service's own.
             svc["depends_on"] = [dep for dep in svc["depends_on"] if dep in services and
-                                 (not active(svc) or active(services[dep])) and
-                                 set(services[dep]["profiles"]) <= set(svc["profiles"] + active_profiles)]
+                                 (not services[dep]["profiles"] or active(services[dep]) or
+                                  bool(set(services[dep]["profiles"]) & set(svc["profiles"])))
+                                 and (not active(svc) or active(services[dep]))]
         for dep in svc["depends_on"]:
             if dep == sname:
                 problems.add(f"{where}.depends_on", "a service cannot depend on itself")
@@ -350,12 +360,15 @@ def app_stack_model(spec: dict[str, t.Any]) -> dict[str, t.Any]:
         if volume["owner_key"] and not volume["owner_fixed"] and \
                 volume["owner_key"] not in [o["key"] for o in owners]:
             owners.append({"key": volume["owner_key"], "image": volume["owner_image"], "user": volume["owner_user"]})
+    # The PostgreSQL service whose password and URL go to .env: a postgres preset that runs.
+    postgres = [s for s in sorted(services) if services[s]["preset"] == "postgres" and active(services[s])]
     grace = max([_seconds(svc["stop_grace_period"]) for svc in services.values()] or [10.0])
     return {
         "name": name,
         "services": services,
         "volumes": volumes,
         "owners": owners,
+        "postgres_service": postgres[0] if postgres else "",
         "profiles": active_profiles,
         "active_services": sorted(s for s, svc in services.items() if active(svc)),
         "images": sorted({svc["image"] for svc in services.values() if active(svc) and svc["image"]}),
@@ -658,7 +671,6 @@ def app_stack_compose(model: dict[str, t.Any], defaults: dict[str, t.Any], env_f
     if named:
         compose["volumes"] = named
     return compose
-
 
 
 def app_stack_secret_problems(secrets: t.Any, required: t.Any, patterns: t.Any) -> list[str]:

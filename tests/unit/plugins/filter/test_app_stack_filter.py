@@ -675,3 +675,23 @@ def test_images_none_skips_the_target_check_for_the_early_input_check() -> None:
     model = model_of(images=None, services={"api": {}, "worker": {}})
     assert model["services"]["api"]["image"] == "<api>"
     assert problems_of(images=None, services={"api": {"target": "api", "image": "x:1"}})
+
+
+# --- profiles and what presets hand on ----------------------------------------------
+def test_auto_depends_on_a_service_in_several_profiles_when_one_is_active() -> None:
+    model = model_of(profiles=["postgres"], services={"api": {}, "postgres": {"profiles": ["postgres", "full"]}})
+    assert model["services"]["api"]["depends_on"] == ["postgres"]
+    assert model["postgres_service"] == "postgres"
+
+
+def test_inactive_postgres_and_redis_hand_on_nothing() -> None:
+    model = model_of(profiles=[], services={"api": {}, "postgres": {"profiles": ["full"]},
+                                            "redis": {"profiles": ["full"]}})
+    assert model["postgres_service"] == ""
+    assert "REDIS_URL" not in model["services"]["api"]["environment"]
+    assert model["services"]["api"]["depends_on"] == []
+
+
+def test_redis_url_names_the_redis_service() -> None:
+    model = model_of(services={"api": {}, "broker": {"preset": "redis"}})
+    assert model["services"]["api"]["environment"]["REDIS_URL"] == "redis://broker:6379/0"
