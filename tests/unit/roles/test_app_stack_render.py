@@ -141,7 +141,8 @@ def test_secrets_only_in_env(rendered: dict[str, render_shapes.StackResult], cas
 def test_database_url_derived_for_postgres(rendered: dict[str, render_shapes.StackResult], case: str) -> None:
     doc = compose(rendered, case)
     env = env_file(rendered, case)
-    postgres = [n for n, s in rendered[case].model()["services"].items() if s["preset"] == "postgres"]
+    # The PostgreSQL that runs with the case's profiles; one that does not run hands on no URL.
+    postgres = [rendered[case].model()["postgres_service"]] if rendered[case].model()["postgres_service"] else []
     if not postgres:
         assert "DATABASE_URL" not in env or "DATABASE_URL" in shape_vars(case).get("app_stack_required_secrets", [])
         return
