@@ -23,10 +23,19 @@ echo "installed aistack.deploy $installed"
 for module in plugins/modules/*.py; do
   name=aistack.deploy.$(basename "$module" .py)
   ansible-doc -t module "$name" >"$work/doc.txt"
-  grep -q "EXAMPLES" "$work/doc.txt" && echo "ansible-doc ok: $name"
+  grep -q "EXAMPLES" "$work/doc.txt" || { echo "ansible-doc shows no EXAMPLES for $name" >&2; exit 1; }
+  echo "ansible-doc ok: $name"
+done
+# Filter plugins are documented in sidecar files, one per filter.
+for doc in plugins/filter/*.yml; do
+  name=aistack.deploy.$(basename "$doc" .yml)
+  ansible-doc -t filter "$name" >"$work/doc.txt"
+  grep -q "EXAMPLES" "$work/doc.txt" || { echo "ansible-doc shows no EXAMPLES for $name" >&2; exit 1; }
+  echo "ansible-doc ok: $name (filter)"
 done
 for role in roles/*/; do
   name=aistack.deploy.$(basename "$role")
   ansible-doc -t role "$name" >"$work/doc.txt"
-  grep -q "ENTRY POINT" "$work/doc.txt" && echo "ansible-doc ok: $name (role)"
+  grep -q "ENTRY POINT" "$work/doc.txt" || { echo "ansible-doc shows no ENTRY POINT for $name" >&2; exit 1; }
+  echo "ansible-doc ok: $name (role)"
 done
