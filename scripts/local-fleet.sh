@@ -19,20 +19,49 @@ export PATH="$venv/bin:$PATH"
 expose_collection
 export ANSIBLE_FORCE_COLOR=${ANSIBLE_FORCE_COLOR:-false}
 
+# The example's secrets: random, ansible-vault encrypted, made once per
+# checkout (the vault password stays outside it).
+ensure_vault() {
+  local dir=${XDG_CACHE_HOME:-$HOME/.cache}/aistack-deploy
+  local vault=examples/local-fleet/group_vars/aistack/vault.yml
+  export ANSIBLE_VAULT_PASSWORD_FILE=$dir/local-fleet-vault-password
+  mkdir -p "$dir"
+  if [ ! -s "$ANSIBLE_VAULT_PASSWORD_FILE" ]; then
+    (umask 077; python -c 'import secrets; print(secrets.token_urlsafe(32))' > "$ANSIBLE_VAULT_PASSWORD_FILE")
+    rm -f "$vault"
+  fi
+  if [ ! -s "$vault" ]; then
+    say "writing random secrets to $vault (ansible-vault, password in $ANSIBLE_VAULT_PASSWORD_FILE)"
+    (umask 077; python -c 'import secrets
+print("---\nvault_postgres_password: " + secrets.token_urlsafe(24))
+print("vault_app_secret_key: " + secrets.token_urlsafe(32))' > "$vault")
+    ansible-vault encrypt "$vault"
+  fi
+}
+
 case "$action" in
   up)
     tests/harness/ensure-engine.sh
     ensure_debian_packages mmdebstrap
     tests/harness/build-testhost.sh 13
+    # The images the example stack starts from, built from Debian packages.
+    tests/harness/build-base-images.sh python postgres
+    ensure_vault
     say "starting the local fleet"
     ansible-playbook examples/local-fleet/fleet.yml -e fleet_state=up
     say "deploying: ansible-playbook -i examples/local-fleet/hosts.yml site.yml"
     ansible-playbook -i examples/local-fleet/hosts.yml site.yml
     say "the fleet"
     for host in aistack-fleet-1 aistack-fleet-2; do
-      printf '%s: Docker %s, Compose %s (docker exec -it %s bash)\n' "$host" \
+      address=$(docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}' "$host" | awk '{print $1}')
+      printf '%s: Docker %s, Compose %s; stack: %s\n' "$host" \
         "$(docker exec "$host" docker version --format '{{.Server.Version}}')" \
-        "$(docker exec "$host" docker compose version --short)" "$host"
+        "$(docker exec "$host" docker compose version --short)" \
+        "$(docker exec "$host" docker compose -p reference ps --format '{{.Service}}={{.Health}}' | sort | tr '\n' ' ')"
+      printf '  API: http://%s:8000/ (health: http://%s:8000/health, docs: http://%s:8000/docs); shell: docker exec -it %s bash\n' \
+        "$address" "$address" "$address" "$host"
+      printf '  /health says: %s\n' "$(python -c 'import sys, urllib.request
+print(urllib.request.urlopen(sys.argv[1], timeout=10).read().decode())' "http://$address:8000/health" 2>&1 | tail -1)"
     done
     echo "remove it with: scripts/local-fleet.sh down"
     ;;

@@ -1,0 +1,284 @@
+"""Verify app_stack through site.yml on the converged hosts (testinfra).
+
+First what converge left on every host: every container healthy and not
+root, /health 200, an upload lands in the host directory owned by the
+image's UID/GID, .env 0600, the canary secret nowhere, the unit enabled and
+valid. Then the side effects, in order, driven by ansible-playbook against
+the scenario's own inventory: a release whose health check fails is rolled
+back on host 1 (which fails with diagnostics) while rows written to
+PostgreSQL before survive; a good release replaces it; dockerd restarts;
+the unit stops and starts; a bad input changes nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shlex
+import subprocess
+import time
+import typing as t
+from pathlib import Path
+
+import pytest
+import testinfra
+
+APP = "reference"
+ROOT = f"/opt/aistack/{APP}"
+DATA = f"/var/lib/aistack/{APP}"
+CANARY = "aistack-canary-9c41e7b2-never-outside-env"
+HOSTS = ("aistack-app-stack-1", "aistack-app-stack-2")
+SCENARIO = Path(__file__).resolve().parents[1]
+INVENTORY = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/nonexistent")) / "inventory"
+UID_GID = "10001:10001"
+
+# Python on the test host (it has no curl): GET or multipart POST, prints "status body".
+HTTP = r"""
+import sys, urllib.request, urllib.error, uuid
+url = sys.argv[1]
+data, headers = None, {}
+if len(sys.argv) > 2:
+    boundary = uuid.uuid4().hex
+    data = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{sys.argv[2]}\"\r\n"
+            f"Content-Type: application/octet-stream\r\n\r\n{sys.argv[3]}\r\n--{boundary}--\r\n").encode()
+    headers = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+try:
+    with urllib.request.urlopen(urllib.request.Request(url, data=data, headers=headers), timeout=10) as r:
+        print(r.status, r.read().decode())
+except urllib.error.HTTPError as e:
+    print(e.code, e.read().decode())
+"""
+
+
+def http(host, path: str, *upload: str) -> tuple[int, str]:
+    script = base64.b64encode(HTTP.encode()).decode()
+    args = " ".join(shlex.quote(a) for a in upload)
+    out = host.check_output(f"python3 -c 'import base64; exec(base64.b64decode(\"{script}\"))' "
+                            f"http://127.0.0.1:8000{path} {args}")
+    status, body = (out.split(" ", 1) + [""])[:2]
+    return int(status), body
+
+
+def containers(host) -> list[dict[str, t.Any]]:
+    ids = host.check_output(f"docker ps -aq --filter label=com.docker.compose.project={APP}").split()
+    return json.loads(host.check_output(f"docker inspect {' '.join(ids)}")) if ids else []
+
+
+def health(host) -> dict[str, str]:
+    return {c["Config"]["Labels"]["com.docker.compose.service"]:
+            (c["State"].get("Health") or {}).get("Status", c["State"]["Status"]) for c in containers(host)}
+
+
+def wait_healthy(host, services: set[str], timeout: float = 180) -> dict[str, str]:
+    deadline = time.monotonic() + timeout
+    while True:
+        status = health(host)
+        if set(status) == services and all(s == "healthy" for s in status.values()):
+            return status
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not healthy after {timeout} s: {status}")
+        time.sleep(2)
+
+
+def state(host) -> dict[str, t.Any]:
+    return json.loads(host.check_output(f"cat {ROOT}/state.json"))
+
+
+def playbook(*args: str, limit: str = HOSTS[0]) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, ANSIBLE_FORCE_COLOR="false", NO_COLOR="1")
+    return subprocess.run(["ansible-playbook", "-i", str(INVENTORY), str(SCENARIO / "converge.yml"),
+                           "--limit", limit, *args], capture_output=True, text=True, env=env, check=False)
+
+
+def recap(output: str, host: str) -> dict[str, int]:
+    for line in output.splitlines():
+        if line.startswith(host) and "ok=" in line:
+            return {k: int(v) for k, v in (f.split("=") for f in line.split(":", 1)[1].split())}
+    raise AssertionError(f"no recap line for {host}:\n{output[-3000:]}")
+
+
+SERVICES = {"api", "worker", "postgres", "redis"}
+
+
+# ---------------------------------------------------------------- after converge, on every host
+
+def test_every_container_is_healthy(host):
+    assert health(host) == {s: "healthy" for s in SERVICES}
+
+
+def test_health_answers_200(host):
+    status, body = http(host, "/health")
+    assert status == 200, body
+    assert json.loads(body)["checks"]["database"]["status"] == "ok"
+
+
+def test_upload_lands_in_the_data_volume_owned_by_the_image_user(host):
+    status, body = http(host, "/upload", "verify.txt", "uploaded-by-verify")
+    assert status == 201, body
+    stored = host.file(f"{DATA}/data/uploads/verify.txt")
+    assert stored.content_string == "uploaded-by-verify"
+    assert f"{stored.uid}:{stored.gid}" == UID_GID
+    data = host.file(f"{DATA}/data")
+    assert (f"{data.uid}:{data.gid}", data.mode) == (UID_GID, 0o750)
+    models = host.file(f"{DATA}/models")
+    assert (f"{models.uid}:{models.gid}", models.mode) == (UID_GID, 0o755)
+    assert host.file(f"{DATA}/models/model.json").uid == 10001
+    # PostgreSQL's data belongs to the user its entrypoint drops to (999 in the fixture image).
+    pgdata = host.file(f"{DATA}/pgdata")
+    assert (pgdata.uid, pgdata.mode) == (999, 0o700)
+
+
+def test_env_file_is_0600_root_and_holds_the_secrets(host):
+    env = host.file(f"{ROOT}/.env")
+    assert (env.user, env.group, env.mode) == ("root", "root", 0o600)
+    assert f"APP_SECRET_CANARY='{CANARY}'" in env.content_string
+    # The database URL is derived, with the password URL-encoded.
+    assert "DATABASE_URL='postgresql://reference:pg-Test%2FPass%3Aw0rd%40aistack@postgres:5432/reference'" \
+        in env.content_string
+
+
+def test_the_canary_is_in_no_compose_file_and_no_image(host):
+    assert host.run(f"grep -rl {CANARY} {ROOT}/releases").stdout == ""
+    for image in host.check_output("docker images --format '{{.Repository}}:{{.Tag}}'").split():
+        assert CANARY not in host.check_output(f"docker image inspect {image}"), image
+        assert CANARY not in host.check_output(f"docker history --no-trunc {image}"), image
+
+
+def test_containers_run_as_non_root(host):
+    for container in containers(host):
+        name = container["Name"].lstrip("/")
+        uids = [line.split()[1] for line in host.check_output(f"docker top {name} -eo pid,uid").splitlines()[1:]]
+        assert uids and "0" not in uids, (name, uids)
+        assert container["HostConfig"]["SecurityOpt"] == ["no-new-privileges:true"]
+        assert "ALL" in container["HostConfig"]["CapDrop"]
+
+
+def test_release_layout(host):
+    assert host.file(f"{ROOT}/current").linked_to == f"{ROOT}/releases/1.0.0"
+    assert state(host)["last_healthy"] == "1.0.0"
+    assert host.file(f"{ROOT}/releases/1.0.0/compose.yaml").exists
+    release = json.loads(host.check_output(f"cat {ROOT}/releases/1.0.0/release.json"))
+    assert release["images"] == sorted(["aistack-test/postgres:17", "aistack-test/redis:7",
+                                        "aistack-test/reference-backend-api:1.0.0",
+                                        "aistack-test/reference-backend-worker:1.0.0"])
+
+
+def test_unit_is_enabled_active_and_valid(host):
+    unit = host.service(f"aistack-{APP}")
+    assert unit.is_enabled and unit.is_running
+    verify = host.run(f"systemd-analyze verify /etc/systemd/system/aistack-{APP}.service")
+    assert verify.rc == 0 and verify.stderr.strip() == "", verify.stderr
+    assert "TimeoutStopSec=90" in host.file(f"/etc/systemd/system/aistack-{APP}.service").content_string
+
+
+# ---------------------------------------------------------------- side effects (once, in order)
+
+@pytest.fixture(scope="module")
+def one() -> t.Any:
+    return testinfra.get_host(f"ansible://{HOSTS[0]}?ansible_inventory={INVENTORY}")
+
+
+@pytest.fixture(scope="module")
+def two() -> t.Any:
+    return testinfra.get_host(f"ansible://{HOSTS[1]}?ansible_inventory={INVENTORY}")
+
+
+def psql(host, sql: str) -> str:
+    return host.check_output(f"docker exec -u postgres {APP}-postgres-1 psql -U reference -d reference -Atc \"{sql}\"")
+
+
+def test_side_effect_no_op_rerun_changes_nothing_and_never_shows_the_canary(one):
+    ids = sorted(c["Id"] for c in containers(one))
+    start = time.monotonic()
+    run = playbook("-vvv")
+    print(f"no-op re-run of site.yml with -vvv on one host: {time.monotonic() - start:.1f} s")
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert recap(run.stdout, HOSTS[0])["changed"] == 0
+    assert CANARY not in run.stdout + run.stderr
+    assert sorted(c["Id"] for c in containers(one)) == ids  # nothing restarted
+
+
+def test_side_effect_failed_release_is_rolled_back(one, two):
+    psql(one, "CREATE TABLE IF NOT EXISTS verify_rows (id serial primary key, note text)")
+    psql(one, "INSERT INTO verify_rows (note) VALUES ('before the bad release')")
+    before = psql(one, "SELECT count(*) FROM verify_rows")
+    # 1.0.1 points the API at a model file that does not exist: /health answers 503.
+    start = time.monotonic()
+    run = playbook("-e", "aistack_release=1.0.1",
+                   "-e", json.dumps({"app_stack_env": {"LOG_LEVEL": "INFO", "MODEL_FILE": "missing.json"}}))
+    print(f"failed release + automatic rollback on one host: {time.monotonic() - start:.1f} s")
+    output = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert "Release 1.0.1 of reference did not become healthy" in output
+    assert "Rolled back to release 1.0.0, which is healthy again" in output
+    assert "503 Service Unavailable" in output  # the failed container's log tail is in the diagnostics
+    assert CANARY not in run.stdout + run.stderr
+    assert wait_healthy(one, SERVICES, 30)
+    assert http(one, "/health")[0] == 200
+    assert one.file(f"{ROOT}/current").linked_to == f"{ROOT}/releases/1.0.0"
+    recorded = state(one)
+    assert recorded["last_healthy"] == "1.0.0" and recorded["current"] == "1.0.0"
+    assert recorded["history"][-1]["release"] == "1.0.1"
+    assert recorded["history"][-1]["result"] == "failed"
+    assert recorded["history"][-1]["rolled_back_to"] == "1.0.0"
+    assert psql(one, "SELECT count(*) FROM verify_rows") == before
+    # The API container runs 1.0.0's image again; host 2 was never touched.
+    api = next(c for c in containers(one) if c["Config"]["Labels"]["com.docker.compose.service"] == "api")
+    assert api["Config"]["Image"] == "aistack-test/reference-backend-api:1.0.0"
+    assert state(two)["last_healthy"] == "1.0.0" and len(state(two)["history"]) == 1
+
+
+# 1.0.2 also leaves the worker out: its container goes, no data does.
+WITHOUT_WORKER = {"api": {"volumes": ["data:/app/data", "models:/app/models:ro"]}, "postgres": {}, "redis": {}}
+SERVICES_1_0_2 = SERVICES - {"worker"}
+
+
+def test_side_effect_good_release_replaces_the_current_one(one):
+    start = time.monotonic()
+    run = playbook("-e", "aistack_release=1.0.2", "-e", json.dumps({"app_stack_services": WITHOUT_WORKER}))
+    print(f"release deploy on one host: {time.monotonic() - start:.1f} s")
+    assert run.returncode == 0, run.stdout[-3000:]
+    wait_healthy(one, SERVICES_1_0_2, 30)
+    assert one.file(f"{ROOT}/current").linked_to == f"{ROOT}/releases/1.0.2"
+    recorded = state(one)
+    assert recorded["last_healthy"] == "1.0.2"
+    assert [h["result"] for h in recorded["history"]] == ["healthy", "failed", "healthy"]
+    api = next(c for c in containers(one) if c["Config"]["Labels"]["com.docker.compose.service"] == "api")
+    assert api["Config"]["Image"] == "aistack-test/reference-backend-api:1.0.2"
+    assert psql(one, "SELECT count(*) FROM verify_rows") == "1"
+    assert one.file(f"{DATA}/data/uploads/verify.txt").content_string == "uploaded-by-verify"
+    assert "worker" not in health(one)
+    assert one.file(f"{DATA}/data").is_directory and one.file(f"{DATA}/models/model.json").exists
+
+
+def test_side_effect_stack_is_healthy_after_dockerd_restarts(one):
+    one.check_output("systemctl restart docker")
+    wait_healthy(one, SERVICES_1_0_2, 120)
+    assert http(one, "/health")[0] == 200
+
+
+def test_side_effect_unit_stops_and_starts_the_stack(one):
+    one.check_output(f"systemctl stop aistack-{APP}")
+    assert all(c["State"]["Running"] is False for c in containers(one))
+    one.check_output(f"systemctl start aistack-{APP}")
+    wait_healthy(one, SERVICES_1_0_2, 120)
+    assert http(one, "/health")[0] == 200
+
+
+def test_side_effect_bad_input_changes_nothing(one):
+    ids = sorted(c["Id"] for c in containers(one))
+    env_before = one.file(f"{ROOT}/.env").content_string
+    run = playbook("-e", "aistack_release=1.0.3", "-e", json.dumps({"app_stack_services": WITHOUT_WORKER}),
+                   "-e", json.dumps({"app_stack_secrets": {"POSTGRES_PASSWORD": "changeme",
+                                                           "APP_SECRET_CANARY": CANARY}}))
+    output = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert "app_stack_secrets.POSTGRES_PASSWORD: is a placeholder" in output
+    assert CANARY not in output and "changeme" not in output  # values are never shown
+    assert sorted(c["Id"] for c in containers(one)) == ids
+    assert one.file(f"{ROOT}/.env").content_string == env_before
+    assert not one.file(f"{ROOT}/releases/1.0.3").exists
+    # site.yml checked the input before app_image: no image of 1.0.3 was built or loaded either.
+    assert one.run("docker image inspect aistack-test/reference-backend-api:1.0.3").rc != 0
+    assert state(one)["last_healthy"] == "1.0.2"
