@@ -82,12 +82,13 @@ def main() -> int:
     start_release = current_release(host)
     figures: dict[str, list[float]] = {"noop_one_host": [], "noop_fleet_per_host": [], "release_deploy": [],
                                        "rollback": [], "compose_up_wait_noop": []}
+    same = ("-e", f"aistack_release={start_release}")  # every run starts from the release the fleet is on
     for run in range(args.runs):
-        seconds, proc = playbook(limit=host)
+        seconds, proc = playbook(*same, limit=host)
         if proc.returncode or changed(proc.stdout, host):
             raise SystemExit(f"the fleet is not converged (rc={proc.returncode}):\n{proc.stdout[-3000:]}")
         figures["noop_one_host"].append(seconds)
-        seconds, proc = playbook()
+        seconds, proc = playbook(*same)
         if proc.returncode or any(changed(proc.stdout, h) for h in HOSTS):
             raise SystemExit(f"no-op fleet run changed something:\n{proc.stdout[-3000:]}")
         figures["noop_fleet_per_host"].append(seconds / len(HOSTS))
@@ -104,9 +105,11 @@ def main() -> int:
         if proc.returncode == 0 or "Rolled back to release" not in text:
             raise SystemExit(f"the bad release was not rolled back:\n{text[-3000:]}")
         figures["rollback"].append(seconds)
+        restored, proc = playbook(*same, limit=host)
+        if proc.returncode:
+            raise SystemExit(f"could not deploy {start_release} again:\n{proc.stdout[-3000:]}")
         print(f"run {run + 1}: " + ", ".join(f"{k} {v[-1]:.1f} s" for k, v in figures.items()), flush=True)
 
-    playbook("-e", f"aistack_release={start_release}", limit=host)
     medians = {key: statistics.median(values) for key, values in figures.items()}
     print()
     print(f"{'figure':<28}{'median s':>10}   runs")
