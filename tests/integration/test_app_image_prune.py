@@ -48,8 +48,8 @@ def build_releases(docker_client: t.Any, busybox_image: str,
     def _build(releases: t.Sequence[str], registry: str = "") -> str:
         for release in releases:
             dockerfile = f"FROM {busybox_image}\nLABEL io.aistack.test.release={release}\n".encode()
-            image, _build_log = docker_client.images.build(fileobj=io.BytesIO(dockerfile), tag=f"{name}-api:{release}",
-                                                  pull=False, rm=True)
+            image = docker_client.images.build(fileobj=io.BytesIO(dockerfile), tag=f"{name}-api:{release}",
+                                               pull=False, rm=True)[0]
             made.append(f"{name}-api:{release}")
             if registry:
                 image.tag(f"{registry}/{name}-api", release)

@@ -430,8 +430,8 @@ def test_pulled_releases_are_pruned_with_their_registry_names(
     pushed = {}
     for release in releases:  # three distinct small images, pushed by the test itself (the role's push is tested above)
         dockerfile = f"FROM {busybox_image}\nLABEL io.aistack.test.app={app['vars']['app_image_labels']['io.aistack.test.app']} release={release}\n"
-        image, _build_log = docker_client.images.build(fileobj=io.BytesIO(dockerfile.encode()), pull=False, rm=True,
-                                              tag=f"{registry}/{name}-api:{release}")
+        image = docker_client.images.build(fileobj=io.BytesIO(dockerfile.encode()), pull=False, rm=True,
+                                           tag=f"{registry}/{name}-api:{release}")[0]
         for line in docker_client.images.push(f"{registry}/{name}-api", tag=release, stream=True, decode=True):
             assert "error" not in line, line
         pushed[release] = image.id
