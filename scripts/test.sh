@@ -115,6 +115,16 @@ tier_integration() {
   return "$tier_failed"
 }
 
+# Rough relative duration of a scenario (unknown ones count 1), for the lanes.
+scenario_weight() {
+  case $1 in
+    app_stack) echo 6 ;;
+    app_stack_shapes) echo 4 ;;
+    app_image) echo 2 ;;
+    *) echo 1 ;;
+  esac
+}
+
 tier_molecule() {
   tier_failed=0
   local scenario scenarios=${AISTACK_SCENARIOS:-}
@@ -128,12 +138,43 @@ tier_molecule() {
   # What scenarios hand to their hosts by save/load (app_image: the Python
   # base; app_stack: also PostgreSQL and Redis).
   step "fixture base images" tests/harness/build-base-images.sh python postgres redis
-  for scenario in $scenarios; do
-    local start
-    start=$(date +%s)
-    step "molecule scenario $scenario" in_venv "$NEWEST_VENV" tests/harness/molecule-scenario.sh "$scenario"
-    echo "--- scenario $scenario took $(( $(date +%s) - start )) s"
+  # Scenarios are independent (own hosts, network, controller cache), and
+  # much of their time is waiting (health checks, image loads): two lanes
+  # side by side, the longest scenarios spread first. Each scenario's output
+  # is printed whole when it ends. AISTACK_MOLECULE_LANES=1 runs them in turn.
+  local lanes=${AISTACK_MOLECULE_LANES:-2} logdir lane
+  logdir=$(mktemp -d)
+  local -a lane_list lane_load
+  for ((lane = 0; lane < lanes; lane++)); do lane_list[lane]=""; lane_load[lane]=0; done
+  for scenario in $(for s in $scenarios; do echo "$(scenario_weight "$s") $s"; done | sort -rn | awk '{print $2}'); do
+    local best=0
+    for ((lane = 1; lane < lanes; lane++)); do
+      [ "${lane_load[lane]}" -lt "${lane_load[best]}" ] && best=$lane
+    done
+    lane_list[best]="${lane_list[best]} $scenario"
+    lane_load[best]=$(( lane_load[best] + $(scenario_weight "$scenario") ))
   done
+  for ((lane = 0; lane < lanes; lane++)); do
+    echo "--- lane $((lane + 1)):${lane_list[lane]}"
+    (
+      for scenario in ${lane_list[lane]}; do
+        start=$(date +%s)
+        rc=0
+        in_venv "$NEWEST_VENV" tests/harness/molecule-scenario.sh "$scenario" >"$logdir/$scenario.log" 2>&1 || rc=$?
+        echo "$rc $(( $(date +%s) - start ))" >"$logdir/$scenario.result"
+      done
+    ) &
+  done
+  wait
+  for scenario in $scenarios; do
+    local rc=1 secs=0
+    [ -f "$logdir/$scenario.result" ] && read -r rc secs <"$logdir/$scenario.result"
+    printf -- '--- molecule scenario %s\n' "$scenario"
+    cat "$logdir/$scenario.log" 2>/dev/null
+    [ "$rc" -eq 0 ] || { echo "--- FAILED: molecule scenario $scenario (rc $rc)"; tier_failed=1; }
+    echo "--- scenario $scenario took $secs s"
+  done
+  rm -rf "$logdir"
   return "$tier_failed"
 }
 

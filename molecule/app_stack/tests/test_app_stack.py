@@ -160,8 +160,8 @@ def test_release_layout(host):
     assert host.file(f"{ROOT}/releases/1.0.0/compose.yaml").exists
     release = json.loads(host.check_output(f"cat {ROOT}/releases/1.0.0/release.json"))
     assert release["images"] == sorted(["aistack-test/postgres:17", "aistack-test/redis:7",
-                                        "aistack-test/reference-backend-api:1.0.0",
-                                        "aistack-test/reference-backend-worker:1.0.0"])
+                                        "aistack-test/stack-backend-api:1.0.0",
+                                        "aistack-test/stack-backend-worker:1.0.0"])
 
 
 def test_unit_is_enabled_active_and_valid(host):
@@ -225,7 +225,7 @@ def test_side_effect_failed_release_is_rolled_back(one, two):
     assert psql(one, "SELECT count(*) FROM verify_rows") == before
     # The API container runs 1.0.0's image again; host 2 was never touched.
     api = next(c for c in containers(one) if c["Config"]["Labels"]["com.docker.compose.service"] == "api")
-    assert api["Config"]["Image"] == "aistack-test/reference-backend-api:1.0.0"
+    assert api["Config"]["Image"] == "aistack-test/stack-backend-api:1.0.0"
     assert state(two)["last_healthy"] == "1.0.0" and len(state(two)["history"]) == 1
 
 
@@ -245,7 +245,7 @@ def test_side_effect_good_release_replaces_the_current_one(one):
     assert recorded["last_healthy"] == "1.0.2"
     assert [h["result"] for h in recorded["history"]] == ["healthy", "failed", "healthy"]
     api = next(c for c in containers(one) if c["Config"]["Labels"]["com.docker.compose.service"] == "api")
-    assert api["Config"]["Image"] == "aistack-test/reference-backend-api:1.0.2"
+    assert api["Config"]["Image"] == "aistack-test/stack-backend-api:1.0.2"
     assert psql(one, "SELECT count(*) FROM verify_rows") == "1"
     assert one.file(f"{DATA}/data/uploads/verify.txt").content_string == "uploaded-by-verify"
     assert "worker" not in health(one)
@@ -280,5 +280,5 @@ def test_side_effect_bad_input_changes_nothing(one):
     assert one.file(f"{ROOT}/.env").content_string == env_before
     assert not one.file(f"{ROOT}/releases/1.0.3").exists
     # site.yml checked the input before app_image: no image of 1.0.3 was built or loaded either.
-    assert one.run("docker image inspect aistack-test/reference-backend-api:1.0.3").rc != 0
+    assert one.run("docker image inspect aistack-test/stack-backend-api:1.0.3").rc != 0
     assert state(one)["last_healthy"] == "1.0.2"
