@@ -71,7 +71,7 @@ def test_user_address_pool_is_used(host):
     try:
         host.check_output(f"docker network create {name}")
         subnet = host.check_output(f"docker network inspect -f '{{{{(index .IPAM.Config 0).Subnet}}}}' {name}")
-        assert subnet.startswith("172.30."), subnet
+        assert subnet.startswith("10.213."), subnet
     finally:
         host.run(f"docker network rm {name}")
 
