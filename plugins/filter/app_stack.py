@@ -124,6 +124,21 @@ def _unsafe_data_path(path: str, root: t.Any) -> bool:
     return False
 
 
+def _entry(variable: str, kind: str, name: t.Any, spec: t.Any, keys: frozenset[str],
+           problems: _Problems) -> dict[str, t.Any] | None:
+    """One named entry of app_stack_services or app_stack_volumes: its settings, or None when unusable."""
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        problems.add(variable, f"{name!r} is not a valid {kind} name (lower-case, digits, '-', '_')")
+        return None
+    spec = {} if spec is None else spec
+    if not isinstance(spec, dict):
+        problems.add(f"{variable}.{name}", f"must be a dict of {kind} settings ({', '.join(sorted(keys))}) or empty")
+        return None
+    for key in sorted(set(spec) - keys):
+        problems.add(f"{variable}.{name}", f"unknown key {key!r} (known: {', '.join(sorted(keys))})")
+    return spec
+
+
 def _merge(base: dict[str, t.Any], override: dict[str, t.Any]) -> dict[str, t.Any]:
     """Preset under the user's service: dicts merge one level deep, everything else replaces."""
     merged = _plain(base)
@@ -211,15 +226,9 @@ def app_stack_model(spec: dict[str, t.Any]) -> dict[str, t.Any]:
     volumes: dict[str, dict[str, t.Any]] = {}
     for vname, vspec in volumes_in.items():
         where = f"app_stack_volumes.{vname}"
-        if not isinstance(vname, str) or not NAME_RE.match(vname):
-            problems.add("app_stack_volumes", f"{vname!r} is not a valid volume name (lower-case, digits, '-', '_')")
+        vspec = _entry("app_stack_volumes", "volume", vname, vspec, VOLUME_KEYS, problems)
+        if vspec is None:
             continue
-        vspec = {} if vspec is None else vspec
-        if not isinstance(vspec, dict):
-            problems.add(where, "must be a dict (type, path, mode, owner, files) or empty")
-            continue
-        for key in sorted(set(vspec) - VOLUME_KEYS):
-            problems.add(where, f"unknown key {key!r} (known: {', '.join(sorted(VOLUME_KEYS))})")
         vtype = vspec.get("type", "bind")
         if vtype not in ("bind", "named"):
             problems.add(f"{where}.type", f"must be bind or named (got {vtype!r})")
@@ -269,15 +278,9 @@ def app_stack_model(spec: dict[str, t.Any]) -> dict[str, t.Any]:
     services: dict[str, dict[str, t.Any]] = {}
     for sname, sspec in services_in.items():
         where = f"app_stack_services.{sname}"
-        if not isinstance(sname, str) or not NAME_RE.match(sname):
-            problems.add("app_stack_services", f"{sname!r} is not a valid service name (lower-case, digits, '-', '_')")
+        sspec = _entry("app_stack_services", "service", sname, sspec, SERVICE_KEYS, problems)
+        if sspec is None:
             continue
-        sspec = {} if sspec is None else sspec
-        if not isinstance(sspec, dict):
-            problems.add(where, "must be a dict of service settings")
-            continue
-        for key in sorted(set(sspec) - SERVICE_KEYS):
-            problems.add(where, f"unknown key {key!r} (known: {', '.join(sorted(SERVICE_KEYS))})")
         preset_name = sspec.get("preset", sname if sname in presets else "none")
         if preset_name != "none" and preset_name not in presets:
             problems.add(f"{where}.preset", f"unknown preset {preset_name!r} (known: {', '.join(sorted(presets))}, none)")
