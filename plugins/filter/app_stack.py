@@ -139,6 +139,15 @@ def _entry(variable: str, kind: str, name: t.Any, spec: t.Any, keys: frozenset[s
     return spec
 
 
+def _strings(svc: dict[str, t.Any], key: str, where: str, problems: _Problems, what: str) -> list[str]:
+    """A service setting that is a list of strings (empty when unset); a problem, and [], when it is not."""
+    value = svc.get(key) or []
+    if not _str_list(value):
+        problems.add(f"{where}.{key}", f"must be a list of {what}")
+        return []
+    return value
+
+
 def _merge(base: dict[str, t.Any], override: dict[str, t.Any]) -> dict[str, t.Any]:
     """Preset under the user's service: dicts merge one level deep, everything else replaces."""
     merged = _plain(base)
@@ -429,10 +438,7 @@ def _service(sname: str, svc: dict[str, t.Any], where: str, problems: _Problems,
         merged_env[key] = _env_value(value)
     out["environment"] = merged_env
 
-    ports = svc.get("ports") or []
-    if not _str_list(ports):
-        problems.add(f"{where}.ports", "must be a list of strings such as '8000:8000' or '127.0.0.1:8000:8000'")
-        ports = []
+    ports = _strings(svc, "ports", where, problems, "strings such as '8000:8000' or '127.0.0.1:8000:8000'")
     for port in ports:
         match = PORT_RE.match(port)
         numbers = [int(n) for n in (match.group("host"), match.group("container")) if n] if match else []
@@ -466,10 +472,7 @@ def _service(sname: str, svc: dict[str, t.Any], where: str, problems: _Problems,
             problems.add(f"{where}.volumes[{index}]", f"volume {source!r} is not declared in app_stack_volumes")
     out["mounts"] = mounts
 
-    depends_on = svc.get("depends_on") or []
-    if not _str_list(depends_on):
-        problems.add(f"{where}.depends_on", "must be a list of service names")
-        depends_on = []
+    depends_on = _strings(svc, "depends_on", where, problems, "service names")
     out["depends_on"] = depends_on
 
     healthcheck = svc.get("healthcheck", "image")
@@ -498,10 +501,7 @@ def _service(sname: str, svc: dict[str, t.Any], where: str, problems: _Problems,
                                              "every service needs a healthcheck for the health gate")
         out["healthcheck"] = None
 
-    profiles = svc.get("profiles") or []
-    if not _str_list(profiles):
-        problems.add(f"{where}.profiles", "must be a list of profile names")
-        profiles = []
+    profiles = _strings(svc, "profiles", where, problems, "profile names")
     out["profiles"] = profiles
 
     restart = svc.get("restart", defaults.get("restart", "unless-stopped"))
