@@ -1,0 +1,113 @@
+"""Unit tests for the gpu_info module: main() with a fixture sysfs tree and a fixture nvidia-smi."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+import pytest
+
+from ansible_collections.aistack.deploy.plugins.modules import gpu_info
+
+FIXTURES = Path(__file__).parents[1] / "module_utils" / "fixtures" / "nvidia_smi"
+
+
+def fake_nvidia_smi(tmp_path: Path, case: str) -> str:
+    """An nvidia-smi that prints a fixture case: the query output when asked a query, else the summary."""
+    case_dir = FIXTURES / case
+    script = tmp_path / "nvidia-smi"
+    script.write_text(
+        "#!/bin/sh\n"
+        'case "$*" in\n'
+        f"  *--query-gpu=*) cat {shlex.quote(str(case_dir / 'query.txt'))} ;;\n"
+        f"  *) cat {shlex.quote(str(case_dir / 'summary.txt'))} ;;\n"
+        "esac\n"
+        f"exit {(case_dir / 'rc').read_text().strip()}\n")
+    script.chmod(0o755)
+    return str(script)
+
+
+def pci_tree(tmp_path: Path, count: int) -> str:
+    root = tmp_path / "sys"
+    (root / "bus" / "pci" / "devices").mkdir(parents=True)
+    for number in range(count):
+        device = root / "bus" / "pci" / "devices" / f"0000:{number + 1:02x}:00.0"
+        device.mkdir()
+        (device / "vendor").write_text("0x10de\n")
+        (device / "device").write_text("0x2330\n")
+        (device / "class").write_text("0x030200\n")
+    return str(root)
+
+
+@pytest.mark.parametrize("check_mode", [False, True])
+def test_one_gpu(run_module, tmp_path, check_mode):
+    result = run_module(gpu_info.main, {"sysfs_root": pci_tree(tmp_path, 1),
+                                        "nvidia_smi": fake_nvidia_smi(tmp_path, "one_gpu")}, check_mode=check_mode)
+    assert not result.failed
+    assert result.result["changed"] is False
+    gpu = result.result["gpu"]
+    assert gpu["present"] and gpu["usable"]
+    assert gpu["count"] == 1
+    assert gpu["driver_version"] == "550.127.05"
+    assert gpu["cuda_version"] == "12.4"
+    assert len(gpu["pci_devices"]) == 1
+
+
+def test_eight_gpus(run_module, tmp_path):
+    result = run_module(gpu_info.main, {"sysfs_root": pci_tree(tmp_path, 8),
+                                        "nvidia_smi": fake_nvidia_smi(tmp_path, "eight_gpus")})
+    gpu = result.result["gpu"]
+    assert gpu["count"] == 8 and len(gpu["pci_devices"]) == 8
+    assert gpu["cuda_version"] == "12.2"
+
+
+def test_mig(run_module, tmp_path):
+    result = run_module(gpu_info.main, {"sysfs_root": pci_tree(tmp_path, 1),
+                                        "nvidia_smi": fake_nvidia_smi(tmp_path, "mig_enabled")})
+    assert result.result["gpu"]["mig_enabled"] is True
+
+
+@pytest.mark.parametrize("case", ["version_mismatch", "no_driver", "no_devices"])
+def test_gpu_on_the_bus_that_the_driver_cannot_use(run_module, tmp_path, case):
+    result = run_module(gpu_info.main, {"sysfs_root": pci_tree(tmp_path, 1),
+                                        "nvidia_smi": fake_nvidia_smi(tmp_path, case)})
+    assert not result.failed
+    gpu = result.result["gpu"]
+    assert gpu["present"] is True
+    assert gpu["usable"] is False
+    assert gpu["driver_state"] == case
+    assert gpu["driver_message"]
+
+
+def test_no_devices_on_a_cpu_host(run_module, tmp_path):
+    result = run_module(gpu_info.main, {"sysfs_root": pci_tree(tmp_path, 0),
+                                        "nvidia_smi": fake_nvidia_smi(tmp_path, "no_devices")})
+    gpu = result.result["gpu"]
+    assert gpu["present"] is False
+    assert gpu["driver_state"] == "no_devices"
+
+
+def test_no_nvidia_smi(run_module, tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr(gpu_info.AnsibleModule, "get_bin_path", lambda self, name, opt_dirs=None: None)
+    result = run_module(gpu_info.main, {"sysfs_root": pci_tree(tmp_path, 0)})
+    gpu = result.result["gpu"]
+    assert gpu["present"] is False
+    assert gpu["driver_state"] == "missing"
+
+
+def test_given_nvidia_smi_that_does_not_exist(run_module, tmp_path):
+    result = run_module(gpu_info.main, {"sysfs_root": pci_tree(tmp_path, 2), "nvidia_smi": str(tmp_path / "none")})
+    gpu = result.result["gpu"]
+    assert gpu["present"] is True and gpu["count"] == 2
+    assert gpu["driver_state"] == "missing"
+
+
+def test_unreadable_query_output(run_module, tmp_path):
+    script = tmp_path / "nvidia-smi"
+    script.write_text("#!/bin/sh\necho 'something else entirely'\n")
+    script.chmod(0o755)
+    result = run_module(gpu_info.main, {"sysfs_root": pci_tree(tmp_path, 1), "nvidia_smi": str(script)})
+    gpu = result.result["gpu"]
+    assert gpu["driver_state"] == "error"
+    assert "unexpected output" in gpu["driver_message"]
