@@ -92,14 +92,14 @@ def test_gpu_host_container_without_the_device_has_none(gpu_host):
 
 
 def test_gpu_host_nvidia_runtime_runs_containers(gpu_host):
-    out = gpu_host.check_output(f"docker run --rm --pull=never --runtime=nvidia {IMAGE} echo through-nvidia")
+    out = gpu_host.check_output(f"docker run --rm --pull=never --runtime=nvidia {IMAGE} sh -c 'echo through-nvidia'")
     assert out.strip() == "through-nvidia"
 
 
 def test_gpu_host_gpus_flag_device_request(gpu_host):
     # What compose's `driver: nvidia` reservation asks for: dockerd's nvidia
     # driver runs the toolkit's prestart hook.
-    out = gpu_host.check_output(f"docker run --rm --pull=never --gpus all {IMAGE} echo with-gpus")
+    out = gpu_host.check_output(f"docker run --rm --pull=never --gpus all {IMAGE} sh -c 'echo with-gpus'")
     assert out.strip() == "with-gpus"
 
 
