@@ -18,11 +18,12 @@ make_venv "$venv" "$NEWEST_PY" "$NEWEST_REQ"
 export PATH="$venv/bin:$PATH"
 expose_collection
 export ANSIBLE_FORCE_COLOR=${ANSIBLE_FORCE_COLOR:-false}
+cache=${XDG_CACHE_HOME:-$HOME/.cache}/aistack-deploy
 
 # The example's secrets: random, ansible-vault encrypted, made once per
 # checkout (the vault password stays outside it).
 ensure_vault() {
-  local dir=${XDG_CACHE_HOME:-$HOME/.cache}/aistack-deploy
+  local dir=$cache
   local vault=examples/local-fleet/group_vars/aistack/vault.yml
   export ANSIBLE_VAULT_PASSWORD_FILE=$dir/local-fleet-vault-password
   mkdir -p "$dir"
@@ -45,7 +46,7 @@ case "$action" in
     ensure_debian_packages mmdebstrap
     tests/harness/build-testhost.sh 13
     # The images the example stack starts from, built from Debian packages.
-    tests/harness/build-base-images.sh python postgres
+    tests/harness/build-base-images.sh python postgres nginx
     ensure_vault
     say "starting the local fleet"
     ansible-playbook examples/local-fleet/fleet.yml -e fleet_state=up
@@ -62,6 +63,14 @@ case "$action" in
         "$address" "$address" "$address" "$host"
       printf '  /health says: %s\n' "$(python -c 'import sys, urllib.request
 print(urllib.request.urlopen(sys.argv[1], timeout=10).read().decode())' "http://$address:8000/health" 2>&1 | tail -1)"
+      # The CA the host's nginx_proxy made: clients that trust it get a verified HTTPS connection.
+      ca="$cache/$host-ca.crt"
+      docker exec "$host" cat /opt/aistack/reference/pki/ca.crt >"$ca"
+      printf '  HTTPS: https://%s/api/health (nginx, TLS; CA: %s), http://%s/ redirects there\n' "$address" "$ca" "$address"
+      printf '  through nginx: %s\n' "$(python -c 'import ssl, sys, urllib.request
+context = ssl.create_default_context(cafile=sys.argv[2])
+with urllib.request.urlopen(sys.argv[1], timeout=10, context=context) as r:
+    print(r.status, r.headers["Strict-Transport-Security"] and "HSTS", r.read().decode())' "https://$address/api/health" "$ca" 2>&1 | tail -1)"
     done
     echo "remove it with: scripts/local-fleet.sh down"
     ;;

@@ -43,7 +43,8 @@ run_tier() {
 setup() {
   local pkgs=()
   wants lint && pkgs+=(shellcheck)
-  wants molecule && pkgs+=(mmdebstrap)
+  # mmdebstrap: the fixture images (lint: nginx for `nginx -t`).
+  { wants molecule || wants lint; } && pkgs+=(mmdebstrap)
   [ ${#pkgs[@]} -eq 0 ] || ensure_debian_packages "${pkgs[@]}" || return 1
 
   choose_newest
@@ -54,7 +55,8 @@ setup() {
     OLDEST_VENV=${AISTACK_VENV_OLDEST:-$AISTACK_ROOT/.venv-oldest}
     make_venv "$OLDEST_VENV" "$OLDEST_PY" tests/requirements/oldest.txt || return 1
   fi
-  if wants integration || wants molecule; then
+  # lint needs an engine too: `nginx -t` runs in a container of the proxy image, as the role runs it.
+  if wants integration || wants molecule || wants lint; then
     tests/harness/ensure-engine.sh || return 1
   fi
   expose_collection
@@ -91,6 +93,8 @@ tier_lint() {
   step "docker compose config (app_stack, every shape)" in_venv "$NEWEST_VENV" tests/harness/compose-config-all.sh
   command -v systemd-analyze >/dev/null || step "Debian package systemd (systemd-analyze)" ensure_debian_packages systemd
   step "systemd-analyze verify (app_stack units)" in_venv "$NEWEST_VENV" tests/harness/systemd-verify-all.sh
+  # nginx_proxy: nginx.conf of every case, proven as the role proves it on a host.
+  step "nginx -t (nginx_proxy, every case)" in_venv "$NEWEST_VENV" tests/harness/nginx-test-all.sh
   step "ansible-test sanity, newest ($(pyver "$NEWEST_VENV"))" \
     in_venv "$NEWEST_VENV" tests/harness/sanity.sh "$(pyver "$NEWEST_VENV")"
   step "ansible-test sanity, oldest ($(pyver "$OLDEST_VENV"))" \
@@ -121,6 +125,7 @@ scenario_weight() {
     app_stack) echo 6 ;;
     app_stack_shapes) echo 4 ;;
     app_image) echo 2 ;;
+    nginx_proxy) echo 2 ;;
     *) echo 1 ;;
   esac
 }
@@ -136,8 +141,8 @@ tier_molecule() {
   step "test-host images" tests/harness/build-testhost.sh 12 13
   step "fixture images" tests/harness/build-busybox.sh
   # What scenarios hand to their hosts by save/load (app_image: the Python
-  # base; app_stack: also PostgreSQL and Redis).
-  step "fixture base images" tests/harness/build-base-images.sh python postgres redis
+  # base; app_stack: also PostgreSQL and Redis; nginx_proxy: nginx).
+  step "fixture base images" tests/harness/build-base-images.sh python postgres redis nginx
   # Scenarios are independent (own hosts, network, controller cache), and
   # much of their time is waiting (health checks, image loads): two lanes
   # side by side, the longest scenarios spread first. Each scenario's output

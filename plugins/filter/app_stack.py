@@ -33,6 +33,8 @@ HEALTHCHECK_KEYS = frozenset({"test", "interval", "timeout", "retries", "start_p
 RESOURCE_KEYS = frozenset({"cpus", "memory", "memory_reservation", "pids"})
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+# Where the proxy preset mounts the configuration the nginx_proxy role writes.
+PROXY_CONFIG_PATH = "/etc/aistack-proxy"
 ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 DURATION_RE = re.compile(r"^([0-9]+(\.[0-9]+)?(us|ms|s|m|h))+$")
 MEMORY_RE = re.compile(r"^[0-9]+(\.[0-9]+)?[bkmgBKMG]?$")
@@ -374,6 +376,7 @@ def app_stack_model(spec: dict[str, t.Any]) -> dict[str, t.Any]:
             owners.append({"key": volume["owner_key"], "image": volume["owner_image"], "user": volume["owner_user"]})
     # The PostgreSQL service whose password and URL go to .env: a postgres preset that runs.
     postgres = [s for s in sorted(services) if services[s]["preset"] == "postgres" and active(services[s])]
+    proxy = _proxy(services, volumes, presets, active, problems)
     grace = max([_seconds(svc["stop_grace_period"]) for svc in services.values()] or [10.0])
     return {
         "name": name,
@@ -381,11 +384,45 @@ def app_stack_model(spec: dict[str, t.Any]) -> dict[str, t.Any]:
         "volumes": volumes,
         "owners": owners,
         "postgres_service": postgres[0] if postgres else "",
+        "proxy": proxy,
         "profiles": active_profiles,
         "active_services": sorted(s for s, svc in services.items() if active(svc)),
         "images": sorted({svc["image"] for svc in services.values() if active(svc) and svc["image"]}),
         "max_stop_grace_seconds": int(grace + 0.999),
         "problems": list(problems),
+    }
+
+
+def _proxy(services: dict[str, dict[str, t.Any]], volumes: dict[str, dict[str, t.Any]], presets: dict[str, t.Any],
+           active: t.Callable[[dict[str, t.Any]], bool], problems: _Problems) -> dict[str, t.Any]:
+    """The TLS proxy service (a preset marked _proxy) that runs, for the nginx_proxy role; {} when none.
+
+    Its configuration directory is the host side of its mount at /etc/aistack-proxy, which must be a bind volume.
+    """
+    proxies = [s for s in sorted(services) if presets.get(services[s]["preset"], {}).get("_proxy")]
+    running = [s for s in proxies if active(services[s])]
+    if len(running) > 1:
+        problems.add("app_stack_services", f"only one proxy service can run (running: {', '.join(running)})")
+    if not running:
+        return {}
+    sname = running[0]
+    svc = services[sname]
+    mount = [m for m in svc.get("mounts", []) if m["target"] == PROXY_CONFIG_PATH]
+    if not mount or mount[0]["type"] != "bind":
+        problems.add(f"app_stack_services.{sname}.volumes", f"the proxy needs a bind volume mounted at "
+                                                            f"{PROXY_CONFIG_PATH} (its configuration)")
+        return {}
+    published = {}
+    for port in svc["ports"]:
+        match = PORT_RE.match(port)
+        if match and match.group("host") and (match.group("proto") or "tcp") == "tcp":
+            published[match.group("container")] = int(match.group("host"))
+    return {
+        "service": sname,
+        "image": svc["image"],
+        "config_dir": mount[0]["source"],
+        "http_port": published.get("80", 0),
+        "https_port": published.get("443", 0),
     }
 
 

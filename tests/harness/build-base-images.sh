@@ -6,6 +6,7 @@
 #   python3.11  aistack-test/python:3.11-slim   the same from Debian 12
 #   postgres    aistack-test/postgres:17        Debian 13's postgresql-17, official-image entrypoint
 #   redis       aistack-test/redis:7            Debian 12's redis-server (7.0)
+#   nginx       aistack-test/nginx:1.26         Debian 13's nginx (1.26), for the nginx_proxy role
 #
 # mmdebstrap -> docker import -> a small Dockerfile layer (images/<name>/).
 # The mirror comes from this machine's apt sources and the machine's extra CA
@@ -13,7 +14,7 @@
 # image carries a hash of its inputs as a label; when it matches, nothing is
 # built, so a second run takes seconds.
 #
-# Usage: build-base-images.sh [python|python3.11|postgres|redis]...   (default: python postgres redis)
+# Usage: build-base-images.sh [python|python3.11|postgres|redis|nginx]...   (default: python postgres redis)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/harness/lib-images.sh
@@ -27,7 +28,8 @@ spec() {
     python3.11) echo "12 aistack-test/python:3.11-slim python3,python3-venv,ca-certificates python PYTHON_VERSION=3.11" ;;
     postgres) echo "13 aistack-test/postgres:17 postgresql-17,ca-certificates postgres PG_MAJOR=17" ;;
     redis) echo "12 aistack-test/redis:7 redis-server,ca-certificates redis -" ;;
-    *) log "unknown image '$1' (python python3.11 postgres redis)"; exit 2 ;;
+    nginx) echo "13 aistack-test/nginx:1.26 nginx,ca-certificates nginx -" ;;
+    *) log "unknown image '$1' (python python3.11 postgres redis nginx)"; exit 2 ;;
   esac
 }
 

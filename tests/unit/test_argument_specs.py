@@ -114,8 +114,12 @@ def doc_problems(path: str, option: dict[str, t.Any]) -> list[str]:
         problems.append(f"{path}: no type")
     if option.get("type") == "list" and "elements" not in option:
         problems.append(f"{path}: a list without elements")
-    if "choices" in option and "default" in option and option["default"] not in option["choices"]:
-        problems.append(f"{path}: default {option['default']!r} is not one of the choices")
+    if "choices" in option and "default" in option:
+        # A list's choices are those of its elements (as Ansible's validator reads them).
+        chosen = option["default"] if option.get("type") == "list" and isinstance(option["default"], list) \
+            else [option["default"]]
+        if any(value not in option["choices"] for value in chosen):
+            problems.append(f"{path}: default {option['default']!r} is not one of the choices")
     for key, sub in (option.get("options") or {}).items():
         problems += doc_problems(f"{path}.{key}", sub)
     return problems

@@ -181,16 +181,19 @@ def test_gpu_reservation_only_where_a_gpu_is(rendered: dict[str, render_shapes.S
 def test_argusai_profiles(rendered: dict[str, render_shapes.StackResult]) -> None:
     doc = compose(rendered, "argusai_backend")
     services = doc["services"]
-    assert services["postgres"]["profiles"] == ["postgres"] and services["nginx"]["profiles"] == ["ssl"]
+    assert services["postgres"]["profiles"] == ["postgres", "full"] and services["nginx"]["profiles"] == ["ssl", "full"]
     assert services["backend"]["depends_on"] == {"postgres": {"condition": "service_healthy", "restart": True}}
     assert list(services["frontend"]["depends_on"]) == ["backend"]
     assert services["backend"]["deploy"]["resources"]["limits"] == {"memory": "1g"}
     assert services["frontend"]["deploy"]["resources"]["limits"] == {"memory": "512m"}
     assert doc["volumes"] == {"data": {"name": "aistack-argusai-data", "external": True},
                               "pgdata": {"name": "aistack-argusai-pgdata", "external": True}}
-    certs = [v for v in services["nginx"]["volumes"] if v["target"] == "/etc/nginx/certs"]
-    assert certs == [{"type": "bind", "source": "/var/lib/aistack/argusai/certs", "target": "/etc/nginx/certs",
-                      "read_only": True, "bind": {"create_host_path": False}}]
+    # nginx is the nginx preset: the nginx_proxy role's configuration directory, read-only.
+    assert services["nginx"]["volumes"] == [{"type": "bind", "source": "/var/lib/aistack/argusai/proxy",
+                                             "target": "/etc/aistack-proxy", "read_only": True,
+                                             "bind": {"create_host_path": False}}]
+    assert services["nginx"]["image"] == "nginx:1.27-alpine" and services["nginx"]["ports"] == ["80:80", "443:443"]
+    assert list(services["nginx"]["depends_on"]) == ["backend", "frontend"]
     # Without the postgres profile the backend must not wait for a PostgreSQL that stays down.
     assert "depends_on" not in compose(rendered, "argusai_backend-no_profiles")["services"]["backend"]
 

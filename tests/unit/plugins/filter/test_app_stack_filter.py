@@ -33,6 +33,7 @@ PRESET_CONTEXT = {
     "app_stack_api_port": 8000, "app_stack_frontend_port": 3000, "app_stack_flower_port": 5555,
     "app_stack_frontend_image": "demo/frontend:1", "app_stack_postgres_image": "demo/postgres:17",
     "app_stack_redis_image": "demo/redis:7", "app_stack_postgres_user": "demo_user", "app_stack_postgres_db": "demo_db",
+    "app_stack_nginx_image": "demo/nginx:1.26", "app_stack_http_port": 8080, "app_stack_https_port": 8443,
 }
 
 
@@ -695,3 +696,40 @@ def test_inactive_postgres_and_redis_hand_on_nothing() -> None:
 def test_redis_url_names_the_redis_service() -> None:
     model = model_of(services={"api": {}, "broker": {"preset": "redis"}})
     assert model["services"]["api"]["environment"]["REDIS_URL"] == "redis://broker:6379/0"
+
+
+# --- the proxy service (nginx preset, for the nginx_proxy role) ------------------
+
+def test_no_proxy_without_an_nginx_service() -> None:
+    assert model_of()["proxy"] == {}
+
+
+def test_the_nginx_preset_is_the_proxy_with_its_config_dir_and_ports() -> None:
+    model = model_of(services={**copy.deepcopy(REFERENCE_SERVICES), "nginx": {}})
+    assert model["proxy"] == {"service": "nginx", "image": "demo/nginx:1.26", "config_dir": "/var/lib/aistack/demo/proxy",
+                              "http_port": 8080, "https_port": 8443}
+    nginx = model["services"]["nginx"]
+    assert nginx["depends_on"] == ["api"]
+    assert model["volumes"]["proxy"]["owner_fixed"] == "0:0" and model["volumes"]["proxy"]["mode"] == "0750"
+    compose = app_stack_compose(model, COMPOSE_DEFAULTS, ENV_FILE)
+    service = compose["services"]["nginx"]
+    assert service["volumes"] == [{"type": "bind", "source": "/var/lib/aistack/demo/proxy", "target": "/etc/aistack-proxy",
+                                   "read_only": True, "bind": {"create_host_path": False}}]
+    assert service["read_only"] is True and "KILL" in service["cap_add"]
+    assert service["depends_on"]["api"]["condition"] == "service_healthy"
+
+
+def test_a_proxy_in_an_inactive_profile_is_no_proxy() -> None:
+    model = model_of(services={**copy.deepcopy(REFERENCE_SERVICES), "nginx": {"profiles": ["ssl"]}})
+    assert model["proxy"] == {}
+    assert model_of(services={**copy.deepcopy(REFERENCE_SERVICES), "nginx": {"profiles": ["ssl"]}},
+                    profiles=["ssl"])["proxy"]["service"] == "nginx"
+
+
+def test_two_proxies_and_a_proxy_without_its_config_mount_are_refused() -> None:
+    two = problems_of(services={**copy.deepcopy(REFERENCE_SERVICES), "nginx": {}, "edge": {"preset": "nginx",
+                                                                                          "ports": ["9443:443"]}})
+    assert any("only one proxy service can run (running: edge, nginx)" in p for p in two)
+    unmounted = problems_of(services={**copy.deepcopy(REFERENCE_SERVICES), "nginx": {"volumes": []}})
+    assert unmounted == ["app_stack_services.nginx.volumes: the proxy needs a bind volume mounted at /etc/aistack-proxy "
+                         "(its configuration)"]
