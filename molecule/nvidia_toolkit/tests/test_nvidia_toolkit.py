@@ -116,3 +116,31 @@ def test_cpu_host_has_nothing_nvidia(cpu_host):
     assert not cpu_host.file("/var/lib/aistack/nvidia_toolkit").exists
     assert not cpu_host.package("nvidia-container-toolkit").is_installed
     assert cpu_host.run("grep -rl nvidia /etc/apt/sources.list.d/").stdout == ""
+
+
+def worker(host) -> dict:
+    name = host.check_output("docker ps -q --filter label=com.docker.compose.project=demeterai-ml "
+                             "--filter label=com.docker.compose.service=worker")
+    assert name, "no running worker of the DemeterAI shape"
+    return json.loads(host.check_output(f"docker inspect {name.splitlines()[0]}"))[0]
+
+
+def test_demeterai_gpu_host_gets_the_gpu_variant_with_a_device_request(gpu_host):
+    container = worker(gpu_host)
+    image = json.loads(gpu_host.check_output(f"docker image inspect {container['Image']}"))[0]
+    assert image["Config"]["Labels"]["io.aistack.deploy.variant"] == "gpu"
+    assert container["Config"]["Image"].startswith("aistack-test/demeterai-ml-gpu-worker:")
+    requests = container["HostConfig"]["DeviceRequests"]
+    assert requests and requests[0]["Driver"] == "nvidia", requests
+    assert ["gpu"] in requests[0]["Capabilities"]
+    assert container["State"]["Health"]["Status"] == "healthy"
+    assert "CUDA_VISIBLE_DEVICES=0" in container["Config"]["Env"]
+
+
+def test_demeterai_cpu_host_gets_the_cpu_variant_without_one(cpu_host):
+    container = worker(cpu_host)
+    image = json.loads(cpu_host.check_output(f"docker image inspect {container['Image']}"))[0]
+    assert image["Config"]["Labels"]["io.aistack.deploy.variant"] == "cpu"
+    assert container["Config"]["Image"].startswith("aistack-test/demeterai-ml-cpu-worker:")
+    assert not container["HostConfig"]["DeviceRequests"]
+    assert container["State"]["Health"]["Status"] == "healthy"
