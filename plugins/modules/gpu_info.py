@@ -20,18 +20,22 @@ description:
   - Reads only; never changes the host.
 author:
   - aistack.deploy developers (@aistack)
-extends_documentation_fragment:
-  - ansible.builtin.action_common_attributes
-  - ansible.builtin.action_common_attributes.info_module
 attributes:
   check_mode:
+    description: Can run in check mode and return changed status prediction without modifying target.
     support: full
     details:
       - The module only reads, and does the same in check mode.
   diff_mode:
-    support: N/A
+    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
+    support: none
     details:
       - The module changes nothing.
+  idempotent:
+    description:
+      - When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
+      - This assumes that the system controlled/queried by the module has not changed in a relevant way.
+    support: full
 options:
   sysfs_root:
     description:

@@ -59,7 +59,7 @@ def render(tmpl: Templar, template: str) -> str:
 
 def deb822(text: str) -> dict[str, str]:
     lines = [line for line in text.splitlines() if line and not line.startswith("#")]
-    return dict((key, value.strip()) for key, _, value in (line.partition(":") for line in lines))
+    return {line.split(":", 1)[0]: line.split(":", 1)[1].strip() for line in lines}
 
 
 @pytest.mark.parametrize(("platform", "arch"), [("debian13", "amd64"), ("ubuntu2404_arm", "arm64")])
