@@ -1,0 +1,1 @@
+"""Stand-in for DemeterAI's application package (test fixture of molecule/nvidia_toolkit)."""
