@@ -150,7 +150,9 @@ def summarize(pci: list[dict[str, str]], state: str, gpus: list[dict[str, t.Any]
               cuda_version: str = "", detail: str = "") -> dict[str, t.Any]:
     """The ``aistack_gpu`` fact.
 
-    ``present``: the host has an NVIDIA GPU, on the PCI bus or listed by nvidia-smi.
+    ``present``: the host has an NVIDIA GPU: on the PCI bus, listed by nvidia-smi, or behind a
+    driver/library version mismatch (the NVIDIA kernel module is loaded, which it only is with a
+    GPU; hosts that hide the PCI bus, such as containers, show nothing else).
     ``usable``: nvidia-smi lists it (driver loaded and matching); only then are the
     driver and CUDA versions, models and memory known. ``count`` is the number of
     GPUs nvidia-smi lists, else of the PCI display controllers.
@@ -162,9 +164,9 @@ def summarize(pci: list[dict[str, str]], state: str, gpus: list[dict[str, t.Any]
     if detail and state != "ok":
         message = f"{message}: {detail}"
     return {
-        "present": usable or len(pci) > 0,
+        "present": usable or len(pci) > 0 or state == "version_mismatch",
         "usable": usable,
-        "count": len(gpus) if usable else len(pci),
+        "count": len(gpus) if usable else max(len(pci), 1 if state == "version_mismatch" else 0),
         "models": [gpu["name"] for gpu in gpus],
         "memory_mib": [gpu["memory_mib"] for gpu in gpus],
         "memory_total_mib": sum(gpu["memory_mib"] for gpu in gpus),

@@ -82,7 +82,9 @@ gpu:
   type: dict
   contains:
     present:
-      description: An NVIDIA GPU is on the PCI bus or listed by C(nvidia-smi).
+      description:
+        - An NVIDIA GPU is on the PCI bus or listed by C(nvidia-smi), or C(nvidia-smi) reports a driver/library
+          version mismatch (the NVIDIA kernel module is loaded, so a GPU is there even where the PCI bus is hidden).
       type: bool
       sample: true
     usable:
@@ -90,7 +92,9 @@ gpu:
       type: bool
       sample: true
     count:
-      description: The GPUs C(nvidia-smi) lists; when it lists none, the NVIDIA display controllers on the PCI bus.
+      description:
+        - The GPUs C(nvidia-smi) lists; when it lists none, the NVIDIA display controllers on the PCI bus
+          (at least 1 with a version mismatch).
       type: int
       sample: 1
     models:

@@ -126,6 +126,18 @@ def test_version_mismatch_on_a_gpu_host_is_present_not_usable():
     assert "reboot" in fact["driver_message"]
 
 
+def test_version_mismatch_without_pci_is_present():
+    # Containers and some VMs hide the PCI bus; a loaded kernel module still means a GPU.
+    fact = summarize([], "version_mismatch", detail="Failed to initialize NVML: Driver/library version mismatch")
+    assert fact["present"] is True and fact["usable"] is False
+    assert fact["count"] == 1
+
+
+@pytest.mark.parametrize("state", ["no_driver", "error"])
+def test_other_failures_without_pci_are_not_a_gpu(state):
+    assert summarize([], state, detail="x")["present"] is False
+
+
 def test_no_devices_without_pci_is_a_cpu_host():
     fact = summarize([], "no_devices", detail="No devices were found")
     assert fact["present"] is False
