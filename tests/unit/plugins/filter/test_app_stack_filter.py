@@ -727,8 +727,8 @@ def test_a_proxy_in_an_inactive_profile_is_no_proxy() -> None:
 
 
 def test_two_proxies_and_a_proxy_without_its_config_mount_are_refused() -> None:
-    two = problems_of(services={**copy.deepcopy(REFERENCE_SERVICES), "nginx": {}, "edge": {"preset": "nginx",
-                                                                                          "ports": ["9443:443"]}})
+    edge = {"preset": "nginx", "ports": ["9443:443"]}
+    two = problems_of(services={**copy.deepcopy(REFERENCE_SERVICES), "nginx": {}, "edge": edge})
     assert any("only one proxy service can run (running: edge, nginx)" in p for p in two)
     unmounted = problems_of(services={**copy.deepcopy(REFERENCE_SERVICES), "nginx": {"volumes": []}})
     assert unmounted == ["app_stack_services.nginx.volumes: the proxy needs a bind volume mounted at /etc/aistack-proxy "
