@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +15,9 @@ KEYRING = "/etc/apt/keyrings/nvidia-container-toolkit.asc"
 CDI_SPEC = "/etc/cdi/nvidia.yaml"
 CDI_RECORD = "/var/lib/aistack/nvidia_toolkit/cdi.json"
 IMAGE = "aistack-verify/busybox:latest"
+SMI = "/usr/bin/nvidia-smi"
+SCENARIO = Path(__file__).resolve().parents[1]
+INVENTORY = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/nonexistent")) / "inventory"
 
 
 def is_gpu_host(host) -> bool:
@@ -144,3 +150,53 @@ def test_demeterai_cpu_host_gets_the_cpu_variant_without_one(cpu_host):
     assert container["Config"]["Image"].startswith("aistack-test/demeterai-ml-cpu-worker:")
     assert not container["HostConfig"]["DeviceRequests"]
     assert container["State"]["Health"]["Status"] == "healthy"
+
+
+# ---------------------------------------------------------------- side effects, GPU host, in this order
+
+def run_role() -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, ANSIBLE_FORCE_COLOR="false", NO_COLOR="1")
+    return subprocess.run(["ansible-playbook", "-i", str(INVENTORY), str(SCENARIO / "side_effect.yml"),
+                           "--limit", GPU_HOST], capture_output=True, text=True, env=env, check=False)
+
+
+def recap(output: str) -> dict[str, int]:
+    for line in output.splitlines():
+        if line.startswith(GPU_HOST) and "ok=" in line:
+            return {k: int(v) for k, v in (f.split("=") for f in line.split(":", 1)[1].split())}
+    raise AssertionError(f"no recap line for {GPU_HOST}:\n{output[-3000:]}")
+
+
+def test_side_effect_driver_upgrade_regenerates_the_cdi_spec(gpu_host):
+    started = gpu_host.check_output("systemctl show docker -p ActiveEnterTimestampMonotonic")
+    daemon_before = gpu_host.file("/etc/docker/daemon.json").content_string
+    gpu_host.check_output(f"cp {SMI} /root/nvidia-smi.orig && sed -i 's/550\\.127\\.05/560.35.03/g' {SMI}")
+    try:
+        run = run_role()
+        assert run.returncode == 0, run.stdout[-3000:]
+        assert "changed: [aistack-nvidia-gpu]" in run.stdout.split("cdi | Generate the CDI specification")[1].split("TASK")[0]
+        assert "RUNNING HANDLER" not in run.stdout  # daemon.json did not change: Docker keeps running
+        assert "driver 560.35.03" in gpu_host.file(CDI_SPEC).content_string
+        assert json.loads(gpu_host.file(CDI_RECORD).content_string)["driver_version"] == "560.35.03"
+        assert gpu_host.file("/etc/docker/daemon.json").content_string == daemon_before
+        assert gpu_host.check_output("systemctl show docker -p ActiveEnterTimestampMonotonic") == started
+    finally:
+        gpu_host.check_output(f"mv /root/nvidia-smi.orig {SMI}")
+
+
+def test_side_effect_driver_library_mismatch_fails_clearly_and_changes_nothing(gpu_host):
+    gpu_host.check_output(f"cp {SMI} /root/nvidia-smi.orig")
+    gpu_host.check_output(
+        f"printf '%s\\n' '#!/bin/sh' 'echo \"Failed to initialize NVML: Driver/library version mismatch\"' "
+        f"'echo \"NVML library version: 560.35\"' 'exit 18' > {SMI}")
+    try:
+        run = run_role()
+        assert run.returncode != 0
+        output = run.stdout + run.stderr
+        assert "Driver/library version mismatch" in output
+        assert "reboot" in output
+        assert "Install the NVIDIA driver" not in output
+        assert recap(run.stdout)["changed"] == 0
+        assert recap(run.stdout)["failed"] == 1
+    finally:
+        gpu_host.check_output(f"mv /root/nvidia-smi.orig {SMI}")
