@@ -126,6 +126,7 @@ scenario_weight() {
     app_stack_shapes) echo 4 ;;
     app_image) echo 2 ;;
     nginx_proxy) echo 2 ;;
+    nvidia_toolkit) echo 3 ;;
     *) echo 1 ;;
   esac
 }
@@ -144,10 +145,11 @@ tier_molecule() {
   # base; app_stack: also PostgreSQL and Redis; nginx_proxy: nginx).
   step "fixture base images" tests/harness/build-base-images.sh python postgres redis nginx
   # Scenarios are independent (own hosts, network, controller cache), and
-  # much of their time is waiting (health checks, image loads): two lanes
+  # much of their time is waiting (health checks, image loads): three lanes
   # side by side, the longest scenarios spread first. Each scenario's output
-  # is printed whole when it ends. AISTACK_MOLECULE_LANES=1 runs them in turn.
-  local lanes=${AISTACK_MOLECULE_LANES:-2} logdir lane
+  # is printed whole when it ends (three share two cores well: most of it is
+  # waiting). AISTACK_MOLECULE_LANES=1 runs them in turn.
+  local lanes=${AISTACK_MOLECULE_LANES:-3} logdir lane
   logdir=$(mktemp -d)
   local -a lane_list lane_load
   for ((lane = 0; lane < lanes; lane++)); do lane_list[lane]=""; lane_load[lane]=0; done
