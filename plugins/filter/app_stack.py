@@ -376,7 +376,7 @@ def app_stack_model(spec: dict[str, t.Any]) -> dict[str, t.Any]:
             owners.append({"key": volume["owner_key"], "image": volume["owner_image"], "user": volume["owner_user"]})
     # The PostgreSQL service whose password and URL go to .env: a postgres preset that runs.
     postgres = [s for s in sorted(services) if services[s]["preset"] == "postgres" and active(services[s])]
-    proxy = _proxy(services, volumes, presets, active, problems)
+    proxy = _proxy(services, presets, active, problems)
     grace = max([_seconds(svc["stop_grace_period"]) for svc in services.values()] or [10.0])
     return {
         "name": name,
@@ -393,8 +393,8 @@ def app_stack_model(spec: dict[str, t.Any]) -> dict[str, t.Any]:
     }
 
 
-def _proxy(services: dict[str, dict[str, t.Any]], volumes: dict[str, dict[str, t.Any]], presets: dict[str, t.Any],
-           active: t.Callable[[dict[str, t.Any]], bool], problems: _Problems) -> dict[str, t.Any]:
+def _proxy(services: dict[str, dict[str, t.Any]], presets: dict[str, t.Any], active: t.Callable[[dict[str, t.Any]], bool],
+           problems: _Problems) -> dict[str, t.Any]:
     """The TLS proxy service (a preset marked _proxy) that runs, for the nginx_proxy role; {} when none.
 
     Its configuration directory is the host side of its mount at /etc/aistack-proxy, which must be a bind volume.
