@@ -35,8 +35,10 @@ RC_NO_DEVICES = 6
 RC_NO_DRIVER = 9
 RC_VERSION_MISMATCH = 18
 
-_CUDA_VERSION = re.compile(r"CUDA Version\s*:?\s*([0-9]+(?:\.[0-9]+)*)")
-_DRIVER_VERSION = re.compile(r"Driver Version\s*:?\s*([0-9]+(?:\.[0-9]+)*)")
+# From R610 on, the header says "KMD Version" and "CUDA UMD Version" (NVIDIA deprecated
+# "Driver Version" and "CUDA Version"): both labels are read.
+_CUDA_VERSION = re.compile(r"CUDA (?:UMD )?Version\s*:?\s*([0-9]+(?:\.[0-9]+)*)")
+_DRIVER_VERSION = re.compile(r"(?:Driver|KMD) Version\s*:?\s*([0-9]+(?:\.[0-9]+)*)")
 _NOT_AVAILABLE = {"", "[N/A]", "N/A", "[Not Supported]", "Not Supported"}
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import typing as t
 from pathlib import Path
 
 import pytest
@@ -174,3 +176,173 @@ def test_scan_pci_skips_unreadable_entries(tmp_path):
     make_pci(tmp_path, "0000:01:00.0", "0x10de", "0x2684", "garbage")
     (tmp_path / "bus" / "pci" / "devices" / "0000:02:00.0").mkdir()
     assert scan_pci(str(tmp_path)) == []
+
+
+# --- Real nvidia-smi output -------------------------------------------------------------
+# The fixtures/nvidia_smi/real_* cases hold nvidia-smi output that people pasted publicly
+# (each directory's SOURCE.md names the thread or file it comes from). None of the sources
+# shows an exit code or a --query-gpu CSV with this parser's fields, so these cases have a
+# summary.txt only: they test the header parsers and the failure classification on the real
+# text. The GPU table itself is read by the small reader below, to check each fixture's GPU
+# count, models and MIG modes against what the source says (the parser has no table reader:
+# the module takes the GPUs from --query-gpu).
+
+_TABLE_GPU_ROW = re.compile(
+    r"^\|\s+(?P<index>\d+)\s+(?P<name>\S.*?)\s+(?:On|Off)\s*\|"
+    r"\s+(?P<bus_id>[0-9A-Fa-f]{8}:[0-9A-Fa-f]{2}:[0-9A-Fa-f]{2}\.[0-9A-Fa-f])\s"
+)
+_TABLE_MEMORY = re.compile(r"(\d+)MiB\s*/\s*(\d+)MiB")
+_MIG_DEVICE_ROW = re.compile(r"^\|\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+\|")
+
+
+def table_gpus(text: str) -> list[dict[str, t.Any]]:
+    """The GPU rows of a plain nvidia-smi table: index, name, bus id, memory total, MIG mode."""
+    lines = text.splitlines()
+    has_mig_column = any("MIG M." in line for line in lines)
+    gpus = []
+    for number, line in enumerate(lines):
+        match = _TABLE_GPU_ROW.match(line)
+        if not match:
+            continue
+        memory = _TABLE_MEMORY.search(lines[number + 1]) if number + 1 < len(lines) else None
+        mig = ""
+        if has_mig_column and number + 2 < len(lines):
+            mig = lines[number + 2].rstrip().rstrip("|").rsplit("|", 1)[-1].strip()
+        gpus.append({
+            "index": int(match.group("index")),
+            "name": match.group("name"),
+            "bus_id": match.group("bus_id"),
+            "memory_mib": int(memory.group(2)) if memory else None,
+            "mig": mig,
+        })
+    return gpus
+
+
+def mig_devices(text: str) -> list[tuple[int, int, int, int]]:
+    """(GPU, GI, CI, MIG device) of each row of the "MIG devices:" box."""
+    lines = text.splitlines()
+    try:
+        start = next(number for number, line in enumerate(lines) if "MIG devices:" in line)
+    except StopIteration:
+        return []
+    found = []
+    for line in lines[start:]:
+        if "Processes:" in line:
+            break
+        match = _MIG_DEVICE_ROW.match(line)
+        if match:
+            found.append(tuple(int(group) for group in match.groups()))
+    return found
+
+
+REAL_TABLES = [
+    # case, driver version, CUDA version, GPUs (index, name, bus id, memory MiB, MIG mode)
+    ("real_one_gpu_titan_xp_450", "450.57", "11.0", [
+        (0, "TITAN Xp", "00000000:17:00.0", 12196, "N/A"),
+    ]),
+    ("real_one_gpu_rtx4070_550", "550.40.07", "12.4", [
+        (0, "NVIDIA GeForce RTX 4070", "00000000:2D:00.0", 12282, "N/A"),
+    ]),
+    # Drivers before R410 print no CUDA version at all.
+    ("real_one_gpu_titan_xp_384_no_cuda", "384.66", "", [
+        (0, "TITAN Xp", "00000000:41:00.0", 12174, ""),
+    ]),
+    ("real_eight_gpus_a100_mig_450", "450.80.02", "11.0", [
+        (0, "A100-SXM4-40GB", "00000000:0F:00.0", 40537, "Disabled"),
+        (1, "A100-SXM4-40GB", "00000000:15:00.0", 40537, "Enabled"),
+        (2, "A100-SXM4-40GB", "00000000:51:00.0", 40537, "Enabled"),
+        (3, "A100-SXM4-40GB", "00000000:54:00.0", 40537, "Enabled"),
+        (4, "A100-SXM4-40GB", "00000000:8D:00.0", 40537, "Enabled"),
+        (5, "A100-SXM4-40GB", "00000000:92:00.0", 40537, "Enabled"),
+        (6, "A100-SXM4-40GB", "00000000:D6:00.0", 40537, "Enabled"),
+        (7, "A100-SXM4-40GB", "00000000:DA:00.0", 40537, "Enabled"),
+    ]),
+    ("real_eight_gpus_h100_550", "550.90.07", "12.4", [
+        (0, "NVIDIA H100 80GB HBM3", "00000000:53:00.0", 81559, "Disabled"),
+        (1, "NVIDIA H100 80GB HBM3", "00000000:64:00.0", 81559, "Disabled"),
+        (2, "NVIDIA H100 80GB HBM3", "00000000:75:00.0", 81559, "Disabled"),
+        (3, "NVIDIA H100 80GB HBM3", "00000000:86:00.0", 81559, "Disabled"),
+        (4, "NVIDIA H100 80GB HBM3", "00000000:97:00.0", 81559, "Disabled"),
+        (5, "NVIDIA H100 80GB HBM3", "00000000:A8:00.0", 81559, "Disabled"),
+        (6, "NVIDIA H100 80GB HBM3", "00000000:B9:00.0", 81559, "Disabled"),
+        (7, "NVIDIA H100 80GB HBM3", "00000000:CA:00.0", 81559, "Disabled"),
+    ]),
+    # Inside the GPU Operator's driver container the header says "CUDA Version: N/A".
+    ("real_mig_a100_cuda_na_550", "550.54.14", "", [
+        (0, "NVIDIA A100 80GB PCIe", "00000000:17:00.0", 81920, "Enabled"),
+    ]),
+    # R610 header: "KMD Version" and "CUDA UMD Version". The stored paste holds the first
+    # two GPUs of the table only (see its SOURCE.md): these two are all that is checked.
+    ("real_b200_r610_kmd_header", "610.43.02", "13.3", [
+        (0, "NVIDIA B200", "00000000:63:00.0", 183359, "Disabled"),
+        (1, "NVIDIA B200", "00000000:68:00.0", 183359, "Disabled"),
+    ]),
+]
+
+
+@pytest.mark.parametrize("case, driver, cuda, gpus", REAL_TABLES, ids=[row[0] for row in REAL_TABLES])
+def test_real_table_header(case, driver, cuda, gpus):
+    text = fixture(case, "summary.txt")
+    assert parse_driver_version(text) == driver
+    assert parse_cuda_version(text) == cuda
+    assert [
+        (gpu["index"], gpu["name"], gpu["bus_id"], gpu["memory_mib"], gpu["mig"]) for gpu in table_gpus(text)
+    ] == gpus
+
+
+def test_real_table_cases_are_all_listed():
+    listed = {row[0] for row in REAL_TABLES} | {row[0] for row in REAL_FAILURES}
+    on_disk = {path.name for path in FIXTURES.glob("real_*") if path.is_dir()}
+    assert listed == on_disk
+    for case in on_disk:
+        assert (FIXTURES / case / "SOURCE.md").is_file(), case
+        assert not (FIXTURES / case / "query.txt").exists(), "no real CSV was found: see SOURCE.md"
+
+
+def test_real_eight_gpus_with_mig():
+    text = fixture("real_eight_gpus_a100_mig_450", "summary.txt")
+    gpus = table_gpus(text)
+    assert len(gpus) == 8
+    assert sum(gpu["memory_mib"] for gpu in gpus) == 8 * 40537
+    # MIG devices are not GPUs of their own: one MIG device (GI 13, CI 0) on GPU 7.
+    assert mig_devices(text) == [(7, 13, 0, 0)]
+
+
+def test_real_eight_gpus_h100():
+    gpus = table_gpus(fixture("real_eight_gpus_h100_550", "summary.txt"))
+    assert [gpu["index"] for gpu in gpus] == list(range(8))
+    assert sum(gpu["memory_mib"] for gpu in gpus) == 8 * 81559
+    assert {gpu["mig"] for gpu in gpus} == {"Disabled"}
+    assert mig_devices(fixture("real_eight_gpus_h100_550", "summary.txt")) == []
+
+
+def test_real_r610_header_needs_the_new_labels():
+    header = fixture("real_b200_r610_kmd_header", "summary.txt").splitlines()[2]
+    assert "KMD Version: 610.43.02" in header and "CUDA UMD Version: 13.3" in header
+    assert "Driver Version" not in header and "CUDA Version" not in header
+    assert (parse_driver_version(header), parse_cuda_version(header)) == ("610.43.02", "13.3")
+
+
+REAL_FAILURES = [
+    # case, failure kind, output line
+    ("real_no_devices_rtx5090", "no_devices", "No devices were found"),
+    ("real_version_mismatch", "version_mismatch", "Failed to initialize NVML: Driver/library version mismatch"),
+    ("real_version_mismatch_nvml_570", "version_mismatch", "Failed to initialize NVML: Driver/library version mismatch"),
+    ("real_no_driver", "no_driver",
+     "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver. "
+     "Make sure that the latest NVIDIA driver is installed and running."),
+]
+
+
+@pytest.mark.parametrize("case, kind, first_line", REAL_FAILURES, ids=[row[0] for row in REAL_FAILURES])
+def test_real_failure(case, kind, first_line):
+    text = fixture(case, "summary.txt")
+    assert text.splitlines()[0] == first_line
+    # The sources show no exit code: the text alone must tell the failure (1: a generic failure).
+    assert classify_failure(1, text) == kind
+    # An error carries no versions; "NVML library version: 570.124" is not the driver's.
+    assert parse_driver_version(text) == "" and parse_cuda_version(text) == ""
+    fact = summarize([], kind, detail=first_line)
+    assert fact["driver_state"] == kind and fact["usable"] is False
+    assert fact["driver_message"].endswith(first_line)
+    assert fact["present"] is (kind == "version_mismatch")
