@@ -53,6 +53,30 @@ def inventory(bad: dict[str, dict[str, t.Any]], good: dict[str, dict[str, t.Any]
     }
 
 
+def role_tasks(role: str) -> str:
+    """The tasks every bad-input play ends with, as YAML for a play's task list (indented four spaces): the hosts
+    in group ``bad`` run the whole role; the hosts in group ``good`` only its argument validation (read from
+    ``test_role_path``, an inventory variable) and its tasks/validate.yml."""
+    return f"""
+    - name: Run the role
+      ansible.builtin.include_role:
+        name: {role}
+      when: "'bad' in group_names"
+
+    - name: Check the input as the role's argument validation does
+      ansible.builtin.validate_argument_spec:
+        argument_spec: "{{{{ (lookup('ansible.builtin.file', test_role_path ~ '/meta/argument_specs.yml')
+          | ansible.builtin.from_yaml).argument_specs.main.options }}}}"
+      when: "'good' in group_names"
+
+    - name: Validate the input
+      ansible.builtin.include_role:
+        name: {role}
+        tasks_from: validate.yml
+      when: "'good' in group_names"
+"""
+
+
 def _ansible_playbook() -> str:
     """ansible-playbook of the venv this Python belongs to, else the first on PATH."""
     beside = Path(sys.executable).with_name("ansible-playbook")

@@ -18,7 +18,6 @@ from __future__ import annotations
 import datetime
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -30,6 +29,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+# ansible-playbook of the venv this Python belongs to (the same lookup as the app_image and app_stack renders).
+from render_shapes import _ansible_playbook
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ROLE = REPO_ROOT / "roles" / "nginx_proxy"
@@ -69,14 +70,6 @@ def cases() -> dict[str, dict[str, t.Any]]:
             found[f"shape_{shape.stem}"] = proxy
     scenario = yaml.safe_load(SCENARIO.read_text())["provisioner"]["inventory"]["group_vars"]["aistack"]
     found["molecule_nginx_proxy"] = {k: v for k, v in scenario.items() if k.startswith("nginx_proxy_")}
-    return found
-
-
-def _ansible_playbook() -> str:
-    beside = Path(sys.executable).parent / "ansible-playbook"
-    found = str(beside) if beside.exists() else shutil.which("ansible-playbook")
-    if not found:
-        raise RuntimeError("ansible-playbook not found beside this Python or on PATH")
     return found
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 from bad_input import RunResult, assert_fails_in_validation, assert_passes_validation, assert_ran, inventory, \
-    local_host, run_playbook
+    local_host, role_tasks, run_playbook
 
 ROLE = "aistack.deploy.app_stack"
 LAST_VALIDATE_TASK = "validate | Refuse missing and placeholder secrets"
@@ -248,24 +248,7 @@ PLAYBOOK = f"""
 - name: Run app_stack with bad and good input
   hosts: all
   gather_facts: false
-  tasks:
-    - name: Run the role
-      ansible.builtin.include_role:
-        name: {ROLE}
-      when: "'bad' in group_names"
-
-    - name: Check the input as the role's argument validation does
-      ansible.builtin.validate_argument_spec:
-        argument_spec: "{{{{ (lookup('ansible.builtin.file', test_role_path ~ '/meta/argument_specs.yml')
-          | ansible.builtin.from_yaml).argument_specs.main.options }}}}"
-      when: "'good' in group_names"
-
-    - name: Validate the input
-      ansible.builtin.include_role:
-        name: {ROLE}
-        tasks_from: validate.yml
-      when: "'good' in group_names"
-"""
+  tasks:{role_tasks(ROLE)}"""
 
 
 def _substitute(value: t.Any, model_file: str) -> t.Any:

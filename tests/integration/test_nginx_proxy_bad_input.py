@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 from bad_input import RunResult, assert_fails_in_validation, assert_passes_validation, assert_ran, inventory, \
-    local_host, run_playbook
+    local_host, role_tasks, run_playbook
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -134,24 +134,7 @@ PLAYBOOK = f"""
 - name: Run nginx_proxy with bad and good input
   hosts: all
   gather_facts: false
-  tasks:
-    - name: Run the role
-      ansible.builtin.include_role:
-        name: {ROLE}
-      when: "'bad' in group_names"
-
-    - name: Check the input as the role's argument validation does
-      ansible.builtin.validate_argument_spec:
-        argument_spec: "{{{{ (lookup('ansible.builtin.file', test_role_path ~ '/meta/argument_specs.yml')
-          | ansible.builtin.from_yaml).argument_specs.main.options }}}}"
-      when: "'good' in group_names"
-
-    - name: Validate the input
-      ansible.builtin.include_role:
-        name: {ROLE}
-        tasks_from: validate.yml
-      when: "'good' in group_names"
-"""
+  tasks:{role_tasks(ROLE)}"""
 
 
 def _host_vars(host: str, case: Case, tmp: Path) -> dict[str, t.Any]:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from bad_input import RunResult, assert_fails_in_validation, assert_passes_validation, assert_ran, inventory, \
-    local_host, run_playbook
+    local_host, role_tasks, run_playbook
 
 ROLE = "aistack.deploy.nvidia_toolkit"
 ONE_GPU = Path(__file__).resolve().parents[1] / "unit" / "plugins" / "module_utils" / "fixtures" / "nvidia_smi" / "one_gpu"
@@ -89,24 +89,7 @@ PLAYBOOK = f"""
         os_family: "{{{{ test_os_family }}}}"
         cacheable: true
       when: test_os_family is defined
-
-    - name: Run the role
-      ansible.builtin.include_role:
-        name: {ROLE}
-      when: "'bad' in group_names"
-
-    - name: Check the input as the role's argument validation does
-      ansible.builtin.validate_argument_spec:
-        argument_spec: "{{{{ (lookup('ansible.builtin.file', test_role_path ~ '/meta/argument_specs.yml')
-          | ansible.builtin.from_yaml).argument_specs.main.options }}}}"
-      when: "'good' in group_names"
-
-    - name: Validate the input
-      ansible.builtin.include_role:
-        name: {ROLE}
-        tasks_from: validate.yml
-      when: "'good' in group_names"
-"""
+{role_tasks(ROLE)}"""
 
 
 def _run(tmp_path: Path, bad: dict[str, Case], good: dict[str, Case]) -> RunResult:
