@@ -53,10 +53,18 @@ def inventory(bad: dict[str, dict[str, t.Any]], good: dict[str, dict[str, t.Any]
     }
 
 
-def role_tasks(role: str) -> str:
+def role_tasks(role: str, good_steps: t.Sequence[str] = ("validate.yml",)) -> str:
     """The tasks every bad-input play ends with, as YAML for a play's task list (indented four spaces): the hosts
     in group ``bad`` run the whole role; the hosts in group ``good`` only its argument validation (read from
-    ``test_role_path``, an inventory variable) and its tasks/validate.yml."""
+    ``test_role_path``, an inventory variable) and the task files ``good_steps`` of the role, in order (its
+    tasks/validate.yml, after whatever that needs)."""
+    steps = "".join(f"""
+    - name: Run the role's tasks/{step}
+      ansible.builtin.include_role:
+        name: {role}
+        tasks_from: {step}
+      when: "'good' in group_names"
+""" for step in good_steps)
     return f"""
     - name: Run the role
       ansible.builtin.include_role:
@@ -68,13 +76,7 @@ def role_tasks(role: str) -> str:
         argument_spec: "{{{{ (lookup('ansible.builtin.file', test_role_path ~ '/meta/argument_specs.yml')
           | ansible.builtin.from_yaml).argument_specs.main.options }}}}"
       when: "'good' in group_names"
-
-    - name: Validate the input
-      ansible.builtin.include_role:
-        name: {role}
-        tasks_from: validate.yml
-      when: "'good' in group_names"
-"""
+{steps}"""
 
 
 def _ansible_playbook() -> str:

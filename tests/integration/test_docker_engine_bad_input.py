@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 from bad_input import RunResult, assert_fails_in_validation, assert_passes_validation, assert_ran, inventory, \
-    local_host, run_playbook
+    local_host, role_tasks, run_playbook
 
 ROLE = "aistack.deploy.docker_engine"
 
@@ -150,30 +150,7 @@ PLAYBOOK = f"""
         os_family: "{{{{ test_platform.os_family }}}}"
         architecture: "{{{{ test_platform.architecture }}}}"
         cacheable: true
-
-    - name: Run the role
-      ansible.builtin.include_role:
-        name: {ROLE}
-      when: "'bad' in group_names"
-
-    - name: Check the input as the role's argument validation does
-      ansible.builtin.validate_argument_spec:
-        argument_spec: "{{{{ (lookup('ansible.builtin.file', test_role_path ~ '/meta/argument_specs.yml')
-          | ansible.builtin.from_yaml).argument_specs.main.options }}}}"
-      when: "'good' in group_names"
-
-    - name: Load the role's variables
-      ansible.builtin.include_role:
-        name: {ROLE}
-        tasks_from: variables.yml
-      when: "'good' in group_names"
-
-    - name: Validate the input
-      ansible.builtin.include_role:
-        name: {ROLE}
-        tasks_from: validate.yml
-      when: "'good' in group_names"
-"""
+{role_tasks(ROLE, ("variables.yml", "validate.yml"))}"""
 
 
 def _substitute(value: t.Any, compose_binary: str) -> t.Any:
