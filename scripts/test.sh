@@ -173,14 +173,33 @@ tier_molecule() {
     ) &
   done
   wait
+  local -a recap failed_scenarios
   for scenario in $scenarios; do
     local rc=1 secs=0
     [ -f "$logdir/$scenario.result" ] && read -r rc secs <"$logdir/$scenario.result"
     printf -- '--- molecule scenario %s\n' "$scenario"
     cat "$logdir/$scenario.log" 2>/dev/null
-    [ "$rc" -eq 0 ] || { echo "--- FAILED: molecule scenario $scenario (rc $rc)"; tier_failed=1; }
+    if [ "$rc" -eq 0 ]; then
+      recap+=("$(printf '%-18s %5s s  ok' "$scenario" "$secs")")
+    else
+      echo "--- FAILED: molecule scenario $scenario (rc $rc)"
+      recap+=("$(printf '%-18s %5s s  FAILED (rc %s)' "$scenario" "$secs" "$rc")")
+      failed_scenarios+=("$scenario")
+      tier_failed=1
+    fi
     echo "--- scenario $scenario took $secs s"
   done
+  # CI shows the end of the output: repeat where each failed scenario stopped
+  # (the molecule action that failed and the lines before it) right here.
+  for scenario in "${failed_scenarios[@]}"; do
+    say "where scenario $scenario failed (its log's failing part, repeated)"
+    grep -n -E 'fatal:|FAILED|failed=[1-9]|^E  |Error|CRITICAL .*(fail|Fail)|----- ' \
+      "$logdir/$scenario.log" 2>/dev/null | grep -v "default/molecule.yml' glob failed" | tail -n 40
+    echo "... last lines:"
+    tail -n 60 "$logdir/$scenario.log" 2>/dev/null
+  done
+  say "molecule scenarios"
+  printf '%s\n' "${recap[@]}"
   rm -rf "$logdir"
   return "$tier_failed"
 }
