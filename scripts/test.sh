@@ -9,9 +9,10 @@
 # On a fresh Debian machine it installs what it needs by itself: virtualenvs
 # (newest ansible-core the machine's Python allows, and the oldest we
 # support), Debian tools (shellcheck, mmdebstrap), a Docker Engine when none
-# answers, the test-host and fixture images. Every tier runs even when an
-# earlier one failed; the exit code is non-zero when any failed, and the time
-# each tier took is printed at the end.
+# answers, the test-host and fixture images (tier "images", before the
+# others). Every tier runs even when an earlier one failed; molecule runs in
+# the background beside lint, unit and integration; the exit code is non-zero
+# when any failed, and the time each tier took is printed at the end.
 set -uo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -83,6 +84,27 @@ step() {  # step NAME COMMAND...: one check inside a tier; remembers failures
   return 0
 }
 
+# Every test image the wanted tiers use, built (or found cached) before any
+# tier runs: tiers that run side by side never build the same image at once.
+tier_images() {
+  tier_failed=0
+  if wants molecule; then
+    step "test-host images" in_venv "$NEWEST_VENV" tests/harness/build-testhost.sh 12 13 13-docker
+  fi
+  if wants integration || wants molecule; then
+    step "fixture images" tests/harness/build-busybox.sh
+  fi
+  # What scenarios hand to their hosts by save/load (app_image: the Python
+  # base; app_stack: also PostgreSQL and Redis; nginx_proxy: nginx); lint
+  # proves nginx.conf in the nginx image; integration builds on the Python base.
+  local bases=()
+  wants molecule && bases+=(python postgres redis nginx)
+  { wants lint && ! wants molecule; } && bases+=(nginx)
+  { wants integration && ! wants molecule; } && bases+=(python)
+  [ ${#bases[@]} -eq 0 ] || step "fixture base images" tests/harness/build-base-images.sh "${bases[@]}"
+  return "$tier_failed"
+}
+
 tier_lint() {
   tier_failed=0
   step "yamllint" in_venv "$NEWEST_VENV" yamllint --strict .
@@ -114,8 +136,7 @@ tier_unit() {
 
 tier_integration() {
   tier_failed=0
-  step "fixture images" tests/harness/build-busybox.sh
-  step "pytest integration" in_venv "$NEWEST_VENV" python -m pytest -q -rs -p no:cacheprovider tests/integration
+  step "pytest integration" in_venv "$NEWEST_VENV" python -m pytest -q -rs -p no:cacheprovider --durations=12 tests/integration
   return "$tier_failed"
 }
 
@@ -139,11 +160,6 @@ tier_molecule() {
       scenarios="$scenarios $(basename "$(dirname "$scenario")")"
     done
   fi
-  step "test-host images" tests/harness/build-testhost.sh 12 13
-  step "fixture images" tests/harness/build-busybox.sh
-  # What scenarios hand to their hosts by save/load (app_image: the Python
-  # base; app_stack: also PostgreSQL and Redis; nginx_proxy: nginx).
-  step "fixture base images" tests/harness/build-base-images.sh python postgres redis nginx
   # Scenarios are independent (own hosts, network, controller cache), and
   # much of their time is waiting (health checks, image loads): three lanes
   # side by side, the longest scenarios spread first. Each scenario's output
@@ -204,10 +220,43 @@ tier_molecule() {
   return "$tier_failed"
 }
 
+# Molecule is mostly waiting on two cores' worth of test hosts; lint, unit and
+# integration are mostly one process. When molecule and other tiers are
+# wanted, molecule runs in the background beside them (its output is printed
+# whole once it ends) and each tier's own time is still measured.
+# AISTACK_MOLECULE_BESIDE=0 runs every tier in turn.
+molecule_in_background() {
+  local out=$1
+  ( run_tier molecule tier_molecule
+    echo "${took[molecule]} ${status[molecule]}" >"$out.result" ) >"$out" 2>&1 &
+  molecule_pid=$!
+}
+
 suite_start=$(date +%s)
 run_tier setup setup
 if [ "${status[setup]}" = ok ]; then
-  for t in "${tiers[@]}"; do run_tier "$t" "tier_$t"; done
+  run_tier images tier_images
+  beside=0
+  if wants molecule && [ ${#tiers[@]} -gt 1 ] && [ "${AISTACK_MOLECULE_BESIDE:-1}" = 1 ]; then
+    beside=1
+    molecule_out=$(mktemp)
+    say "tier molecule: started in the background, beside the other tiers"
+    molecule_in_background "$molecule_out"
+  fi
+  for t in "${tiers[@]}"; do
+    [ "$beside" = 1 ] && [ "$t" = molecule ] && continue
+    run_tier "$t" "tier_$t"
+  done
+  if [ "$beside" = 1 ]; then
+    say "waiting for the molecule tier"
+    wait "$molecule_pid"
+    cat "$molecule_out"
+    read -r molecule_took molecule_status <"$molecule_out.result" || molecule_status="FAILED (no result)"
+    took[molecule]=${molecule_took:-0}
+    status[molecule]=$molecule_status
+    order+=(molecule)
+    rm -f "$molecule_out" "$molecule_out.result"
+  fi
 fi
 
 say "summary"

@@ -11,7 +11,14 @@
 # layer files, release, mirrors, CA certificates, package list) as a label;
 # when it matches, nothing is built.
 #
-# Usage: build-testhost.sh 12|13 [more releases...]
+# A release written NN-docker (13-docker) builds aistack-test/testhost:debianNN-docker:
+# that host with the distro's Docker packages already installed, the very
+# list docker_engine installs there (read from roles/docker_engine/vars), and
+# nothing configured. Scenarios that test what comes after Docker start from
+# it and skip a minute of dpkg per host; docker_engine's own scenario and the
+# local fleet start from the plain image, so the install path stays tested.
+#
+# Usage: build-testhost.sh 12|13|13-docker [more releases...]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 log() { printf '[testhost] %s\n' "$*" >&2; }
@@ -25,7 +32,47 @@ security=$IMAGES_SECURITY
 packages=systemd,systemd-sysv,dbus,python3,python3-apt,sudo,iproute2,procps,ca-certificates,gnupg,kmod,iptables,busybox-static
 ca_files=$(ls /usr/local/share/ca-certificates/*.crt 2>/dev/null || true)
 
+# The Docker layer on top of a plain test host (release NN-docker).
+build_docker_variant() {
+  local release=$1 base_tag="aistack-test/testhost:debian$1" tag="aistack-test/testhost:debian$1-docker"
+  local vars="$here/../../roles/docker_engine/vars/Debian-$release.yml" packages key have old_id start
+  packages=$(python3 - "$vars" <<'PY'
+import sys
+import yaml
+v = yaml.safe_load(open(sys.argv[1]))
+names = []
+for key in ("prerequisite", "distro_engine", "distro_buildx", "distro_compose", "sdk"):
+    names += v.get("__docker_engine_%s_packages" % key) or []
+print(" ".join(names))
+PY
+)
+  key=$( {
+    cat "$0" "$here/testhost-docker/Dockerfile"
+    docker image inspect -f '{{.Id}}' "$base_tag"
+    echo "$packages"
+  } | sha256sum | cut -c1-16)
+  have=$(docker image inspect -f '{{ index .Config.Labels "aistack.test.key" }}' "$tag" 2>/dev/null || true)
+  if [ "$have" = "$key" ]; then
+    log "$tag is up to date ($key)"
+    return 0
+  fi
+  old_id=$(docker image inspect -f '{{.Id}}' "$tag" 2>/dev/null || true)
+  start=$(date +%s)
+  log "building $tag: $base_tag + $packages"
+  docker build -q --build-arg "BASE=$base_tag" --build-arg "PACKAGES=$packages" \
+    --label "aistack.test.key=$key" -t "$tag" "$here/testhost-docker" >/dev/null
+  if [ -n "$old_id" ] && [ "$old_id" != "$(docker image inspect -f '{{.Id}}' "$tag")" ]; then
+    docker image rm "$old_id" >/dev/null 2>&1 || true
+  fi
+  log "built $tag ($key) in $(( $(date +%s) - start )) s, $(docker image inspect -f '{{.Size}}' "$tag" | awk '{printf "%d MB", $1/1e6}')"
+}
+
 for release in "$@"; do
+  if [[ $release == *-docker ]]; then
+    "$0" "${release%-docker}"
+    build_docker_variant "${release%-docker}"
+    continue
+  fi
   codename=$(images_codename "$release")
   tag="aistack-test/testhost:debian$release"
   key=$( {
