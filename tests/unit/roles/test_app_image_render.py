@@ -200,6 +200,11 @@ def test_targets_run_as_non_root_with_exec_form_and_healthchecks(rendered: dict[
             assert argv[:2] == ["python", "-c"] and "ensure_connection" in argv[2]
         for flag in ("--interval=", "--timeout=", "--start-period=", "--retries="):
             assert flag in options
+        # The Celery probes import the application: their own timeout, unless the target overrides it.
+        timeout = (variables["app_image_health_by_target"].get(target) or {}).get("timeout") or (
+            variables["app_image_celery_health_timeout"] if target in ("worker", "beat")
+            else variables["app_image_health_timeout"])
+        assert f"--timeout={timeout} " in options + " ", (target, options)
 
 
 @pytest.mark.parametrize("case", ALL_CASES)
