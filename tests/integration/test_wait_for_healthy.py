@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -52,14 +53,17 @@ class Task(t.NamedTuple):
 def run_play(tasks: str, env: dict[str, str]) -> dict[str, Task]:
     """Run tasks on localhost; results and durations by task name."""
     workdir = Path(tempfile.mkdtemp(prefix="aistack-it-wfh-"))
-    play = workdir / "play.yml"
-    play.write_text("- hosts: localhost\n  gather_facts: false\n  tasks:\n"
-                    + textwrap.indent(textwrap.dedent(tasks).strip() + "\n", "    "))
-    run_env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json",
-                   ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
-                   ANSIBLE_PYTHON_INTERPRETER=sys.executable, **env)
-    proc = subprocess.run(["ansible-playbook", "-i", "localhost,", "-c", "local", str(play)],
-                          capture_output=True, text=True, env=run_env, check=False)
+    try:
+        play = workdir / "play.yml"
+        play.write_text("- hosts: localhost\n  gather_facts: false\n  tasks:\n"
+                        + textwrap.indent(textwrap.dedent(tasks).strip() + "\n", "    "))
+        run_env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json",
+                       ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
+                       ANSIBLE_PYTHON_INTERPRETER=sys.executable, **env)
+        proc = subprocess.run(["ansible-playbook", "-i", "localhost,", "-c", "local", str(play)],
+                              capture_output=True, text=True, env=run_env, check=False)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
     try:
         data = json.loads(proc.stdout)
     except ValueError as exc:
