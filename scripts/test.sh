@@ -97,11 +97,11 @@ tier_images() {
   # What scenarios hand to their hosts by save/load (app_image: the Python
   # base; app_stack: also PostgreSQL and Redis; nginx_proxy: nginx); lint
   # proves nginx.conf in the nginx image; integration builds on the Python base.
-  local bases=()
-  wants molecule && bases+=(python postgres redis nginx)
-  { wants lint && ! wants molecule; } && bases+=(nginx)
-  { wants integration && ! wants molecule; } && bases+=(python)
-  [ ${#bases[@]} -eq 0 ] || step "fixture base images" tests/harness/build-base-images.sh "${bases[@]}"
+  local -A bases=()
+  if wants molecule; then bases[python]=1 bases[postgres]=1 bases[redis]=1 bases[nginx]=1; fi
+  if wants lint; then bases[nginx]=1; fi
+  if wants integration; then bases[python]=1; fi
+  [ ${#bases[@]} -eq 0 ] || step "fixture base images" tests/harness/build-base-images.sh "${!bases[@]}"
   return "$tier_failed"
 }
 
@@ -195,14 +195,14 @@ tier_molecule() {
     [ -f "$logdir/$scenario.result" ] && read -r rc secs <"$logdir/$scenario.result"
     printf -- '--- molecule scenario %s\n' "$scenario"
     cat "$logdir/$scenario.log" 2>/dev/null
-    if [ "$rc" -eq 0 ]; then
-      recap+=("$(printf '%-18s %5s s  ok' "$scenario" "$secs")")
-    else
+    local result=ok
+    if [ "$rc" -ne 0 ]; then
+      result="FAILED (rc $rc)"
       echo "--- FAILED: molecule scenario $scenario (rc $rc)"
-      recap+=("$(printf '%-18s %5s s  FAILED (rc %s)' "$scenario" "$secs" "$rc")")
       failed_scenarios+=("$scenario")
       tier_failed=1
     fi
+    recap+=("$(printf '%-18s %5s s  %s' "$scenario" "$secs" "$result")")
     echo "--- scenario $scenario took $secs s"
   done
   # CI shows the end of the output: repeat where each failed scenario stopped

@@ -67,12 +67,10 @@ PY
   log "built $tag ($key) in $(( $(date +%s) - start )) s, $(docker image inspect -f '{{.Size}}' "$tag" | awk '{printf "%d MB", $1/1e6}')"
 }
 
-for release in "$@"; do
-  if [[ $release == *-docker ]]; then
-    "$0" "${release%-docker}"
-    build_docker_variant "${release%-docker}"
-    continue
-  fi
+# The plain test host of one Debian release (12, 13).
+build_plain() {
+  local release=$1 codename tag key have old_id start base f
+  local -a sources hooks
   codename=$(images_codename "$release")
   tag="aistack-test/testhost:debian$release"
   key=$( {
@@ -85,7 +83,7 @@ for release in "$@"; do
   old_id=$(docker image inspect -f '{{.Id}}' "$tag" 2>/dev/null || true)
   if [ "$have" = "$key" ]; then
     log "$tag is up to date ($key)"
-    continue
+    return 0
   fi
   command -v mmdebstrap >/dev/null || {
     log "installing mmdebstrap from Debian"
@@ -121,4 +119,15 @@ for release in "$@"; do
     docker image rm "$old_id" >/dev/null 2>&1 || true
   fi
   log "built $tag ($key) in $(( $(date +%s) - start )) s, $(docker image inspect -f '{{.Size}}' "$tag" | awk '{printf "%d MB", $1/1e6}')"
+}
+
+# NN-docker needs NN first; each plain host is checked once however often it is named.
+declare -A plain_done=()
+for release in "$@"; do
+  plain=${release%-docker}
+  if [ -z "${plain_done[$plain]:-}" ]; then
+    build_plain "$plain"
+    plain_done[$plain]=1
+  fi
+  [ "$release" = "$plain" ] || build_docker_variant "$plain"
 done

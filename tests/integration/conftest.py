@@ -53,14 +53,10 @@ class PlaybookResult(t.NamedTuple):
         return self.tasks[name]
 
 
-def run_playbook(tasks_yaml: str, *, check: bool = False, diff: bool = False,
-                 extra_args: t.Sequence[str] = (), tmp_path: Path | None = None,
-                 env: dict[str, str] | None = None) -> PlaybookResult:
-    """Run tasks on localhost with ansible-playbook; return results by task name."""
-    import tempfile
-
-    workdir = Path(tmp_path or tempfile.mkdtemp())
-    play = workdir / "play.yml"
+def run_playbook(tasks_yaml: str, *, tmp_path: Path, check: bool = False, diff: bool = False,
+                 extra_args: t.Sequence[str] = (), env: dict[str, str] | None = None) -> PlaybookResult:
+    """Run tasks on localhost with ansible-playbook (the play written to tmp_path); return results by task name."""
+    play = tmp_path / "play.yml"
     play.write_text(
         "- hosts: localhost\n  gather_facts: false\n  tasks:\n"
         + textwrap.indent(textwrap.dedent(tasks_yaml).strip() + "\n", "    ")
@@ -96,6 +92,17 @@ def _venv_python() -> str:
 
 @pytest.fixture
 def playbook(tmp_path: Path) -> t.Callable[..., PlaybookResult]:
+    def _run(tasks_yaml: str, **kwargs: t.Any) -> PlaybookResult:
+        return run_playbook(tasks_yaml, tmp_path=tmp_path, **kwargs)
+
+    return _run
+
+
+@pytest.fixture(scope="module")
+def module_playbook(tmp_path_factory: pytest.TempPathFactory) -> t.Callable[..., PlaybookResult]:
+    """playbook for module-scoped fixtures (one play whose results a module's tests share)."""
+    tmp_path = tmp_path_factory.mktemp("play")
+
     def _run(tasks_yaml: str, **kwargs: t.Any) -> PlaybookResult:
         return run_playbook(tasks_yaml, tmp_path=tmp_path, **kwargs)
 

@@ -12,18 +12,12 @@ busybox image (never pulled) and removed afterwards, even on failure.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sys
-import tempfile
 import textwrap
 import threading
 import time
 import typing as t
 import uuid
 from datetime import datetime
-from pathlib import Path
 
 import pytest
 
@@ -50,26 +44,10 @@ class Task(t.NamedTuple):
     seconds: float
 
 
-def run_play(tasks: str, env: dict[str, str]) -> dict[str, Task]:
-    """Run tasks on localhost; results and durations by task name."""
-    workdir = Path(tempfile.mkdtemp(prefix="aistack-it-wfh-"))
-    try:
-        play = workdir / "play.yml"
-        play.write_text("- hosts: localhost\n  gather_facts: false\n  tasks:\n"
-                        + textwrap.indent(textwrap.dedent(tasks).strip() + "\n", "    "))
-        run_env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json",
-                       ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
-                       ANSIBLE_PYTHON_INTERPRETER=sys.executable, **env)
-        proc = subprocess.run(["ansible-playbook", "-i", "localhost,", "-c", "local", str(play)],
-                              capture_output=True, text=True, env=run_env, check=False)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-    try:
-        data = json.loads(proc.stdout)
-    except ValueError as exc:
-        raise AssertionError(f"no JSON from ansible-playbook (rc={proc.returncode}):\n{proc.stdout}\n{proc.stderr}") from exc
+def durations(result: t.Any) -> dict[str, Task]:
+    """A play's results and durations by task name (result: conftest.PlaybookResult)."""
     tasks_by_name = {}
-    for play_data in data["plays"]:
+    for play_data in json.loads(result.stdout)["plays"]:
         for task in play_data["tasks"]:
             duration = task["task"].get("duration") or {}
             seconds = (_iso(duration["end"]) - _iso(duration["start"])) if duration.get("end") else -1.0
@@ -88,7 +66,8 @@ def names() -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def play(docker_client: t.Any, busybox_image: str, names: dict[str, str]) -> t.Iterator[dict[str, Task]]:
+def play(docker_client: t.Any, busybox_image: str, names: dict[str, str],
+         module_playbook: t.Callable[..., t.Any]) -> t.Iterator[dict[str, Task]]:
     """Run every scenario once; remove their containers afterwards."""
     n = names
     img = busybox_image
@@ -153,7 +132,7 @@ def play(docker_client: t.Any, busybox_image: str, names: dict[str, str]) -> t.I
     all_names = list(n.values())
     _remove(docker_client, all_names)
     try:
-        yield run_play(tasks, env={})
+        yield durations(module_playbook(tasks))
     finally:
         _remove(docker_client, all_names)
 
