@@ -11,6 +11,13 @@ against a low-level docker.APIClient.
 The order matters: Docker emits ``health_status`` only when the status
 changes, so the event stream is opened before the containers are inspected,
 and every transition after the inspect reaches us through the stream.
+
+The engine itself can go away during the wait (``systemctl stop docker``):
+without live-restore it stops the containers first, and their exits reach us
+before the stream ends. Docker emits no event for its own shutdown (events of
+type ``daemon`` report only ``reload``), so before a failure is blamed on a
+container the waiter asks the engine once whether it still answers
+(``/_ping``); see HealthWaiter._check_engine.
 """
 
 from __future__ import annotations
@@ -18,10 +25,12 @@ from __future__ import annotations
 import calendar
 import queue
 import re
+import socket
 import threading
 import time
 import typing as t
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 LABEL_PROJECT = "com.docker.compose.project"
 LABEL_SERVICE = "com.docker.compose.service"
@@ -36,7 +45,12 @@ WAIT_RUNNING = "running"
 
 # The container events that can change a verdict. Docker matches
 # "health_status" against "health_status: healthy|unhealthy" by prefix.
+# (The engine's own events, of type "daemon", are only "reload": none tells
+# of a shutdown, so they are not watched.)
 WATCHED_EVENTS = ("health_status", "start", "restart", "die", "oom", "destroy", "pause")
+
+# docker_host schemes of an engine on the host the module runs on.
+LOCAL_SCHEMES = ("", "unix", "npipe", "fd")
 
 REASON_TEXT = {
     "unhealthy": "turned unhealthy",
@@ -306,6 +320,20 @@ def service_of(inspect: dict[str, t.Any]) -> str | None:
     return ((inspect.get("Config") or {}).get("Labels") or {}).get(LABEL_SERVICE)
 
 
+def engine_host(docker_host: str | None) -> str:
+    """The host an engine runs on, for messages: this host's name for a local socket."""
+    parts = urlsplit(docker_host or "")
+    if parts.scheme in LOCAL_SCHEMES or not parts.hostname:
+        return socket.gethostname()
+    return parts.hostname
+
+
+def engine_stopped_message(host: str, detail: str, seen: str) -> str:
+    """The task message when the engine went away during the wait; `seen`: what the containers did."""
+    message = f"The Docker engine on {host} stopped during the health gate ({detail})"
+    return message + (f"; last seen: {seen}" if seen else "")
+
+
 def describe(result: dict[str, t.Any]) -> str:
     """One line for the task message: who failed and why."""
     who = result.get("name") or "?"
@@ -358,14 +386,16 @@ class HealthWaiter:
 
     api: a docker.APIClient (docker.DockerClient().api). clock: monotonic
     seconds. poll_interval: how often to inspect while the event stream is
-    down (and to try to reopen it).
+    down (and to try to reopen it). host: the engine's host, for messages
+    (see engine_host). After run(), engine_stopped tells whether the engine
+    went away during the wait.
     """
 
     def __init__(self, api: t.Any, *, containers: t.Sequence[str] | None = None,
                  project: str | None = None, services: t.Sequence[str] | None = None,
                  without_healthcheck: str = "fail", timeout: float = 300, log_lines: int = 50,
                  poll_interval: float = 0.5, clock: t.Callable[[], float] = time.monotonic,
-                 wall_clock: t.Callable[[], float] = time.time) -> None:
+                 wall_clock: t.Callable[[], float] = time.time, host: str = "") -> None:
         self.api = api
         self.containers = list(containers or [])
         self.project = project
@@ -376,9 +406,15 @@ class HealthWaiter:
         self.poll_interval = poll_interval
         self.clock = clock
         self.wall_clock = wall_clock
+        self.host = host or engine_host(None)
         self.targets: list[Target] = []
         self.stream_interruptions = 0
         self.last_error = ""
+        self.engine_stopped = False
+        self.engine_detail = ""
+        self._engine_answers = True
+        self._inspect_error = ""  # why the last poll could not inspect a container
+        self._away = ""  # the engine refused inspects, then answered with a failure
         self._queue: queue.Queue[tuple[int, str, t.Any]] = queue.Queue()
         self._generation = 0
         self._stream: t.Any = None
@@ -400,6 +436,8 @@ class HealthWaiter:
             if problem:
                 return False, problem, [self._result(target) for target in self.targets]
             self._loop(deadline)
+            if any(target.verdict.state == FAILED for target in self.targets):
+                self._check_engine()  # before the stream is closed: its end is a clue
         finally:
             self._close_stream()
         return self._finish()
@@ -568,30 +606,77 @@ class HealthWaiter:
                 self._open_stream(self._lost_at or self.wall_clock())
             except Exception as exc:  # pylint: disable=broad-exception-caught
                 self.last_error = f"event stream unavailable: {exc}"
+        refused_before, self._inspect_error = self._inspect_error, ""
         for target in self.targets:
             if target.verdict.state == FAILED or not target.id:
                 continue
             try:
                 inspect = self._inspect(target.id)
             except Exception as exc:  # pylint: disable=broad-exception-caught
-                self.last_error = f"inspect failed: {exc}"
+                self.last_error = self._inspect_error = f"inspect failed: {exc}"
                 continue
             if inspect is None:
                 self._settle(target, failed("removed"))
             else:
                 self._take(target, inspect)
+            if refused_before and target.verdict.state == FAILED:
+                # The first answer after the engine refused us shows a failure:
+                # the engine went away (and came back, as after a restart).
+                self._away = refused_before
+
+    # -- the engine --------------------------------------------------------
+
+    def _check_engine(self) -> None:
+        """Before a failure is blamed on a container: did the engine go away?
+
+        One /_ping. If it fails, the engine stopped. If it answers, the engine
+        may still have gone and come back (a restart, or socket activation
+        starting it again on our request): then the event stream ended as the
+        containers failed, or the engine had refused the inspects before the
+        one that found the failure.
+        """
+        try:
+            self.api.ping()
+        except Exception as exc:  # pylint: disable=broad-exception-caught
+            self._engine_answers = False
+            detail = f"it does not answer: {exc}"
+            self._engine_gone(detail + (f"; {self.last_error}" if self.last_error else ""))
+            return
+        if self._stream_ended():
+            self._engine_gone("its event stream ended as the containers failed; it answers again")
+        elif self._away:
+            self._engine_gone(f"it did not answer for a while: {self._away}; it answers again")
+
+    def _stream_ended(self) -> bool:
+        """Whether the open event stream has ended (its end waits in the queue)."""
+        if self._stream is None:
+            return False
+        while True:
+            try:
+                generation, kind, _payload = self._queue.get_nowait()
+            except queue.Empty:
+                return False
+            if generation == self._generation and kind == _STREAM_END:
+                return True
+
+    def _engine_gone(self, detail: str) -> None:
+        self.engine_stopped = True
+        self.engine_detail = detail
 
     # -- results -----------------------------------------------------------
 
     def _finish(self) -> tuple[bool, str, list[dict[str, t.Any]]]:
         failures = [target for target in self.targets if target.verdict.state == FAILED]
-        if failures:
+        if failures and self._engine_answers:
             for target in failures:
                 self._refresh(target)
         results = [self._result(target) for target in self.targets]
         if failures:
             failing = [result for result in results if result.get("reason")]
-            message = "Not healthy: " + "; ".join(describe(result) for result in failing)
+            seen = "; ".join(describe(result) for result in failing)
+            if self.engine_stopped:
+                return False, engine_stopped_message(self.host, self.engine_detail, seen), results
+            message = "Not healthy: " + seen
             if self.last_error and any(result.get("reason") == "timeout" for result in failing):
                 message += f" (last engine error: {self.last_error})"
             return False, message, results
@@ -616,7 +701,7 @@ class HealthWaiter:
             target.health = (state.get("Health") or {}).get("Status")
 
     def _logs(self, target: Target) -> list[str]:
-        if not target.id or self.log_lines <= 0:
+        if not target.id or self.log_lines <= 0 or not self._engine_answers:
             return []
         try:
             raw = self.api.logs(target.id, stdout=True, stderr=True, tail=self.log_lines)

@@ -23,6 +23,11 @@ description:
     code, whether it was OOM-killed and its restart count, so the cause is visible without logging in to the host.
   - If the event stream breaks (for example while the daemon restarts), the module inspects the containers every half
     second and reopens the stream as soon as the engine answers again.
+  - Before it blames a failure on a container, the module asks the engine once whether it still answers (C(/_ping)).
+    If the engine stopped during the wait (C(systemctl stop docker), which without live-restore stops the containers
+    first), or went away and came back (its event stream ended as the containers failed, or it refused the inspects
+    before the one that found the failure), the message names the engine as the cause, the containers' state follows
+    as what was last seen, and RV(engine_stopped) is V(true). Docker emits no event of its own shutdown.
   - The module only reads state, so it runs the same in check mode.
 author:
   - aistack.deploy developers (@aistack)
@@ -91,6 +96,9 @@ options:
 notes:
   - Docker emits C(health_status) events only on a change and none for C(starting), which is why the stream is opened before
     the first inspect.
+  - While the engine does not answer, the module keeps trying until O(timeout), so that a daemon restart with live-restore
+    does not fail the wait. With socket activation (C(docker.socket)), any request to a stopped engine, the module's
+    included, starts it again.
   - Unlike M(community.docker.docker_container) with O(community.docker.docker_container#module:state=healthy), which waits
     through C(unhealthy) until its timeout and treats a container without healthcheck as healthy, this module fails at the first
     C(unhealthy) and never passes a container without healthcheck unless told to.
@@ -255,6 +263,19 @@ stream_interruptions:
   returned: always
   type: int
   sample: 0
+engine_stopped:
+  description:
+    - Whether the Docker engine went away during the wait, as the module found when the wait failed.
+    - V(true) when the engine did not answer C(/_ping) then, or answered again only after ending the event stream
+      as the containers failed, or after refusing the inspects before the one that found the failure.
+    - When V(true), the message names the engine as the cause, and a container's exit in RV(containers) is most
+      likely a consequence of the engine stopping. The engine may be running again by then (a restart, or socket
+      activation); whether a rollback can be tried is for the caller to check.
+    - Always V(false) when the wait succeeds.
+  returned: always
+  type: bool
+  sample: false
+  version_added: 0.2.0
 """
 
 import time
@@ -267,7 +288,7 @@ from ansible_collections.aistack.deploy.plugins.module_utils._docker_client impo
     DockerException,
     get_client,
 )
-from ansible_collections.aistack.deploy.plugins.module_utils._health import HealthWaiter
+from ansible_collections.aistack.deploy.plugins.module_utils._health import HealthWaiter, engine_host
 
 
 def main() -> None:
@@ -306,6 +327,7 @@ def main() -> None:
         without_healthcheck=params["without_healthcheck"],
         timeout=params["timeout"],
         log_lines=params["log_lines"],
+        host=engine_host(params["docker_host"]),
     )
     try:
         ok, message, results = waiter.run()
@@ -318,6 +340,7 @@ def main() -> None:
         "containers": results,
         "elapsed": round(time.monotonic() - started, 3),
         "stream_interruptions": waiter.stream_interruptions,
+        "engine_stopped": waiter.engine_stopped,
     }
     if not ok:
         module.fail_json(msg=message, **result)

@@ -5,7 +5,7 @@
 # host with a GPU. Rendering goes through Ansible with the role's own
 # validate tasks (the model must have no problems and the secrets must pass)
 # and templates (render_shapes.py --stack), into tests/output/compose/<case>/:
-# compose.yaml, aistack-<name>.service, model.json, and root/.env, the .env
+# compose.yaml, aistack-<name>.service, model.json, and root/releases/<release>/.env, the .env
 # the compose file's env_file names (written by the role's env.j2 with dummy
 # secrets), so `config` checks what a host would get, .env included.
 #

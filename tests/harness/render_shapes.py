@@ -20,7 +20,7 @@ role will, with this machine's CA certificates and pip index settings.
 renders the app_stack role's files instead, for every shape, every extra case
 of STACK_EXTRA_CASES and the role defaults: OUTDIR/<case>/compose.yaml,
 OUTDIR/<case>/aistack-<name>.service, OUTDIR/<case>/model.json and the .env
-the compose file points to (OUTDIR/<case>/root/.env, dummy secrets), again in
+the compose file points to (OUTDIR/<case>/root/releases/<release>/.env, dummy secrets), again in
 one ansible-playbook run. render_stacks() is the function behind it; see there.
 """
 
@@ -286,8 +286,12 @@ def _stack_play() -> dict[str, t.Any]:
             })
     templates = STACK_ROLE / "templates"
     steps += [
+        {"name": "Create the release directory as the role does",
+         "ansible.builtin.file": {"path": "{{ app_stack_root }}/releases/{{ app_stack_release }}", "state": "directory",
+                                  "mode": "0755"}},
         {"name": "Render .env as the role does", "no_log": True,
-         "ansible.builtin.template": {"src": str(templates / "env.j2"), "dest": "{{ app_stack_root }}/.env",
+         "ansible.builtin.template": {"src": str(templates / "env.j2"),
+                                      "dest": "{{ app_stack_root }}/releases/{{ app_stack_release }}/.env",
                                       "mode": "0600"}},
         {"name": "Render compose.yaml as the role does",
          "ansible.builtin.template": {"src": str(templates / "compose.yaml.j2"), "dest": "{{ __lint_dest }}/compose.yaml",

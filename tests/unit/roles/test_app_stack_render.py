@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 import stat
 import typing as t
+from pathlib import Path
 
 import pytest
 import yaml
@@ -60,8 +61,13 @@ def compose(rendered: dict[str, render_shapes.StackResult], case: str) -> dict[s
     return yaml.safe_load(result.compose.read_text())
 
 
+def env_path(rendered: dict[str, render_shapes.StackResult], case: str) -> Path:
+    """Each release has its own .env (the role's default release is 'latest')."""
+    return rendered[case].directory / "root" / "releases" / "latest" / ".env"
+
+
 def env_file(rendered: dict[str, render_shapes.StackResult], case: str) -> dict[str, str]:
-    text = (rendered[case].directory / "root" / ".env").read_text()
+    text = env_path(rendered, case).read_text()
     pairs = [line.split("=", 1) for line in text.splitlines() if line and not line.startswith("#")]
     return {key: value.strip("'") for key, value in pairs}
 
@@ -126,7 +132,7 @@ def test_secrets_only_in_env(rendered: dict[str, render_shapes.StackResult], cas
     result = rendered[case]
     secrets = render_shapes.stack_lint_vars(GOOD[case], result.directory / "root")["app_stack_secrets"]
     env = env_file(rendered, case)
-    assert stat.S_IMODE((result.directory / "root" / ".env").stat().st_mode) == 0o600
+    assert stat.S_IMODE(env_path(rendered, case).stat().st_mode) == 0o600
     for key, value in secrets.items():
         assert env[key] == value
         for path in (result.compose, result.unit(), result.directory / "model.json"):
@@ -134,7 +140,7 @@ def test_secrets_only_in_env(rendered: dict[str, render_shapes.StackResult], cas
     doc = compose(rendered, case)
     for svc in doc["services"].values():
         if "env_file" in svc:
-            assert svc["env_file"] == [str(result.directory / "root" / ".env")]
+            assert svc["env_file"] == [str(env_path(rendered, case))]
 
 
 @pytest.mark.parametrize("case", sorted(GOOD))

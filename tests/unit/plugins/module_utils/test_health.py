@@ -298,6 +298,7 @@ class FakeStream:
     def __init__(self, items: t.Sequence[t.Any] = ()) -> None:
         self.items: queue.Queue[t.Any] = queue.Queue()
         self.closed = False
+        self.ended = threading.Event()
         for item in items:
             self.push(item)
 
@@ -305,13 +306,16 @@ class FakeStream:
         self.items.put(item)
 
     def __iter__(self) -> t.Iterator[dict[str, t.Any]]:
-        while True:
-            item = self.items.get()
-            if item is _END:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
+        try:
+            while True:
+                item = self.items.get()
+                if item is _END:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            self.ended.set()
 
     def close(self) -> None:
         self.closed = True
@@ -332,10 +336,22 @@ class FakeApi:
         self.logs_text = b"line 1\nline 2\nline 3\n"
         self.lock = threading.Lock()
         self.after_inspect: t.Callable[[], None] | None = None  # runs once, after the next inspect
+        self.down: BaseException | None = None  # the engine is gone: every request raises this
+        self.before_ping: t.Callable[[], None] | None = None
+
+    def ping(self) -> bool:
+        self.calls.append("ping")
+        if self.before_ping:
+            self.before_ping()
+        if self.down is not None:
+            raise self.down
+        return True
 
     def events(self, **kwargs: t.Any) -> FakeStream:
         self.calls.append("events")
         self.events_kwargs.append(kwargs)
+        if self.down is not None:
+            raise self.down
         stream = self.streams.pop(0) if self.streams else FakeStream()
         if isinstance(stream, BaseException):
             raise stream  # pylint: disable=raising-non-exception  # older pylint cannot narrow the isinstance above
@@ -348,6 +364,8 @@ class FakeApi:
 
     def inspect_container(self, ref: str) -> dict[str, t.Any]:
         self.calls.append(f"inspect {ref}")
+        if self.down is not None:
+            raise self.down
         with self.lock:
             found = [data for data in self.data.values() if ref in (data["Id"], data["Name"].lstrip("/"))]
         hook, self.after_inspect = self.after_inspect, None
@@ -363,6 +381,8 @@ class FakeApi:
 
     def logs(self, ref: str, **kwargs: t.Any) -> bytes:
         self.calls.append(f"logs {ref}")
+        if self.down is not None:
+            raise self.down
         return self.logs_text
 
 
@@ -612,3 +632,114 @@ def test_project_mode_waits_for_the_selected_services() -> None:
     assert ok, message
     assert [(r["name"], r["service"]) for r in results] == [("shop-web-1", "web")]
     assert api.events_kwargs[0]["filters"]["label"] == ["com.docker.compose.project=shop"]
+
+
+# --------------------------------------------------------------------------
+# The engine going away during the wait
+
+REFUSED = ConnectionRefusedError(111, "Connection refused")
+RESET = ConnectionResetError(104, "Connection reset by peer")
+WEB_ID = inspect()["Id"]
+
+
+@pytest.mark.parametrize("docker_host, expected", [
+    (None, "this-host"),
+    ("", "this-host"),
+    ("unix:///var/run/docker.sock", "this-host"),
+    ("fd://", "this-host"),
+    ("npipe:////./pipe/docker_engine", "this-host"),
+    ("tcp://192.0.2.10:2376", "192.0.2.10"),
+    ("https://gpu01.example.org:2376", "gpu01.example.org"),
+    ("ssh://deploy@gpu02.example.org:22", "gpu02.example.org"),
+    ("tcp://[2001:db8::1]:2376", "2001:db8::1"),
+])
+def test_engine_host(monkeypatch: pytest.MonkeyPatch, docker_host: str | None, expected: str) -> None:
+    monkeypatch.setattr(h.socket, "gethostname", lambda: "this-host")
+    assert h.engine_host(docker_host) == expected
+
+
+def stop_engine_after_the_first_look(api: FakeApi, error: BaseException = REFUSED) -> None:
+    """The engine answers the first inspect, then no request at all (`systemctl stop docker`)."""
+    api.after_inspect = lambda: setattr(api, "down", error)
+
+
+@pytest.mark.parametrize("streams, seen", [
+    # Without live-restore the engine stops the containers, then closes the stream: the exit comes first.
+    (lambda: [FakeStream([event(WEB_ID, "die", exitCode="0"), _END])], "web exited with code 0"),
+    # The stream ends or breaks; reopening it and inspecting are refused until the timeout.
+    (lambda: [FakeStream([_END])], "web was still starting after"),
+    (lambda: [FakeStream([RESET])], "web was still starting after"),
+    # No stream from the start; the inspects are refused after the first.
+    (lambda: [REFUSED], "web was still starting after"),
+], ids=["exit-then-stream-end", "stream-end", "stream-reset", "reconnect-refused"])
+def test_engine_stopped_during_the_wait_is_named(streams: t.Callable[[], list[t.Any]], seen: str) -> None:
+    api = FakeApi(inspect(), streams=streams())
+    stop_engine_after_the_first_look(api)
+    ok, message, results, waiter = wait(api, timeout=0.5, host="gpu01")
+    assert not ok
+    assert message.startswith("The Docker engine on gpu01 stopped during the health gate "
+                              "(it does not answer: [Errno 111] Connection refused"), message
+    assert f"); last seen: {seen}" in message
+    assert waiter.engine_stopped is True
+    assert results[0]["log_tail"] == []  # nothing more to ask of a stopped engine
+    assert "ping" in api.calls
+
+
+def test_engine_restarted_under_the_wait_is_named() -> None:
+    """With socket activation (docker.socket), the first request after `systemctl stop docker` starts
+    the engine again: /_ping answers, but only after the old engine has ended the event stream."""
+    stream = FakeStream([event(WEB_ID, "die", exitCode="0"), _END])
+    api = FakeApi(inspect(), streams=[stream])
+    api.after_inspect = lambda: api.set(inspect(status="exited", exit_code=0))
+
+    def slow_ping() -> None:
+        assert stream.ended.wait(5)
+        time.sleep(0.1)  # the reader thread queues the end right after
+
+    api.before_ping = slow_ping
+    ok, message, results, waiter = wait(api, timeout=5, host="gpu01")
+    assert not ok
+    assert message == ("The Docker engine on gpu01 stopped during the health gate (its event stream ended "
+                       "as the containers failed; it answers again); last seen: web exited with code 0")
+    assert waiter.engine_stopped is True
+    assert results[0]["reason"] == "exited" and results[0]["log_tail"] == ["line 1", "line 2", "line 3"]
+
+
+def test_an_exit_found_as_the_engine_answers_again_is_blamed_on_the_engine() -> None:
+    api = FakeApi(inspect(), streams=[FakeStream([RESET]), FakeStream()])
+    stop_engine_after_the_first_look(api)
+
+    def engine_back() -> None:
+        api.set(inspect(status="exited", exit_code=0))
+        api.down = None
+
+    threading.Timer(0.2, engine_back).start()
+    ok, message, _results, waiter = wait(api, timeout=5, host="gpu01")
+    assert not ok
+    assert message == ("The Docker engine on gpu01 stopped during the health gate (it did not answer for a while: "
+                       "inspect failed: [Errno 111] Connection refused; it answers again); "
+                       "last seen: web exited with code 0")
+    assert waiter.engine_stopped is True
+
+
+@pytest.mark.parametrize("streams", [
+    lambda: [FakeStream([event(WEB_ID, "die", exitCode="2")])],
+    # The stream broke once, but the engine kept answering: the exit is the container's.
+    lambda: [FakeStream([RESET]), FakeStream([event(WEB_ID, "die", exitCode="2")])],
+    lambda: [FakeStream([RESET]), REFUSED, FakeStream()],
+], ids=["stream-open", "stream-reopened", "events-refused-inspect-answers"])
+def test_an_exit_while_the_engine_answers_blames_the_container(streams: t.Callable[[], list[t.Any]]) -> None:
+    api = FakeApi(inspect(), streams=streams())
+    api.after_inspect = lambda: api.set(inspect(status="exited", exit_code=2))
+    ok, message, results, waiter = wait(api, timeout=5, host="gpu01")
+    assert (ok, message) == (False, "Not healthy: web exited with code 2")
+    assert waiter.engine_stopped is False
+    assert "ping" in api.calls  # the engine was asked before the container was blamed
+    assert results[0]["log_tail"] == ["line 1", "line 2", "line 3"]
+
+
+def test_success_needs_no_ping() -> None:
+    api = FakeApi(inspect(health="healthy"))
+    ok, _message, _results, waiter = wait(api, host="gpu01")
+    assert ok and waiter.engine_stopped is False
+    assert "ping" not in api.calls

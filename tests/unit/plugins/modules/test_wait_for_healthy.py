@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import socket
+import threading
 import typing as t
 
 import pytest
@@ -25,19 +27,32 @@ def container(name: str, health: str | None, status: str = "running", exit_code:
 
 
 class Stream:
-    """An event stream with no events: the verdicts come from inspecting."""
+    """An event stream with no events: the verdicts come from inspecting.
+
+    Like the real one, it ends only when closed (or when the engine goes away).
+    """
+
+    def __init__(self) -> None:
+        self.closed = threading.Event()
 
     def __iter__(self) -> t.Iterator[dict[str, t.Any]]:
+        self.closed.wait(30)
         return iter(())
 
     def close(self) -> None:
-        pass
+        self.closed.set()
 
 
 class Api:
     def __init__(self, *containers: dict[str, t.Any], error: Exception | None = None) -> None:
         self.data = {c["Name"].lstrip("/"): c for c in containers}
         self.error = error
+        self.ping_error: Exception | None = None
+
+    def ping(self) -> bool:
+        if self.ping_error is not None:
+            raise self.ping_error
+        return True
 
     def events(self, **kwargs: t.Any) -> Stream:
         return Stream()
@@ -106,6 +121,7 @@ def test_healthy(run_module: t.Callable[..., t.Any], engine: t.Callable[..., Api
     assert result.result["changed"] is False
     assert result.result["msg"] == "1 container(s) healthy"
     assert result.result["stream_interruptions"] == 0
+    assert result.result["engine_stopped"] is False
     (web,) = result.result["containers"]
     assert (web["name"], web["ready"], web["waited_for"], web["health"]) == ("web", True, "healthy", "healthy")
     assert "log_tail" not in web
@@ -117,12 +133,44 @@ def test_unhealthy_returns_the_evidence(run_module: t.Callable[..., t.Any], engi
     assert result.failed
     assert result.result["changed"] is False
     assert result.result["msg"] == "Not healthy: web turned unhealthy: last probe exited 1: refused"
+    assert result.result["engine_stopped"] is False
     web, db = result.result["containers"]
     assert web["reason"] == "unhealthy"
     assert web["health_log"] == [{"exit_code": 1, "output": "refused", "start": "s", "end": "e"}]
     assert web["log_tail"] == ["Traceback: boom"]
     assert (web["exit_code"], web["oom_killed"], web["restart_count"]) == (0, False, 0)
     assert db["ready"] and "reason" not in db
+
+
+@pytest.mark.parametrize("engine_answers", [True, False])
+def test_exit_blames_the_engine_only_when_it_is_gone(run_module: t.Callable[..., t.Any],
+                                                     engine: t.Callable[..., Api], engine_answers: bool) -> None:
+    api = engine(container("nginx", None, status="exited"))
+    if not engine_answers:
+        api.ping_error = ConnectionRefusedError(111, "Connection refused")
+    result = run_module(wait_for_healthy.main, {"containers": ["nginx"], "docker_host": "tcp://192.0.2.10:2376"})
+    assert result.failed
+    assert result.result["engine_stopped"] is not engine_answers
+    (nginx,) = result.result["containers"]
+    assert (nginx["reason"], nginx["exit_code"]) == ("exited", 0)
+    if engine_answers:
+        assert result.result["msg"] == "Not healthy: nginx exited with code 0"
+    else:
+        assert result.result["msg"] == (
+            "The Docker engine on 192.0.2.10 stopped during the health gate (it does not answer: "
+            "[Errno 111] Connection refused); last seen: nginx exited with code 0")
+        assert nginx["log_tail"] == []
+
+
+def test_engine_on_this_host_is_named_by_its_host_name(run_module: t.Callable[..., t.Any],
+                                                       engine: t.Callable[..., Api],
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(socket, "gethostname", lambda: "deploy-01")
+    api = engine(container("nginx", None, status="exited"))
+    api.ping_error = ConnectionRefusedError(111, "Connection refused")
+    result = run_module(wait_for_healthy.main, {"containers": ["nginx"]})
+    assert result.result["msg"].startswith("The Docker engine on deploy-01 stopped during the health gate")
+    assert result.result["engine_stopped"] is True
 
 
 @pytest.mark.parametrize("mode, failed", [("fail", True), ("running", False)])

@@ -1,0 +1,276 @@
+"""Verify the release lifecycle on the converged host (testinfra).
+
+After converge (release 1.0.0, healthy), the stories run once, in order,
+each driving ansible-playbook against the scenario's own inventory as an
+operator would:
+
+1. 1.0.1 (new code, a new secret) replaces 1.0.0; 1.0.2 fails its gate and
+   goes back to 1.0.1; `current` and state.json agree throughout.
+2. A release that served is immutable: 1.0.1 with another environment, and
+   1.0.0 from today's (changed) source, are refused before anything changes.
+3. rollback.yml to 1.0.0 runs exactly 1.0.0's recorded image and secrets
+   (no build); rollback.yml without a name goes back to 1.0.1.
+4. 1.0.3 fails, 1.0.4 deploys with three releases kept: pruning never fails,
+   keeps the rollback target 1.0.1 and its image, removes 1.0.0 and its image.
+5. The Docker engine stops while the gate waits for 1.0.5: the failure names
+   the engine; `current` and state.json still agree; the next plain run
+   brings 1.0.4 back by itself.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+import typing as t
+from pathlib import Path
+
+import pytest
+import testinfra
+
+APP = "reference"
+ROOT = f"/opt/aistack/{APP}"
+HOST = "aistack-releases-1"
+SCENARIO = Path(__file__).resolve().parents[1]
+EPHEMERAL = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/nonexistent"))
+INVENTORY = EPHEMERAL / "inventory"
+SOURCE = EPHEMERAL / "reference-backend"
+IMAGE = "aistack-test/releases-backend-api"
+SERVICES = {"api", "postgres"}
+SECRETS_1_0_0 = {"POSTGRES_PASSWORD": "pg-Releases/w0rd", "APP_SECRET_CANARY": "releases-canary-1.0.0"}
+SECRETS_1_0_1 = {"POSTGRES_PASSWORD": "pg-Releases/w0rd", "APP_SECRET_CANARY": "releases-canary-1.0.1"}
+BAD_MODEL = {"app_stack_env": {"LOG_LEVEL": "INFO", "MODEL_FILE": "missing.json"}}  # /health answers 503
+
+
+@pytest.fixture(scope="module")
+def one() -> t.Any:
+    return testinfra.get_host(f"ansible://{HOST}?ansible_inventory={INVENTORY}")
+
+
+def playbook(name: str, *extra: t.Any, background: bool = False) -> t.Any:
+    """Run converge.yml or rollback.yml; each extra is a JSON-able dict of extra vars."""
+    args = ["ansible-playbook", "-i", str(INVENTORY), str(SCENARIO / name)]
+    for value in extra:
+        args += ["-e", json.dumps(value)]
+    env = dict(os.environ, ANSIBLE_FORCE_COLOR="false", NO_COLOR="1")
+    if background:
+        return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    start = time.monotonic()
+    run = subprocess.run(args, capture_output=True, text=True, env=env, check=False)
+    print(f"{name} {extra}: rc {run.returncode} in {time.monotonic() - start:.0f} s")
+    return run
+
+
+def deploy(release: str, *extra: dict[str, t.Any]) -> subprocess.CompletedProcess[str]:
+    return playbook("converge.yml", {"aistack_release": release}, *extra)
+
+
+def recap(output: str) -> dict[str, int]:
+    for line in output.splitlines():
+        if line.startswith(HOST) and "ok=" in line:
+            return {k: int(v) for k, v in (f.split("=") for f in line.split(":", 1)[1].split())}
+    raise AssertionError(f"no recap line:\n{output[-3000:]}")
+
+
+def containers(host: t.Any) -> dict[str, dict[str, t.Any]]:
+    ids = host.check_output(f"docker ps -aq --filter label=com.docker.compose.project={APP}").split()
+    found = json.loads(host.check_output(f"docker inspect {' '.join(ids)}")) if ids else []
+    return {c["Config"]["Labels"]["com.docker.compose.service"]: c for c in found}
+
+
+def wait_healthy(host: t.Any, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        status = {s: (c["State"].get("Health") or {}).get("Status", c["State"]["Status"])
+                  for s, c in containers(host).items()}
+        if set(status) == SERVICES and set(status.values()) == {"healthy"}:
+            return
+        assert time.monotonic() < deadline, f"not healthy after {timeout} s: {status}"
+        time.sleep(2)
+
+
+def state(host: t.Any) -> dict[str, t.Any]:
+    return json.loads(host.check_output(f"cat {ROOT}/state.json"))
+
+
+def record(host: t.Any, release: str) -> dict[str, t.Any]:
+    return json.loads(host.check_output(f"cat {ROOT}/releases/{release}/release.json"))
+
+
+def current(host: t.Any) -> str:
+    return host.file(f"{ROOT}/current").linked_to.rsplit("/", 1)[-1]
+
+
+def agree(host: t.Any, release: str) -> None:
+    """The current link, state.json and the running API all name the same release."""
+    assert current(host) == release
+    assert state(host)["current"] == release
+    api = containers(host)["api"]
+    assert api["Config"]["Image"] == f"{IMAGE}:{release}"
+    assert api["Image"] == record(host, release)["images"][f"{IMAGE}:{release}"]
+
+
+def api_env(host: t.Any) -> dict[str, str]:
+    return dict(e.split("=", 1) for e in containers(host)["api"]["Config"]["Env"])
+
+
+def image_id(host: t.Any, ref: str) -> str | None:
+    run = host.run(f"docker image inspect --format '{{{{.Id}}}}' {ref}")
+    return run.stdout.strip() if run.rc == 0 else None
+
+
+# ---------------------------------------------------------------- after converge
+
+def test_release_1_0_0_is_recorded_completely(one):
+    recorded = record(one, "1.0.0")
+    assert set(recorded["images"]) == {f"{IMAGE}:1.0.0", "aistack-test/postgres:17"}
+    assert all(i.startswith("sha256:") for i in recorded["images"].values())
+    assert len(recorded["compose_sha256"]) == len(recorded["env_sha256"]) == 64
+    assert recorded["files"] == {"models/model.json": one.file("/var/lib/aistack/reference/models/model.json").sha256sum}
+    assert one.file(f"{ROOT}/releases/1.0.0/release.json").mode == 0o600
+    env = one.file(f"{ROOT}/releases/1.0.0/.env")
+    assert (env.user, env.mode) == ("root", 0o600)
+    assert f"APP_SECRET_CANARY='{SECRETS_1_0_0['APP_SECRET_CANARY']}'" in env.content_string
+    agree(one, "1.0.0")
+
+
+def test_the_unit_does_not_stop_with_docker(one):
+    unit = one.file(f"/etc/systemd/system/aistack-{APP}.service").content_string
+    assert "Requires=docker.service" not in unit and "Wants=docker.service" in unit
+
+
+# ---------------------------------------------------------------- 1. forward, a failure, back
+
+def test_new_release_with_new_code_and_secret_replaces_the_current_one(one):
+    main = SOURCE / "app" / "main.py"
+    main.write_text(main.read_text() + "\n# release 1.0.1: new code\n")
+    run = deploy("1.0.1", {"app_stack_secrets": SECRETS_1_0_1})
+    assert run.returncode == 0, run.stdout[-3000:]
+    agree(one, "1.0.1")
+    assert record(one, "1.0.1")["images"][f"{IMAGE}:1.0.1"] != record(one, "1.0.0")["images"][f"{IMAGE}:1.0.0"]
+    assert api_env(one)["APP_SECRET_CANARY"] == SECRETS_1_0_1["APP_SECRET_CANARY"]
+    history = state(one)["history"]
+    assert [(h["release"], h["result"], h["from"]) for h in history[-2:]] == [("1.0.0", "healthy", ""),
+                                                                              ("1.0.1", "healthy", "1.0.0")]
+
+
+def psql(host: t.Any, sql: str) -> str:
+    return host.check_output(f"docker exec -u postgres {APP}-postgres-1 psql -U reference -d reference -Atc \"{sql}\"")
+
+
+def test_failed_release_goes_back_and_state_agrees(one):
+    psql(one, "CREATE TABLE IF NOT EXISTS verify_rows (id serial primary key, note text)")
+    psql(one, "INSERT INTO verify_rows (note) VALUES ('before the bad release')")
+    run = deploy("1.0.2", {"app_stack_secrets": SECRETS_1_0_1}, BAD_MODEL)
+    output = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert "Release 1.0.2 of reference did not become healthy" in output
+    assert "Rolled back to release 1.0.1, which is healthy again" in output
+    assert "503" in output  # the failed container's log tail is in the diagnostics
+    wait_healthy(one, 30)
+    agree(one, "1.0.1")
+    last = state(one)["history"][-1]
+    assert (last["release"], last["result"], last["rolled_back_to"], last["cause"]) == \
+        ("1.0.2", "failed", "1.0.1", "health gate")
+    assert state(one)["last_healthy"] == "1.0.1"
+    assert psql(one, "SELECT count(*) FROM verify_rows") == "1"  # data never lives in a release
+
+
+# ---------------------------------------------------------------- 2. a release that served is immutable
+
+def test_changing_a_release_that_served_is_refused_before_anything_changes(one):
+    before = (sorted(c["Id"] for c in containers(one).values()), one.file(f"{ROOT}/releases/1.0.1/.env").sha256sum)
+    run = deploy("1.0.1", {"app_stack_secrets": SECRETS_1_0_1},
+                 {"app_stack_env": {"LOG_LEVEL": "DEBUG"}})
+    output = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert "Release 1.0.1 of reference has served on this host and is immutable" in output
+    assert "the compose file differs" in output and "aistack_release_replace=true" in output
+    assert recap(run.stdout)["changed"] == 0
+    assert (sorted(c["Id"] for c in containers(one).values()),
+            one.file(f"{ROOT}/releases/1.0.1/.env").sha256sum) == before
+
+
+def test_rebuilding_an_old_release_name_from_new_source_is_refused(one):
+    recorded = record(one, "1.0.0")["images"][f"{IMAGE}:1.0.0"]
+    run = deploy("1.0.0")
+    output = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert f"{IMAGE}:1.0.0 on localhost was built from another build context" in output
+    assert recap(run.stdout)["changed"] == 0
+    assert image_id(one, f"{IMAGE}:1.0.0") == recorded
+    agree(one, "1.0.1")
+
+
+# ---------------------------------------------------------------- 3. rollback.yml
+
+def test_rollback_to_a_named_release_runs_exactly_its_image_and_secrets(one):
+    run = playbook("rollback.yml", {"aistack_rollback_to": "1.0.0"})
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert "build |" not in run.stdout  # nothing was built, nothing was rendered
+    wait_healthy(one, 30)
+    agree(one, "1.0.0")
+    assert api_env(one)["APP_SECRET_CANARY"] == SECRETS_1_0_0["APP_SECRET_CANARY"]
+    last = state(one)["history"][-1]
+    assert (last["release"], last["action"], last["from"], last["result"]) == ("1.0.0", "rollback", "1.0.1", "healthy")
+    assert last["by"]
+
+
+def test_rollback_without_a_name_goes_to_the_healthy_release_before(one):
+    run = playbook("rollback.yml")
+    assert run.returncode == 0, run.stdout[-3000:]
+    agree(one, "1.0.1")
+    assert api_env(one)["APP_SECRET_CANARY"] == SECRETS_1_0_1["APP_SECRET_CANARY"]
+
+
+def test_rollback_to_a_release_that_is_not_there_changes_nothing(one):
+    run = playbook("rollback.yml", {"aistack_rollback_to": "0.9.9"})
+    assert run.returncode != 0
+    assert "Release 0.9.9 (app_stack_rollback_to) has no directory" in run.stdout
+    assert recap(run.stdout)["changed"] == 0
+    agree(one, "1.0.1")
+
+
+# ---------------------------------------------------------------- 4. pruning after failed releases
+
+def test_pruning_after_failed_releases_keeps_the_rollback_target(one):
+    assert deploy("1.0.3", {"app_stack_secrets": SECRETS_1_0_1}, BAD_MODEL).returncode != 0
+    agree(one, "1.0.1")
+    run = deploy("1.0.4", {"app_stack_secrets": SECRETS_1_0_1}, {"aistack_keep_releases": 3})
+    assert run.returncode == 0, run.stdout[-3000:]
+    agree(one, "1.0.4")
+    releases = set(one.check_output(f"ls {ROOT}/releases").split())
+    # The 3 newest (1.0.4 and the failed 1.0.3, 1.0.2), and 1.0.1: the release a rollback would go to.
+    assert releases == {"1.0.1", "1.0.2", "1.0.3", "1.0.4"}
+    assert image_id(one, f"{IMAGE}:1.0.1") and image_id(one, f"{IMAGE}:1.0.4")
+    assert image_id(one, f"{IMAGE}:1.0.0") is None  # only the removed 1.0.0 needed it
+    assert "Removed releases 1.0.0, images aistack-test/releases-backend-api:1.0.0" in run.stdout
+
+
+# ---------------------------------------------------------------- 5. the engine stops during the gate
+
+def test_engine_stopped_during_the_gate_is_named_and_the_next_run_recovers(one):
+    proc = playbook("converge.yml", {"aistack_release": "1.0.5"}, {"app_stack_secrets": SECRETS_1_0_1}, BAD_MODEL,
+                    background=True)
+    try:
+        deadline = time.monotonic() + 240
+        # The new API container exists and starts (its probes fail only after the 20 s start period).
+        while containers(one).get("api", {}).get("Config", {}).get("Image") != f"{IMAGE}:1.0.5":
+            assert proc.poll() is None and time.monotonic() < deadline, "the 1.0.5 API never started"
+            time.sleep(1)
+        one.check_output("systemctl stop docker.socket docker.service")
+        output, _ = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode != 0
+    assert "stopped during the health gate" in output, output[-3000:]
+    assert current(one) == "1.0.4" and state(one)["current"] == "1.0.4"
+    assert state(one)["history"][-1]["cause"] == "engine stopped"
+
+    run = deploy("1.0.4", {"app_stack_secrets": SECRETS_1_0_1}, {"aistack_keep_releases": 3})
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert "was brought back up and is healthy before anything else" in run.stdout
+    wait_healthy(one, 60)
+    agree(one, "1.0.4")
