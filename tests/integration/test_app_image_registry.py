@@ -362,6 +362,12 @@ def test_host_build_pushes_and_its_build_dir_mirrors_the_source(
     assert ok(checked)["changed"] > 0
     assert (build_dir / "app" / "old.py").is_file() and image_id(docker_client, local) == first
 
+    # A release name is immutable: the same release from another source is refused, naming the image...
+    refused = run_role(playbook, role_vars)
+    assert refused.rc != 0 and f"{local} on localhost was built from another build context" in failures(refused)
+    assert image_id(docker_client, local) == first
+    # ...unless the user asks to replace it.
+    role_vars["app_image_release_replace"] = True
     rebuilt = run_role(playbook, role_vars)
     ok(rebuilt)
     assert {"context | Remove what the source no longer has", "build | Build the images",

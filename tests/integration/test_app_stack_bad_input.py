@@ -202,7 +202,19 @@ BAD_CASES: dict[str, Case] = {
     "data_root_relative": Case({"app_stack_data_root": "var/lib/aistack/badinput"}, "app_stack_data_root",
                                "'var/lib/aistack/badinput'"),
     "keep_releases_one": Case({"app_stack_keep_releases": 1}, "app_stack_keep_releases",
-                              "app_stack_keep_releases 2 or more: the current and the previous release (got 1)"),
+                              "2 or more: the current and the previous release (got 1)"),
+    "release_replace_not_a_bool": Case({"app_stack_release_replace": "perhaps"}, "app_stack_release_replace"),
+    # --- retention of data that grows
+    "retention_not_a_list": Case({"app_stack_retention": {"volume": "data"}}, "app_stack_retention"),
+    "retention_unknown_volume": Case({"app_stack_retention": [{"volume": "clipz", "max_age": "14d"}]},
+                                     "app_stack_retention[0].volume", "'clipz'"),
+    "retention_path_escapes": Case({"app_stack_retention": [{"volume": "data", "path": "../../etc", "max_age": "1d"}]},
+                                   "app_stack_retention[0].path"),
+    "retention_bad_age": Case({"app_stack_retention": [{"volume": "data", "max_age": "two weeks"}]},
+                              "app_stack_retention[0].max_age", "'two weeks'"),
+    "retention_without_limit": Case({"app_stack_retention": [{"volume": "data", "path": "clips"}]},
+                                    "app_stack_retention[0]"),
+    "retention_dry_run_not_a_bool": Case({"app_stack_retention_dry_run": "sometimes"}, "app_stack_retention_dry_run"),
     "health_timeout_zero": Case({"app_stack_health_timeout": 0}, "app_stack_health_timeout",
                                 "app_stack_health_timeout must be more than 0 seconds (got 0)"),
     "profiles_not_a_list": Case({"app_stack_profiles": {"monitoring": True}}, "app_stack_profiles"),
@@ -215,6 +227,10 @@ BAD_CASES: dict[str, Case] = {
 GOOD_CASES: dict[str, Case] = {
     # The stack of the molecule scenario, every bad case's starting point.
     "good_reference_stack": Case({}, ""),
+    "good_retention": Case({"app_stack_retention": [{"volume": "data", "path": "clips", "max_age": "14d"},
+                                                    {"volume": "data", "path": "hls", "max_size": "10G",
+                                                     "pattern": "*.ts"}],
+                            "app_stack_retention_dry_run": True, "app_stack_release_replace": True}, ""),
     # The role's defaults: one api service.
     "good_api_only": Case({"app_stack_services": {"api": {}}, "app_stack_volumes": {}, "app_stack_env": {},
                            "app_stack_required_secrets": [], "app_stack_secrets": {}}, ""),

@@ -15,6 +15,8 @@ operator would:
 5. The Docker engine stops while the gate waits for 1.0.5: the failure names
    the engine; `current` and state.json still agree; the next plain run
    brings 1.0.4 back by itself.
+6. The retention timer's service removes old files under data/clips only;
+   a dry run removes nothing.
 """
 
 from __future__ import annotations
@@ -198,7 +200,8 @@ def test_rebuilding_an_old_release_name_from_new_source_is_refused(one):
     output = run.stdout + run.stderr
     assert run.returncode != 0
     assert f"{IMAGE}:1.0.0 on localhost was built from another build context" in output
-    assert recap(run.stdout)["changed"] == 0
+    # Only the controller's build directory of 1.0.0 took today's source; the host got nothing.
+    assert "release |" not in run.stdout and "deploy |" not in run.stdout
     assert image_id(one, f"{IMAGE}:1.0.0") == recorded
     agree(one, "1.0.1")
 
@@ -224,10 +227,14 @@ def test_rollback_without_a_name_goes_to_the_healthy_release_before(one):
     assert api_env(one)["APP_SECRET_CANARY"] == SECRETS_1_0_1["APP_SECRET_CANARY"]
 
 
-def test_rollback_to_a_release_that_is_not_there_changes_nothing(one):
-    run = playbook("rollback.yml", {"aistack_rollback_to": "0.9.9"})
+@pytest.mark.parametrize("target, message", [
+    ("0.9.9", "Release 0.9.9 (app_stack_rollback_to) has no directory"),
+    ("../1.0.0", 'app_stack_rollback_to (aistack_rollback_to) must be a release name'),
+])
+def test_rollback_to_a_release_that_is_not_there_changes_nothing(one, target, message):
+    run = playbook("rollback.yml", {"aistack_rollback_to": target})
     assert run.returncode != 0
-    assert "Release 0.9.9 (app_stack_rollback_to) has no directory" in run.stdout
+    assert message in run.stdout + run.stderr
     assert recap(run.stdout)["changed"] == 0
     agree(one, "1.0.1")
 
@@ -255,17 +262,21 @@ def test_engine_stopped_during_the_gate_is_named_and_the_next_run_recovers(one):
                     background=True)
     try:
         deadline = time.monotonic() + 240
-        # The new API container exists and starts (its probes fail only after the 20 s start period).
-        while containers(one).get("api", {}).get("Config", {}).get("Image") != f"{IMAGE}:1.0.5":
+        # The new API container runs and its probes start (they fail only after the 20 s start period):
+        # `up` is done, the gate waits.
+        while (containers(one).get("api", {}).get("Config", {}).get("Image") != f"{IMAGE}:1.0.5"
+               or containers(one)["api"]["State"].get("Health", {}).get("Status") != "starting"):
             assert proc.poll() is None and time.monotonic() < deadline, "the 1.0.5 API never started"
             time.sleep(1)
+        time.sleep(3)
         one.check_output("systemctl stop docker.socket docker.service")
-        output, _ = proc.communicate(timeout=300)
+        output = proc.communicate(timeout=300)[0]
     finally:
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode != 0
-    assert "stopped during the health gate" in output, output[-3000:]
+    assert f"The Docker engine on {HOST} stopped during" in output, output[-3000:]
+    assert "Going back" not in output  # nothing was tried without an engine
     assert current(one) == "1.0.4" and state(one)["current"] == "1.0.4"
     assert state(one)["history"][-1]["cause"] == "engine stopped"
 
@@ -274,3 +285,28 @@ def test_engine_stopped_during_the_gate_is_named_and_the_next_run_recovers(one):
     assert "was brought back up and is healthy before anything else" in run.stdout
     wait_healthy(one, 60)
     agree(one, "1.0.4")
+
+
+# ---------------------------------------------------------------- 6. retention of data that grows
+
+DATA = f"/var/lib/aistack/{APP}/data"
+RETENTION = f"aistack-{APP}-retention"
+
+
+def test_retention_timer_trims_only_old_files_in_the_listed_directory(one):
+    assert one.service(f"{RETENTION}.timer").is_enabled and one.service(f"{RETENTION}.timer").is_running
+    one.check_output(f"mkdir -p {DATA}/clips/cam1 {DATA}/uploads")
+    for path, age in (("clips/old.mp4", "3 days ago"), ("clips/cam1/old.ts", "2 days ago"), ("clips/new.mp4", "now"),
+                      ("uploads/old.txt", "30 days ago")):
+        one.check_output(f"echo data > {DATA}/{path} && touch -d '{age}' {DATA}/{path}")
+    # A dry run lists what would go and removes nothing.
+    dry = one.check_output(f"/usr/bin/python3 /usr/local/libexec/aistack/aistack-retention.py "
+                           f"--config /etc/aistack/{APP}/retention.json --dry-run")
+    assert f"would delete {DATA}/clips/old.mp4" in dry and one.file(f"{DATA}/clips/old.mp4").exists
+    # The timer's service, as the timer starts it.
+    one.check_output(f"systemctl start {RETENTION}.service")
+    assert not one.file(f"{DATA}/clips/old.mp4").exists
+    assert not one.file(f"{DATA}/clips/cam1").exists  # emptied, so removed
+    assert one.file(f"{DATA}/clips/new.mp4").exists
+    assert one.file(f"{DATA}/uploads/old.txt").exists  # outside the listed path: untouched
+    assert one.file(f"{DATA}/clips").is_directory

@@ -170,8 +170,8 @@ def test_a_dry_run_deletes_nothing_and_says_what_it_would(tmp_path: Path, data: 
                       dry_run=True, capsys=capsys)
     assert status == 0
     assert old.exists() and all(path.exists() for path in big)
-    assert [line.split()[2] for line in out if line.startswith("would delete ")] == [str(old), str(big[0]),
-                                                                                      str(big[1])]
+    assert [line.split()[2] for line in out if line.startswith("would delete ")] == [
+        str(old), str(big[0]), str(big[1])]
     assert out[-1] == f"{data / 'clips'}: 3 files would be removed, 207 bytes would be freed, 100 bytes kept in 1 files"
 
 
@@ -279,4 +279,3 @@ def test_as_the_host_runs_it(tmp_path: Path, data: Path, python: str) -> None:
                              check=False)
     assert refused.returncode == 1
     assert f"refused {tmp_path / 'gone'}: does not exist" in refused.stdout
-

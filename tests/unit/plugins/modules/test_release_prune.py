@@ -11,8 +11,9 @@ import pytest
 from ansible_collections.aistack.deploy.plugins.module_utils._docker_client import DockerException
 from ansible_collections.aistack.deploy.plugins.modules import release_prune
 
-IDS = {name: "sha256:" + c * 64 for name, c in (("1.0.0", "a"), ("1.0.1", "b"), ("1.0.2", "b"), ("1.0.3", "c"),
-                                                  ("1.0.4", "d"))}
+# 1.0.2 is 1.0.1's image under another tag.
+IDS = {name: "sha256:" + c * 64
+       for name, c in (("1.0.0", "a"), ("1.0.1", "b"), ("1.0.2", "b"), ("1.0.3", "c"), ("1.0.4", "d"))}
 
 
 class FakeAPI:
