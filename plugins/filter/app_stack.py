@@ -25,7 +25,7 @@ SERVICE_KEYS = frozenset({
     "preset", "enabled", "target", "image", "command", "entrypoint", "environment", "env_file", "ports",
     "expose", "volumes", "depends_on", "healthcheck", "profiles", "restart", "resources", "gpu", "read_only",
     "tmpfs", "user", "cap_add", "cap_drop", "stop_grace_period", "stop_signal", "data_user", "labels",
-    "devices", "shm_size", "working_dir", "init",
+    "devices", "shm_size", "working_dir", "init", "job",
 })
 VOLUME_KEYS = frozenset({"type", "path", "mode", "owner", "files"})
 FILE_KEYS = frozenset({"src", "dest", "mode"})
@@ -35,6 +35,8 @@ RESOURCE_KEYS = frozenset({"cpus", "memory", "memory_reservation", "pids"})
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 # Where the proxy preset mounts the configuration the nginx_proxy role writes.
 PROXY_CONFIG_PATH = "/etc/aistack-proxy"
+# The compose profile of one-off jobs: no `up` activates it, `docker compose run <job>` still runs the job.
+JOB_PROFILE = "aistack-job"
 ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 DURATION_RE = re.compile(r"^([0-9]+(\.[0-9]+)?(us|ms|s|m|h))+$")
 MEMORY_RE = re.compile(r"^[0-9]+(\.[0-9]+)?[bkmgBKMG]?$")
@@ -319,8 +321,8 @@ def app_stack_model(spec: dict[str, t.Any]) -> dict[str, t.Any]:
         where = f"app_stack_services.{sname}"
         if svc.pop("auto_depends_on"):
             # A preset's dependencies count where they run whenever the service does: with no
-            # profile, with an active one, or with a profile of the service's own.
-            svc["depends_on"] = [dep for dep in svc["depends_on"] if dep in services and
+            # profile, with an active one, or with a profile of the service's own; never on a one-off job.
+            svc["depends_on"] = [dep for dep in svc["depends_on"] if dep in services and not services[dep]["job"] and
                                  (not services[dep]["profiles"] or active(services[dep]) or
                                   bool(set(services[dep]["profiles"]) & set(svc["profiles"])))
                                  and (not active(svc) or active(services[dep]))]
@@ -332,7 +334,7 @@ def app_stack_model(spec: dict[str, t.Any]) -> dict[str, t.Any]:
             elif active(svc) and not active(services[dep]):
                 problems.add(f"{where}.depends_on",
                              f"{dep!r} is in profiles {services[dep]['profiles']} that app_stack_profiles does not activate")
-        if not active(svc):
+        if not active(svc) or svc["job"]:
             continue
         for port in svc["ports"]:
             match = PORT_RE.match(port)
@@ -354,7 +356,7 @@ def app_stack_model(spec: dict[str, t.Any]) -> dict[str, t.Any]:
                 problems.add(f"app_stack_volumes.{vname}.owner", f"names unknown or disabled service {owner_service!r}")
                 owner_service = ""
         elif owner == "auto":
-            owner_service = volume["mounted_by"][0] if volume["mounted_by"] else ""
+            owner_service = _auto_owner(volume["mounted_by"], services)
         else:
             owner_service = ""
         if owner_service:
@@ -374,10 +376,16 @@ def app_stack_model(spec: dict[str, t.Any]) -> dict[str, t.Any]:
         if volume["owner_key"] and not volume["owner_fixed"] and \
                 volume["owner_key"] not in [o["key"] for o in owners]:
             owners.append({"key": volume["owner_key"], "image": volume["owner_image"], "user": volume["owner_user"]})
+    _job_dependents(services, problems)
+
+    def serves(svc: dict[str, t.Any]) -> bool:
+        """A long-running service that runs with the active profiles (jobs run once, before them)."""
+        return active(svc) and not svc["job"]
+
     # The PostgreSQL service whose password and URL go to .env: a postgres preset that runs.
-    postgres = [s for s in sorted(services) if services[s]["preset"] == "postgres" and active(services[s])]
-    proxy = _proxy(services, presets, active, problems)
-    grace = max([_seconds(svc["stop_grace_period"]) for svc in services.values()] or [10.0])
+    postgres = [s for s in sorted(services) if services[s]["preset"] == "postgres" and serves(services[s])]
+    proxy = _proxy(services, presets, serves, problems)
+    grace = max([_seconds(svc["stop_grace_period"]) for svc in services.values() if not svc["job"]] or [10.0])
     return {
         "name": name,
         "services": services,
@@ -386,7 +394,8 @@ def app_stack_model(spec: dict[str, t.Any]) -> dict[str, t.Any]:
         "postgres_service": postgres[0] if postgres else "",
         "proxy": proxy,
         "profiles": active_profiles,
-        "active_services": sorted(s for s, svc in services.items() if active(svc)),
+        "active_services": sorted(s for s, svc in services.items() if serves(svc)),
+        "jobs": sorted(s for s, svc in services.items() if active(svc) and svc["job"]),
         "images": sorted({svc["image"] for svc in services.values() if active(svc) and svc["image"]}),
         "max_stop_grace_seconds": int(grace + 0.999),
         "problems": list(problems),
@@ -635,7 +644,52 @@ def _service(sname: str, svc: dict[str, t.Any], where: str, problems: _Problems,
         problems.add(f"{where}.devices", "must be a list of host devices such as /dev/video0[:/dev/video0[:rwm]]")
         devices = []
     out["devices"] = devices
+    _job(svc, out, where, problems)
     return out
+
+
+def _job(svc: dict[str, t.Any], out: dict[str, t.Any], where: str, problems: _Problems) -> None:
+    """A one-off job (job: true, e.g. a migration): a command, no ports or healthcheck, never restarted."""
+    job = svc.get("job", False)
+    if not isinstance(job, bool):
+        problems.add(f"{where}.job", f"must be true or false (got {job!r})")
+    out["job"] = job is True
+    if not out["job"]:
+        return
+    if not svc.get("command"):
+        problems.add(f"{where}.command", f"a job needs the command it runs once, such as [alembic, upgrade, head] "
+                                         f"(got {svc.get('command')!r})")
+    if svc.get("ports"):
+        problems.add(f"{where}.ports", f"a job publishes no ports (got {svc['ports']!r}; allowed: none, or [] "
+                                       "over a preset's)")
+    if "healthcheck" in svc:
+        problems.add(f"{where}.healthcheck", f"a job has no healthcheck (got {svc['healthcheck']!r}; allowed: none, "
+                                             "the one-off container runs with the image's own disabled)")
+    gpu = svc.get("gpu", False)
+    if gpu is True or _is_int(gpu):
+        problems.add(f"{where}.gpu", f"a job must run on hosts without a GPU too (got {gpu!r}; allowed: false, "
+                                     "or auto for one only where present)")
+    restart = svc.get("restart", "no")
+    if restart is not False and restart != "no":
+        problems.add(f"{where}.restart", f"a job runs once: must be no or left out (got {restart!r})")
+    out["restart"] = "no"
+    out["healthcheck"] = {"disable": True}
+
+
+def _job_dependents(services: dict[str, dict[str, t.Any]], problems: _Problems) -> None:
+    """No service waits for a job: a job never becomes healthy, the deploy runs it before the services start."""
+    for sname, svc in services.items():
+        for dep in svc["depends_on"]:
+            if dep in services and services[dep]["job"]:
+                problems.add(f"app_stack_services.{sname}.depends_on",
+                             f"{dep!r} is a job, run once before the services start: no service can wait for it "
+                             f"(got {svc['depends_on']!r}; allowed: services without job: true)")
+
+
+def _auto_owner(mounted_by: list[str], services: dict[str, dict[str, t.Any]]) -> str:
+    """The service that owns a volume with owner auto: the first long-running one that mounts it, else a job."""
+    serving = [s for s in mounted_by if not services[s]["job"]]
+    return (serving or mounted_by or [""])[0]
 
 
 def _env_value(value: t.Any) -> str:
@@ -653,8 +707,10 @@ def app_stack_compose(model: dict[str, t.Any], defaults: dict[str, t.Any], env_f
         for key in ("command", "entrypoint", "user", "working_dir", "shm_size", "stop_signal"):
             if svc.get(key) is not None:
                 out[key] = svc[key]
-        if svc["profiles"]:
-            out["profiles"] = svc["profiles"]
+        # A job is only in JOB_PROFILE: no `up` starts it (not even with its own profiles active), `run` does.
+        profiles = [JOB_PROFILE] if svc.get("job") else svc["profiles"]
+        if profiles:
+            out["profiles"] = profiles
         out["pull_policy"] = "never" if defaults.get("pull_policy", "never") == "never" else defaults["pull_policy"]
         out["restart"] = svc["restart"]
         out["stop_grace_period"] = svc["stop_grace_period"]

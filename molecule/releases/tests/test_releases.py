@@ -4,14 +4,19 @@ After converge (release 1.0.0, healthy), the stories run once, in order,
 each driving ansible-playbook against the scenario's own inventory as an
 operator would:
 
-1. 1.0.1 (new code, a new secret) replaces 1.0.0; 1.0.2 fails its gate and
-   goes back to 1.0.1; `current` and state.json agree throughout.
+1. 1.0.1 (new code, a new secret, a migration adding a column, run behind a
+   backup) replaces 1.0.0, rows kept; 1.0.2 fails its gate and goes back to
+   1.0.1; `current` and state.json agree throughout.
 2. A release that served is immutable: 1.0.1 with another environment, and
    1.0.0 from today's (changed) source, are refused before anything changes.
 3. rollback.yml to 1.0.0 runs exactly 1.0.0's recorded image and secrets
-   (no build); rollback.yml without a name goes back to 1.0.1.
-4. 1.0.3 fails, 1.0.4 deploys with three releases kept: pruning never fails,
-   keeps the rollback target 1.0.1 and its image, removes 1.0.0 and its image.
+   (no build) and restores the backup taken before 1.0.1's migration;
+   rollback.yml without a name goes back to 1.0.1.
+4. 1.0.3's migration fails (bad SQL): the play shows its output, the old
+   release answers every request of a loop throughout, and the backup taken
+   before it restores into a scratch database with the rows. 1.0.4 then
+   deploys with three releases kept: pruning never fails, keeps the rollback
+   target 1.0.1 and its image, removes 1.0.0 and its image.
 5. The Docker engine stops while the gate waits for 1.0.5: the failure names
    the engine; `current` and state.json still agree; the next plain run
    brings 1.0.4 back by itself.
@@ -23,8 +28,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
+import threading
 import time
+import urllib.error
+import urllib.request
 import typing as t
 from pathlib import Path
 
@@ -43,6 +52,9 @@ SERVICES = {"api", "postgres"}
 SECRETS_1_0_0 = {"POSTGRES_PASSWORD": "pg-Releases/w0rd", "APP_SECRET_CANARY": "releases-canary-1.0.0"}
 SECRETS_1_0_1 = {"POSTGRES_PASSWORD": "pg-Releases/w0rd", "APP_SECRET_CANARY": "releases-canary-1.0.1"}
 BAD_MODEL = {"app_stack_env": {"LOG_LEVEL": "INFO", "MODEL_FILE": "missing.json"}}  # /health answers 503
+MIGRATIONS = SCENARIO / "migrations"  # 0002 adds notes.tag, 0003 is bad SQL
+VERSIONS = SOURCE / "app" / "migrations" / "versions"
+BACKUPS = f"/var/lib/aistack/{APP}/backups"
 
 
 @pytest.fixture(scope="module")
@@ -137,6 +149,23 @@ def test_release_1_0_0_is_recorded_completely(one):
     agree(one, "1.0.0")
 
 
+def psql(host: t.Any, sql: str, db: str = "reference") -> str:
+    return host.check_output(f"docker exec -u postgres {APP}-postgres-1 psql -U reference -d {db} -Atc \"{sql}\"")
+
+
+def backups(host: t.Any, release: str) -> list[str]:
+    """The backup files taken before the jobs of a release."""
+    return [f for f in sorted(host.check_output(f"ls {BACKUPS}").split()) if f.startswith(f"{release}-")]
+
+
+def test_the_first_deploy_ran_its_migration_without_a_backup(one):
+    assert psql(one, "SELECT version_num FROM alembic_version") == "0001"
+    assert psql(one, "SELECT count(*) FROM notes") == "0"
+    assert not one.file(BACKUPS).exists  # nothing ran before: nothing to back up
+    assert record(one, "1.0.0")["jobs"] == ["migrate"]
+    assert "migrate" not in containers(one)  # a one-off container, removed when it ended
+
+
 def test_the_unit_does_not_stop_with_docker(one):
     unit = one.file(f"/etc/systemd/system/aistack-{APP}.service").content_string
     assert "Requires=docker.service" not in unit and "Wants=docker.service" in unit
@@ -144,21 +173,26 @@ def test_the_unit_does_not_stop_with_docker(one):
 
 # ---------------------------------------------------------------- 1. forward, a failure, back
 
-def test_new_release_with_new_code_and_secret_replaces_the_current_one(one):
+def test_new_release_with_new_code_secret_and_migration_replaces_the_current_one(one):
+    psql(one, "INSERT INTO notes (body) VALUES ('written by 1.0.0')")
     main = SOURCE / "app" / "main.py"
     main.write_text(main.read_text() + "\n# release 1.0.1: new code\n")
+    shutil.copy(MIGRATIONS / "0002_notes_tag.py", VERSIONS)
     run = deploy("1.0.1", {"app_stack_secrets": SECRETS_1_0_1})
     assert run.returncode == 0, run.stdout[-3000:]
+    # The migration ran, behind a backup, and its output was shown.
+    assert psql(one, "SELECT version_num FROM alembic_version") == "0002"
+    assert psql(one, "SELECT body, tag IS NULL FROM notes") == "written by 1.0.0|t"
+    assert "Running upgrade 0001 -> 0002" in run.stdout
+    [backup] = backups(one, "1.0.1")
+    dump = one.file(f"{BACKUPS}/{backup}")
+    assert (dump.user, dump.mode) == ("root", 0o600) and dump.size > 0
     agree(one, "1.0.1")
     assert record(one, "1.0.1")["images"][f"{IMAGE}:1.0.1"] != record(one, "1.0.0")["images"][f"{IMAGE}:1.0.0"]
     assert api_env(one)["APP_SECRET_CANARY"] == SECRETS_1_0_1["APP_SECRET_CANARY"]
     history = state(one)["history"]
     assert [(h["release"], h["result"], h["from"]) for h in history[-2:]] == [("1.0.0", "healthy", ""),
                                                                               ("1.0.1", "healthy", "1.0.0")]
-
-
-def psql(host: t.Any, sql: str) -> str:
-    return host.check_output(f"docker exec -u postgres {APP}-postgres-1 psql -U reference -d reference -Atc \"{sql}\"")
 
 
 def test_failed_release_goes_back_and_state_agrees(one):
@@ -208,9 +242,14 @@ def test_rebuilding_an_old_release_name_from_new_source_is_refused(one):
 
 # ---------------------------------------------------------------- 3. rollback.yml
 
-def test_rollback_to_a_named_release_runs_exactly_its_image_and_secrets(one):
-    run = playbook("rollback.yml", {"aistack_rollback_to": "1.0.0"})
+def test_rollback_to_a_named_release_runs_exactly_its_image_and_secrets_and_restores_its_data(one):
+    [backup] = backups(one, "1.0.1")  # taken before 1.0.1's migration: 1.0.0's schema
+    run = playbook("rollback.yml", {"aistack_rollback_to": "1.0.0", "aistack_restore_backup": backup})
     assert run.returncode == 0, run.stdout[-3000:]
+    assert psql(one, "SELECT version_num FROM alembic_version") == "0001"
+    assert psql(one, "SELECT count(*) FROM information_schema.columns WHERE table_name = 'notes' AND column_name = 'tag'") \
+        == "0"
+    assert psql(one, "SELECT body FROM notes") == "written by 1.0.0"
     assert "build |" not in run.stdout  # nothing was built, nothing was rendered
     wait_healthy(one, 30)
     agree(one, "1.0.0")
@@ -227,12 +266,16 @@ def test_rollback_without_a_name_goes_to_the_healthy_release_before(one):
     assert api_env(one)["APP_SECRET_CANARY"] == SECRETS_1_0_1["APP_SECRET_CANARY"]
 
 
-@pytest.mark.parametrize("target, message", [
-    ("0.9.9", "Release 0.9.9 (app_stack_rollback_to) has no directory"),
-    ("../1.0.0", 'app_stack_rollback_to (aistack_rollback_to) must be a release name'),
+@pytest.mark.parametrize("extra, message", [
+    ({"aistack_rollback_to": "0.9.9"}, "Release 0.9.9 (app_stack_rollback_to) has no directory"),
+    ({"aistack_rollback_to": "../1.0.0"}, "app_stack_rollback_to (aistack_rollback_to) must be a release name"),
+    ({"aistack_rollback_to": "1.0.0", "aistack_restore_backup": "../../etc/shadow"},
+     "app_stack_restore_backup (aistack_restore_backup) empty or the file name of a backup"),
+    ({"aistack_rollback_to": "1.0.0", "aistack_restore_backup": "1.0.0-19700101T000000Z.sql.gz"},
+     "cannot be restored on aistack-releases-1: no such file"),
 ])
-def test_rollback_to_a_release_that_is_not_there_changes_nothing(one, target, message):
-    run = playbook("rollback.yml", {"aistack_rollback_to": target})
+def test_bad_rollback_input_changes_nothing(one, extra, message):
+    run = playbook("rollback.yml", extra)
     assert run.returncode != 0
     assert message in run.stdout + run.stderr
     assert recap(run.stdout)["changed"] == 0
@@ -241,9 +284,57 @@ def test_rollback_to_a_release_that_is_not_there_changes_nothing(one, target, me
 
 # ---------------------------------------------------------------- 4. pruning after failed releases
 
-def test_pruning_after_failed_releases_keeps_the_rollback_target(one):
-    assert deploy("1.0.3", {"app_stack_secrets": SECRETS_1_0_1}, BAD_MODEL).returncode != 0
+def host_address() -> str:
+    return subprocess.run(["docker", "inspect", "--format", "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}",
+                           HOST], capture_output=True, text=True, check=True).stdout.split()[0]
+
+
+def request_loop(url: str, stop: threading.Event, seen: list[int], limit_s: float = 300) -> None:
+    """GET url every 0.25 s until told to stop (or limit_s passed); record each status (0: no answer)."""
+    deadline = time.monotonic() + limit_s
+    while not stop.is_set() and time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as answer:
+                seen.append(answer.status)
+        except urllib.error.HTTPError as exc:
+            seen.append(exc.code)
+        except OSError:
+            seen.append(0)
+        time.sleep(0.25)
+
+
+def test_failed_migration_keeps_the_old_release_serving_and_its_backup_restores(one):
+    psql(one, "INSERT INTO notes (body) VALUES ('written by 1.0.1')")
+    shutil.copy(MIGRATIONS / "0002_notes_tag.py", VERSIONS)
+    shutil.copy(MIGRATIONS / "0003_broken.py", VERSIONS)
+    stop, seen = threading.Event(), []
+    loop = threading.Thread(target=request_loop, args=(f"http://{host_address()}:8000/health", stop, seen))
+    loop.start()
+    try:
+        run = deploy("1.0.3", {"app_stack_secrets": SECRETS_1_0_1})
+    finally:
+        stop.set()
+        loop.join()
+        (VERSIONS / "0003_broken.py").unlink()
+    output = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert "Release 1.0.3 of reference was not deployed (its job failed)" in output
+    assert "The job migrate of release 1.0.3 exited with" in output and "no_such_type" in output
+    print(f"requests during the failed migration: {len(seen)}, not 200: {[s for s in seen if s != 200]}")
+    assert len(seen) > 10 and set(seen) == {200}
     agree(one, "1.0.1")
+    assert state(one)["history"][-1]["cause"] == "job"
+    assert psql(one, "SELECT version_num FROM alembic_version") == "0001"  # the failed upgrade left nothing behind
+    # The backup taken before it restores into a scratch database with the rows.
+    [backup] = backups(one, "1.0.3")
+    psql(one, "CREATE DATABASE scratch")
+    one.check_output(f"gzip -dc {BACKUPS}/{backup} | docker exec -i -u postgres {APP}-postgres-1 "
+                     f"psql -q -v ON_ERROR_STOP=1 -U reference -d scratch")
+    assert psql(one, "SELECT body FROM notes ORDER BY id", db="scratch").split("\n") == \
+        ["written by 1.0.0", "written by 1.0.1"]
+
+
+def test_pruning_after_failed_releases_keeps_the_rollback_target(one):
     run = deploy("1.0.4", {"app_stack_secrets": SECRETS_1_0_1}, {"aistack_keep_releases": 3})
     assert run.returncode == 0, run.stdout[-3000:]
     agree(one, "1.0.4")

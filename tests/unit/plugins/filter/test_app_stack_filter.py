@@ -733,3 +733,94 @@ def test_two_proxies_and_a_proxy_without_its_config_mount_are_refused() -> None:
     unmounted = problems_of(services={**copy.deepcopy(REFERENCE_SERVICES), "nginx": {"volumes": []}})
     assert unmounted == ["app_stack_services.nginx.volumes: the proxy needs a bind volume mounted at /etc/aistack-proxy "
                          "(its configuration)"]
+
+
+# --- one-off jobs (migrations) ----------------------------------------------------
+MIGRATE = {"command": ["alembic", "-c", "app/alembic.ini", "upgrade", "head"]}
+SEED = {"image": "demo/tool:1", "job": True, "command": "seed --once"}
+HEALTHY = {"condition": "service_healthy", "restart": True}
+
+
+@pytest.mark.parametrize(("job", "settings", "image", "env_file", "depends_on"), [
+    ("migrate", MIGRATE, "demo/app:1.0.0-api", [ENV_FILE], {"postgres": HEALTHY}),
+    ("seed", SEED, "demo/tool:1", None, None),
+    ("upgrade", {"preset": "migrate", "restart": "no", "gpu": "auto", **MIGRATE}, "demo/app:1.0.0-api", [ENV_FILE],
+     {"postgres": HEALTHY}),
+])
+def test_a_good_job(job: str, settings: dict[str, t.Any], image: str, env_file: t.Any, depends_on: t.Any) -> None:
+    model = model_of(services={**copy.deepcopy(REFERENCE_SERVICES), job: copy.deepcopy(settings)})
+    assert model["jobs"] == [job]
+    assert model["active_services"] == ["api", "postgres", "redis", "worker"]
+    assert image in model["images"]
+    assert model["services"][job]["job"] is True and model["services"]["api"]["job"] is False
+    service = app_stack_compose(model, COMPOSE_DEFAULTS, ENV_FILE)["services"][job]
+    assert service["profiles"] == ["aistack-job"]
+    assert service["restart"] == "no"
+    assert service["healthcheck"] == {"disable": True}
+    assert service["command"] == settings["command"]
+    assert service.get("env_file") == env_file
+    assert service.get("depends_on") == depends_on
+    assert "ports" not in service
+
+
+@pytest.mark.parametrize(("profiles", "jobs"), [([], []), (["db"], ["seed"])])
+def test_a_job_in_a_profile_runs_only_with_it_and_never_with_up(profiles: list[str], jobs: list[str]) -> None:
+    model = model_of(profiles=profiles, services={**copy.deepcopy(REFERENCE_SERVICES), "seed": {**SEED, "profiles": ["db"]}})
+    assert model["jobs"] == jobs
+    assert ("demo/tool:1" in model["images"]) == bool(jobs)
+    assert model["services"]["seed"]["profiles"] == ["db"]
+    # Only the job profile in compose: `up` with COMPOSE_PROFILES=db (the unit) must not start it either.
+    assert app_stack_compose(model, COMPOSE_DEFAULTS, ENV_FILE)["services"]["seed"]["profiles"] == ["aistack-job"]
+
+
+def test_jobs_count_for_images_only() -> None:
+    services = {"migrate": {"volumes": ["data:/app/data"], "stop_grace_period": "1h", "data_user": "migrator", **MIGRATE},
+                "seed": {**SEED, "volumes": ["models:/models"]}, **copy.deepcopy(REFERENCE_SERVICES),
+                "frontend": {"depends_on": ["api"]}}
+    model = model_of(services=services)
+    assert model["jobs"] == ["migrate", "seed"]
+    assert model["active_services"] == ["api", "frontend", "postgres", "redis", "worker"]
+    assert "demo/tool:1" in model["images"]
+    assert model["max_stop_grace_seconds"] == 60  # postgres' grace; the unit never stops a job
+    assert model["volumes"]["data"]["owner_user"] == ""  # api owns data, not the job listed first
+    assert model["volumes"]["models"]["owner_image"] == "demo/app:1.0.0-api"
+    assert model["postgres_service"] == "postgres" and model["proxy"] == {}
+    # A preset never waits for a job: frontend's preset dependency on api drops a job named api.
+    as_job = model_of(services={"api": {"job": True, "ports": [], **MIGRATE}, "frontend": {}}, volumes={})
+    assert as_job["services"]["frontend"]["depends_on"] == []
+    assert (as_job["jobs"], as_job["active_services"]) == (["api"], ["frontend"])
+
+
+JOB = "app_stack_services.migrate"
+
+
+@pytest.mark.parametrize(("settings", "others", "problem"), [
+    ({}, {}, f"{JOB}.command: a job needs the command it runs once, such as [alembic, upgrade, head] (got None)"),
+    ({"command": []}, {}, f"{JOB}.command: a job needs the command it runs once, such as [alembic, upgrade, head] (got [])"),
+    ({"ports": ["9000:9000"], **MIGRATE}, {},
+     f"{JOB}.ports: a job publishes no ports (got ['9000:9000']; allowed: none, or [] over a preset's)"),
+    ({"healthcheck": {"test": "true"}, **MIGRATE}, {},
+     f"{JOB}.healthcheck: a job has no healthcheck (got {{'test': 'true'}}; allowed: none, the one-off container "
+     "runs with the image's own disabled)"),
+    ({"restart": "always", **MIGRATE}, {}, f"{JOB}.restart: a job runs once: must be no or left out (got 'always')"),
+    ({"gpu": True, **MIGRATE}, {}, f"{JOB}.gpu: a job must run on hosts without a GPU too (got True; allowed: false, "
+                                   "or auto for one only where present)"),
+    ({"job": "yes", **MIGRATE}, {}, f"{JOB}.job: must be true or false (got 'yes')"),
+    (MIGRATE, {"api": {"depends_on": ["postgres", "migrate"]}},
+     "app_stack_services.api.depends_on: 'migrate' is a job, run once before the services start: no service can "
+     "wait for it (got ['postgres', 'migrate']; allowed: services without job: true)"),
+    (MIGRATE, {"seed": {**SEED, "depends_on": ["migrate"]}},
+     "app_stack_services.seed.depends_on: 'migrate' is a job, run once before the services start: no service can "
+     "wait for it (got ['migrate']; allowed: services without job: true)"),
+])
+def test_job_problems(settings: dict[str, t.Any], others: dict[str, t.Any], problem: str) -> None:
+    problems = problems_of(gpu_present=True, services={**copy.deepcopy(REFERENCE_SERVICES), **copy.deepcopy(others),
+                                                       "migrate": copy.deepcopy(settings)})
+    assert problems == [problem]
+
+
+def test_a_job_with_several_problems_names_each() -> None:
+    problems = problems_of(services={**copy.deepcopy(REFERENCE_SERVICES), "api": {"depends_on": ["migrate"]},
+                                     "migrate": {"ports": ["9000:9000"], "restart": "always", "healthcheck": "image"}})
+    assert [p.split(":", 1)[0] for p in problems] == [
+        f"{JOB}.command", f"{JOB}.ports", f"{JOB}.healthcheck", f"{JOB}.restart", "app_stack_services.api.depends_on"]
