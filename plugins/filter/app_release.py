@@ -19,6 +19,7 @@ from ansible_collections.aistack.deploy.plugins.module_utils._release import (
     file_checksums,
     image_ids,
     image_problems,
+    missing_images,
     release_differences,
     rollback_target,
     served,
@@ -67,6 +68,10 @@ def app_stack_image_problems(recorded: t.Any, found: t.Any) -> list[str]:
     return image_problems(_mapping(recorded, "the recorded images", "app_stack_image_problems"), list(found or []))
 
 
+def app_stack_missing_images(recorded: t.Any, found: t.Any) -> list[dict[str, str]]:
+    return missing_images(_mapping(recorded, "the recorded images", "app_stack_missing_images"), list(found or []))
+
+
 class FilterModule:
     def filters(self) -> dict[str, t.Callable[..., t.Any]]:
         return {
@@ -75,4 +80,5 @@ class FilterModule:
             "app_stack_release_record": app_stack_release_record,
             "app_stack_release_served": app_stack_release_served,
             "app_stack_image_problems": app_stack_image_problems,
+            "app_stack_missing_images": app_stack_missing_images,
         }

@@ -166,3 +166,16 @@ def image_problems(recorded: t.Mapping[str, str], found: t.Iterable[t.Mapping[st
         elif recorded[ref] and now[ref] != recorded[ref]:
             problems.append(f"image {ref} on the host is {short_id(now[ref])}, recorded {short_id(recorded[ref])}")
     return problems
+
+
+def archive_name(ref: str, image_id: str) -> str:
+    """The file app_image saves an image to on the controller: <ref with [^A-Za-z0-9_.-] as _>-<id12>.tar."""
+    safe = "".join(c if c.isalnum() or c in "_.-" else "_" for c in ref)
+    return f"{safe}-{image_id.split(':')[-1][:12]}.tar"
+
+
+def missing_images(recorded: t.Mapping[str, str], found: t.Iterable[t.Mapping[str, t.Any]]) -> list[dict[str, str]]:
+    """Recorded images the host does not have as recorded: {image, id, archive} each."""
+    now = image_ids(found, recorded)
+    return [{"image": ref, "id": recorded[ref], "archive": archive_name(ref, recorded[ref])}
+            for ref in sorted(recorded) if recorded[ref] and now[ref] != recorded[ref]]

@@ -203,6 +203,10 @@ BAD_CASES: dict[str, Case] = {
                                "'var/lib/aistack/badinput'"),
     "keep_releases_one": Case({"app_stack_keep_releases": 1}, "app_stack_keep_releases",
                               "2 or more: the current and the previous release (got 1)"),
+    "backup_keep_zero": Case({"app_stack_backup_keep": 0}, "app_stack_backup_keep", "1 or more (got 0)"),
+    "backup_dir_relative": Case({"app_stack_backup_dir": "backups"}, "app_stack_backup_dir",
+                                "an absolute path outside app_stack_root"),
+    "job_without_command": Case(services(migrate={}), "app_stack_services.migrate.command"),
     "release_replace_not_a_bool": Case({"app_stack_release_replace": "perhaps"}, "app_stack_release_replace"),
     # --- retention of data that grows
     "retention_not_a_list": Case({"app_stack_retention": {"volume": "data"}}, "app_stack_retention"),
@@ -227,6 +231,7 @@ BAD_CASES: dict[str, Case] = {
 GOOD_CASES: dict[str, Case] = {
     # The stack of the molecule scenario, every bad case's starting point.
     "good_reference_stack": Case({}, ""),
+    "good_migrate_job": Case(services(migrate={"command": ["alembic", "-c", "app/alembic.ini", "upgrade", "head"]}), ""),
     "good_retention": Case({"app_stack_retention": [{"volume": "data", "path": "clips", "max_age": "14d"},
                                                     {"volume": "data", "path": "hls", "max_size": "10G",
                                                      "pattern": "*.ts"}],

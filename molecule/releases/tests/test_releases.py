@@ -22,6 +22,8 @@ operator would:
    brings 1.0.4 back by itself.
 6. The retention timer's service removes old files under data/clips only;
    a dry run removes nothing.
+7. rollback.yml to a release whose image the host lost loads it back from
+   the controller's archive.
 """
 
 from __future__ import annotations
@@ -401,3 +403,13 @@ def test_retention_timer_trims_only_old_files_in_the_listed_directory(one):
     assert one.file(f"{DATA}/clips/new.mp4").exists
     assert one.file(f"{DATA}/uploads/old.txt").exists  # outside the listed path: untouched
     assert one.file(f"{DATA}/clips").is_directory
+
+
+# ---------------------------------------------------------------- 7. a lost image comes back from the controller
+
+def test_rollback_loads_an_image_the_host_lost_from_the_controllers_archive(one):
+    one.check_output(f"docker rmi {IMAGE}:1.0.1")  # the host loses 1.0.1's tag (1.0.4 runs the same image)
+    run = playbook("rollback.yml", {"aistack_rollback_to": "1.0.1"})
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert "reload | Load the images" in run.stdout
+    agree(one, "1.0.1")

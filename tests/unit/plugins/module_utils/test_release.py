@@ -114,3 +114,12 @@ def test_file_checksums() -> None:
     stats = [{"item": [{"key": "models"}, {"dest": "model.json"}], "stat": {"checksum": "3" * 64}},
              {"item": [{"key": "models"}, {"dest": "gone.bin"}], "stat": {"exists": False}}]
     assert r.file_checksums(stats) == {"models/model.json": "3" * 64, "models/gone.bin": ""}
+
+
+def test_missing_images_name_the_archive_app_image_saved() -> None:
+    found = [{"Id": A, "RepoTags": ["team/app-api:1.0.0"]}, {"Id": C, "RepoTags": ["postgres:17"]}]
+    assert r.missing_images({"team/app-api:1.0.0": A, "postgres:17": B, "redis:7": C, "old": ""}, found) == [
+        {"image": "postgres:17", "id": B, "archive": "postgres_17-bbbbbbbbbbbb.tar"},
+        {"image": "redis:7", "id": C, "archive": "redis_7-cccccccccccc.tar"},
+    ]
+    assert r.archive_name("registry:5000/team/app-api:1.0.0", A) == "registry_5000_team_app-api_1.0.0-aaaaaaaaaaaa.tar"
