@@ -143,7 +143,7 @@ tier_integration() {
 # Rough relative duration of a scenario (unknown ones count 1), for the lanes.
 scenario_weight() {
   case $1 in
-    app_stack) echo 6 ;;
+    app_stack) echo 4 ;;
     releases) echo 4 ;;
     app_stack_shapes) echo 4 ;;
     app_image) echo 2 ;;
