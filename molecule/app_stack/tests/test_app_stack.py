@@ -138,8 +138,9 @@ def test_env_file_is_0600_root_and_holds_the_secrets(host):
         in env.content_string
 
 
-def test_the_canary_is_in_no_compose_file_and_no_image(host):
-    assert host.run(f"grep -rl {CANARY} {ROOT}/releases").stdout == ""
+def test_the_canary_is_only_in_the_release_env_file(host):
+    # Each release keeps its secrets in its own .env (0600): nowhere else in the release, no image.
+    assert host.run(f"grep -rl {CANARY} {ROOT}").stdout.split() == [f"{ROOT}/releases/1.0.0/.env"]
     for image in host.check_output("docker images --format '{{.Repository}}:{{.Tag}}'").split():
         assert CANARY not in host.check_output(f"docker image inspect {image}"), image
         assert CANARY not in host.check_output(f"docker history --no-trunc {image}"), image
