@@ -203,9 +203,10 @@ BAD_CASES: dict[str, Case] = {
                                "'var/lib/aistack/badinput'"),
     "keep_releases_one": Case({"app_stack_keep_releases": 1}, "app_stack_keep_releases",
                               "2 or more: the current and the previous release (got 1)"),
-    "backup_keep_zero": Case({"app_stack_backup_keep": 0}, "app_stack_backup_keep", "1 or more (got 0)"),
+    "backup_keep_zero": Case({"app_stack_backup_keep": 0}, "app_stack_backup_keep",
+                             "app_stack_backup_keep must be 1 or more (got 0)."),
     "backup_dir_relative": Case({"app_stack_backup_dir": "backups"}, "app_stack_backup_dir",
-                                "an absolute path outside app_stack_root"),
+                                "must be an absolute path outside app_stack_root"),
     "job_without_command": Case(services(migrate={}), "app_stack_services.migrate.command"),
     "release_replace_not_a_bool": Case({"app_stack_release_replace": "perhaps"}, "app_stack_release_replace"),
     # --- retention of data that grows
@@ -326,6 +327,12 @@ def test_no_secret_value_in_the_output(run: RunResult) -> None:
 def test_bad_input_fails_in_validation(run: RunResult, host: str) -> None:
     case = BAD_CASES[host]
     assert_fails_in_validation(run, host, *[text for text in (case.names, case.detail) if text])
+
+
+def test_a_failed_deploy_setting_is_reported_alone(run: RunResult) -> None:
+    # The rules that passed are not listed: the message names only what is wrong.
+    message = assert_fails_in_validation(run, "health_timeout_zero", "app_stack_health_timeout")
+    assert "keep_releases" not in message and "backup" not in message, message
 
 
 @pytest.mark.parametrize("host", sorted(GOOD_CASES))
