@@ -21,6 +21,8 @@ import re
 from collections.abc import Mapping
 import typing as t
 
+from ansible_collections.aistack.deploy.plugins.plugin_utils._input import Problems as _Problems, plain as _plain
+
 SERVICE_KEYS = frozenset({
     "preset", "enabled", "target", "image", "command", "entrypoint", "environment", "env_file", "ports",
     "expose", "volumes", "depends_on", "healthcheck", "profiles", "restart", "resources", "gpu", "read_only",
@@ -48,13 +50,6 @@ PORT_RE = re.compile(
     r"(?P<container>[0-9]{1,5})(?:/(?P<proto>tcp|udp))?$")
 CAPABILITY_RE = re.compile(r"^(ALL|[A-Z_]+)$")
 SIGNAL_RE = re.compile(r"^SIG[A-Z0-9]+$")
-
-
-class _Problems(list):
-    def add(self, where: str, text: str) -> None:
-        # A bad role-wide default (app_stack_restart, ...) is one problem, not one per service.
-        if f"{where}: {text}" not in self:
-            self.append(f"{where}: {text}")
 
 
 def _origin(svc: dict[str, t.Any], where: str, key: str) -> str:
@@ -96,15 +91,6 @@ def _parse_mount(spec: t.Any) -> tuple[str, str, bool] | None:
     if len(parts) != 3 or parts[2] not in ("ro", "rw") or not parts[1].startswith("/") or not parts[0]:
         return None
     return parts[0], parts[1], parts[2] == "ro"
-
-
-def _plain(value: t.Any) -> t.Any:
-    """Plain dicts and lists (Ansible may hand in lazily templated containers)."""
-    if isinstance(value, Mapping):
-        return {key: _plain(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(item) for item in value]
-    return value
 
 
 # Host directories the role must never chown or chmod as a volume.

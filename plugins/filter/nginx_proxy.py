@@ -19,6 +19,8 @@ import re
 from collections.abc import Mapping
 import typing as t
 
+from ansible_collections.aistack.deploy.plugins.plugin_utils._input import Problems as _Problems, plain as _plain
+
 UPSTREAM_KEYS = frozenset({"host", "port", "scheme"})
 ROUTE_KEYS = frozenset({
     "path", "upstream", "match", "strip_prefix", "websocket", "client_max_body_size", "read_timeout",
@@ -36,19 +38,6 @@ CIPHERS_RE = re.compile(r"^[A-Za-z0-9_:+!@=.-]+$")
 # Headers the role sets itself on every proxied request.
 OWN_PROXY_HEADERS = frozenset({"host", "x-real-ip", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host",
                                "upgrade", "connection"})
-
-
-class _Problems(list):
-    def add(self, where: str, what: str) -> None:
-        self.append(f"{where}: {what}")
-
-
-def _plain(value: t.Any) -> t.Any:
-    if isinstance(value, Mapping):
-        return {key: _plain(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(item) for item in value]
-    return value
 
 
 def _quotable(value: t.Any) -> bool:

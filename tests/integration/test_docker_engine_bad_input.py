@@ -207,4 +207,4 @@ def test_bad_input_fails_in_validation(run: RunResult, host: str) -> None:
 
 @pytest.mark.parametrize("host", sorted(GOOD_CASES))
 def test_good_input_passes_validation(run: RunResult, host: str) -> None:
-    assert_passes_validation(run, host, "validate | Check that the users exist")
+    assert_passes_validation(run, host, "validate | Check the role's input (nothing has changed yet)")

@@ -1,0 +1,335 @@
+# Copyright (c) 2026, aistack.deploy developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Unit tests for each role's own input rules (plugins/plugin_utils/_<role>_input.py) and their filters.
+
+Each bad case starts from the role's defaults, changes what the case names and
+must yield exactly one problem that starts with the variable to fix and holds
+the text given; each good case yields none. The end-to-end proof that a bad
+variable changes nothing on a host is in tests/integration/test_*_bad_input.py.
+"""
+
+from __future__ import annotations
+
+import typing as t
+from pathlib import Path
+
+import pytest
+import yaml
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.aistack.deploy.plugins.filter.role_input import FilterModule
+from ansible_collections.aistack.deploy.plugins.plugin_utils._app_image_input import app_image_problems
+from ansible_collections.aistack.deploy.plugins.plugin_utils._app_stack_input import app_stack_settings_problems
+from ansible_collections.aistack.deploy.plugins.plugin_utils._docker_engine_input import docker_engine_problems
+from ansible_collections.aistack.deploy.plugins.plugin_utils._nvidia_toolkit_input import (
+    nvidia_toolkit_host_problems,
+    nvidia_toolkit_problems,
+)
+
+ROLES_DIR = Path(__file__).resolve().parents[4] / "roles"
+PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+COMPOSE = "/usr/local/lib/docker/cli-plugins/docker-compose"
+
+
+def defaults(role: str, **rendered: t.Any) -> dict[str, t.Any]:
+    values = yaml.safe_load((ROLES_DIR / role / "defaults" / "main.yml").read_text()) or {}
+    return dict(values, **rendered)
+
+
+DE = defaults("docker_engine", docker_engine_extra_ca_certificates=[], docker_engine_install_source="distro")
+DEBIAN13 = {"platform": "Debian 13", "supported": True, "distro_supported": True,
+            "compose_packages": ["docker-compose"], "compose_plugin_src_exists": False, "users": None}
+DEBIAN12 = dict(DEBIAN13, platform="Debian 12", compose_packages=[])
+EL9 = dict(DEBIAN13, platform="Rocky 9", distro_supported=False)
+
+# name -> (changed variables, host, variable named first, text)
+DOCKER_BAD: dict[str, tuple[dict[str, t.Any], dict[str, t.Any], str, str]] = {
+    "unsupported_platform": ({}, dict(DEBIAN13, supported=False, platform="Archlinux NA"), "platform",
+                             "supports Debian 12/13"),
+    "distro_on_el9": ({}, EL9, "docker_engine_install_source", "has no Docker Engine packages of its own"),
+    "version_malformed": ({"docker_engine_version": "latest"}, DEBIAN13, "docker_engine_version", '"latest"'),
+    "repo_url_without_scheme": ({"docker_engine_install_source": "docker_ce",
+                                 "docker_engine_docker_ce_url": "download.docker.com/linux"}, DEBIAN13,
+                                "docker_engine_docker_ce_url", "http://, https:// or file://"),
+    "apt_cache_negative": ({"docker_engine_apt_cache_valid_time": -1}, DEBIAN13,
+                           "docker_engine_apt_cache_valid_time", "0 or more"),
+    "debian12_distro_without_compose": ({}, DEBIAN12, "docker_engine_compose_plugin_src", "no Compose v2 package"),
+    "compose_src_and_url": ({"docker_engine_compose_plugin_src": "/c", "docker_engine_compose_plugin_url": "https://x/c",
+                             "docker_engine_compose_plugin_checksum": "sha256:00"},
+                            dict(DEBIAN13, compose_plugin_src_exists=True), "docker_engine_compose_plugin_src",
+                            "both set"),
+    "compose_src_missing": ({"docker_engine_compose_plugin_src": "/nonexistent/docker-compose"}, DEBIAN13,
+                            "docker_engine_compose_plugin_src", "no such file on the controller"),
+    "compose_url_scheme": ({"docker_engine_compose_plugin_url": "example.invalid/compose",
+                            "docker_engine_compose_plugin_checksum": "sha256:00"}, DEBIAN13,
+                           "docker_engine_compose_plugin_url", "needs an http(s)://"),
+    "compose_url_without_checksum": ({"docker_engine_compose_plugin_url": "https://x/docker-compose"}, DEBIAN13,
+                                     "docker_engine_compose_plugin_checksum", "<algorithm>:<digest>"),
+    "compose_checksum_malformed": ({"docker_engine_compose_plugin_url": "https://x/docker-compose",
+                                    "docker_engine_compose_plugin_checksum": "0123abcd"}, DEBIAN13,
+                                   "docker_engine_compose_plugin_checksum", '"0123abcd"'),
+    "compose_dest_not_a_plugin_dir": ({"docker_engine_compose_plugin_src": "/c",
+                                       "docker_engine_compose_plugin_dest": "/usr/local/bin/docker-compose"},
+                                      dict(DEBIAN13, compose_plugin_src_exists=True),
+                                      "docker_engine_compose_plugin_dest", "finds Compose only as docker-compose"),
+    "compose_dest_wrong_name": ({"docker_engine_compose_plugin_src": "/c",
+                                 "docker_engine_compose_plugin_dest": "/usr/libexec/docker/cli-plugins/compose"},
+                                dict(DEBIAN13, compose_plugin_src_exists=True),
+                                "docker_engine_compose_plugin_dest", "docker-compose"),
+    "daemon_path_relative": ({"docker_engine_daemon_config_path": "etc/docker/daemon.json"}, DEBIAN13,
+                             "docker_engine_daemon_config_path", "absolute file path"),
+    "daemon_path_a_directory": ({"docker_engine_daemon_config_path": "/etc/docker/"}, DEBIAN13,
+                                "docker_engine_daemon_config_path", "absolute file path"),
+    "log_opts_value_not_a_string": ({"docker_engine_daemon_settings": {"log-opts": {"max-file": 5}}}, DEBIAN13,
+                                    "docker_engine_daemon_settings", "log-opts"),
+    "default_settings_bool_as_string": ({"docker_engine_daemon_default_settings": {"live-restore": "yes"}},
+                                        DEBIAN13, "docker_engine_daemon_default_settings", "live-restore"),
+    "mirror_without_scheme": ({"docker_engine_daemon_settings": {"registry-mirrors": ["mirror.example.com"]}},
+                              DEBIAN13, "docker_engine_daemon_settings", "registry-mirrors"),
+    "address_pool_malformed": ({"docker_engine_daemon_settings":
+                                {"default-address-pools": [{"base": "172.30.0.0/33", "size": 24}]}},
+                               DEBIAN13, "docker_engine_daemon_settings", "default-address-pools"),
+    "log_level_unknown": ({"docker_engine_daemon_settings": {"log-level": "verbose"}}, DEBIAN13,
+                          "docker_engine_daemon_settings", "log-level"),
+    "data_root_relative": ({"docker_engine_daemon_settings": {"data-root": "srv/docker"}}, DEBIAN13,
+                           "docker_engine_daemon_settings", "data-root"),
+    "hosts_key_clashes_with_unit": ({"docker_engine_daemon_settings": {"hosts": ["unix:///var/run/docker.sock"]}},
+                                    DEBIAN13, "docker_engine_daemon_settings", "sets hosts"),
+    "remove_a_key_that_is_set": ({"docker_engine_daemon_remove_keys": ["log-opts/max-size"]}, DEBIAN13,
+                                 "docker_engine_daemon_remove_keys[0]", "would change back and forth"),
+    "remove_key_malformed": ({"docker_engine_daemon_remove_keys": ["log-opts//max-size"]}, DEBIAN13,
+                             "docker_engine_daemon_remove_keys[0]", "not a key path"),
+    "ca_certificate_not_pem": ({"docker_engine_extra_ca_certificates": [{"name": "corp", "content": "nope"}]},
+                               DEBIAN13, "docker_engine_extra_ca_certificates[0].content", "PEM"),
+    "ca_certificate_bad_name": ({"docker_engine_extra_ca_certificates": [{"name": "../x", "content": PEM}]},
+                                DEBIAN13, "docker_engine_extra_ca_certificates[0].name", '"../x"'),
+    "ca_certificate_not_a_mapping": ({"docker_engine_extra_ca_certificates": [PEM]}, DEBIAN13,
+                                     "docker_engine_extra_ca_certificates[0]", "must be a mapping"),
+    "user_does_not_exist": ({"docker_engine_users": ["nobody-4711"]}, dict(DEBIAN13, users=["root"]),
+                            "docker_engine_users", '"nobody-4711"'),
+}
+
+
+@pytest.mark.parametrize("case", sorted(DOCKER_BAD))
+def test_docker_engine_bad(case: str) -> None:
+    changed, host, name, text = DOCKER_BAD[case]
+    problems = docker_engine_problems(dict(DE, **changed), host)
+    assert len(problems) == 1, problems
+    assert problems[0].startswith(name + ":"), problems
+    assert text in problems[0], problems
+
+
+@pytest.mark.parametrize(("changed", "host"), [
+    ({}, DEBIAN13),
+    ({"docker_engine_compose_plugin_src": "/c"}, dict(DEBIAN12, compose_plugin_src_exists=True)),
+    ({"docker_engine_install_source": "docker_ce", "docker_engine_version": "27.3.1",
+      "docker_engine_compose_plugin_url": "https://example.invalid/docker-compose",
+      "docker_engine_compose_plugin_checksum": "sha256:" + "0" * 64}, EL9),
+    ({"docker_engine_users": ["root"], "docker_engine_version": "26.1",
+      "docker_engine_daemon_settings": {"registry-mirrors": ["https://m.example"], "data-root": "/srv/docker",
+                                        "default-address-pools": [{"base": "172.30.0.0/16", "size": 24}],
+                                        "log-opts": {"max-size": "50m"}},
+      "docker_engine_daemon_remove_keys": ["debug", "log-opts/compress"],
+      "docker_engine_extra_ca_certificates": [{"name": "corp-proxy", "content": PEM}]},
+     dict(DEBIAN13, users=["root", "daemon"])),
+    # dockerd's own check is off: the settings are the user's to vouch for.
+    ({"docker_engine_daemon_validate": False, "docker_engine_daemon_settings": {"live-restore": "yes"}}, DEBIAN13),
+], ids=["defaults", "debian12_compose_src", "el9_docker_ce_pinned", "everything", "validate_off"])
+def test_docker_engine_good(changed: dict[str, t.Any], host: dict[str, t.Any]) -> None:
+    assert docker_engine_problems(dict(DE, **changed), host) == []
+
+
+def test_docker_engine_every_problem_at_once() -> None:
+    problems = docker_engine_problems(dict(DE, docker_engine_version="latest",
+                                           docker_engine_daemon_config_path="daemon.json"), DEBIAN13)
+    assert [p.split(":")[0] for p in problems] == ["docker_engine_version", "docker_engine_daemon_config_path"]
+
+
+NV = defaults("nvidia_toolkit")
+APT = {"platform": "Debian 13", "pkg_mgr": "apt"}
+
+NVIDIA_BAD: dict[str, tuple[dict[str, t.Any], dict[str, t.Any], str, str]] = {
+    "unsupported_platform": ({}, {"platform": "Archlinux", "pkg_mgr": ""}, "platform", "apt and dnf"),
+    "version_malformed": ({"nvidia_toolkit_version": "newest"}, APT, "nvidia_toolkit_version", '"newest"'),
+    "driver_min_malformed": ({"nvidia_toolkit_driver_min_version": "r550"}, APT,
+                             "nvidia_toolkit_driver_min_version", "for any"),
+    "repo_url_without_scheme": ({"nvidia_toolkit_repo_url": "nvidia.github.io/x"}, APT, "nvidia_toolkit_repo_url",
+                                "http://"),
+    "repo_key_url_without_scheme": ({"nvidia_toolkit_repo_key_url": "nvidia.github.io/gpgkey"}, APT,
+                                    "nvidia_toolkit_repo_key_url", "http://"),
+    "daemon_path_relative": ({"nvidia_toolkit_daemon_config_path": "daemon.json"}, APT,
+                             "nvidia_toolkit_daemon_config_path", "absolute file path"),
+    "cdi_spec_outside_cdi_dirs": ({"nvidia_toolkit_cdi_spec_path": "/opt/cdi/nvidia.yaml"}, APT,
+                                  "nvidia_toolkit_cdi_spec_path", "/etc/cdi and /var/run/cdi"),
+    "cdi_spec_not_yaml": ({"nvidia_toolkit_cdi_spec_path": "/etc/cdi/nvidia.txt"}, APT,
+                          "nvidia_toolkit_cdi_spec_path", "*.yaml or *.json"),
+    "smoke_command_empty": ({"nvidia_toolkit_smoke_image": "cuda:12", "nvidia_toolkit_smoke_command": []}, APT,
+                            "nvidia_toolkit_smoke_command", "non-empty list of strings"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(NVIDIA_BAD))
+def test_nvidia_toolkit_bad(case: str) -> None:
+    changed, host, name, text = NVIDIA_BAD[case]
+    problems = nvidia_toolkit_problems(dict(NV, **changed), host)
+    assert len(problems) == 1, problems
+    assert problems[0].startswith(name + ":"), problems
+    assert text in problems[0], problems
+
+
+def test_nvidia_toolkit_good() -> None:
+    assert nvidia_toolkit_problems(NV, APT) == []
+    legacy = dict(NV, nvidia_toolkit_runtime_mode="legacy", nvidia_toolkit_cdi_spec_path="/anywhere")
+    assert nvidia_toolkit_problems(legacy, {"platform": "Rocky 9", "pkg_mgr": "dnf"}) == []
+
+
+NO_GPU = {"present": False, "count": 0}
+GPU = {"present": True, "usable": True, "count": 1, "driver_version": "550.127.05", "driver_state": "ok"}
+DOCKER_27 = {"installed": True, "engine_version": "27.3.1"}
+
+GPU_BAD: dict[str, tuple[dict[str, t.Any], dict[str, t.Any], dict[str, t.Any], str, str]] = {
+    "smoke_without_gpu": ({"nvidia_toolkit_smoke_image": "cuda:12"}, NO_GPU, DOCKER_27,
+                          "nvidia_toolkit_smoke_image", "no NVIDIA GPU"),
+    "no_driver": ({}, dict(GPU, usable=False, driver_state="no_driver", driver_message="nvidia-smi not found",
+                           pci_devices=[{"address": "0000:01:00.0"}]), DOCKER_27, "driver",
+                  "on the PCI bus (0000:01:00.0) but no working driver: nvidia-smi not found. Install the NVIDIA driver"
+                  " (525.60.13 or later"),
+    "version_mismatch": ({}, dict(GPU, usable=False, driver_state="version_mismatch",
+                                  driver_message="Driver/library version mismatch"), DOCKER_27, "driver",
+                         "Driver/library version mismatch."),
+    "driver_too_old": ({"nvidia_toolkit_driver_min_version": "560"}, GPU, DOCKER_27,
+                       "nvidia_toolkit_driver_min_version", "550.127.05 is older"),
+    "cdi_on_docker_24": ({}, GPU, {"installed": True, "engine_version": "24.0.7"}, "nvidia_toolkit_runtime_mode",
+                         "this host runs 24.0.7"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(GPU_BAD))
+def test_nvidia_toolkit_host_bad(case: str) -> None:
+    changed, gpu, docker, name, text = GPU_BAD[case]
+    problems = nvidia_toolkit_host_problems(dict(NV, **changed), gpu, docker)
+    assert len(problems) == 1, problems
+    assert problems[0].startswith(name + ":"), problems
+    assert text in problems[0], problems
+
+
+@pytest.mark.parametrize(("changed", "gpu", "docker"), [
+    ({}, NO_GPU, {}),
+    ({}, GPU, DOCKER_27),
+    ({"nvidia_toolkit_runtime_mode": "legacy"}, GPU, {"installed": True, "engine_version": "24.0.7"}),
+    ({"nvidia_toolkit_driver_min_version": ""}, GPU, {"installed": False}),
+])
+def test_nvidia_toolkit_host_good(changed: dict[str, t.Any], gpu: dict[str, t.Any], docker: dict[str, t.Any]) -> None:
+    assert nvidia_toolkit_host_problems(dict(NV, **changed), gpu, docker) == []
+
+
+AI = defaults("app_image", app_image_name="acme/api", app_image_release="1.0.0", app_image_context_src="/src",
+              app_image_keep_releases=5, app_image_registry="", app_image_registry_username="",
+              app_image_registry_password="")
+
+IMAGE_BAD: dict[str, tuple[dict[str, t.Any], t.Any, str, str]] = {
+    "name_upper_case": ({"app_image_name": "Acme/API"}, True, "app_image_name", "lower-case"),
+    "name_with_tag": ({"app_image_name": "acme/api:1"}, True, "app_image_name", '"acme/api:1"'),
+    "release_with_slash": ({"app_image_release": "1.0/x"}, True, "app_image_release", "Docker tag"),
+    "release_too_long": ({"app_image_release": "r" * 129}, True, "app_image_release", "up to 128"),
+    "context_src_missing": ({"app_image_context_src": ""}, None, "app_image_context_src", "must name"),
+    "context_src_typo": ({"app_image_context_src": "/srcc"}, False, "app_image_context_src",
+                         '"/srcc": no such directory on the controller'),
+    "pull_without_registry": ({"app_image_source": "pull"}, None, "app_image_registry", "pull"),
+    "push_from_pull": ({"app_image_source": "pull", "app_image_push": True, "app_image_registry": "r.example"}, None,
+                       "app_image_push", "got pull"),
+    "push_without_registry": ({"app_image_push": True}, True, "app_image_push", "needs app_image_registry"),
+    "registry_with_scheme": ({"app_image_registry": "https://r.example"}, True, "app_image_registry",
+                             "without a scheme"),
+    "registry_trailing_slash": ({"app_image_registry": "r.example/"}, True, "app_image_registry", "trailing slash"),
+    "username_without_password": ({"app_image_registry": "r.example", "app_image_registry_username": "u"}, True,
+                                  "app_image_registry_username", "go together"),
+    "credentials_without_registry": ({"app_image_registry_username": "u", "app_image_registry_password": "p"}, True,
+                                     "app_image_registry_username", "needs app_image_registry"),
+    "ca_not_pem": ({"app_image_registry": "r.example", "app_image_registry_ca_certificate": "x"}, True,
+                   "app_image_registry_ca_certificate", "PEM"),
+    "ca_without_registry": ({"app_image_registry_ca_certificate": PEM}, True,
+                            "app_image_registry_ca_certificate", "needs app_image_registry"),
+    "certs_dir_relative": ({"app_image_registry": "r.example", "app_image_registry_ca_certificate": PEM,
+                            "app_image_registry_certs_dir": "certs.d"}, True, "app_image_registry_certs_dir",
+                           "absolute"),
+    "keep_one_release": ({"app_image_keep_releases": "1"}, True, "app_image_keep_releases", "2 or more"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(IMAGE_BAD))
+def test_app_image_bad(case: str) -> None:
+    changed, exists, name, text = IMAGE_BAD[case]
+    problems = app_image_problems(dict(AI, **changed), exists)
+    assert len(problems) == 1, problems
+    assert problems[0].startswith(name + ":"), problems
+    assert text in problems[0], problems
+
+
+@pytest.mark.parametrize(("changed", "exists"), [
+    ({}, True),
+    ({"app_image_source": "pull", "app_image_registry": "registry.example.com:5000/team",
+      "app_image_registry_username": "u", "app_image_registry_password": "p",
+      "app_image_registry_ca_certificate": PEM}, None),
+    ({"app_image_source": "build_controller", "app_image_push": True, "app_image_registry": "localhost:5000"}, True),
+    ({"app_image_release": 7}, True),
+])
+def test_app_image_good(changed: dict[str, t.Any], exists: t.Any) -> None:
+    assert app_image_problems(dict(AI, **changed), exists) == []
+
+
+AS = defaults("app_stack", app_stack_release="1.0.0", app_stack_root="/opt/aistack/app",
+              app_stack_data_root="/var/lib/aistack/app", app_stack_backup_dir="/var/lib/aistack/app/backups",
+              app_stack_keep_releases=5)
+
+STACK_BAD: dict[str, tuple[dict[str, t.Any], str, str]] = {
+    "release_with_slash": ({"app_stack_release": "1.0/../../etc"}, "app_stack_release", '"1.0/../../etc"'),
+    "release_starts_with_dot": ({"app_stack_release": ".1"}, "app_stack_release", "not starting with"),
+    "root_relative": ({"app_stack_root": "opt/aistack"}, "app_stack_root", '"opt/aistack"'),
+    "root_is_slash": ({"app_stack_root": "//"}, "app_stack_root", "not /"),
+    "health_timeout_zero": ({"app_stack_health_timeout": 0}, "app_stack_health_timeout", "1 or more (seconds), got 0"),
+    "keep_one_release": ({"app_stack_keep_releases": "1"}, "app_stack_keep_releases", "2 or more"),
+    "history_zero": ({"app_stack_history_length": 0}, "app_stack_history_length", "1 or more"),
+    "backup_keep_zero": ({"app_stack_backup_keep": 0}, "app_stack_backup_keep", "1 or more (backups), got 0"),
+    "backup_dir_relative": ({"app_stack_backup_dir": "backups"}, "app_stack_backup_dir", "absolute path outside"),
+    "backup_dir_in_root": ({"app_stack_backup_dir": "/opt/aistack/app/backups"}, "app_stack_backup_dir",
+                           "outside app_stack_root (/opt/aistack/app)"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(STACK_BAD))
+def test_app_stack_settings_bad(case: str) -> None:
+    changed, name, text = STACK_BAD[case]
+    problems = app_stack_settings_problems(dict(AS, **changed))
+    assert len(problems) == 1, problems
+    assert problems[0].startswith(name + ":"), problems
+    assert text in problems[0], problems
+
+
+def test_app_stack_settings_good() -> None:
+    assert app_stack_settings_problems(AS) == []
+    # A relative data root is the model's to name, not the backup directory's.
+    assert app_stack_settings_problems(dict(AS, app_stack_data_root="var/lib", app_stack_backup_dir="var/lib/b")) == []
+
+
+@pytest.mark.parametrize(("name", "args"), [
+    ("docker_engine_input_problems", ([], {})),
+    ("nvidia_toolkit_input_problems", ({}, [])),
+    ("nvidia_toolkit_gpu_problems", ({}, "gpu")),
+    ("app_image_input_problems", ("x",)),
+    ("app_stack_input_problems", (None,)),
+])
+def test_filters_refuse_what_is_not_a_mapping(name: str, args: tuple[t.Any, ...]) -> None:
+    with pytest.raises(AnsibleFilterError, match=name):
+        FilterModule().filters()[name](*args)
+
+
+def test_filters_call_the_rules() -> None:
+    filters = FilterModule().filters()
+    assert filters["docker_engine_input_problems"](DE, DEBIAN13) == []
+    assert filters["nvidia_toolkit_input_problems"](NV, APT) == []
+    assert filters["nvidia_toolkit_gpu_problems"](NV, NO_GPU) == []
+    assert filters["app_image_input_problems"](AI, True) == []
+    assert filters["app_stack_input_problems"](AS) == []
