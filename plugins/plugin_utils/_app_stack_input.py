@@ -23,6 +23,7 @@ MINIMUMS = (
     ("app_stack_keep_releases", 2, "the current and the previous release; aistack_keep_releases sets it"),
     ("app_stack_history_length", 1, "entries"),
     ("app_stack_backup_keep", 1, "backups"),
+    ("app_stack_lock_max_age", 1, "seconds"),
 )
 
 

@@ -270,6 +270,8 @@ def _case_vars(case: Case, overrides: dict[str, t.Any]) -> dict[str, t.Any]:
     merged.update(overrides)
     # Role vars (the presets) rank above play and inventory variables.
     merged.update(yaml.safe_load((STACK_ROLE / "vars" / "main.yml").read_text(encoding="utf-8")) or {})
+    # validate.yml reads the role's argument spec (its input check) from role_path.
+    merged["role_path"] = str(STACK_ROLE)
     return merged
 
 

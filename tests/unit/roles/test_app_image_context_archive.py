@@ -61,13 +61,13 @@ def test_same_source_same_bytes_and_no_change(tmp_path: Path) -> None:
 
 def test_a_changed_file_changes_the_archive_and_check_mode_writes_nothing(tmp_path: Path) -> None:
     src = source(tmp_path)
-    _, first = run(src, tmp_path / "ctx.tar")
+    first = run(src, tmp_path / "ctx.tar")[1]
     before = (tmp_path / "ctx.tar").read_bytes()
     (src / "app" / "main.py").write_text("print('bye')\n")
     rc, checked = run(src, tmp_path / "ctx.tar", "--check")
     assert rc == 0 and checked["changed"] is True and checked["sha256"] != first["sha256"]
     assert (tmp_path / "ctx.tar").read_bytes() == before
-    _, written = run(src, tmp_path / "ctx.tar")
+    written = run(src, tmp_path / "ctx.tar")[1]
     assert written["changed"] is True and written["sha256"] == checked["sha256"]
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".context-")]
 

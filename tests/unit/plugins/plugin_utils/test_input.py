@@ -81,6 +81,8 @@ BAD: list[tuple[str, str, t.Any, str]] = [
     ("app_stack", "app_stack_pull_policy", "sometimes", "is not one of"),
     ("app_stack", "app_stack_retention_dry_run", "sometimes", "must be true or false"),
     ("app_stack", "app_stack_release_replace", "perhaps", "must be true or false"),
+    ("app_stack", "app_stack_lock_max_age", "an hour", "must be an integer"),
+    ("app_stack", "app_stack_lock_break", "please", "must be true or false"),
     ("nginx_proxy", "nginx_proxy_hsts", "always", "must be true or false"),
     ("nginx_proxy", "nginx_proxy_server_names", "example.com", "must be a list, got string"),
     ("nginx_proxy", "nginx_proxy_hsts_max_age", "a year", "must be an integer"),

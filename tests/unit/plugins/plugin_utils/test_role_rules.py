@@ -292,6 +292,7 @@ STACK_BAD: dict[str, tuple[dict[str, t.Any], str, str]] = {
     "health_timeout_zero": ({"app_stack_health_timeout": 0}, "app_stack_health_timeout", "1 or more (seconds), got 0"),
     "keep_one_release": ({"app_stack_keep_releases": "1"}, "app_stack_keep_releases", "2 or more"),
     "history_zero": ({"app_stack_history_length": 0}, "app_stack_history_length", "1 or more"),
+    "lock_age_negative": ({"app_stack_lock_max_age": -5}, "app_stack_lock_max_age", "1 or more (seconds), got -5"),
     "backup_keep_zero": ({"app_stack_backup_keep": 0}, "app_stack_backup_keep", "1 or more (backups), got 0"),
     "backup_dir_relative": ({"app_stack_backup_dir": "backups"}, "app_stack_backup_dir", "absolute path outside"),
     "backup_dir_in_root": ({"app_stack_backup_dir": "/opt/aistack/app/backups"}, "app_stack_backup_dir",
