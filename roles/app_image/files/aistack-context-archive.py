@@ -18,8 +18,9 @@ are kept as links; other special files are left out.
 
 The archive is replaced atomically, and only when its content differs.
 ``--check`` writes nothing. Prints one JSON object: changed, names (every
-file, link and directory in the archive), bytes, sha256 (of the archive). Exit status: 0 done, 2 SOURCE_DIR is not a
-directory or ARCHIVE cannot be written.
+file, link and directory in the archive), bytes, sha256 (of the archive).
+Exit status: 0 done, 2 SOURCE_DIR is not a directory or ARCHIVE cannot be
+written.
 """
 
 from __future__ import annotations
