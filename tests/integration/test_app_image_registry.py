@@ -265,17 +265,17 @@ def forget_image(client: t.Any, *references: str) -> None:
 
 @pytest.mark.parametrize(("extra", "message"), [
     ({"app_image_source": "pull", "app_image_push": True, "app_image_registry": "127.0.0.1:5000"},
-     "app_image_push pushes what a build made"),
-    ({"app_image_push": True}, "app_image_push pushes what a build made"),
+     "app_image_push: pushes what a build made"),
+    ({"app_image_push": True}, "app_image_push: needs app_image_registry"),
     ({"app_image_source": "pull", "app_image_registry": "https://127.0.0.1:5000"},
-     "app_image_registry must be host[:port][/path]"),
+     'app_image_registry: "https://127.0.0.1:5000": must be host[:port][/path]'),
     ({"app_image_source": "pull", "app_image_registry": "127.0.0.1:5000/team/"},
-     "app_image_registry must be host[:port][/path]"),
+     'app_image_registry: "127.0.0.1:5000/team/": must be host[:port][/path]'),
     ({"app_image_source": "pull", "app_image_registry": "127.0.0.1:5000", "app_image_registry_username": "u"},
-     "app_image_registry_username and app_image_registry_password go together"),
+     "app_image_registry_username: and app_image_registry_password go together"),
     ({"app_image_source": "pull", "app_image_registry": "127.0.0.1:5000",
       "app_image_registry_ca_certificate": "not a certificate"},
-     "app_image_registry_ca_certificate must be a PEM certificate"),
+     "app_image_registry_ca_certificate: must be a PEM certificate"),
 ])
 def test_bad_registry_input_fails_before_any_change(app: dict[str, t.Any], playbook: t.Callable[..., PlaybookResult],
                                                     extra: dict[str, t.Any], message: str) -> None:
