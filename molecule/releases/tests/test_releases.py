@@ -31,7 +31,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import threading
 import time
@@ -282,54 +281,6 @@ def test_bad_rollback_input_changes_nothing(one, extra, message):
     assert run.returncode != 0
     assert message in run.stdout + run.stderr
     assert recap(run.stdout)["changed"] == 0
-    agree(one, "1.0.1")
-
-
-# ---------------------------------------------------------------- the deploy lock
-
-LOCK = f"/run/lock/aistack-{APP}.deploy.lock"
-
-
-def plant_lock(host: t.Any, pid: int, age_s: int = 0) -> dict[str, t.Any]:
-    """A lock as another run on this controller would hold it (process ``pid``), taken ``age_s`` ago."""
-    holder = {"user": "other-operator", "controller": socket.gethostname(), "pid": pid, "action": "deploy",
-              "release": "9.9.9", "at": int(time.time()) - age_s}
-    host.run(f"printf '%s\\n' '{json.dumps(holder)}' > {LOCK}")
-    return holder
-
-
-def test_a_run_while_another_holds_the_lock_is_refused_at_once(one):
-    ids = {s: c["Id"] for s, c in containers(one).items()}
-    plant_lock(one, os.getpid())  # this test's own process: alive, so the lock is not stale
-    try:
-        run = deploy("1.0.1", {"app_stack_secrets": SECRETS_1_0_1})
-        assert run.returncode != 0
-        assert f"is being deployed by other-operator@{socket.gethostname()} (process {os.getpid()}, release 9.9.9)" \
-            in run.stdout
-        assert "Wait for that run to end" in run.stdout
-        assert recap(run.stdout)["changed"] == 0
-        # Refused in the pre_tasks: no role ran, the holder's lock stays.
-        assert "docker_engine :" not in run.stdout
-        assert json.loads(one.check_output(f"cat {LOCK}"))["user"] == "other-operator"
-        assert {s: c["Id"] for s, c in containers(one).items()} == ids
-    finally:
-        one.run(f"rm -f {LOCK}")
-
-
-def test_a_stale_lock_is_named_and_broken_only_when_asked(one):
-    dead = subprocess.Popen(["true"])
-    dead.wait()
-    plant_lock(one, dead.pid, age_s=30)
-    refused = deploy("1.0.1", {"app_stack_secrets": SECRETS_1_0_1})
-    assert refused.returncode != 0
-    assert f"The lock is stale (its process {dead.pid} on {socket.gethostname()} is gone)" in refused.stdout
-    assert "aistack_break_lock=true" in refused.stdout
-    assert recap(refused.stdout)["changed"] == 0
-    # Asked to break it, the run takes the lock, deploys (1.0.1 again: nothing else changes) and gives it back.
-    broken = deploy("1.0.1", {"app_stack_secrets": SECRETS_1_0_1}, {"aistack_break_lock": True})
-    assert broken.returncode == 0, broken.stdout[-3000:]
-    assert "Broke the deploy lock of" in broken.stdout and "other-operator" in broken.stdout
-    assert not one.file(LOCK).exists
     agree(one, "1.0.1")
 
 
