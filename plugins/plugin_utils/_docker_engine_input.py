@@ -22,13 +22,17 @@ from ansible_collections.aistack.deploy.plugins.module_utils._daemon_config impo
     split_key,
     validate_config,
 )
-from ansible_collections.aistack.deploy.plugins.plugin_utils._input import Problems, plain, show
+from ansible_collections.aistack.deploy.plugins.plugin_utils._input import (
+    FILE_PATH_RE,
+    REPO_URL_RE,
+    VERSION_RE,
+    Problems,
+    plain,
+    show,
+)
 
-VERSION_RE = re.compile(r"^([0-9]+(\.[0-9]+)*([-+~][0-9A-Za-z.+~-]*)?)?$")
-REPO_URL_RE = re.compile(r"^(https?|file)://\S+$")
 BINARY_URL_RE = re.compile(r"^(https?|ftp|file)://\S+$")
 CHECKSUM_RE = re.compile(r"^(md5|sha1|sha224|sha256|sha384|sha512):\S+$")
-FILE_PATH_RE = re.compile(r"^/.*[^/]$")
 CA_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 # The docker systemd units start dockerd with -H fd://: daemon.json must not set these too.
 DAEMON_FLAG_KEYS = ("hosts",)

@@ -32,6 +32,10 @@ import typing as t
 BOOL_STRINGS = frozenset({"true", "false", "yes", "no", "on", "off", "1", "0", "y", "n", "t", "f"})
 INT_RE = re.compile(r"^[+-]?[0-9]+$")
 FLOAT_RE = re.compile(r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$")
+# Patterns more than one role checks its variables against.
+VERSION_RE = re.compile(r"^([0-9]+(\.[0-9]+)*([-+~][0-9A-Za-z.+~-]*)?)?$")  # 27.3.1, 27.3, 550.127.05, "" (any)
+REPO_URL_RE = re.compile(r"^(https?|file)://\S+$")
+FILE_PATH_RE = re.compile(r"^/.*[^/]$")  # an absolute path of a file, not a directory
 TYPE_NAMES = {
     "str": "a string", "path": "a path (a string)", "int": "an integer", "float": "a number",
     "bool": "true or false", "list": "a list", "dict": "a mapping", "raw": "any value",

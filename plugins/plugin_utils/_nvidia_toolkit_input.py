@@ -12,17 +12,20 @@ role installs anything on a GPU host.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 import typing as t
 
 from ansible.module_utils.compat.version import LooseVersion
 
-from ansible_collections.aistack.deploy.plugins.plugin_utils._input import Problems, plain, show
+from ansible_collections.aistack.deploy.plugins.plugin_utils._input import (
+    FILE_PATH_RE,
+    REPO_URL_RE,
+    VERSION_RE,
+    Problems,
+    plain,
+    show,
+)
 
-VERSION_RE = re.compile(r"^([0-9]+(\.[0-9]+)*([-+~][0-9A-Za-z.+~-]*)?)?$")
-URL_RE = re.compile(r"^(https?|file)://\S+$")
-FILE_PATH_RE = re.compile(r"^/.*[^/]$")
 # Where Docker reads CDI specifications.
 CDI_DIRS = ("/etc/cdi", "/var/run/cdi")
 
@@ -39,7 +42,7 @@ def nvidia_toolkit_problems(variables: Mapping[str, t.Any], host: Mapping[str, t
             problems.add(name, f"{show(v[name])}: give a version or a prefix of one (1.17.3, 1.17, 550.127.05),"
                          f" or \"\" for {empty}")
     for name in ("nvidia_toolkit_repo_url", "nvidia_toolkit_repo_key_url"):
-        if (v[name] or name == "nvidia_toolkit_repo_url") and not URL_RE.match(v[name]):
+        if (v[name] or name == "nvidia_toolkit_repo_url") and not REPO_URL_RE.match(v[name]):
             problems.add(name, f"{show(v[name])}: must be an http://, https:// or file:// URL")
     if not FILE_PATH_RE.match(v["nvidia_toolkit_daemon_config_path"]):
         problems.add("nvidia_toolkit_daemon_config_path",
