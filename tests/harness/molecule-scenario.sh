@@ -11,7 +11,9 @@ scenario=${1:?usage: molecule-scenario.sh SCENARIO}
 cd "$(dirname "$0")/../.."
 here=tests/harness
 log=$(mktemp)
-trap 'molecule destroy -s "$scenario" >/dev/null 2>&1 || true; rm -f "$log"' EXIT
+# Destroy on the way out only when the sequence did not get to its own destroy.
+destroyed=0
+trap '[ "$destroyed" = 1 ] || molecule destroy -s "$scenario" >/dev/null 2>&1 || true; rm -f "$log" "${AISTACK_IDEMPOTENCE_LOG:-}"' EXIT
 
 # Controller-side facts scenarios may use (discovered here, never written down).
 AISTACK_COMPOSE_BINARY=$(python -c 'import compose, os; print(os.path.join(os.path.dirname(compose.__file__), "docker-compose"))')
@@ -36,8 +38,25 @@ else
   python "$here/recap-check.py" --changes-ok "$log"
 fi
 phase converge && molecule converge -s "$scenario"
-phase idempotence && molecule idempotence -s "$scenario"
+# Where verify reads the idempotence run instead of repeating a no-op run of
+# its own: that run's whole output (at the verbosity named here) goes to
+# AISTACK_IDEMPOTENCE_LOG, its first line the time it started; the scenario's
+# log gets the recap (and the end of the output when it fails).
+declare -A idempotence_verbosity=([app_stack]=3)
+if [ -n "${idempotence_verbosity[$scenario]:-}" ]; then
+  AISTACK_IDEMPOTENCE_LOG=$(mktemp)
+  export AISTACK_IDEMPOTENCE_LOG
+  phase "idempotence (ansible -v x${idempotence_verbosity[$scenario]}, output in \$AISTACK_IDEMPOTENCE_LOG for verify)"
+  date -u +%Y-%m-%dT%H:%M:%S.%NZ >"$AISTACK_IDEMPOTENCE_LOG"
+  if ! ANSIBLE_VERBOSITY=${idempotence_verbosity[$scenario]} molecule idempotence -s "$scenario" >>"$AISTACK_IDEMPOTENCE_LOG" 2>&1; then
+    tail -n 300 "$AISTACK_IDEMPOTENCE_LOG"
+    exit 1
+  fi
+  grep -E -A6 '^PLAY RECAP|idempotence' "$AISTACK_IDEMPOTENCE_LOG" | grep -v '^<' | tail -n 20
+else
+  phase idempotence && molecule idempotence -s "$scenario"
+fi
 phase "converge --check" && molecule converge -s "$scenario" -- --check 2>&1 | tee "$log"
 python "$here/recap-check.py" "$log"
 phase verify && molecule verify -s "$scenario"
-phase destroy && molecule destroy -s "$scenario"
+phase destroy && molecule destroy -s "$scenario" && destroyed=1

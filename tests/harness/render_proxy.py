@@ -35,7 +35,7 @@ from render_shapes import _ansible_playbook
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ROLE = REPO_ROOT / "roles" / "nginx_proxy"
 SHAPES = REPO_ROOT / "examples" / "shapes"
-SCENARIO = REPO_ROOT / "molecule" / "nginx_proxy" / "molecule.yml"
+SCENARIO = REPO_ROOT / "molecule" / "app_stack" / "molecule.yml"  # the scenario that runs nginx_proxy
 
 EVERY_OPTION: dict[str, t.Any] = {
     "nginx_proxy_upstreams": {"api": {"host": "api", "port": 8000}, "frontend": {"host": "frontend", "port": 3000},
@@ -69,7 +69,7 @@ def cases() -> dict[str, dict[str, t.Any]]:
         if proxy:
             found[f"shape_{shape.stem}"] = proxy
     scenario = yaml.safe_load(SCENARIO.read_text())["provisioner"]["inventory"]["group_vars"]["aistack"]
-    found["molecule_nginx_proxy"] = {k: v for k, v in scenario.items() if k.startswith("nginx_proxy_")}
+    found["molecule_app_stack"] = {k: v for k, v in scenario.items() if k.startswith("nginx_proxy_")}
     return found
 
 

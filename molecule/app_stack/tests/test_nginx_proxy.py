@@ -1,5 +1,9 @@
 """Verify nginx_proxy through site.yml (testinfra, and clients on the controller).
 
+These run after test_app_stack.py on the same host (pytest takes the files
+in order), so they also prove that nginx came through app_stack's side
+effects (dockerd and the unit restarted, a refused bad input).
+
 What converge left: nginx healthy in the app's compose project, HTTPS /api/
 answering 200 with the generated certificate checked against the CA the role
 made, HTTP answering 301 to HTTPS, TLS 1.1 refused while 1.2 and 1.3 work,
@@ -29,8 +33,8 @@ from pathlib import Path
 import pytest
 import testinfra
 
-APP = "proxied"
-HOST = "aistack-nginx-proxy"
+APP = "reference"
+HOST = "aistack-app-stack-1"
 SCENARIO = Path(__file__).resolve().parents[1]
 INVENTORY = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/nonexistent")) / "inventory"
 PROXY_DIR = f"/var/lib/aistack/{APP}/proxy"
@@ -101,8 +105,8 @@ def failures(output: str) -> str:
 
 def test_nginx_runs_healthy_in_the_apps_compose_project(host):
     found = containers(host)
-    assert set(found) == {"api", "nginx"}
-    assert {s: c["State"]["Health"]["Status"] for s, c in found.items()} == {"api": "healthy", "nginx": "healthy"}
+    assert {s: c["State"]["Health"]["Status"] for s, c in found.items()} == {
+        s: "healthy" for s in ("api", "worker", "postgres", "redis", "nginx")}
     mounts = {m["Destination"]: m for m in found["nginx"]["Mounts"]}
     assert mounts["/etc/aistack-proxy"]["Source"] == PROXY_DIR
     assert mounts["/etc/aistack-proxy"]["RW"] is False
