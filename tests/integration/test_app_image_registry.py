@@ -12,8 +12,11 @@ pushes <registry>/<name>-<target>:<release>; then "another host" (localhost
 after its copies of the image are removed) pulls it and finds it under the
 local name <name>-<target>:<release>. Every second run reports changed=0, so
 does --check after a run, and --check on a host that lacks the image changes
-nothing. Also: basic authentication, the build directory mirroring its source,
-pruning of pulled releases, and the input checks.
+nothing. The controller build and its pull go through a registry with basic
+authentication (refused without credentials, the password never in the
+output, each HOME logged in once); the host build and the pruning use a plain
+one. Also: the build directory mirroring its source, pruning of pulled
+releases, and the input checks.
 
 The application is a minimal one (no requirements) on the harness's Python
 base from Debian packages, so a build takes seconds. Everything made here is
@@ -286,51 +289,66 @@ def test_bad_registry_input_fails_before_any_change(app: dict[str, t.Any], playb
     assert not (app["tmp"] / "host-build").exists() and not (app["tmp"] / "controller").exists()
 
 
-def test_controller_build_pushes_and_another_host_pulls(
-        app: dict[str, t.Any], registry: str, docker_client: t.Any,
+def test_controller_build_pushes_and_another_host_pulls_with_basic_authentication(
+        app: dict[str, t.Any], auth_registry: str, docker_client: t.Any,
         playbook: t.Callable[..., PlaybookResult]) -> None:
     name, local = app["name"], f"{app['name']}-api:1.0.0"
-    remote = f"{registry}/team/{local}"
-    push_vars = {**app["vars"], "app_image_source": "build_controller", "app_image_push": True,
-                 "app_image_registry": f"{registry}/team"}
+    remote = f"{auth_registry}/team/{local}"
+    # The login is stored in ~/.docker/config.json: a HOME of the test's own keeps the machine's untouched.
+    home, other_home = app["tmp"] / "home", app["tmp"] / "other-home"  # the controller; another host, not logged in
+    home.mkdir()
+    other_home.mkdir()
+    creds = {"app_image_registry": f"{auth_registry}/team", "app_image_registry_username": USER,
+             "app_image_registry_password": PASSWORD}
+    push_vars = {**app["vars"], **creds, "app_image_source": "build_controller", "app_image_push": True}
 
     # Check mode on a fresh controller: it would build and push, and changes nothing.
-    dry = ok(run_role(playbook, push_vars, check=True))
+    dry = ok(run_role(playbook, push_vars, check=True, env={"HOME": str(home)}))
     assert dry["changed"] > 0 and image_id(docker_client, local) is None
 
-    first = run_role(playbook, push_vars)
+    # Without credentials the registry refuses the push (the build before it stays), and the role says where.
+    refused = run_role(playbook, {**push_vars, "app_image_registry_username": "", "app_image_registry_password": ""},
+                       env={"HOME": str(home)})
+    assert refused.rc != 0 and "push | Push the images" in failures(refused)
+    assert not (home / ".docker" / "config.json").exists()
+
+    first = run_role(playbook, push_vars, env={"HOME": str(home)})
     ok(first)
-    assert "push | Push the images" in changed_tasks(first)
+    assert PASSWORD not in first.stdout + first.stderr
+    assert {"registry | Log in to the registry", "push | Push the images"} <= set(changed_tasks(first))
+    assert json.loads((home / ".docker" / "config.json").read_text())["auths"][auth_registry]["auth"]
     built = image_id(docker_client, local)
     assert built and image_id(docker_client, remote) == built
-    assert f"team/{name}-api" in registry_get(registry, "/v2/_catalog")["repositories"]
-    assert registry_get(registry, f"/v2/team/{name}-api/tags/list")["tags"] == ["1.0.0"]
+    auth = (USER, PASSWORD)
+    assert f"team/{name}-api" in registry_get(auth_registry, "/v2/_catalog", auth=auth)["repositories"]
+    assert registry_get(auth_registry, f"/v2/team/{name}-api/tags/list", auth=auth)["tags"] == ["1.0.0"]
 
-    again = run_role(playbook, push_vars)
+    again = run_role(playbook, push_vars, env={"HOME": str(home)})
     assert ok(again)["changed"] == 0, changed_tasks(again)
-    checked = run_role(playbook, push_vars, check=True)
+    checked = run_role(playbook, push_vars, check=True, env={"HOME": str(home)})
     assert ok(checked)["changed"] == 0, changed_tasks(checked)
 
-    # Another host: no copy of the image at all.
+    # Another host: no copy of the image at all, and no login yet.
     forget_image(docker_client, local, remote)
     assert image_id(docker_client, built) is None
-    pull_vars = {**app["vars"], "app_image_source": "pull", "app_image_registry": f"{registry}/team",
-                 "app_image_context_src": ""}
-    dry = run_role(playbook, pull_vars, check=True)
+    pull_vars = {**app["vars"], **creds, "app_image_source": "pull", "app_image_context_src": ""}
+    dry = run_role(playbook, pull_vars, check=True, env={"HOME": str(other_home)})
     assert ok(dry)["changed"] > 0 and image_id(docker_client, local) is None
 
-    pulled = run_role(playbook, pull_vars)
+    pulled = run_role(playbook, pull_vars, env={"HOME": str(other_home)})
     ok(pulled)
+    assert PASSWORD not in pulled.stdout + pulled.stderr
     assert {"pull | Pull the images from the registry", "pull | Tag the images with their local names"} \
         <= set(changed_tasks(pulled))
+    assert json.loads((other_home / ".docker" / "config.json").read_text())["auths"][auth_registry]["auth"]
     assert image_id(docker_client, local) == built  # the same image, by content address
     fact = pulled.task("Show the fact")["aistack_image"]
     assert fact["images"] == {"api": local} and fact["id"] == built and fact["source"] == "pull"
     assert fact["uid"] == 10001 and fact["gid"] == 10001
 
-    again = run_role(playbook, pull_vars)
+    again = run_role(playbook, pull_vars, env={"HOME": str(other_home)})
     assert ok(again)["changed"] == 0, changed_tasks(again)
-    checked = run_role(playbook, pull_vars, check=True)
+    checked = run_role(playbook, pull_vars, check=True, env={"HOME": str(other_home)})
     assert ok(checked)["changed"] == 0, changed_tasks(checked)
 
 
@@ -388,42 +406,6 @@ def test_host_build_pushes_and_its_build_dir_mirrors_the_source(
     assert ok(again)["changed"] == 0, changed_tasks(again)
     checked = run_role(playbook, role_vars, check=True)
     assert ok(checked)["changed"] == 0, changed_tasks(checked)
-
-
-def test_basic_authentication(app: dict[str, t.Any], auth_registry: str, docker_client: t.Any,
-                              playbook: t.Callable[..., PlaybookResult]) -> None:
-    name, local = app["name"], f"{app['name']}-api:1.0.0"
-    remote = f"{auth_registry}/{local}"
-    # The login is stored in ~/.docker/config.json: a HOME of the test's own keeps the machine's untouched.
-    home = app["tmp"] / "home"
-    home.mkdir()
-    env = {"HOME": str(home)}
-    creds = {"app_image_registry": auth_registry, "app_image_registry_username": USER,
-             "app_image_registry_password": PASSWORD}
-    push_vars = {**app["vars"], "app_image_source": "build_controller", "app_image_push": True}
-
-    refused = run_role(playbook, {**push_vars, "app_image_registry": auth_registry}, env=env)
-    assert refused.rc != 0 and "push | Push the images" in failures(refused)
-
-    pushed = run_role(playbook, {**push_vars, **creds}, env=env)
-    ok(pushed)
-    assert PASSWORD not in pushed.stdout + pushed.stderr
-    assert "registry | Log in to the registry" in changed_tasks(pushed)
-    assert json.loads((home / ".docker" / "config.json").read_text())["auths"][auth_registry]["auth"]
-    assert f"{name}-api" in registry_get(auth_registry, "/v2/_catalog", auth=(USER, PASSWORD))["repositories"]
-    again = run_role(playbook, {**push_vars, **creds}, env=env)
-    assert ok(again)["changed"] == 0, changed_tasks(again)
-
-    built = image_id(docker_client, local)
-    forget_image(docker_client, local, remote)
-    pull_vars = {**app["vars"], **creds, "app_image_source": "pull", "app_image_context_src": ""}
-    other_home = app["tmp"] / "other-home"  # another host: not logged in yet
-    other_home.mkdir()
-    pulled = run_role(playbook, pull_vars, env={"HOME": str(other_home)})
-    ok(pulled)
-    assert PASSWORD not in pulled.stdout + pulled.stderr
-    assert image_id(docker_client, local) == built
-    assert json.loads((other_home / ".docker" / "config.json").read_text())["auths"][auth_registry]["auth"]
 
 
 def test_pulled_releases_are_pruned_with_their_registry_names(

@@ -824,3 +824,127 @@ def test_a_job_with_several_problems_names_each() -> None:
                                      "migrate": {"ports": ["9000:9000"], "restart": "always", "healthcheck": "image"}})
     assert [p.split(":", 1)[0] for p in problems] == [
         f"{JOB}.command", f"{JOB}.ports", f"{JOB}.healthcheck", f"{JOB}.restart", "app_stack_services.api.depends_on"]
+
+
+# --- bad stack input, one case each -------------------------------------------
+# The cases of the role's input as a user writes it (app_stack_* variables),
+# turned into the model's input as tasks/validate.yml does: each must give a
+# problem naming the variable (the path the user wrote) and what is wrong.
+# A few of the same kind run end to end through the role in
+# tests/integration/test_app_stack_bad_input.py (nothing changes on a host).
+
+MODEL_SRC = REFERENCE_VOLUMES["models"]["files"][0]["src"]
+
+
+class Case(t.NamedTuple):
+    variables: dict[str, t.Any]
+    names: str  # the variable (or its path) a problem must name
+    detail: str = ""  # more that problem must say
+
+
+def services(**changes: dict[str, t.Any] | None) -> dict[str, t.Any]:
+    """The reference services with the settings of some changed (merged key by key); None removes one."""
+    result = copy.deepcopy(REFERENCE_SERVICES)
+    for name, settings in changes.items():
+        if settings is None:
+            del result[name]
+        else:
+            result[name] = {**result.get(name, {}), **settings}
+    return {"app_stack_services": result}
+
+
+def volumes(**changes: dict[str, t.Any]) -> dict[str, t.Any]:
+    """The reference volumes with the settings of some changed (merged key by key)."""
+    result = copy.deepcopy(REFERENCE_VOLUMES)
+    for name, settings in changes.items():
+        result[name] = {**result.get(name, {}), **settings}
+    return {"app_stack_volumes": result}
+
+
+def spec_of(variables: dict[str, t.Any]) -> dict[str, t.Any]:
+    """The model's input from app_stack_* variables, as tasks/validate.yml builds it."""
+    changes: dict[str, t.Any] = {}
+    defaults = copy.deepcopy(DEFAULTS)
+    for name, value in variables.items():
+        key = name.removeprefix("app_stack_")
+        if key in DEFAULTS:
+            defaults[key] = value
+        else:
+            changes[key] = value
+    return spec(**changes, defaults=defaults)
+
+
+BAD_INPUT: dict[str, Case] = {
+    "service_unknown_preset": Case(services(cache={"preset": "memcached"}), "app_stack_services.cache.preset",
+                                   "'memcached'"),
+    "service_target_not_built": Case(services(trainer={"target": "trainer", "healthcheck": "image"}),
+                                     "app_stack_services.trainer.target", "'trainer'"),
+    "service_neither_target_nor_image": Case(services(sidecar={}), "app_stack_services.sidecar", "needs target"),
+    "service_name_upper_case": Case(services(Worker2={"preset": "worker"}), "app_stack_services", "'Worker2'"),
+    "services_empty": Case({"app_stack_services": {}}, "app_stack_services", "at least one service"),
+    "mount_bad_syntax": Case(services(api={"volumes": ["data:app/data"]}), "app_stack_services.api.volumes[0]"),
+    "mount_bad_option": Case(services(worker={"volumes": ["data:/app/data:rx"]}),
+                             "app_stack_services.worker.volumes[0]"),
+    "host_port_clash_on_one_address": Case(services(worker={"ports": ["127.0.0.1:8000:9000"]}),
+                                           "app_stack_services.worker.ports", "already published"),
+    "port_not_a_list": Case(services(api={"ports": "8000:8000"}), "app_stack_services.api.ports"),
+    "depends_on_unknown_service": Case(services(worker={"depends_on": ["postgres", "queue"]}),
+                                       "app_stack_services.worker.depends_on", "'queue'"),
+    "depends_on_disabled_service": Case(services(redis={"enabled": False}, worker={"depends_on": ["redis"]}),
+                                        "app_stack_services.worker.depends_on", "'redis'"),
+    "depends_on_inactive_profile": Case(
+        services(metrics={"image": "aistack-test/redis:7", "healthcheck": "image", "profiles": ["monitoring"]},
+                 api={"depends_on": ["postgres", "redis", "metrics"]}),
+        "app_stack_services.api.depends_on", "'metrics'"),
+    "depends_on_itself": Case(services(worker={"depends_on": ["worker"]}), "app_stack_services.worker.depends_on",
+                              "itself"),
+    "restart_policy_unknown": Case(services(api={"restart": "sometimes"}), "app_stack_services.api.restart",
+                                   "'sometimes'"),
+    "memory_limit_malformed": Case(services(worker={"resources": {"memory": "2 GB"}}),
+                                   "app_stack_services.worker.resources.memory", "'2 GB'"),
+    "resources_unknown_key": Case(services(worker={"resources": {"gpus": 1}}), "app_stack_services.worker.resources",
+                                  "'gpus'"),
+    "gpu_count_without_gpu": Case(services(worker={"gpu": 1}), "app_stack_services.worker.gpu", "this host has none"),
+    "gpu_malformed": Case(services(worker={"gpu": "yes please"}), "app_stack_services.worker.gpu"),
+    "healthcheck_without_test": Case(services(api={"healthcheck": {"interval": "10s"}}),
+                                     "app_stack_services.api.healthcheck.test"),
+    "healthcheck_none": Case(services(api={"healthcheck": "none"}), "app_stack_services.api.healthcheck",
+                             "every service needs a healthcheck"),
+    "healthcheck_interval_malformed": Case(services(api={"healthcheck": {"test": "true", "interval": "ten"}}),
+                                           "app_stack_services.api.healthcheck.interval"),
+    "stop_signal_malformed": Case(services(postgres={"stop_signal": "INT"}), "app_stack_services.postgres.stop_signal"),
+    "service_environment_is_a_secret": Case(services(api={"environment": {"APP_SECRET_KEY": "in-the-clear"}}),
+                                            "app_stack_services.api.environment", "APP_SECRET_KEY"),
+    "default_stop_grace_period_malformed": Case({"app_stack_stop_grace_period": "30 seconds"},
+                                                "app_stack_stop_grace_period: "),
+    "default_tmpfs_relative": Case({"app_stack_tmpfs": ["tmp"]}, "app_stack_tmpfs: "),
+    "default_cap_drop_lower_case": Case({"app_stack_cap_drop": ["all"]}, "app_stack_cap_drop: "),
+    "env_name_malformed": Case({"app_stack_env": {"LOG-LEVEL": "INFO"}}, "app_stack_env", "'LOG-LEVEL'"),
+    "volume_mode_yaml_octal": Case(volumes(data={"mode": 0o750}), "app_stack_volumes.data.mode", "488"),
+    "volume_mode_not_octal": Case(volumes(data={"mode": "0999"}), "app_stack_volumes.data.mode", "'0999'"),
+    "volume_unknown_key": Case(volumes(data={"size": "10g"}), "app_stack_volumes.data", "'size'"),
+    "volume_unknown_type": Case(volumes(data={"type": "tmpfs"}), "app_stack_volumes.data.type"),
+    "volume_path_relative": Case(volumes(data={"path": "srv/data"}), "app_stack_volumes.data.path"),
+    "volume_owner_malformed": Case(volumes(data={"owner": "app"}), "app_stack_volumes.data.owner", "'app'"),
+    "volume_owner_unknown_service": Case(volumes(data={"owner": "service:trainer"}), "app_stack_volumes.data.owner",
+                                         "'trainer'"),
+    "volume_file_dest_escapes": Case(volumes(models={"files": [{"src": MODEL_SRC, "dest": "../../etc/model.json"}]}),
+                                     "app_stack_volumes.models.files[0].dest"),
+    "volume_file_dest_absolute": Case(volumes(models={"files": [{"src": MODEL_SRC, "dest": "/etc/model.json"}]}),
+                                      "app_stack_volumes.models.files[0].dest"),
+    "volume_file_without_src": Case(volumes(models={"files": [{"dest": "model.json"}]}),
+                                    "app_stack_volumes.models.files[0]", "needs src"),
+    "volume_named_with_files": Case(volumes(models={"type": "named"}), "app_stack_volumes.models.files",
+                                    "only bind volumes"),
+    "app_name_upper_case": Case({"app_stack_name": "MyApp"}, "app_stack_name", "'MyApp'"),
+    "data_root_relative": Case({"app_stack_data_root": "var/lib/aistack/badinput"}, "app_stack_data_root",
+                               "'var/lib/aistack/badinput'"),
+    "job_without_command": Case(services(migrate={}), "app_stack_services.migrate.command"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUT))
+def test_bad_input_is_named(case: str) -> None:
+    bad = BAD_INPUT[case]
+    problems = app_stack_model(spec_of(bad.variables))["problems"]
+    assert any(bad.names in problem and bad.detail in problem for problem in problems), problems
