@@ -251,7 +251,7 @@ def test_enough_bad_cases() -> None:
 
 
 def test_no_secret_value_in_the_output(run: RunResult) -> None:
-    for value in SECRET_VALUES + ("changeme",):
+    for value in SECRET_VALUES:
         for line in value.splitlines():
             assert line not in run.output, f"a secret value is in Ansible's output: {line!r}"
 
