@@ -1,6 +1,6 @@
 """Fixtures for integration tests: the machine's real Docker Engine.
 
-These tests need an engine; the test command (tests/run.sh) makes sure one
+These tests need an engine; the test command (scripts/test.sh) makes sure one
 answers before it runs them. If none answers here, the tests fail loudly
 rather than skip: a skipped integration test is not a pass.
 """
