@@ -192,7 +192,7 @@ def one() -> t.Any:
 
 def instant(stamp: str) -> datetime.datetime:
     """An RFC 3339 UTC time as Docker writes it (nanoseconds, trailing zeros trimmed), to the microsecond."""
-    whole, _, fraction = stamp.rstrip("Z").partition(".")
+    whole, _dot, fraction = stamp.rstrip("Z").partition(".")
     return datetime.datetime.fromisoformat(whole).replace(microsecond=int((fraction + "000000")[:6]))
 
 
