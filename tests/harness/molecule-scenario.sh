@@ -57,9 +57,15 @@ if [ -n "${idempotence_verbosity[$scenario]:-}" ]; then
 else
   phase idempotence && molecule idempotence -s "$scenario"
 fi
-# Likewise on converged hosts: the releases scenario's host runs the roles and
-# stack of app_stack's (plus a migration job, which check mode never runs).
-declare -A converged_check_covered_by=([releases]="app_stack (its stack and roles; jobs do not run in check mode)")
+# Likewise on converged hosts, where check mode proves the roles' own code
+# paths change nothing: the releases scenario's host runs the roles and stack
+# of app_stack's (plus a migration job, which check mode never runs);
+# app_stack_shapes' hosts run the same roles on the same host image, their
+# stacks' own files proven unchanged by their idempotence run.
+declare -A converged_check_covered_by=(
+  [releases]="app_stack (its stack and roles; jobs do not run in check mode)"
+  [app_stack_shapes]="app_stack (the same roles and host image; the shapes' idempotence run proves their files unchanged)"
+)
 if [ -n "${converged_check_covered_by[$scenario]:-}" ]; then
   phase "converge --check on converged hosts: covered by scenario ${converged_check_covered_by[$scenario]}"
 else
