@@ -224,64 +224,60 @@ tier_molecule() {
   return "$tier_failed"
 }
 
-# Molecule is mostly waiting on two cores' worth of test hosts; lint, unit and
-# integration are mostly one process. When molecule and other tiers are
-# wanted, molecule runs in the background beside them (its output is printed
-# whole once it ends) and each tier's own time is still measured.
-# AISTACK_MOLECULE_BESIDE=0 runs every tier in turn.
-molecule_in_background() {
-  local out=$1
-  ( run_tier molecule tier_molecule
-    echo "${took[molecule]} ${status[molecule]}" >"$out.result" ) >"$out" 2>&1 &
-  molecule_pid=$!
+# A tier in the background: its output is kept and printed whole once it ends,
+# its time and status are carried back (the subshell's own arrays are not).
+# Molecule is mostly waiting on two cores' worth of test hosts while lint and
+# integration are mostly one process; the images tier is mostly downloads
+# while the unit tier needs no image. AISTACK_MOLECULE_BESIDE=0 runs every
+# tier in turn.
+declare -A bg_pid bg_out
+tier_in_background() {  # tier_in_background NAME
+  local name=$1
+  bg_out[$name]=$(mktemp)
+  say "tier $name: started in the background"
+  ( run_tier "$name" "tier_$name"
+    echo "${took[$name]} ${status[$name]}" >"${bg_out[$name]}.result" ) >"${bg_out[$name]}" 2>&1 &
+  bg_pid[$name]=$!
+}
+collect_tier() {  # collect_tier NAME: wait for a background tier, print its output, keep its result
+  local name=$1 secs state
+  wait "${bg_pid[$name]}"
+  cat "${bg_out[$name]}"
+  read -r secs state <"${bg_out[$name]}.result" || state="FAILED (no result)"
+  took[$name]=${secs:-0}
+  status[$name]=$state
+  order+=("$name")
+  rm -f "${bg_out[$name]}" "${bg_out[$name]}.result"
 }
 
 suite_start=$(date +%s)
 run_tier setup setup
 if [ "${status[setup]}" = ok ]; then
-  # The unit tier needs no image: it runs while the images are built (mostly
-  # downloads and unpacking), and the tiers that need them start after.
+  beside=${AISTACK_MOLECULE_BESIDE:-1}
+  # The unit tier needs no image: it runs while the images are built, and the
+  # tiers that need them start after.
   images_beside=0
-  if wants unit && { wants lint || wants integration || wants molecule; } \
-      && [ "${AISTACK_MOLECULE_BESIDE:-1}" = 1 ]; then
+  if [ "$beside" = 1 ] && wants unit && { wants lint || wants integration || wants molecule; }; then
     images_beside=1
-    images_out=$(mktemp)
-    say "tier images: started in the background, beside the unit tier"
-    ( run_tier images tier_images
-      echo "${took[images]} ${status[images]}" >"$images_out.result" ) >"$images_out" 2>&1 &
-    images_pid=$!
+    tier_in_background images
     run_tier unit tier_unit
-    wait "$images_pid"
-    cat "$images_out"
-    read -r images_took images_status <"$images_out.result" || images_status="FAILED (no result)"
-    took[images]=${images_took:-0}
-    status[images]=$images_status
-    order+=(images)
-    rm -f "$images_out" "$images_out.result"
+    collect_tier images
   else
     run_tier images tier_images
   fi
-  beside=0
-  if wants molecule && [ ${#tiers[@]} -gt 1 ] && [ "${AISTACK_MOLECULE_BESIDE:-1}" = 1 ]; then
-    beside=1
-    molecule_out=$(mktemp)
-    say "tier molecule: started in the background, beside the other tiers"
-    molecule_in_background "$molecule_out"
+  molecule_beside=0
+  if [ "$beside" = 1 ] && wants molecule && [ ${#tiers[@]} -gt 1 ]; then
+    molecule_beside=1
+    tier_in_background molecule
   fi
   for t in "${tiers[@]}"; do
-    [ "$beside" = 1 ] && [ "$t" = molecule ] && continue
+    [ "$molecule_beside" = 1 ] && [ "$t" = molecule ] && continue
     [ "$images_beside" = 1 ] && [ "$t" = unit ] && continue
     run_tier "$t" "tier_$t"
   done
-  if [ "$beside" = 1 ]; then
+  if [ "$molecule_beside" = 1 ]; then
     say "waiting for the molecule tier"
-    wait "$molecule_pid"
-    cat "$molecule_out"
-    read -r molecule_took molecule_status <"$molecule_out.result" || molecule_status="FAILED (no result)"
-    took[molecule]=${molecule_took:-0}
-    status[molecule]=$molecule_status
-    order+=(molecule)
-    rm -f "$molecule_out" "$molecule_out.result"
+    collect_tier molecule
   fi
 fi
 
