@@ -15,6 +15,7 @@ order, and holds the assertions every such test makes.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import subprocess
@@ -155,3 +156,14 @@ def assert_passes_validation(run: RunResult, host: str, last_task: str) -> None:
     assert not [name for name, res in results if res.get("changed")]
     names = [task[0] for task in results]
     assert last_task in names, names
+
+
+def merged(base: dict[str, t.Any], changes: dict[str, t.Any]) -> dict[str, t.Any]:
+    """A copy of base (name -> settings) with the settings of some names changed key by key; None removes a name."""
+    result = copy.deepcopy(base)
+    for name, settings in changes.items():
+        if settings is None:
+            result.pop(name, None)
+        else:
+            result[name] = {**result.get(name, {}), **settings}
+    return result

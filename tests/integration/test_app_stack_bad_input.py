@@ -26,13 +26,12 @@ secrets and retention rules are (tests/unit/plugins/).
 
 from __future__ import annotations
 
-import copy
 import typing as t
 from pathlib import Path
 
 import pytest
 from bad_input import RunResult, assert_fails_in_validation, assert_passes_validation, assert_ran, inventory, \
-    local_host, role_tasks, run_playbook
+    local_host, merged, role_tasks, run_playbook
 
 ROLE = "aistack.deploy.app_stack"
 LAST_VALIDATE_TASK = "validate | Refuse missing and placeholder secrets"
@@ -75,21 +74,12 @@ BASE: dict[str, t.Any] = {
 
 def services(**changes: dict[str, t.Any] | None) -> dict[str, t.Any]:
     """The base services with the settings of some changed (merged key by key); None removes a service."""
-    result = copy.deepcopy(SERVICES)
-    for name, settings in changes.items():
-        if settings is None:
-            del result[name]
-        else:
-            result[name] = {**result.get(name, {}), **settings}
-    return {"app_stack_services": result}
+    return {"app_stack_services": merged(SERVICES, changes)}
 
 
 def volumes(**changes: dict[str, t.Any]) -> dict[str, t.Any]:
     """The base volumes with the settings of some changed (merged key by key)."""
-    result = copy.deepcopy(VOLUMES)
-    for name, settings in changes.items():
-        result[name] = {**result.get(name, {}), **settings}
-    return {"app_stack_volumes": result}
+    return {"app_stack_volumes": merged(VOLUMES, changes)}
 
 
 def secrets(**changes: t.Any) -> dict[str, t.Any]:

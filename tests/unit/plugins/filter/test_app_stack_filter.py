@@ -19,6 +19,7 @@ from pathlib import Path
 import jinja2
 import pytest
 import yaml
+from bad_input import merged  # tests/harness, put on sys.path by tests/conftest.py
 
 from ansible_collections.aistack.deploy.plugins.filter.app_stack import (
     FilterModule,
@@ -844,21 +845,12 @@ class Case(t.NamedTuple):
 
 def services(**changes: dict[str, t.Any] | None) -> dict[str, t.Any]:
     """The reference services with the settings of some changed (merged key by key); None removes one."""
-    result = copy.deepcopy(REFERENCE_SERVICES)
-    for name, settings in changes.items():
-        if settings is None:
-            del result[name]
-        else:
-            result[name] = {**result.get(name, {}), **settings}
-    return {"app_stack_services": result}
+    return {"app_stack_services": merged(REFERENCE_SERVICES, changes)}
 
 
 def volumes(**changes: dict[str, t.Any]) -> dict[str, t.Any]:
     """The reference volumes with the settings of some changed (merged key by key)."""
-    result = copy.deepcopy(REFERENCE_VOLUMES)
-    for name, settings in changes.items():
-        result[name] = {**result.get(name, {}), **settings}
-    return {"app_stack_volumes": result}
+    return {"app_stack_volumes": merged(REFERENCE_VOLUMES, changes)}
 
 
 def spec_of(variables: dict[str, t.Any]) -> dict[str, t.Any]:
