@@ -75,13 +75,27 @@ in_venv() {  # in_venv VENV COMMAND...: run with that venv first on PATH
 pyver() { "$1/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])'; }
 
 # ----------------------------------------------------------------- tiers
+# What failed, repeated after the summary: CI shows the end of the output, and
+# a tier's failure would otherwise sit above the tiers that ran beside it.
+failure_digest=$(mktemp)
+trap 'rm -f "$failure_digest"' EXIT
 step() {  # step NAME COMMAND...: one check inside a tier; remembers failures
-  local rc
-  printf -- '--- %s\n' "$1"
+  local rc name=$1 log
+  printf -- '--- %s\n' "$name"
   shift
-  "$@"
-  rc=$?
-  [ "$rc" -eq 0 ] || { echo "--- FAILED: $*"; tier_failed=1; }
+  log=$(mktemp)
+  "$@" 2>&1 | tee "$log"
+  rc=${PIPESTATUS[0]}
+  if [ "$rc" -ne 0 ]; then
+    echo "--- FAILED: $*"
+    tier_failed=1
+    { printf -- '--- failed step: %s (rc %s)\n' "$name" "$rc"
+      grep -E '^(FAILED|ERROR) |^E   |fatal:|Error|error:' "$log" | tail -n 40
+      echo "... its last lines:"
+      tail -n 25 "$log"
+    } >>"$failure_digest"
+  fi
+  rm -f "$log"
   return 0
 }
 
@@ -128,16 +142,16 @@ tier_lint() {
 
 tier_unit() {
   tier_failed=0
-  step "pytest unit, newest" in_venv "$NEWEST_VENV" python -m pytest -q -rs -p no:cacheprovider tests/unit
+  step "pytest unit, newest" in_venv "$NEWEST_VENV" python -m pytest -q -rfEs -p no:cacheprovider tests/unit
   # The reference backend is an example app, independent of ansible-core: newest only.
-  step "pytest unit, oldest" in_venv "$OLDEST_VENV" python -m pytest -q -rs -p no:cacheprovider tests/unit \
+  step "pytest unit, oldest" in_venv "$OLDEST_VENV" python -m pytest -q -rfEs -p no:cacheprovider tests/unit \
     --ignore=tests/unit/reference_backend
   return "$tier_failed"
 }
 
 tier_integration() {
   tier_failed=0
-  step "pytest integration" in_venv "$NEWEST_VENV" python -m pytest -q -rs -p no:cacheprovider --durations=12 tests/integration
+  step "pytest integration" in_venv "$NEWEST_VENV" python -m pytest -q -rfEs -p no:cacheprovider --durations=12 tests/integration
   return "$tier_failed"
 }
 
@@ -209,14 +223,15 @@ tier_molecule() {
     recap+=("$(printf '%-18s %5s s  %s' "$scenario" "$secs" "$result")")
     echo "--- scenario $scenario took $secs s"
   done
-  # CI shows the end of the output: repeat where each failed scenario stopped
-  # (the molecule action that failed and the lines before it) right here.
+  # Where each failed scenario stopped (the molecule action that failed and
+  # the lines before it) is repeated after the summary.
   for scenario in "${failed_scenarios[@]}"; do
-    say "where scenario $scenario failed (its log's failing part, repeated)"
-    grep -n -E 'fatal:|FAILED|failed=[1-9]|^E  |Error|CRITICAL .*(fail|Fail)|----- ' \
-      "$logdir/$scenario.log" 2>/dev/null | grep -v "default/molecule.yml' glob failed" | tail -n 40
-    echo "... last lines:"
-    tail -n 60 "$logdir/$scenario.log" 2>/dev/null
+    { printf -- '--- failed molecule scenario %s: its failing part\n' "$scenario"
+      grep -n -E 'fatal:|FAILED|failed=[1-9]|^E  |Error|CRITICAL .*(fail|Fail)|----- ' \
+        "$logdir/$scenario.log" 2>/dev/null | grep -v "default/molecule.yml' glob failed" | tail -n 40
+      echo "... its last lines:"
+      tail -n 60 "$logdir/$scenario.log" 2>/dev/null
+    } >>"$failure_digest"
   done
   say "molecule scenarios"
   printf '%s\n' "${recap[@]}"
@@ -288,4 +303,8 @@ for t in "${order[@]}"; do
   [ "${status[$t]}" = ok ] || failed=1
 done
 printf '%-12s %6s s\n' total "$(( $(date +%s) - suite_start ))"
+if [ -s "$failure_digest" ]; then
+  say "what failed (repeated from above)"
+  cat "$failure_digest"
+fi
 exit $failed
