@@ -39,3 +39,15 @@ for role in roles/*/; do
   grep -q "ENTRY POINT" "$work/doc.txt" || { echo "ansible-doc shows no ENTRY POINT for $name" >&2; exit 1; }
   echo "ansible-doc ok: $name (role)"
 done
+# What an execution environment needs, read from the INSTALLED copy as
+# ansible-builder reads it (meta/execution-environment.yml), and the example
+# execution environment turned into a build context (nothing is built).
+ansible-builder introspect --sanitize "$work/installed" >"$work/ee-deps.txt"
+for need in 'cryptography>=3.3' 'requests>=' 'docker.io \[platform:dpkg\]' 'openssh-clients \[platform:rpm\]'; do
+  grep -q -- "- '$need.*from collection aistack.deploy'" "$work/ee-deps.txt" || {
+    echo "ansible-builder introspect does not list $need for aistack.deploy:" >&2; cat "$work/ee-deps.txt" >&2; exit 1; }
+done
+echo "ansible-builder introspect ok: $(grep -c 'from collection aistack.deploy' "$work/ee-deps.txt") dependencies"
+ansible-builder create -f examples/execution-environment/execution-environment.yml -c "$work/ee" >/dev/null
+grep -q 'aistack.deploy' "$work/ee/_build/requirements.yml" || { echo "the example EE does not install aistack.deploy" >&2; exit 1; }
+echo "ansible-builder create ok: examples/execution-environment"
