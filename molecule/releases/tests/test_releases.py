@@ -82,6 +82,12 @@ def deploy(release: str, *extra: dict[str, t.Any]) -> subprocess.CompletedProces
     return playbook("converge.yml", {"aistack_release": release}, *extra)
 
 
+def audit() -> dict[str, t.Any]:
+    """The last run the controller's audit log recorded (aistack_audit_log, one JSON line per run)."""
+    lines = (EPHEMERAL / "audit.jsonl").read_text().splitlines()
+    return json.loads(lines[-1])
+
+
 def recap(output: str) -> dict[str, int]:
     for line in output.splitlines():
         if line.startswith(HOST) and "ok=" in line:
@@ -195,6 +201,12 @@ def test_new_release_with_new_code_secret_and_migration_replaces_the_current_one
     history = state(one)["history"]
     assert [(h["release"], h["result"], h["from"]) for h in history[-2:]] == [("1.0.0", "healthy", ""),
                                                                               ("1.0.1", "healthy", "1.0.0")]
+    # The run's record on the controller and its summary.
+    last = audit()
+    assert (last["action"], last["release"], last["result"], last["by"]) == ("deploy", "1.0.1", "ok", history[-1]["by"])
+    assert {k: last["hosts"][HOST][k] for k in ("result", "before", "after")} == \
+        {"result": "deployed", "before": "1.0.0", "after": "1.0.1"}
+    assert "Release 1.0.1, deploy:" in run.stdout and f"{HOST}  1.0.0 -> 1.0.1" in run.stdout
 
 
 def test_failed_release_goes_back_and_state_agrees(one):
@@ -213,6 +225,10 @@ def test_failed_release_goes_back_and_state_agrees(one):
         ("1.0.2", "failed", "1.0.1", "health gate")
     assert state(one)["last_healthy"] == "1.0.1"
     assert psql(one, "SELECT count(*) FROM verify_rows") == "1"  # data never lives in a release
+    last = audit()
+    assert (last["release"], last["result"], last["hosts"][HOST]["result"], last["hosts"][HOST]["after"]) == \
+        ("1.0.2", "failed", "failed", "1.0.1")
+    assert last["hosts"][HOST]["reason"].startswith("Release 1.0.2 of reference did not become healthy")
 
 
 # ---------------------------------------------------------------- 2. a release that served is immutable
@@ -228,6 +244,9 @@ def test_changing_a_release_that_served_is_refused_before_anything_changes(one):
     assert recap(run.stdout)["changed"] == 0
     assert (sorted(c["Id"] for c in containers(one).values()),
             one.file(f"{ROOT}/releases/1.0.1/.env").sha256sum) == before
+    refused = audit()["hosts"][HOST]
+    assert (refused["result"], refused["before"], refused["after"]) == ("failed", "1.0.1", "1.0.1")
+    assert "has served on this host and is immutable" in refused["reason"]
 
 
 def test_rebuilding_an_old_release_name_from_new_source_is_refused(one):
@@ -259,6 +278,9 @@ def test_rollback_to_a_named_release_runs_exactly_its_image_and_secrets_and_rest
     last = state(one)["history"][-1]
     assert (last["release"], last["action"], last["from"], last["result"]) == ("1.0.0", "rollback", "1.0.1", "healthy")
     assert last["by"]
+    recorded = audit()
+    assert (recorded["action"], recorded["release"], recorded["result"]) == ("rollback", "1.0.0", "ok")
+    assert (recorded["hosts"][HOST]["before"], recorded["hosts"][HOST]["after"]) == ("1.0.1", "1.0.0")
 
 
 def test_rollback_without_a_name_goes_to_the_healthy_release_before(one):

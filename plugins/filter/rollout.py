@@ -1,0 +1,52 @@
+# Copyright (c) 2026, aistack.deploy developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Filters of a rollout across a fleet: its settings, when it stops, its audit record and summary.
+
+Thin wrappers: the logic lives in plugins/plugin_utils/_rollout.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+import typing as t
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.aistack.deploy.plugins.plugin_utils._rollout import (
+    rollout_gate as _rollout_gate,
+    rollout_problems as _rollout_problems,
+    rollout_report as _rollout_report,
+)
+
+
+def _mapping(value: t.Any, what: str, name: str) -> Mapping[str, t.Any]:
+    if not isinstance(value, Mapping):
+        raise AnsibleFilterError(f"{name}: {what} must be a mapping, got {type(value).__name__}")
+    return value
+
+
+def rollout_problems(settings: t.Any) -> list[str]:
+    return _rollout_problems(_mapping(settings, "the settings", "rollout_problems"))
+
+
+def rollout_gate(outcomes: t.Any, max_fail_percentage: t.Any = 0) -> dict[str, t.Any]:
+    try:
+        limit = float(max_fail_percentage)
+    except (TypeError, ValueError) as exc:
+        raise AnsibleFilterError(f"rollout_gate: max_fail_percentage must be a number, got {max_fail_percentage!r}") from exc
+    return _rollout_gate(_mapping(outcomes, "the outcomes", "rollout_gate"), limit)
+
+
+def rollout_report(outcomes: t.Any, run: t.Any) -> dict[str, t.Any]:
+    return _rollout_report(_mapping(outcomes, "the outcomes", "rollout_report"), _mapping(run, "the run", "rollout_report"))
+
+
+class FilterModule:
+    def filters(self) -> dict[str, t.Callable[..., t.Any]]:
+        return {
+            "rollout_problems": rollout_problems,
+            "rollout_gate": rollout_gate,
+            "rollout_report": rollout_report,
+        }
