@@ -24,6 +24,7 @@ MINIMUMS = (
     ("app_stack_history_length", 1, "entries"),
     ("app_stack_backup_keep", 1, "backups"),
     ("app_stack_lock_max_age", 1, "seconds"),
+    ("app_stack_min_free_disk_mb", 0, "MiB; 0 turns the pre-flight's disk check off; aistack_min_free_disk_mb sets it"),
 )
 
 

@@ -282,7 +282,7 @@ def test_app_image_good(changed: dict[str, t.Any], exists: t.Any) -> None:
 
 AS = defaults("app_stack", app_stack_release="1.0.0", app_stack_root="/opt/aistack/app",
               app_stack_data_root="/var/lib/aistack/app", app_stack_backup_dir="/var/lib/aistack/app/backups",
-              app_stack_keep_releases=5)
+              app_stack_keep_releases=5, app_stack_min_free_disk_mb=2048)
 
 STACK_BAD: dict[str, tuple[dict[str, t.Any], str, str]] = {
     "release_with_slash": ({"app_stack_release": "1.0/../../etc"}, "app_stack_release", '"1.0/../../etc"'),
@@ -293,6 +293,7 @@ STACK_BAD: dict[str, tuple[dict[str, t.Any], str, str]] = {
     "keep_one_release": ({"app_stack_keep_releases": "1"}, "app_stack_keep_releases", "2 or more"),
     "history_zero": ({"app_stack_history_length": 0}, "app_stack_history_length", "1 or more"),
     "lock_age_negative": ({"app_stack_lock_max_age": -5}, "app_stack_lock_max_age", "1 or more (seconds), got -5"),
+    "free_disk_negative": ({"app_stack_min_free_disk_mb": -1}, "app_stack_min_free_disk_mb", "0 or more (MiB"),
     "backup_keep_zero": ({"app_stack_backup_keep": 0}, "app_stack_backup_keep", "1 or more (backups), got 0"),
     "backup_dir_relative": ({"app_stack_backup_dir": "backups"}, "app_stack_backup_dir", "absolute path outside"),
     "backup_dir_in_root": ({"app_stack_backup_dir": "/opt/aistack/app/backups"}, "app_stack_backup_dir",

@@ -1,0 +1,84 @@
+"""site.yml's pre-flight (app_stack's preflight.yml) against this machine: free disk and free ports.
+
+Each case is a real ansible-playbook run on this machine (connection local):
+the stack's input checks (validate.yml, as site.yml's pre-flight runs them),
+then the probe, which only reads (df, /proc/net/tcp, docker ps). A port this
+test listens on stands for another program's; the rules themselves are unit
+tests (tests/unit/plugins/plugin_utils/test_preflight.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import typing as t
+from pathlib import Path
+
+import pytest
+
+PLAY = """
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Check the stack's input as site.yml's pre-flight does
+      ansible.builtin.include_role: {name: aistack.deploy.app_stack, tasks_from: validate.yml}
+      vars: {__app_stack_input_only: true}
+    - name: Check that the host can take the release
+      ansible.builtin.include_role: {name: aistack.deploy.app_stack, tasks_from: preflight.yml}
+"""
+
+
+def run(tmp_path: Path, port: int, **extra: t.Any) -> subprocess.CompletedProcess[str]:
+    (tmp_path / "play.yml").write_text(PLAY)
+    variables = {
+        "ansible_python_interpreter": sys.executable,
+        "app_stack_name": "preflight-it",
+        "app_stack_release": "1.0.0",
+        "app_stack_root": str(tmp_path / "opt" / "app"),
+        "app_stack_data_root": str(tmp_path / "var" / "app"),
+        "app_stack_services": {"api": {"ports": [f"127.0.0.1:{port}:8000"]}},
+        **extra,
+    }
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", "-c", "local",
+         "-e", json.dumps(variables), str(tmp_path / "play.yml")],
+        capture_output=True, text=True, env=dict(os.environ, NO_COLOR="1", ANSIBLE_FORCE_COLOR="false"), check=False)
+
+
+@pytest.fixture
+def taken_port() -> t.Iterator[int]:
+    """A port some other program (this test) listens on."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        yield listener.getsockname()[1]
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_a_host_with_room_and_free_ports_passes(tmp_path: Path) -> None:
+    done = run(tmp_path, free_port(), app_stack_min_free_disk_mb=1)
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert not (tmp_path / "opt").exists() and not (tmp_path / "var").exists()  # the probe only looked
+
+
+def test_a_port_another_program_listens_on_is_refused(tmp_path: Path, taken_port: int) -> None:
+    done = run(tmp_path, taken_port, app_stack_min_free_disk_mb=1)
+    assert done.returncode != 0
+    output = done.stdout.replace('\\"', '"')
+    assert (f"localhost cannot take release 1.0.0 of preflight-it: port {taken_port} (app_stack_services.api.ports) "
+            "is taken by another program listening on 127.0.0.1") in output
+    assert "Nothing has changed on any host" in output
+
+
+def test_too_little_free_disk_is_refused(tmp_path: Path) -> None:
+    done = run(tmp_path, free_port(), app_stack_min_free_disk_mb=1024 ** 3)  # a petabyte
+    assert done.returncode != 0
+    assert f"MiB free on the filesystem of {tmp_path}/opt/app, app_stack_min_free_disk_mb" in done.stdout
