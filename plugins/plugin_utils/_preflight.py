@@ -58,9 +58,9 @@ def parse_probe(output: str) -> dict[str, t.Any]:
     listeners: list[tuple[str, int]] = []
     ours: set[int] = set()
     for line in output.splitlines():
-        kind, _, rest = line.strip().partition(" ")
+        kind, _sep, rest = line.strip().partition(" ")
         if kind == "DF":
-            path, _, kib = rest.rpartition(" ")
+            path, _sep, kib = rest.rpartition(" ")
             if kib.isdigit() and path:
                 free[path] = int(kib) // 1024
         elif kind == "LISTEN":

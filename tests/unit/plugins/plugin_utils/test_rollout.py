@@ -66,8 +66,8 @@ def test_bad_settings_are_named_one_problem_each(settings: dict[str, t.Any], pro
 
 def test_every_problem_is_reported_at_once() -> None:
     problems = rollout_problems({"aistack_batches": [0, "x"], "aistack_max_fail_percentage": 101})
-    assert [p.split(":")[0] for p in problems] == ["aistack_batches[0]", "aistack_batches[1]",
-                                                    "aistack_max_fail_percentage"]
+    names = [p.split(":")[0] for p in problems]
+    assert names == ["aistack_batches[0]", "aistack_batches[1]", "aistack_max_fail_percentage"]
 
 
 def test_the_gate_stops_once_failures_exceed_the_share() -> None:
