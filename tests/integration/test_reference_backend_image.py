@@ -190,7 +190,8 @@ def test_sigterm_stops_it_quickly(running: dict[str, t.Any]) -> None:
     container.stop(timeout=10)
     took = time.monotonic() - start
     container.reload()
-    assert took < 5, f"docker stop took {took:.1f} s"
+    # Under 10 s, docker stop's own timeout: SIGTERM ended it, not the SIGKILL after it.
+    assert took < 9, f"docker stop took {took:.1f} s"
     assert container.attrs["State"]["ExitCode"] == 0, container.logs(tail=20).decode(errors="replace")
     assert b"Finished server process" in container.logs(tail=20)
 
