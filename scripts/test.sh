@@ -89,13 +89,15 @@ step() {  # step NAME COMMAND...: one check inside a tier; remembers failures
   if [ "$rc" -ne 0 ]; then
     echo "--- FAILED: $*"
     tier_failed=1
+    # One append per failure: tiers that run side by side never interleave theirs.
     { printf -- '--- failed step: %s (rc %s)\n' "$name" "$rc"
       grep -E '^(FAILED|ERROR) |^E   |fatal:|Error|error:' "$log" | tail -n 40
       echo "... its last lines:"
       tail -n 25 "$log"
-    } >>"$failure_digest"
+    } >"$log.failed"
+    cat "$log.failed" >>"$failure_digest"
   fi
-  rm -f "$log"
+  rm -f "$log" "$log.failed"
   return 0
 }
 
@@ -231,7 +233,8 @@ tier_molecule() {
         "$logdir/$scenario.log" 2>/dev/null | grep -v "default/molecule.yml' glob failed" | tail -n 40
       echo "... its last lines:"
       tail -n 60 "$logdir/$scenario.log" 2>/dev/null
-    } >>"$failure_digest"
+    } >"$logdir/$scenario.failed"
+    cat "$logdir/$scenario.failed" >>"$failure_digest"
   done
   say "molecule scenarios"
   printf '%s\n' "${recap[@]}"
