@@ -22,12 +22,13 @@ from collections.abc import Mapping
 import typing as t
 
 from ansible_collections.aistack.deploy.plugins.plugin_utils._input import Problems as _Problems, plain as _plain
+from ansible_collections.aistack.deploy.plugins.plugin_utils._switch import RELEASE_LABEL, release_alias
 
 SERVICE_KEYS = frozenset({
     "preset", "enabled", "target", "image", "command", "entrypoint", "environment", "env_file", "ports",
     "expose", "volumes", "depends_on", "healthcheck", "profiles", "restart", "resources", "gpu", "read_only",
     "tmpfs", "user", "cap_add", "cap_drop", "stop_grace_period", "stop_signal", "data_user", "labels",
-    "devices", "shm_size", "working_dir", "init", "job",
+    "devices", "shm_size", "working_dir", "init", "job", "rollout",
 })
 VOLUME_KEYS = frozenset({"type", "path", "mode", "owner", "files"})
 FILE_KEYS = frozenset({"src", "dest", "mode"})
@@ -50,6 +51,7 @@ PORT_RE = re.compile(
     r"(?P<container>[0-9]{1,5})(?:/(?P<proto>tcp|udp))?$")
 CAPABILITY_RE = re.compile(r"^(ALL|[A-Z_]+)$")
 SIGNAL_RE = re.compile(r"^SIG[A-Z0-9]+$")
+ROLLOUTS = ("start-first", "stop-first")
 
 
 def _origin(svc: dict[str, t.Any], where: str, key: str) -> str:
@@ -208,6 +210,7 @@ def app_stack_model(spec: dict[str, t.Any]) -> dict[str, t.Any]:
         sspec = services_in.get(sname) or {}
         profiles = sspec.get("profiles", presets.get(chosen[sname], {}).get("profiles") or [])
         return not profiles or not isinstance(profiles, list) or bool(set(profiles) & set(active_profiles))
+    proxy_runs = any(presets.get(preset_name, {}).get("_proxy") and runs(sname) for sname, preset_name in chosen.items())
     volumes_in = spec.get("volumes") or {}
     if not isinstance(volumes_in, dict):
         problems.add("app_stack_volumes", "must be a dict of volume names to settings")
@@ -294,6 +297,9 @@ def app_stack_model(spec: dict[str, t.Any]) -> dict[str, t.Any]:
         if "depends_on" not in sspec:
             merged["depends_on"] = [dep for dep in presets.get(preset_name, {}).get("_depends_on") or []
                                     if dep in chosen and dep != sname]
+        if proxy_runs and presets.get(preset_name, {}).get("_proxied") and "ports" not in sspec:
+            # Behind the proxy, the proxy is the way in: no host port, so two releases can run side by side.
+            merged["ports"] = []
         services[sname] = _service(sname, merged, where, problems, defaults, images, volumes, common_env,
                                    secret_names, spec)
         services[sname]["auto_depends_on"] = "depends_on" not in sspec
@@ -363,6 +369,28 @@ def app_stack_model(spec: dict[str, t.Any]) -> dict[str, t.Any]:
                 volume["owner_key"] not in [o["key"] for o in owners]:
             owners.append({"key": volume["owner_key"], "image": volume["owner_image"], "user": volume["owner_user"]})
     _job_dependents(services, problems)
+    rollout_notes = {}
+    for sname, svc in services.items():
+        note = _rollout(sname, svc, "rollout" in (services_in.get(sname) or {}), proxy_runs, problems) if active(svc) else ""
+        if note:
+            rollout_notes[sname] = note
+    # A stop-first service's `up` brings its dependencies up to date: one that depends on a start-first
+    # service would replace it in place. The proxy is nginx_proxy's, started after the switch.
+    for sname, svc in services.items():
+        if not active(svc) or svc["rollout"] != "start-first":
+            continue
+        dependents = sorted(d for d, dsvc in services.items() if active(dsvc) and not dsvc["job"]
+                            and dsvc["rollout"] == "stop-first" and sname in dsvc["depends_on"]
+                            and not presets.get(dsvc["preset"], {}).get("_proxy"))
+        if not dependents:
+            continue
+        why = (f"stop-first service(s) {', '.join(dependents)} depend on it (their `up` would replace it in place; "
+               "make them start-first too, or drop the dependency)")
+        if "rollout" in (services_in.get(sname) or {}):
+            problems.add(f"app_stack_services.{sname}.rollout", f"start-first is not possible: {why}")
+        else:
+            svc["rollout"] = "stop-first"
+            rollout_notes[sname] = why
 
     def serves(svc: dict[str, t.Any]) -> bool:
         """A long-running service that runs with the active profiles (jobs run once, before them)."""
@@ -384,6 +412,10 @@ def app_stack_model(spec: dict[str, t.Any]) -> dict[str, t.Any]:
         "jobs": sorted(s for s, svc in services.items() if active(svc) and svc["job"]),
         "images": sorted({svc["image"] for svc in services.values() if active(svc) and svc["image"]}),
         "max_stop_grace_seconds": int(grace + 0.999),
+        # Services whose new release starts beside the old one, behind the proxy (deploy.yml), and why
+        # others a preset would start first are replaced in place.
+        "start_first": sorted(s for s, svc in services.items() if serves(svc) and svc["rollout"] == "start-first"),
+        "rollout_notes": rollout_notes,
         "problems": list(problems),
     }
 
@@ -630,8 +662,42 @@ def _service(sname: str, svc: dict[str, t.Any], where: str, problems: _Problems,
         problems.add(f"{where}.devices", "must be a list of host devices such as /dev/video0[:/dev/video0[:rwm]]")
         devices = []
     out["devices"] = devices
+    rollout = svc.get("rollout", "stop-first")
+    if rollout not in ROLLOUTS:
+        problems.add(f"{where}.rollout", f"must be start-first or stop-first (got {rollout!r})")
+        rollout = "stop-first"
+    out["rollout"] = rollout
     _job(svc, out, where, problems)
     return out
+
+
+def _rollout(sname: str, svc: dict[str, t.Any], explicit: bool, proxy_runs: bool, problems: _Problems) -> str:
+    """Keep a start-first service start-first only where two of its containers can run; say why not.
+
+    What the user asked for and cannot be is a problem; what a preset suggested falls back to stop-first
+    with the reason (returned, and printed by the deploy).
+    """
+    if svc["rollout"] != "start-first":
+        return ""
+    where = f"app_stack_services.{sname}.rollout"
+    published = [port for port in svc["ports"] if (match := PORT_RE.match(port)) and match.group("host")]
+    blockers = []
+    if svc["job"]:
+        blockers.append("it is a job, run once")
+    if published:
+        blockers.append(f"it publishes host port(s) {', '.join(published)} (two containers cannot hold one port)")
+    if not proxy_runs:
+        blockers.append("no proxy service runs in front of it (nothing would switch its requests)")
+    if explicit and blockers:
+        problems.add(where, f"start-first is not possible: {'; '.join(blockers)} (allowed: stop-first, or no host "
+                            "ports and a proxy service such as nginx)")
+    elif svc["reservations"].get("devices") and not explicit:
+        # Two containers on one GPU may not fit in its memory: the user says when they do.
+        blockers.append("it uses a GPU (set rollout: start-first where two of its containers fit in the GPU's memory)")
+    if blockers:
+        svc["rollout"] = "stop-first"
+        return "; ".join(blockers)
+    return ""
 
 
 def _job(svc: dict[str, t.Any], out: dict[str, t.Any], where: str, problems: _Problems) -> None:
@@ -745,6 +811,11 @@ def app_stack_compose(model: dict[str, t.Any], defaults: dict[str, t.Any], env_f
             del out["logging"]["options"]
         labels = dict(svc["labels"])
         labels["io.aistack.deploy.app"] = model["name"]
+        if svc.get("rollout") == "start-first" and not svc.get("job"):
+            # The proxy reaches this release's containers by this alias (targets.conf), so the next release's
+            # can start beside them and pass the gate before they get a request.
+            labels[RELEASE_LABEL] = str(defaults.get("release", ""))
+            out["networks"] = {"default": {"aliases": [release_alias(sname, str(defaults.get("release", "")))]}}
         out["labels"] = dict(sorted(labels.items()))
         services[sname] = out
     compose: dict[str, t.Any] = {"name": model["name"], "services": services}

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 import typing as t
 
 from ansible_collections.aistack.deploy.plugins.plugin_utils._input import Problems as _Problems, plain as _plain
+from ansible_collections.aistack.deploy.plugins.plugin_utils._switch import target_variable
 
 UPSTREAM_KEYS = frozenset({"host", "port", "scheme"})
 ROUTE_KEYS = frozenset({
@@ -28,6 +29,8 @@ ROUTE_KEYS = frozenset({
 })
 TLS_PROTOCOLS = ("TLSv1.2", "TLSv1.3")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
+# A compose service's name (app_stack's rule): the hosts targets.conf may redirect to one release's containers.
+SERVICE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 HOST_RE = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?$|^\[[0-9A-Fa-f:.]+\]$")
 PATH_RE = re.compile(r"^/[A-Za-z0-9._~!&()*+,=:@%/-]*$")
 SIZE_RE = re.compile(r"^[0-9]+[kKmMgG]?$")
@@ -128,7 +131,10 @@ def nginx_proxy_model(spec: dict[str, t.Any]) -> dict[str, t.Any]:
         if scheme not in ("http", "https"):
             problems.add(f"{where}.scheme", f"must be http or https (got {scheme!r})")
         upstreams[name] = {"host": host, "port": int(port) if _port(port) else 0, "scheme": scheme,
-                           "variable": "aistack_upstream_" + name.replace("-", "_")}
+                           "variable": "aistack_upstream_" + name.replace("-", "_"),
+                           # A compose service: app_stack's targets.conf may name the release that serves it.
+                           "target_variable": target_variable(host) if isinstance(host, str) and SERVICE_RE.match(host)
+                           else ""}
 
     routes_in = spec.get("routes")
     routes: list[dict[str, t.Any]] = []

@@ -20,6 +20,7 @@ RELEASE_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 # (variable, smallest value, why)
 MINIMUMS = (
     ("app_stack_health_timeout", 1, "seconds"),
+    ("app_stack_drain_seconds", 0, "seconds"),
     ("app_stack_keep_releases", 2, "the current and the previous release; aistack_keep_releases sets it"),
     ("app_stack_history_length", 1, "entries"),
     ("app_stack_backup_keep", 1, "backups"),

@@ -1,7 +1,7 @@
 """The reference backend's HTTP API.
 
 GET  /            service name and version
-GET  /health      200 when every check passes, 503 otherwise (database, model, disk)
+GET  /health      200 when every check passes, 503 otherwise (warm-up, database, model, disk)
 POST /predict     score features with the model on the models volume
 POST /predict/async   the same through Celery (needs a broker)
 POST /upload      store a file on the data volume (uploads/)
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 import typing as t
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from .model import ModelError, load_model
 from .settings import get_settings
 
 CHUNK = 1024 * 1024
+STARTED = time.monotonic()
 
 app = FastAPI(title="aistack reference backend", version=__version__)
 
@@ -42,7 +44,9 @@ def root() -> dict[str, str]:
 @app.get("/health")
 def health(response: Response) -> dict[str, t.Any]:
     settings = get_settings()
+    left = settings.warmup_s - (time.monotonic() - STARTED)
     checks = {
+        "warmup": {"status": "fail", "detail": f"warming up, {left:.0f} s left"} if left > 0 else {"status": "ok"},
         "database": check_database(settings.database_url),
         "model": check_model(settings.model_path),
         "disk": check_disk(settings.data_dir, settings.min_free_disk_mb),

@@ -20,6 +20,7 @@ class Settings:
     min_free_disk_mb: int
     broker_url: str
     result_backend: str
+    warmup_s: float
 
     @property
     def model_path(self) -> Path:
@@ -37,4 +38,6 @@ def get_settings() -> Settings:
         min_free_disk_mb=int(env.get("MIN_FREE_DISK_MB", "100")),
         broker_url=env.get("CELERY_BROKER_URL", redis_url),
         result_backend=env.get("CELERY_RESULT_BACKEND", redis_url),
+        # Seconds /health answers 503 after the process starts, as an app that loads a model does.
+        warmup_s=float(env.get("WARMUP_S", "0")),
     )

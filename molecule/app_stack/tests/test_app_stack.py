@@ -35,10 +35,12 @@ SCENARIO = Path(__file__).resolve().parents[1]
 INVENTORY = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/nonexistent")) / "inventory"
 UID_GID = "10001:10001"
 
-# Python on the test host (it has no curl): GET or multipart POST, prints "status body".
+# Python on the test host (it has no curl): GET or multipart POST, prints "status body". Through nginx
+# (the api publishes no port behind it); the certificate is nginx_proxy's test (test_nginx_proxy.py).
 HTTP = r"""
-import sys, urllib.request, urllib.error, uuid
+import ssl, sys, urllib.request, urllib.error, uuid
 url = sys.argv[1]
+context = ssl._create_unverified_context()
 data, headers = None, {}
 if len(sys.argv) > 2:
     boundary = uuid.uuid4().hex
@@ -46,7 +48,8 @@ if len(sys.argv) > 2:
             f"Content-Type: application/octet-stream\r\n\r\n{sys.argv[3]}\r\n--{boundary}--\r\n").encode()
     headers = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
 try:
-    with urllib.request.urlopen(urllib.request.Request(url, data=data, headers=headers), timeout=10) as r:
+    with urllib.request.urlopen(urllib.request.Request(url, data=data, headers=headers), timeout=10,
+                                context=context) as r:
         print(r.status, r.read().decode())
 except urllib.error.HTTPError as e:
     print(e.code, e.read().decode())
@@ -57,7 +60,7 @@ def http(host, path: str, *upload: str) -> tuple[int, str]:
     script = base64.b64encode(HTTP.encode()).decode()
     args = " ".join(shlex.quote(a) for a in upload)
     out = host.check_output(f"python3 -c 'import base64; exec(base64.b64decode(\"{script}\"))' "
-                            f"http://127.0.0.1:8000{path} {args}")
+                            f"https://127.0.0.1{path} {args}")
     status, body = (out.split(" ", 1) + [""])[:2]
     return int(status), body
 

@@ -5,8 +5,10 @@ each driving ansible-playbook against the scenario's own inventory as an
 operator would:
 
 1. 1.0.1 (new code, a new secret, a migration adding a column, run behind a
-   backup) replaces 1.0.0, rows kept; 1.0.2 fails its gate and goes back to
-   1.0.1; `current` and state.json agree throughout.
+   backup, an API that takes about 20 s to become healthy) replaces 1.0.0, rows
+   kept; 1.0.2 fails its gate and goes back to 1.0.1; `current` and
+   state.json agree throughout. A request loop through nginx over HTTPS runs
+   during both: every request answers 200 (zero downtime; start-first).
 2. A release that served is immutable: 1.0.1 with another environment, and
    1.0.0 from today's (changed) source, are refused before anything changes.
 3. rollback.yml to 1.0.0 runs exactly 1.0.0's recorded image and secrets
@@ -32,6 +34,7 @@ import json
 import os
 import shutil
 import subprocess
+import ssl
 import threading
 import time
 import urllib.error
@@ -50,10 +53,12 @@ EPHEMERAL = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/nonexistent"))
 INVENTORY = EPHEMERAL / "inventory"
 SOURCE = EPHEMERAL / "reference-backend"
 IMAGE = "aistack-test/releases-backend-api"
-SERVICES = {"api", "postgres"}
+SERVICES = {"api", "postgres", "nginx"}
 SECRETS_1_0_0 = {"POSTGRES_PASSWORD": "pg-Releases/w0rd", "APP_SECRET_CANARY": "releases-canary-1.0.0"}
 SECRETS_1_0_1 = {"POSTGRES_PASSWORD": "pg-Releases/w0rd", "APP_SECRET_CANARY": "releases-canary-1.0.1"}
 BAD_MODEL = {"app_stack_env": {"LOG_LEVEL": "INFO", "MODEL_FILE": "missing.json"}}  # /health answers 503
+# /health answers 503 for the first 17 s: with its start, the API takes about 20 s to become healthy.
+WARM_UP = {"app_stack_env": {"LOG_LEVEL": "INFO", "WARMUP_S": "17"}}
 MIGRATIONS = SCENARIO / "migrations"  # 0002 adds notes.tag, 0003 is bad SQL
 VERSIONS = SOURCE / "app" / "migrations" / "versions"
 BACKUPS = f"/var/lib/aistack/{APP}/backups"
@@ -95,10 +100,17 @@ def recap(output: str) -> dict[str, int]:
     raise AssertionError(f"no recap line:\n{output[-3000:]}")
 
 
-def containers(host: t.Any) -> dict[str, dict[str, t.Any]]:
+def all_containers(host: t.Any) -> list[dict[str, t.Any]]:
     ids = host.check_output(f"docker ps -aq --filter label=com.docker.compose.project={APP}").split()
-    found = json.loads(host.check_output(f"docker inspect {' '.join(ids)}")) if ids else []
-    return {c["Config"]["Labels"]["com.docker.compose.service"]: c for c in found}
+    return json.loads(host.check_output(f"docker inspect {' '.join(ids)}")) if ids else []
+
+
+def containers(host: t.Any) -> dict[str, dict[str, t.Any]]:
+    """The project's containers by service (one each, once a deploy has ended)."""
+    found = all_containers(host)
+    services = [c["Config"]["Labels"]["com.docker.compose.service"] for c in found]
+    assert len(services) == len(set(services)), f"more than one container of a service: {sorted(services)}"
+    return dict(zip(services, found))
 
 
 def wait_healthy(host: t.Any, timeout: float = 120) -> None:
@@ -186,8 +198,12 @@ def test_new_release_with_new_code_secret_and_migration_replaces_the_current_one
     main = SOURCE / "app" / "main.py"
     main.write_text(main.read_text() + "\n# release 1.0.1: new code\n")
     shutil.copy(MIGRATIONS / "0002_notes_tag.py", VERSIONS)
-    run = deploy("1.0.1", {"app_stack_secrets": SECRETS_1_0_1})
+    with RequestLoop() as loop:
+        run = deploy("1.0.1", {"app_stack_secrets": SECRETS_1_0_1}, WARM_UP)
     assert run.returncode == 0, run.stdout[-3000:]
+    # Started beside 1.0.0, healthy after its warm-up, then nginx switched: no request failed.
+    assert loop.report("during the good release 1.0.1 (about 20 s to become healthy)") == []
+    assert "Reload nginx, wait app_stack_drain_seconds, stop and remove the old containers" in run.stdout
     # The migration ran, behind a backup, and its output was shown.
     assert psql(one, "SELECT version_num FROM alembic_version") == "0002"
     assert psql(one, "SELECT body, tag IS NULL FROM notes") == "written by 1.0.0|t"
@@ -212,9 +228,14 @@ def test_new_release_with_new_code_secret_and_migration_replaces_the_current_one
 def test_failed_release_goes_back_and_state_agrees(one):
     psql(one, "CREATE TABLE IF NOT EXISTS verify_rows (id serial primary key, note text)")
     psql(one, "INSERT INTO verify_rows (note) VALUES ('before the bad release')")
-    run = deploy("1.0.2", {"app_stack_secrets": SECRETS_1_0_1}, BAD_MODEL)
+    serving = containers(one)["api"]["Id"]
+    with RequestLoop() as loop:
+        run = deploy("1.0.2", {"app_stack_secrets": SECRETS_1_0_1}, BAD_MODEL)
     output = run.stdout + run.stderr
     assert run.returncode != 0
+    # The failed release never served: the old API answered every request and was never stopped.
+    assert loop.report("during the failed release 1.0.2") == []
+    assert containers(one)["api"]["Id"] == serving
     assert "Release 1.0.2 of reference did not become healthy" in output
     assert "Rolled back to release 1.0.1, which is healthy again" in output
     assert "503" in output  # the failed container's log tail is in the diagnostics
@@ -317,39 +338,68 @@ def host_address() -> str:
                            HOST], capture_output=True, text=True, check=True).stdout.split()[0]
 
 
-def request_loop(url: str, stop: threading.Event, seen: list[int], limit_s: float = 300) -> None:
-    """GET url every 0.25 s until told to stop (or limit_s passed); record each status (0: no answer)."""
-    deadline = time.monotonic() + limit_s
-    while not stop.is_set() and time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=5) as answer:
-                seen.append(answer.status)
-        except urllib.error.HTTPError as exc:
-            seen.append(exc.code)
-        except OSError:
-            seen.append(0)
-        time.sleep(0.25)
+class RequestLoop:
+    """GET /health through nginx over HTTPS 10 times a second while a deploy runs; stops by itself after limit_s.
+
+    Records each answer's status (0: no answer) and time; the certificate is the host's own CA's, not checked here.
+    """
+
+    def __init__(self, limit_s: float = 420) -> None:
+        self.url = f"https://{host_address()}/health"
+        self.limit_s = limit_s
+        self.seen: list[tuple[float, int]] = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def run(self) -> None:
+        context = ssl.create_default_context()
+        context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+        deadline = time.monotonic() + self.limit_s
+        while not self.stop.is_set() and time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(self.url, timeout=5, context=context) as answer:
+                    status = answer.status
+            except urllib.error.HTTPError as exc:
+                status = exc.code
+            except OSError:
+                status = 0
+            self.seen.append((time.monotonic(), status))
+            time.sleep(0.1)
+
+    def __enter__(self) -> "RequestLoop":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: t.Any) -> None:
+        self.stop.set()
+        self.thread.join()
+
+    def report(self, what: str) -> list[int]:
+        """Print the figures; return the statuses that were not 200."""
+        times = [at for at, status in self.seen if status == 200]
+        gap = max((b - a for a, b in zip(times, times[1:])), default=0.0)
+        failed = [status for _at, status in self.seen if status != 200]
+        span = self.seen[-1][0] - self.seen[0][0] if self.seen else 0.0
+        print(f"{what}: {len(self.seen)} requests in {span:.0f} s ({len(self.seen) / max(span, 1):.1f}/s) through "
+              f"nginx over HTTPS, {len(failed)} not 200 {sorted(set(failed))}, longest gap between answers {gap:.2f} s")
+        assert len(self.seen) > 10 * 20, f"{what}: the loop ran too little ({len(self.seen)} requests)"
+        return failed
 
 
 def test_failed_migration_keeps_the_old_release_serving_and_its_backup_restores(one):
     psql(one, "INSERT INTO notes (body) VALUES ('written by 1.0.1')")
     shutil.copy(MIGRATIONS / "0002_notes_tag.py", VERSIONS)
     shutil.copy(MIGRATIONS / "0003_broken.py", VERSIONS)
-    stop, seen = threading.Event(), []
-    loop = threading.Thread(target=request_loop, args=(f"http://{host_address()}:8000/health", stop, seen))
-    loop.start()
     try:
-        run = deploy("1.0.3", {"app_stack_secrets": SECRETS_1_0_1})
+        with RequestLoop() as loop:
+            run = deploy("1.0.3", {"app_stack_secrets": SECRETS_1_0_1})
     finally:
-        stop.set()
-        loop.join()
         (VERSIONS / "0003_broken.py").unlink()
     output = run.stdout + run.stderr
     assert run.returncode != 0
     assert "Release 1.0.3 of reference was not deployed (its job failed)" in output
     assert "The job migrate of release 1.0.3 exited with" in output and "no_such_type" in output
-    print(f"requests during the failed migration: {len(seen)}, not 200: {[s for s in seen if s != 200]}")
-    assert len(seen) > 10 and set(seen) == {200}
+    assert loop.report("during the failed migration of 1.0.3") == []
     agree(one, "1.0.1")
     assert state(one)["history"][-1]["cause"] == "job"
     assert psql(one, "SELECT version_num FROM alembic_version") == "0001"  # the failed upgrade left nothing behind
@@ -386,8 +436,9 @@ def test_engine_stopped_during_the_gate_is_named_and_the_next_run_recovers(one):
         deadline = time.monotonic() + 240
         # The new API container runs and its probes start (they fail only after the 20 s start period):
         # `up` is done, the gate waits.
-        while (containers(one).get("api", {}).get("Config", {}).get("Image") != f"{IMAGE}:1.0.5"
-               or containers(one)["api"]["State"].get("Health", {}).get("Status") != "starting"):
+        # It starts beside 1.0.4's, which serves.
+        while not any(c["Config"]["Image"] == f"{IMAGE}:1.0.5" and c["State"].get("Health", {}).get("Status") == "starting"
+                      for c in all_containers(one)):
             assert proc.poll() is None and time.monotonic() < deadline, "the 1.0.5 API never started"
             time.sleep(1)
         time.sleep(3)

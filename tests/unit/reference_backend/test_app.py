@@ -67,7 +67,7 @@ def test_health_ok_without_database(client: TestClient) -> None:
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "ok"
-    assert set(body["checks"]) == {"database", "model", "disk"}
+    assert set(body["checks"]) == {"warmup", "database", "model", "disk"}
     assert body["checks"]["database"]["status"] == "skipped"
     assert body["checks"]["model"] == {"status": "ok", "name": "churn-demo", "version": "1.0.0"}
     assert body["checks"]["disk"]["status"] == "ok"
@@ -95,6 +95,16 @@ def test_health_503_when_database_fails(client: TestClient, monkeypatch: pytest.
     assert body["status"] == "fail"
     assert body["checks"]["database"]["status"] == "fail"
     assert "p@" not in json.dumps(body), "the health output must not echo credentials"
+
+
+def test_health_503_while_warming_up(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WARMUP_S", "3600")
+    response = client.get("/health")
+    assert response.status_code == 503
+    assert response.json()["checks"]["warmup"]["status"] == "fail"
+    assert "warming up" in response.json()["checks"]["warmup"]["detail"]
+    monkeypatch.setenv("WARMUP_S", "0")
+    assert client.get("/health").status_code == 200
 
 
 def test_health_503_without_model(client: TestClient, env: dict[str, Path]) -> None:

@@ -21,6 +21,7 @@ import pytest
 import yaml
 from bad_input import merged  # tests/harness, put on sys.path by tests/conftest.py
 
+from ansible_collections.aistack.deploy.plugins.plugin_utils._switch import release_alias
 from ansible_collections.aistack.deploy.plugins.filter.app_stack import (
     FilterModule,
     app_stack_compose,
@@ -940,3 +941,80 @@ def test_bad_input_is_named(case: str) -> None:
     bad = BAD_INPUT[case]
     problems = app_stack_model(spec_of(bad.variables))["problems"]
     assert any(bad.names in problem and bad.detail in problem for problem in problems), problems
+
+
+# ---------------------------------------------------------------- rollout: start-first behind the proxy
+
+PROXIED = {**REFERENCE_SERVICES, "nginx": {}}
+
+
+def test_behind_the_proxy_the_api_publishes_no_port_and_starts_first() -> None:
+    model = model_of(services=copy.deepcopy(PROXIED))
+    assert model["problems"] == []
+    assert model["services"]["api"]["ports"] == []
+    assert model["start_first"] == ["api"] and model["rollout_notes"] == {}
+    # Stop-first as their presets say: no two PostgreSQL, Redis or worker containers at once.
+    assert {s: model["services"][s]["rollout"] for s in ("worker", "postgres", "redis", "nginx")} == \
+        dict.fromkeys(("worker", "postgres", "redis", "nginx"), "stop-first")
+
+
+def test_the_compose_file_gives_a_start_first_service_its_release_s_alias_and_label() -> None:
+    compose = app_stack_compose(model_of(services=copy.deepcopy(PROXIED)), {**COMPOSE_DEFAULTS, "release": "1.0.1"},
+                                ENV_FILE)
+    api = compose["services"]["api"]
+    assert api["networks"] == {"default": {"aliases": [release_alias("api", "1.0.1")]}}
+    assert api["labels"]["io.aistack.deploy.release"] == "1.0.1"
+    # Only start-first services: a release label elsewhere would recreate PostgreSQL at every release.
+    assert "networks" not in compose["services"]["postgres"]
+    assert "io.aistack.deploy.release" not in compose["services"]["postgres"]["labels"]
+
+
+@pytest.mark.parametrize("services, note", [
+    # No proxy: the api publishes its port (the only way in), so two of it cannot run.
+    (REFERENCE_SERVICES, "publishes host port(s) 8000:8000"),
+    # The user publishes a port behind the proxy too.
+    ({**PROXIED, "api": {"ports": ["127.0.0.1:9000:8000"]}}, "publishes host port(s) 127.0.0.1:9000:8000"),
+])
+def test_a_preset_s_start_first_that_cannot_be_falls_back_to_stop_first_with_the_reason(services, note) -> None:
+    model = model_of(services=copy.deepcopy(services))
+    assert model["problems"] == []
+    assert model["services"]["api"]["rollout"] == "stop-first" and model["start_first"] == []
+    assert note in model["rollout_notes"]["api"]
+
+
+def test_a_gpu_service_starts_first_only_when_the_user_says_both_fit() -> None:
+    model = model_of(services=copy.deepcopy(PROXIED), gpu_present=True)
+    assert model["start_first"] == [] and "uses a GPU" in model["rollout_notes"]["api"]
+    chosen = model_of(services={**copy.deepcopy(PROXIED), "api": {"rollout": "start-first"}}, gpu_present=True)
+    assert chosen["start_first"] == ["api"] and chosen["problems"] == []
+
+
+@pytest.mark.parametrize("services, expected", [
+    ({**PROXIED, "api": {"rollout": "blue-green"}},
+     "app_stack_services.api.rollout: must be start-first or stop-first (got 'blue-green')"),
+    ({**REFERENCE_SERVICES, "worker": {"rollout": "start-first"}},
+     "app_stack_services.worker.rollout: start-first is not possible: no proxy service runs in front of it"),
+    ({**PROXIED, "api": {"rollout": "start-first", "ports": ["8000:8000"]}},
+     "app_stack_services.api.rollout: start-first is not possible: it publishes host port(s) 8000:8000"),
+    ({**PROXIED, "migrate": {"command": ["true"], "rollout": "start-first"}},
+     "app_stack_services.migrate.rollout: start-first is not possible: it is a job, run once"),
+])
+def test_a_start_first_the_user_asks_for_and_cannot_have_is_refused(services, expected) -> None:
+    assert any(p.startswith(expected) for p in problems_of(services=copy.deepcopy(services))), \
+        problems_of(services=copy.deepcopy(services))
+
+
+def test_a_user_who_wants_the_old_path_says_stop_first() -> None:
+    model = model_of(services={**copy.deepcopy(PROXIED), "api": {"rollout": "stop-first"}})
+    assert model["start_first"] == [] and model["rollout_notes"] == {} and model["services"]["api"]["ports"] == []
+
+
+def test_a_start_first_service_a_stop_first_one_depends_on_is_replaced_in_place() -> None:
+    services = {**copy.deepcopy(PROXIED), "worker": {"volumes": ["data:/app/data"], "depends_on": ["api"]}}
+    model = model_of(services=services)
+    assert model["start_first"] == [] and "worker depend on it" in model["rollout_notes"]["api"]
+    # The proxy depends on the api too: it is started after the switch, by nginx_proxy.
+    assert model_of(services=copy.deepcopy(PROXIED))["start_first"] == ["api"]
+    services["api"] = {"rollout": "start-first"}
+    assert any(p.startswith("app_stack_services.api.rollout: start-first is not possible: stop-first service(s) "
+                            "worker depend on it") for p in problems_of(services=services))

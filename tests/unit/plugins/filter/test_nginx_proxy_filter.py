@@ -52,7 +52,8 @@ def problems_of(**changes: t.Any) -> list[str]:
 
 def test_the_defaults_are_a_valid_model() -> None:
     model = model_of()
-    assert model["upstreams"] == {"api": {"host": "api", "port": 8000, "scheme": "http", "variable": "aistack_upstream_api"}}
+    assert model["upstreams"] == {"api": {"host": "api", "port": 8000, "scheme": "http", "variable": "aistack_upstream_api",
+                                          "target_variable": "aistack_target_api"}}
     assert [r["path"] for r in model["routes"]] == ["/"]
     assert model["tls_protocols"] == ["TLSv1.2", "TLSv1.3"]
     assert model["hsts"] == "max-age=63072000"
