@@ -54,6 +54,9 @@ def app_stack_release_record(model: t.Any, found: t.Any, file_stats: t.Any, sett
     record.update({
         "services": list(model.get("active_services") or []),
         "proxy_service": str((model.get("proxy") or {}).get("service") or ""),
+        # Where the proxy reads targets.conf, and the services that start beside their serving release.
+        "proxy_dir": str((model.get("proxy") or {}).get("config_dir") or ""),
+        "start_first": list(model.get("start_first") or []),
         "images": image_ids(list(found or []), list(model.get("images") or [])),
         "files": file_checksums(list(file_stats or [])),
     })

@@ -32,7 +32,9 @@ SERVICE_KEYS = frozenset({
 })
 VOLUME_KEYS = frozenset({"type", "path", "mode", "owner", "files"})
 FILE_KEYS = frozenset({"src", "dest", "mode"})
-HEALTHCHECK_KEYS = frozenset({"test", "interval", "timeout", "retries", "start_period"})
+HEALTHCHECK_KEYS = frozenset({"test", "interval", "timeout", "retries", "start_period", "start_interval"})
+# The first Docker Engine that runs a healthcheck's start_interval (older ones refuse the compose file).
+START_INTERVAL_ENGINE = 25
 RESOURCE_KEYS = frozenset({"cpus", "memory", "memory_reservation", "pids"})
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -156,7 +158,8 @@ def app_stack_model(spec: dict[str, t.Any]) -> dict[str, t.Any]:
 
     ``spec`` keys: name, data_root, env_file, services, volumes, presets, defaults (restart, stop_grace_period,
     read_only, tmpfs, cap_drop, no_new_privileges, log_driver, log_options), profiles, images (target -> image),
-    env (every service with env_file), secret_names, gpu_present.
+    env (every service with env_file), secret_names, gpu_present, engine_version (the host's Docker Engine, for
+    healthchecks' start_interval; '' when unknown).
     """
     problems = _Problems()
     spec = _plain(spec) if isinstance(spec, Mapping) else {}
@@ -549,7 +552,7 @@ def _service(sname: str, svc: dict[str, t.Any], where: str, problems: _Problems,
         if not (_str_list(test) and test and test[0] in ("CMD", "CMD-SHELL")) and not (isinstance(test, str) and test):
             problems.add(f"{where}.healthcheck.test", "must be a shell command string or a list starting with CMD or CMD-SHELL")
         check: dict[str, t.Any] = {"test": test}
-        for key in ("interval", "timeout", "start_period"):
+        for key in ("interval", "timeout", "start_period", "start_interval"):
             if key in healthcheck:
                 value = _duration(healthcheck[key])
                 if value is None:
@@ -559,7 +562,7 @@ def _service(sname: str, svc: dict[str, t.Any], where: str, problems: _Problems,
             if not _is_int(healthcheck["retries"]) or healthcheck["retries"] < 1:
                 problems.add(f"{where}.healthcheck.retries", "must be a whole number of 1 or more")
             check["retries"] = healthcheck["retries"]
-        out["healthcheck"] = check
+        out["healthcheck"] = _start_interval(check, spec.get("engine_version"))
     else:
         problems.add(f"{where}.healthcheck", "must be 'image' (the image's own HEALTHCHECK) or a dict with test; "
                                              "every service needs a healthcheck for the health gate")
@@ -668,6 +671,25 @@ def _service(sname: str, svc: dict[str, t.Any], where: str, problems: _Problems,
         rollout = "stop-first"
     out["rollout"] = rollout
     _job(svc, out, where, problems)
+    return out
+
+
+def _start_interval(check: dict[str, t.Any], engine_version: t.Any) -> dict[str, t.Any]:
+    """A healthcheck for the host's engine: start_interval where it runs (Docker Engine 25 or later).
+
+    Probes every start_interval while the container starts (the gate sees it healthy at once), every
+    interval after. An older or unknown engine gets no start_interval, and an interval no longer than
+    3 x start_interval, so that the gate still sees a start within seconds.
+    """
+    if not check.get("start_interval"):
+        return check
+    major = re.match(r"^\s*v?([0-9]+)\.", str(engine_version or ""))
+    if major and int(major.group(1)) >= START_INTERVAL_ENGINE:
+        return check
+    fast = max(_seconds(check["start_interval"]) * 3, 1.0)
+    out = {k: v for k, v in check.items() if k != "start_interval"}
+    if "interval" not in check or _seconds(check["interval"] or "0s") > fast:
+        out["interval"] = f"{fast:g}s"
     return out
 
 

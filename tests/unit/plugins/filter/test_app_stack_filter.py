@@ -1018,3 +1018,28 @@ def test_a_start_first_service_a_stop_first_one_depends_on_is_replaced_in_place(
     services["api"] = {"rollout": "start-first"}
     assert any(p.startswith("app_stack_services.api.rollout: start-first is not possible: stop-first service(s) "
                             "worker depend on it") for p in problems_of(services=services))
+
+
+# ---------------------------------------------------------------- healthchecks: start_interval where the engine has it
+
+@pytest.mark.parametrize("engine, expected", [
+    ("26.1.5+dfsg1", {"start_interval": "1s", "interval": "30s"}),
+    ("25.0.0", {"start_interval": "1s", "interval": "30s"}),
+    # Debian 12's engine refuses start_interval: left out, and the check runs every 3 s from the start.
+    ("20.10.24+dfsg1", {"interval": "3s"}),
+    ("", {"interval": "3s"}),  # unknown (docker_engine did not run): the same
+])
+def test_a_preset_probes_every_second_while_starting_where_the_engine_can(engine, expected) -> None:
+    check = model_of(engine_version=engine)["services"]["postgres"]["healthcheck"]
+    assert {k: check[k] for k in ("start_interval", "interval") if k in check} == expected
+    assert check["start_period"] == "60s" and check["retries"] == 5
+
+
+def test_a_healthcheck_s_start_interval_of_the_user_is_checked() -> None:
+    services = {**copy.deepcopy(REFERENCE_SERVICES),
+                "redis": {"healthcheck": {"test": "true", "start_interval": "soon"}}}
+    assert "app_stack_services.redis.healthcheck.start_interval: must be a duration such as 10s (got 'soon')" in \
+        problems_of(services=services)
+    # An interval already shorter than 3 x start_interval stays as the user gave it.
+    services["redis"]["healthcheck"] = {"test": "true", "start_interval": "2s", "interval": "4s"}
+    assert model_of(services=services)["services"]["redis"]["healthcheck"] == {"test": "true", "interval": "4s"}

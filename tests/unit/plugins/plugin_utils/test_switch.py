@@ -16,9 +16,9 @@ MODEL = {"start_first": ["api"], "proxy": {"service": "nginx"}}
 OLD, NEW = release_alias("api", "1.0.0"), release_alias("api", "1.0.1")
 
 
-def probe(*containers: tuple[str, str, str], routed: bool = True, served: str | None = OLD,
+def probe(*containers: tuple[str, str], routed: bool = True, served: str | None = OLD,
           aliases: tuple[str, ...] = (NEW,)) -> str:
-    lines = [f"container\t{i}\t{service}\t{release}\tapp-{service}-{i}" for i, (service, release, _) in
+    lines = [f"container\t{i}\t{service}\t{release}\tapp-{service}-{i}" for i, (service, release) in
              enumerate(containers, 1)]
     lines += ["routed"] if routed else []
     lines += [f"target\tset $aistack_target_api {served};"] if served else []
@@ -46,7 +46,7 @@ def test_targets_name_each_start_first_service_s_alias() -> None:
 
 
 def test_a_serving_release_routed_by_its_alias_switches() -> None:
-    plan = app_stack_switch_plan(probe(("api", "1.0.0", ""), ("nginx", "", ""), ("worker", "", "")), MODEL, "1.0.1")
+    plan = app_stack_switch_plan(probe(("api", "1.0.0"), ("nginx", ""), ("worker", "")), MODEL, "1.0.1")
     assert plan["live"] == ["api"]
     assert plan["old_ids"] == ["1"] and plan["old_names"] == ["app-api-1"]
     assert plan["proxy_container"] == "app-nginx-2"
@@ -56,16 +56,16 @@ def test_a_serving_release_routed_by_its_alias_switches() -> None:
 
 def test_a_run_that_stopped_after_the_new_containers_started_switches_again() -> None:
     # Old and new both run (the last run failed after `up`): only the old one goes.
-    plan = switch_plan(probe(("api", "1.0.0", ""), ("api", "1.0.1", "")), ["api"], "nginx", "1.0.1")
+    plan = switch_plan(probe(("api", "1.0.0"), ("api", "1.0.1")), ["api"], "nginx", "1.0.1")
     assert plan["live"] == ["api"] and plan["old_ids"] == ["1"]
 
 
 @pytest.mark.parametrize("text, why", [
-    (probe(("api", "1.0.0", ""), routed=False), "does not route through targets.conf"),
-    (probe(("api", "", "")), "by their release's alias yet"),  # containers of a release made before start-first
-    (probe(("api", "1.0.0", ""), served=None), "by their release's alias yet"),
-    (probe(("api", "1.0.0", ""), served=release_alias("api", "0.9")), "by their release's alias yet"),
-    (probe(("api", "1.0.0", ""), aliases=()), "gives it no alias of its own"),  # a rollback to an older release
+    (probe(("api", "1.0.0"), routed=False), "does not route through targets.conf"),
+    (probe(("api", "")), "by their release's alias yet"),  # containers of a release made before start-first
+    (probe(("api", "1.0.0"), served=None), "by their release's alias yet"),
+    (probe(("api", "1.0.0"), served=release_alias("api", "0.9")), "by their release's alias yet"),
+    (probe(("api", "1.0.0"), aliases=()), "gives it no alias of its own"),  # a rollback to an older release
 ])
 def test_a_service_the_proxy_cannot_switch_is_replaced_in_place_and_says_why(text: str, why: str) -> None:
     plan = switch_plan(text, ["api"], "nginx", "1.0.1")
@@ -76,7 +76,7 @@ def test_a_service_the_proxy_cannot_switch_is_replaced_in_place_and_says_why(tex
 
 def test_nothing_to_switch_on_a_first_deploy_or_a_re_run() -> None:
     assert switch_plan(probe(), ["api"], "nginx", "1.0.1")["live"] == []
-    rerun = switch_plan(probe(("api", "1.0.1", ""), served=NEW), ["api"], "nginx", "1.0.1")
+    rerun = switch_plan(probe(("api", "1.0.1"), served=NEW), ["api"], "nginx", "1.0.1")
     assert rerun["live"] == [] and rerun["notes"] == [] and NEW in rerun["targets"]
     # An empty probe (skipped): no service, and targets.conf names none (nginx uses the plain names).
     empty = switch_plan("", ["api"], "", "1.0.1")
