@@ -266,7 +266,7 @@ class Bench:
 - name: Wait
   aistack.deploy.wait_for_healthy:
     containers: [{name}]
-    timeout: {until_timeout}
+    wait_timeout: {until_timeout}
 """
         if method == "docker_container":
             # It waits through `unhealthy` until this timeout (default 300 s):

@@ -7,8 +7,8 @@
 They match plugins/module_utils/_docker_client.py:
 - aistack.deploy.docker: the connection options (DOCKER_CONNECTION_ARGS).
 - aistack.deploy.docker.api_timeout: `timeout` as the API request timeout
-  (DOCKER_COMMON_ARGS adds it), for modules whose own `timeout` means nothing
-  else; wait_for_healthy's `timeout` is its wait.
+  (DOCKER_COMMON_ARGS adds it); wait_for_healthy documents its own (with the
+  alias api_timeout), its wait is `wait_timeout`.
 """
 
 from __future__ import annotations
@@ -81,15 +81,29 @@ options:
     default: false
     aliases:
       - tls_verify
+  use_ssh_client:
+    description:
+      - For an C(ssh://) O(docker_host), use the system's SSH client instead of paramiko.
+    type: bool
+    default: false
+    version_added: 0.2.0
+  debug:
+    description:
+      - Accepted so that C(module_defaults) shared with the community.docker modules serve these modules too
+        (see the C(aistack.deploy.docker) action group); it changes nothing here.
+    type: bool
+    default: false
+    version_added: 0.2.0
 notes:
   - The connection options have the same names, aliases and environment variables as those of
-    the community.docker modules, so the same C(module_defaults) serve both.
+    the community.docker modules. The action group C(aistack.deploy.docker) extends C(community.docker.docker), so
+    C(module_defaults) for C(group/aistack.deploy.docker) serve this collection's modules and the community.docker
+    ones alike (a C(group/community.docker.docker) entry does not reach this collection's modules).
 requirements:
   - Docker SDK for Python (the C(docker) package on PyPI)
 """
 
-    # The API request timeout, for modules whose own `timeout` means nothing else
-    # (wait_for_healthy's `timeout` is its wait; it documents `api_timeout` itself).
+    # The API request timeout (wait_for_healthy documents its own, with an alias).
     API_TIMEOUT = r"""
 options:
   timeout:

@@ -32,9 +32,8 @@ except ImportError:
 
 DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
 
-# The engine connection options without the API request timeout: for modules
-# whose own `timeout` means something else (documented by the doc fragment
-# aistack.deploy.docker.connection).
+# The engine connection options without the API request timeout (documented by
+# the doc fragment aistack.deploy.docker).
 DOCKER_CONNECTION_ARGS: dict[str, dict[str, t.Any]] = {
     "docker_host": {
         "type": "str",
@@ -54,6 +53,9 @@ DOCKER_CONNECTION_ARGS: dict[str, dict[str, t.Any]] = {
     "client_key": {"type": "path", "aliases": ["tls_client_key", "key_path"]},
     "tls": {"type": "bool", "default": False},
     "validate_certs": {"type": "bool", "default": False, "aliases": ["tls_verify"]},
+    "use_ssh_client": {"type": "bool", "default": False},
+    # Accepted so that community.docker's module_defaults serve these modules too; no effect here.
+    "debug": {"type": "bool", "default": False},
 }
 
 # The engine connection options, shared by every module of the collection that
@@ -79,6 +81,8 @@ def client_kwargs(params: dict[str, t.Any], api_timeout_key: str = "timeout") ->
         "version": params.get("api_version") or "auto",
         "timeout": params.get(api_timeout_key) or 60,
     }
+    if params.get("use_ssh_client"):
+        kwargs["use_ssh_client"] = True
     tls = params.get("tls") or _env_flag("DOCKER_TLS")
     verify = params.get("validate_certs") or _env_flag("DOCKER_TLS_VERIFY")
     cert_dir = os.environ.get("DOCKER_CERT_PATH")

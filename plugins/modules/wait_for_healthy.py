@@ -74,29 +74,32 @@ options:
     type: str
     choices: [fail, running]
     default: fail
-  timeout:
+  wait_timeout:
     description:
       - How long to wait, in seconds, for every container to be ready.
       - V(0) judges the current state once without waiting.
-      - This is the wait, not the time allowed for one API request; that is O(api_timeout).
+      - This is the wait, not the time allowed for one API request; that is O(timeout).
+      - Before version 0.2.0 the wait was called O(timeout).
     type: int
     default: 300
+    version_added: 0.2.0
   log_lines:
     description:
       - How many of the last lines of a failed container's log to return.
     type: int
     default: 50
-  api_timeout:
+  timeout:
     description:
-      - The maximum time in seconds to wait for a response to one API request.
-      - Called O(timeout) in the community.docker modules.
+      - The maximum time in seconds to wait for a response to one API request, as in the community.docker modules.
       - If not set in the task, the environment variable E(DOCKER_TIMEOUT) is used, then the default.
+      - Before version 0.2.0 it was called O(api_timeout), kept as an alias; O(timeout) was the wait, now O(wait_timeout).
     type: int
     default: 60
+    aliases: [api_timeout]
 notes:
   - Docker emits C(health_status) events only on a change and none for C(starting), which is why the stream is opened before
     the first inspect.
-  - While the engine does not answer, the module keeps trying until O(timeout), so that a daemon restart with live-restore
+  - While the engine does not answer, the module keeps trying until O(wait_timeout), so that a daemon restart with live-restore
     does not fail the wait. With socket activation (C(docker.socket)), any request to a stopped engine, the module's
     included, starts it again.
   - Unlike M(community.docker.docker_container) with O(community.docker.docker_container#module:state=healthy), which waits
@@ -114,7 +117,7 @@ EXAMPLES = r"""
     containers:
       - horus-api
       - horus-worker
-    timeout: 120
+    wait_timeout: 120
 
 - name: Wait for a whole compose project, accepting Redis without a healthcheck once it runs
   aistack.deploy.wait_for_healthy:
@@ -140,7 +143,7 @@ EXAMPLES = r"""
       aistack.deploy.wait_for_healthy:
         project: demeter
         services: [api, worker]
-        timeout: 180
+        wait_timeout: 180
       register: __app_stack_health
   rescue:
     - name: Show what the failed containers said
@@ -281,10 +284,10 @@ engine_stopped:
 import time
 import traceback
 
-from ansible.module_utils.basic import AnsibleModule, env_fallback
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.aistack.deploy.plugins.module_utils._docker_client import (
-    DOCKER_CONNECTION_ARGS,
+    DOCKER_COMMON_ARGS,
     DockerException,
     get_client,
 )
@@ -293,14 +296,15 @@ from ansible_collections.aistack.deploy.plugins.module_utils._health import Heal
 
 def main() -> None:
     argument_spec = {
-        **DOCKER_CONNECTION_ARGS,
+        **DOCKER_COMMON_ARGS,
+        # The API request timeout, as in community.docker; api_timeout is its name before 0.2.0.
+        "timeout": {**DOCKER_COMMON_ARGS["timeout"], "aliases": ["api_timeout"]},
         "containers": {"type": "list", "elements": "str"},
         "project": {"type": "str"},
         "services": {"type": "list", "elements": "str"},
         "without_healthcheck": {"type": "str", "choices": ["fail", "running"], "default": "fail"},
-        "timeout": {"type": "int", "default": 300},
+        "wait_timeout": {"type": "int", "default": 300},
         "log_lines": {"type": "int", "default": 50},
-        "api_timeout": {"type": "int", "default": 60, "fallback": (env_fallback, ["DOCKER_TIMEOUT"])},
     }
     module = AnsibleModule(
         argument_spec=argument_spec,
@@ -314,10 +318,10 @@ def main() -> None:
         module.fail_json(msg="containers is empty: name at least one container to wait for")
     if params["project"] is not None and not params["project"]:
         module.fail_json(msg="project is empty: name the compose project to wait for")
-    if params["timeout"] < 0 or params["log_lines"] < 0:
-        module.fail_json(msg="timeout and log_lines must not be negative")
+    if params["wait_timeout"] < 0 or params["log_lines"] < 0:
+        module.fail_json(msg="wait_timeout and log_lines must not be negative")
 
-    client = get_client(module, api_timeout_key="api_timeout")
+    client = get_client(module)
     started = time.monotonic()
     waiter = HealthWaiter(
         client.api,
@@ -325,7 +329,7 @@ def main() -> None:
         project=params["project"],
         services=params["services"],
         without_healthcheck=params["without_healthcheck"],
-        timeout=params["timeout"],
+        timeout=params["wait_timeout"],
         log_lines=params["log_lines"],
         host=engine_host(params["docker_host"]),
     )

@@ -102,7 +102,7 @@ def engine(monkeypatch: pytest.MonkeyPatch) -> t.Callable[..., Api]:
     ({"containers": ["a"], "services": ["web"]}, "missing parameter(s) required by 'services': project"),
     ({"containers": []}, "containers is empty: name at least one container to wait for"),
     ({"project": ""}, "project is empty: name the compose project to wait for"),
-    ({"containers": ["a"], "timeout": -1}, "timeout and log_lines must not be negative"),
+    ({"containers": ["a"], "wait_timeout": -1}, "wait_timeout and log_lines must not be negative"),
     ({"containers": ["a"], "without_healthcheck": "ignore"}, "value of without_healthcheck must be one of: fail, running"),
 ])
 def test_bad_arguments(run_module: t.Callable[..., t.Any], engine: t.Callable[..., Api],
@@ -187,8 +187,26 @@ def test_api_timeout_is_not_the_wait_timeout(run_module: t.Callable[..., t.Any],
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DOCKER_TIMEOUT", "7")
     api = engine(container("web", "healthy"))
-    run_module(wait_for_healthy.main, {"containers": ["web"], "timeout": 99})
+    run_module(wait_for_healthy.main, {"containers": ["web"], "wait_timeout": 99})
     assert api.seen["api_timeout"] == 7  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("args", [{"timeout": 9}, {"api_timeout": 9}])
+def test_timeout_is_the_api_timeout_as_in_community_docker(run_module: t.Callable[..., t.Any],
+                                                           engine: t.Callable[..., Api], args: dict[str, int]) -> None:
+    api = engine(container("web", "healthy"))
+    result = run_module(wait_for_healthy.main, {"containers": ["web"], **args})
+    assert not result.failed
+    assert api.seen["api_timeout"] == 9  # type: ignore[attr-defined]
+
+
+def test_community_docker_group_defaults_are_accepted(run_module: t.Callable[..., t.Any],
+                                                      engine: t.Callable[..., Api]) -> None:
+    """What a module_defaults entry of group/aistack.deploy.docker (extending community.docker's) may set."""
+    engine(container("web", "healthy"))
+    result = run_module(wait_for_healthy.main, {"containers": ["web"], "use_ssh_client": False, "debug": True,
+                                                "timeout": 30, "tls": False, "validate_certs": False})
+    assert not result.failed, result.result
 
 
 @pytest.mark.parametrize("error, message", [
@@ -219,14 +237,17 @@ def test_unreachable_engine(run_module: t.Callable[..., t.Any], tmp_path: t.Any)
 
 
 @pytest.mark.parametrize("params, expected", [
-    ({"docker_host": "unix:///x.sock", "api_version": "1.41", "api_timeout": 5},
+    ({"docker_host": "unix:///x.sock", "api_version": "1.41", "timeout": 5},
      {"base_url": "unix:///x.sock", "version": "1.41", "timeout": 5}),
-    ({"docker_host": None, "api_timeout": None}, {"base_url": "unix:///var/run/docker.sock", "timeout": 60}),
+    ({"docker_host": None, "timeout": None}, {"base_url": "unix:///var/run/docker.sock", "timeout": 60}),
+    ({"docker_host": "ssh://deploy@host", "use_ssh_client": True},
+     {"base_url": "ssh://deploy@host", "use_ssh_client": True}),
 ])
 def test_client_kwargs(params: dict[str, t.Any], expected: dict[str, t.Any]) -> None:
-    kwargs = _docker_client.client_kwargs(params, api_timeout_key="api_timeout")
+    kwargs = _docker_client.client_kwargs(params)
     assert {key: kwargs[key] for key in expected} == expected
     assert "tls" not in kwargs
+    assert ("use_ssh_client" in kwargs) is bool(params.get("use_ssh_client"))
 
 
 def test_client_kwargs_tls(tmp_path: t.Any) -> None:
