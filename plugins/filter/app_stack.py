@@ -372,28 +372,8 @@ def app_stack_model(spec: dict[str, t.Any]) -> dict[str, t.Any]:
                 volume["owner_key"] not in [o["key"] for o in owners]:
             owners.append({"key": volume["owner_key"], "image": volume["owner_image"], "user": volume["owner_user"]})
     _job_dependents(services, problems)
-    rollout_notes = {}
-    for sname, svc in services.items():
-        note = _rollout(sname, svc, "rollout" in (services_in.get(sname) or {}), proxy_runs, problems) if active(svc) else ""
-        if note:
-            rollout_notes[sname] = note
-    # A stop-first service's `up` brings its dependencies up to date: one that depends on a start-first
-    # service would replace it in place. The proxy is nginx_proxy's, started after the switch.
-    for sname, svc in services.items():
-        if not active(svc) or svc["rollout"] != "start-first":
-            continue
-        dependents = sorted(d for d, dsvc in services.items() if active(dsvc) and not dsvc["job"]
-                            and dsvc["rollout"] == "stop-first" and sname in dsvc["depends_on"]
-                            and not presets.get(dsvc["preset"], {}).get("_proxy"))
-        if not dependents:
-            continue
-        why = (f"stop-first service(s) {', '.join(dependents)} depend on it (their `up` would replace it in place; "
-               "make them start-first too, or drop the dependency)")
-        if "rollout" in (services_in.get(sname) or {}):
-            problems.add(f"app_stack_services.{sname}.rollout", f"start-first is not possible: {why}")
-        else:
-            svc["rollout"] = "stop-first"
-            rollout_notes[sname] = why
+    explicit = {sname for sname, sspec in services_in.items() if isinstance(sspec, dict) and "rollout" in sspec}
+    rollout_notes = _rollouts(services, explicit, active, presets, proxy_runs, problems)
 
     def serves(svc: dict[str, t.Any]) -> bool:
         """A long-running service that runs with the active profiles (jobs run once, before them)."""
@@ -693,6 +673,34 @@ def _start_interval(check: dict[str, t.Any], engine_version: t.Any) -> dict[str,
     return out
 
 
+def _rollouts(services: dict[str, dict[str, t.Any]], explicit: set[str], active: t.Callable[[dict[str, t.Any]], bool],
+              presets: dict[str, t.Any], proxy_runs: bool, problems: _Problems) -> dict[str, str]:
+    """Settle each active service's rollout; return why a preset's start-first became stop-first, by service."""
+    notes = {}
+    for sname, svc in services.items():
+        note = _rollout(sname, svc, sname in explicit, proxy_runs, problems) if active(svc) else ""
+        if note:
+            notes[sname] = note
+    # A stop-first service's `up` brings its dependencies up to date: one that depends on a start-first
+    # service would replace it in place. The proxy is nginx_proxy's, started after the switch.
+    for sname, svc in services.items():
+        if not active(svc) or svc["rollout"] != "start-first":
+            continue
+        dependents = sorted(d for d, dsvc in services.items() if active(dsvc) and not dsvc["job"]
+                            and dsvc["rollout"] == "stop-first" and sname in dsvc["depends_on"]
+                            and not presets.get(dsvc["preset"], {}).get("_proxy"))
+        if not dependents:
+            continue
+        why = (f"stop-first service(s) {', '.join(dependents)} depend on it (their `up` would replace it in place; "
+               "make them start-first too, or drop the dependency)")
+        if sname in explicit:
+            problems.add(f"app_stack_services.{sname}.rollout", f"start-first is not possible: {why}")
+        else:
+            svc["rollout"] = "stop-first"
+            notes[sname] = why
+    return notes
+
+
 def _rollout(sname: str, svc: dict[str, t.Any], explicit: bool, proxy_runs: bool, problems: _Problems) -> str:
     """Keep a start-first service start-first only where two of its containers can run; say why not.
 
@@ -836,8 +844,9 @@ def app_stack_compose(model: dict[str, t.Any], defaults: dict[str, t.Any], env_f
         if svc.get("rollout") == "start-first" and not svc.get("job"):
             # The proxy reaches this release's containers by this alias (targets.conf), so the next release's
             # can start beside them and pass the gate before they get a request.
-            labels[RELEASE_LABEL] = str(defaults.get("release", ""))
-            out["networks"] = {"default": {"aliases": [release_alias(sname, str(defaults.get("release", "")))]}}
+            release = str(defaults.get("release", ""))
+            labels[RELEASE_LABEL] = release
+            out["networks"] = {"default": {"aliases": [release_alias(sname, release)]}}
         out["labels"] = dict(sorted(labels.items()))
         services[sname] = out
     compose: dict[str, t.Any] = {"name": model["name"], "services": services}

@@ -25,9 +25,6 @@ import re
 import typing as t
 
 RELEASE_LABEL = "io.aistack.deploy.release"
-# The file nginx includes in every location that routes to an app service (a glob: nginx accepts its absence).
-TARGETS_FILE = "targets.conf"
-TARGETS_INCLUDE = "targets.con[f]"
 
 
 def release_alias(service: str, release: str) -> str:
