@@ -9,7 +9,7 @@ Thin wrappers: the logic lives in plugins/plugin_utils/_rollout.py.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 import typing as t
 
 from ansible.errors import AnsibleFilterError
@@ -31,12 +31,15 @@ def rollout_problems(settings: t.Any) -> list[str]:
     return _rollout_problems(_mapping(settings, "the settings", "rollout_problems"))
 
 
-def rollout_gate(outcomes: t.Any, max_fail_percentage: t.Any = 0) -> dict[str, t.Any]:
+def rollout_gate(outcomes: t.Any, max_fail_percentage: t.Any = 0, active: t.Any = None) -> dict[str, t.Any]:
     try:
         limit = float(max_fail_percentage)
     except (TypeError, ValueError) as exc:
         raise AnsibleFilterError(f"rollout_gate: max_fail_percentage must be a number, got {max_fail_percentage!r}") from exc
-    return _rollout_gate(_mapping(outcomes, "the outcomes", "rollout_gate"), limit)
+    if active is not None and (isinstance(active, (str, bytes, Mapping)) or not isinstance(active, Sequence)):
+        raise AnsibleFilterError(f"rollout_gate: active must be a list of host names, got {type(active).__name__}")
+    return _rollout_gate(_mapping(outcomes, "the outcomes", "rollout_gate"), limit,
+                         None if active is None else [str(host) for host in active])
 
 
 def rollout_report(outcomes: t.Any, run: t.Any) -> dict[str, t.Any]:

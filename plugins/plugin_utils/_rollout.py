@@ -66,18 +66,32 @@ def _outcome(value: t.Any) -> dict[str, t.Any]:
     return dict(value) if isinstance(value, Mapping) else {}
 
 
-def rollout_gate(outcomes: Mapping[str, t.Any], max_fail_percentage: t.Any) -> dict[str, t.Any]:
+def rollout_gate(outcomes: Mapping[str, t.Any], max_fail_percentage: t.Any,
+                 active: Sequence[str] | None = None) -> dict[str, t.Any]:
     """Whether the next batch may start: stop once the hosts that failed are more than max_fail_percentage of all.
 
     ``outcomes``: every host of the rollout -> its outcome so far ({} for a host whose batch has not run).
+    ``active``: the hosts still in the play (Ansible's ansible_play_hosts), when known. A host that started
+    its turn and is no longer among them was lost in the middle of its deploy (unreachable: its engine or
+    the machine stopped) and counts as failed; its outcome never said so, because nothing ran on it again.
     """
     hosts = list(outcomes)
-    failed = [host for host in hosts if _outcome(outcomes[host]).get("result") == "failed"]
+    still = None if active is None else set(active)
+    failed = []
+    lost = []
+    for host in hosts:
+        result = _outcome(outcomes[host]).get("result")
+        if result == "failed":
+            failed.append(host)
+        elif result == "started" and still is not None and host not in still:
+            failed.append(host)
+            lost.append(host)
     share = 100.0 * len(failed) / len(hosts) if hosts else 0.0
     stop = bool(failed) and share > float(max_fail_percentage)
     reason = ""
     if stop:
-        reason = (f"the rollout stopped: {len(failed)} of {len(hosts)} host(s) failed ({', '.join(failed)}), "
+        named = ", ".join(f"{host} (unreachable)" if host in lost else host for host in failed)
+        reason = (f"the rollout stopped: {len(failed)} of {len(hosts)} host(s) failed ({named}), "
                   f"more than aistack_max_fail_percentage={float(max_fail_percentage):g}")
     return {"stop": stop, "reason": reason, "failed": failed}
 

@@ -45,6 +45,10 @@ PLAYBOOK = f"""
   tasks:
     - name: Deploy
       block:
+        - name: Stand-in for a host lost in the middle of its deploy (its connection goes away)
+          ansible.builtin.ping:
+          vars: {{ansible_connection: ssh, ansible_host: 127.0.0.1, ansible_port: 9, ansible_ssh_timeout: 5}}
+          when: inventory_hostname in lose_on
         - name: Stand-in for the roles
           ansible.builtin.fail:
             msg: "Release 2.0 of demo did not become healthy: api turned unhealthy (stand-in)"
@@ -72,12 +76,13 @@ class Run(t.NamedTuple):
     audit: list[dict[str, t.Any]]
 
 
-def rollout(tmp: Path, *extra: dict[str, t.Any], fail_on: t.Sequence[str] = (),
+def rollout(tmp: Path, *extra: dict[str, t.Any], fail_on: t.Sequence[str] = (), lose_on: t.Sequence[str] = (),
             inventory_vars: dict[str, t.Any] | None = None) -> Run:
     log = tmp / "state" / "audit.jsonl"
     hosts = {name: {"ansible_connection": "local", "ansible_python_interpreter": sys.executable} for name in HOSTS}
     inventory = {"aistack": {"hosts": hosts,
                              "vars": {"aistack_release": "2.0", "aistack_audit_log": str(log), "fail_on": list(fail_on),
+                                      "lose_on": list(lose_on),
                                       **(inventory_vars or {})}}}
     (tmp / "inventory.yml").write_text(yaml.safe_dump(inventory))
     (tmp / "site.yml").write_text(PLAYBOOK)
@@ -133,6 +138,18 @@ def test_failures_within_max_fail_percentage_let_the_rollout_go_on(tmp_path: Pat
     [record] = run.audit
     assert record["counts"] == {"deployed": 4, "failed": 1}
     assert record["hosts"]["web-2"]["result"] == "failed"
+
+
+def test_a_host_lost_in_the_middle_of_its_turn_stops_the_rollout_and_is_named(tmp_path: Path) -> None:
+    run = rollout(tmp_path, lose_on=["web-2"])
+    assert run.rc != 0
+    [record] = run.audit
+    assert record["counts"] == {"deployed": 1, "unknown": 1, "not started": 3}, record
+    assert record["hosts"]["web-2"]["reason"].startswith("did not finish: unreachable")
+    for host in HOSTS[2:]:
+        assert "1 of 5 host(s) failed (web-2 (unreachable)), more than aistack_max_fail_percentage=0" in \
+            record["hosts"][host]["reason"]
+    assert "Stand-in for the roles" in run.output and "fatal: [web-3]" not in run.output
 
 
 def test_batches_set_in_the_inventory_are_refused_before_anything_runs(tmp_path: Path) -> None:

@@ -82,6 +82,19 @@ def test_the_gate_stops_once_failures_exceed_the_share() -> None:
     assert rollout_gate({}, 0)["stop"] is False
 
 
+def test_a_host_lost_in_the_middle_of_its_turn_counts_as_failed() -> None:
+    # web-2 started its turn and left the play (unreachable); web-1 is in the batch running now.
+    outcomes = {"web-1": {"result": "deployed"}, "web-2": {"result": "started"}, "web-3": {}, "web-4": {}}
+    gate = rollout_gate(outcomes, 0, ["web-1", "web-3", "web-4"])
+    assert gate["stop"] is True and gate["failed"] == ["web-2"]
+    assert "(web-2 (unreachable))" in gate["reason"]
+    # Started and still in the play: its turn is running, not failed.
+    assert rollout_gate(outcomes, 0, ["web-1", "web-2", "web-3", "web-4"])["stop"] is False
+    # Without the active hosts nothing can be known of it.
+    assert rollout_gate(outcomes, 0)["stop"] is False
+    assert rollout_gate(outcomes, 25, ["web-1", "web-3", "web-4"])["stop"] is False  # 1 of 4 is 25 %
+
+
 def test_the_report_has_every_host_and_the_counts() -> None:
     outcomes = {
         "web-1": {"result": "deployed", "target": "2.0", "before": "1.0", "after": "2.0", "started": 100, "ended": 130.44},
@@ -119,6 +132,9 @@ def test_the_filters_refuse_what_is_not_a_mapping() -> None:
         filters["rollout_gate"](["a"], 0)
     with pytest.raises(AnsibleFilterError, match="max_fail_percentage must be a number"):
         filters["rollout_gate"]({}, "lots")
+    with pytest.raises(AnsibleFilterError, match="active must be a list of host names"):
+        filters["rollout_gate"]({}, 0, "web-1")
+    assert filters["rollout_gate"]({"a": {"result": "started"}}, 0, [])["failed"] == ["a"]
     with pytest.raises(AnsibleFilterError, match="rollout_problems: the settings must be a mapping"):
         filters["rollout_problems"]("x")
     assert filters["rollout_report"]({}, {})["record"]["hosts"] == {}
