@@ -17,8 +17,9 @@ the .env file (``env_file``), so the compose file cannot leak them.
 
 from __future__ import annotations
 
+import posixpath
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 import typing as t
 
 from ansible_collections.aistack.deploy.plugins.plugin_utils._input import Problems as _Problems, plain as _plain
@@ -28,7 +29,7 @@ SERVICE_KEYS = frozenset({
     "preset", "enabled", "target", "image", "command", "entrypoint", "environment", "env_file", "ports",
     "expose", "volumes", "depends_on", "healthcheck", "profiles", "restart", "resources", "gpu", "read_only",
     "tmpfs", "user", "cap_add", "cap_drop", "stop_grace_period", "stop_signal", "data_user", "labels",
-    "devices", "shm_size", "working_dir", "init", "job", "rollout",
+    "devices", "shm_size", "working_dir", "init", "job", "rollout", "gpu_memory_mb",
 })
 VOLUME_KEYS = frozenset({"type", "path", "mode", "owner", "files"})
 FILE_KEYS = frozenset({"src", "dest", "mode"})
@@ -42,6 +43,8 @@ NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 PROXY_CONFIG_PATH = "/etc/aistack-proxy"
 # The compose profile of one-off jobs: no `up` activates it, `docker compose run <job>` still runs the job.
 JOB_PROFILE = "aistack-job"
+# The PostgreSQL service's env_file, beside the release's .env: its password alone.
+POSTGRES_ENV_FILE = "postgres.env"
 ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 DURATION_RE = re.compile(r"^([0-9]+(\.[0-9]+)?(us|ms|s|m|h))+$")
 MEMORY_RE = re.compile(r"^[0-9]+(\.[0-9]+)?[bkmgBKMG]?$")
@@ -158,8 +161,9 @@ def app_stack_model(spec: dict[str, t.Any]) -> dict[str, t.Any]:
 
     ``spec`` keys: name, data_root, env_file, services, volumes, presets, defaults (restart, stop_grace_period,
     read_only, tmpfs, cap_drop, no_new_privileges, log_driver, log_options), profiles, images (target -> image),
-    env (every service with env_file), secret_names, gpu_present, engine_version (the host's Docker Engine, for
-    healthchecks' start_interval; '' when unknown).
+    env (every service with env_file), secret_names, gpu_present, gpu_free_mib (each GPU's free memory, for
+    whether a GPU service can start first), engine_version (the host's Docker Engine, for healthchecks'
+    start_interval; '' when unknown).
     """
     problems = _Problems()
     spec = _plain(spec) if isinstance(spec, Mapping) else {}
@@ -373,7 +377,7 @@ def app_stack_model(spec: dict[str, t.Any]) -> dict[str, t.Any]:
             owners.append({"key": volume["owner_key"], "image": volume["owner_image"], "user": volume["owner_user"]})
     _job_dependents(services, problems)
     explicit = {sname for sname, sspec in services_in.items() if isinstance(sspec, dict) and "rollout" in sspec}
-    rollout_notes = _rollouts(services, explicit, active, presets, proxy_runs, problems)
+    rollout_notes = _rollouts(services, explicit, active, presets, proxy_runs, _gpu_free(spec, problems), problems)
 
     def serves(svc: dict[str, t.Any]) -> bool:
         """A long-running service that runs with the active profiles (jobs run once, before them)."""
@@ -599,6 +603,9 @@ def _service(sname: str, svc: dict[str, t.Any], where: str, problems: _Problems,
         reservations["devices"] = [{"driver": "nvidia", "count": gpu if _is_int(gpu) else "all",
                                     "capabilities": ["gpu"]}]
     out["limits"], out["reservations"] = limits, reservations
+    # Checked on every host; it counts only where the service gets a GPU (gpu: auto on a CPU host does not).
+    need = _gpu_memory(svc, gpu, where, problems)
+    out["gpu_memory_mb"] = need if reservations.get("devices") else None
 
     for key in ("read_only", "init"):
         value = svc.get(key, defaults.get(key, False))
@@ -674,11 +681,11 @@ def _start_interval(check: dict[str, t.Any], engine_version: t.Any) -> dict[str,
 
 
 def _rollouts(services: dict[str, dict[str, t.Any]], explicit: set[str], active: t.Callable[[dict[str, t.Any]], bool],
-              presets: dict[str, t.Any], proxy_runs: bool, problems: _Problems) -> dict[str, str]:
+              presets: dict[str, t.Any], proxy_runs: bool, gpu_free: Sequence[int], problems: _Problems) -> dict[str, str]:
     """Settle each active service's rollout; return why a preset's start-first became stop-first, by service."""
     notes = {}
     for sname, svc in services.items():
-        note = _rollout(sname, svc, sname in explicit, proxy_runs, problems) if active(svc) else ""
+        note = _rollout(sname, svc, sname in explicit, proxy_runs, gpu_free, problems) if active(svc) else ""
         if note:
             notes[sname] = note
     # A stop-first service's `up` brings its dependencies up to date: one that depends on a start-first
@@ -701,7 +708,8 @@ def _rollouts(services: dict[str, dict[str, t.Any]], explicit: set[str], active:
     return notes
 
 
-def _rollout(sname: str, svc: dict[str, t.Any], explicit: bool, proxy_runs: bool, problems: _Problems) -> str:
+def _rollout(sname: str, svc: dict[str, t.Any], explicit: bool, proxy_runs: bool, gpu_free: Sequence[int],
+             problems: _Problems) -> str:
     """Keep a start-first service start-first only where two of its containers can run; say why not.
 
     What the user asked for and cannot be is a problem; what a preset suggested falls back to stop-first
@@ -721,12 +729,64 @@ def _rollout(sname: str, svc: dict[str, t.Any], explicit: bool, proxy_runs: bool
     if explicit and blockers:
         problems.add(where, f"start-first is not possible: {'; '.join(blockers)} (allowed: stop-first, or no host "
                             "ports and a proxy service such as nginx)")
-    elif svc["reservations"].get("devices") and not explicit:
-        # Two containers on one GPU may not fit in its memory: the user says when they do.
-        blockers.append("it uses a GPU (set rollout: start-first where two of its containers fit in the GPU's memory)")
+    elif svc["reservations"].get("devices"):
+        # Two containers on one GPU fit only where its free memory holds a second one.
+        room = _gpu_room(svc, gpu_free)
+        if room and explicit and svc.get("gpu_memory_mb") and gpu_free:
+            problems.add(where, f"start-first is not possible: {room} (allowed: stop-first, or a smaller gpu_memory_mb "
+                                "where that is what the service needs)")
+        elif room and not explicit:
+            blockers.append(room)
     if blockers:
         svc["rollout"] = "stop-first"
         return "; ".join(blockers)
+    return ""
+
+
+def _gpu_free(spec: Mapping[str, t.Any], problems: _Problems) -> list[int]:
+    """Each GPU's free memory in MiB (aistack_gpu.memory_free_mib); [] when unknown."""
+    free = spec.get("gpu_free_mib") or []
+    if not isinstance(free, list) or not all(_is_int(value) and value >= 0 for value in free):
+        problems.add("aistack_gpu.memory_free_mib", f"must be a list of MiB, one per GPU (got {free!r})")
+        return []
+    return [int(value) for value in free]
+
+
+def _gpu_memory(svc: dict[str, t.Any], gpu: t.Any, where: str, problems: _Problems) -> int | None:
+    """The GPU memory (MiB) one of the service's containers needs, when it says (gpu_memory_mb)."""
+    need = svc.get("gpu_memory_mb")
+    if need is None:
+        return None
+    if not (_is_int(need) and need > 0):
+        problems.add(f"{where}.gpu_memory_mb", f"must be a whole number of MiB, 1 or more (got {need!r})")
+        return None
+    if not gpu:
+        problems.add(f"{where}.gpu_memory_mb", f"is what one container needs of a GPU: set gpu too (got gpu: {gpu!r})")
+        return None
+    return int(need)
+
+
+def _gpu_room(svc: dict[str, t.Any], gpu_free: Sequence[int]) -> str:
+    """Why a second container of a GPU service may not fit beside the running one ("" when it fits).
+
+    gpu_free: each GPU's free memory (MiB) as nvidia_toolkit read it this run, with the running release's
+    containers on it; the engine gives a `count: N` request the first N GPUs, `all` every one.
+    """
+    need = svc.get("gpu_memory_mb")
+    if not need:
+        return ("it uses a GPU and declares no gpu_memory_mb (what one container needs), so two may not fit "
+                "(set gpu_memory_mb, or rollout: start-first where two fit)")
+    if not gpu_free:
+        return "it uses a GPU whose free memory is not known (aistack_gpu.memory_free_mib, read by nvidia_toolkit)"
+    count = svc["reservations"]["devices"][0]["count"]
+    used = list(gpu_free) if count == "all" else list(gpu_free)[:count]
+    if len(used) < (len(gpu_free) if count == "all" else count):
+        return f"it asks for {count} GPU(s) and the host has {len(gpu_free)}"
+    short = [(free, index) for index, free in enumerate(used) if free < need]
+    if short:
+        free, index = min(short)
+        return (f"GPU {index} has {free} MiB free and a second container needs {need} MiB (gpu_memory_mb): "
+                "two do not fit")
     return ""
 
 
@@ -799,7 +859,9 @@ def app_stack_compose(model: dict[str, t.Any], defaults: dict[str, t.Any], env_f
         if svc["init"]:
             out["init"] = True
         if svc["env_file"]:
-            out["env_file"] = [env_file]
+            # PostgreSQL reads only its password (postgres.env beside .env): a changed app secret leaves it running.
+            out["env_file"] = [posixpath.join(posixpath.dirname(env_file), POSTGRES_ENV_FILE)
+                               if sname == model.get("postgres_service") else env_file]
         if svc["environment"]:
             out["environment"] = dict(sorted(svc["environment"].items()))
         if svc["ports"]:

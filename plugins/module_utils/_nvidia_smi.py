@@ -27,7 +27,8 @@ import typing as t
 NVIDIA_VENDOR = 0x10DE
 DISPLAY_CLASS = 0x03  # PCI base class "display controller" (VGA 0x0300, 3D 0x0302)
 
-QUERY_FIELDS = ("index", "name", "uuid", "memory.total", "driver_version", "pci.bus_id", "mig.mode.current")
+QUERY_FIELDS = ("index", "name", "uuid", "memory.total", "driver_version", "pci.bus_id", "mig.mode.current",
+                "memory.free")
 QUERY_ARGS = ("--query-gpu=" + ",".join(QUERY_FIELDS), "--format=csv,noheader,nounits")
 
 # nvidia-smi's exit codes (NVML return codes) for the failures worth telling apart.
@@ -100,6 +101,8 @@ def parse_query(text: str) -> list[dict[str, t.Any]]:
             index = int(values["index"])
             memory = _optional(values["memory.total"])
             memory_mib = int(float(memory)) if memory else 0
+            free = _optional(values["memory.free"])
+            memory_free_mib = int(float(free)) if free else 0
         except ValueError as exc:
             raise NvidiaSmiError(f"line {number}: {exc}: {line!r}") from exc
         gpus.append({
@@ -107,6 +110,7 @@ def parse_query(text: str) -> list[dict[str, t.Any]]:
             "name": values["name"],
             "uuid": _optional(values["uuid"]),
             "memory_mib": memory_mib,
+            "memory_free_mib": memory_free_mib,
             "driver_version": _optional(values["driver_version"]),
             "pci_bus_id": _optional(values["pci.bus_id"]),
             "mig_mode": _optional(values["mig.mode.current"]),
@@ -172,6 +176,8 @@ def summarize(pci: list[dict[str, str]], state: str, gpus: list[dict[str, t.Any]
         "models": [gpu["name"] for gpu in gpus],
         "memory_mib": [gpu["memory_mib"] for gpu in gpus],
         "memory_total_mib": sum(gpu["memory_mib"] for gpu in gpus),
+        # Free when the host was looked at (what runs there already uses the rest).
+        "memory_free_mib": [gpu["memory_free_mib"] for gpu in gpus],
         "driver_version": driver_versions[0] if driver_versions else "",
         "cuda_version": cuda_version if usable else "",
         "mig_enabled": any(gpu["mig_mode"] == "Enabled" for gpu in gpus),

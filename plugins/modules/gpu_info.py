@@ -50,8 +50,8 @@ options:
         counts as not installed (RV(gpu.driver_state=missing)).
     type: path
 notes:
-  - C(nvidia-smi) is run twice, with C(--query-gpu=index,name,uuid,memory.total,driver_version,pci.bus_id,mig.mode.current
-    --format=csv,noheader,nounits), and plain for the CUDA version in its header.
+  - C(nvidia-smi) is run twice, with C(--query-gpu) for the fields index, name, uuid, memory.total, driver_version,
+    pci.bus_id, mig.mode.current and memory.free (C(--format=csv,noheader,nounits)), and plain for the CUDA version in its header.
 seealso:
   - name: nvidia-smi documentation
     description: The NVIDIA System Management Interface and its query fields.
@@ -111,6 +111,14 @@ gpu:
       description: The memory of all GPUs together in MiB.
       type: int
       sample: 24564
+    memory_free_mib:
+      description:
+        - The free memory of each GPU in MiB when the module ran, in index order (what runs there uses the rest).
+          Empty when not usable.
+      type: list
+      elements: int
+      sample: [24052]
+      version_added: 0.2.0
     driver_version:
       description: The NVIDIA driver version; empty when not usable.
       type: str
@@ -132,6 +140,7 @@ gpu:
           name: NVIDIA GeForce RTX 4090
           uuid: GPU-5e2b7a3c-1f0d-8c4e-9a61-2d7f3b8e0c45
           memory_mib: 24564
+          memory_free_mib: 24052
           driver_version: 550.127.05
           pci_bus_id: "00000000:01:00.0"
           mig_mode: ""

@@ -20,7 +20,8 @@ role will, with this machine's CA certificates and pip index settings.
 renders the app_stack role's files instead, for every shape, every extra case
 of STACK_EXTRA_CASES and the role defaults: OUTDIR/<case>/compose.yaml,
 OUTDIR/<case>/aistack-<name>.service, OUTDIR/<case>/model.json and the .env
-the compose file points to (OUTDIR/<case>/root/releases/<release>/.env, dummy secrets), again in
+the compose file points to (OUTDIR/<case>/root/releases/<release>/.env, dummy secrets; postgres.env
+beside it with a PostgreSQL service), again in
 one ansible-playbook run. render_stacks() is the function behind it; see there.
 """
 
@@ -295,6 +296,12 @@ def _stack_play() -> dict[str, t.Any]:
          "ansible.builtin.template": {"src": str(templates / "env.j2"),
                                       "dest": "{{ app_stack_root }}/releases/{{ app_stack_release }}/.env",
                                       "mode": "0600"}},
+        {"name": "Render postgres.env as the role does (PostgreSQL's password alone)", "no_log": True,
+         "ansible.builtin.template": {"src": str(templates / "env.j2"),
+                                      "dest": "{{ app_stack_root }}/releases/{{ app_stack_release }}/postgres.env",
+                                      "mode": "0600"},
+         "vars": {"__app_stack_env_postgres_only": True},
+         "when": "__app_stack_model.postgres_service | length > 0"},
         {"name": "Render compose.yaml as the role does",
          "ansible.builtin.template": {"src": str(templates / "compose.yaml.j2"), "dest": "{{ __lint_dest }}/compose.yaml",
                                       "mode": "0644"}},

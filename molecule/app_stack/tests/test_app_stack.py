@@ -145,6 +145,16 @@ def test_env_file_is_0600_root_and_holds_the_secrets(host):
         in env.content_string
 
 
+def test_postgres_reads_its_password_alone(host):
+    pg_env = host.file(f"{ROOT}/releases/1.0.0/postgres.env")
+    assert (pg_env.user, pg_env.mode) == ("root", 0o600)
+    assert [line for line in pg_env.content_string.splitlines() if not line.startswith("#")] == \
+        ["POSTGRES_PASSWORD='pg-Test/Pass:w0rd@aistack'"]
+    # The running database container sees no app secret (a changed one would recreate it).
+    seen = host.check_output("docker inspect --format '{{json .Config.Env}}' reference-postgres-1")
+    assert CANARY not in seen and "DATABASE_URL" not in seen and "POSTGRES_PASSWORD=" in seen
+
+
 def test_the_canary_is_only_in_the_release_env_file(host):
     # Each release keeps its secrets in its own .env (0600): nowhere else in the release, no image.
     assert host.run(f"grep -rl {CANARY} {ROOT}").stdout.split() == [f"{ROOT}/releases/1.0.0/.env"]

@@ -204,13 +204,9 @@ def test_new_release_with_new_code_secret_and_migration_replaces_the_current_one
     assert run.returncode == 0, run.stdout[-3000:]
     # Started beside 1.0.0, healthy after its warm-up, then nginx switched: no request failed there.
     failed = loop.report("during the good release 1.0.1 (about 20 s to become healthy)")
-    # But 1.0.1 changes a secret, and the postgres preset reads the whole .env: PostgreSQL is recreated,
-    # and for those seconds the serving API's /health says that its database check failed (app_stack's
-    # README, "Current limits"). Only that: no answer missing, no 502, nothing else failing.
-    database_down = [s for s, body in loop.bad if s == 503 and b'"database":{"status":"fail"' in body]
-    postgres_recreated = containers(one)["postgres"]["Id"] != postgres_before
-    print(f"PostgreSQL recreated: {postgres_recreated}; answers with its check failing: {len(database_down)}")
-    assert failed == [] or (postgres_recreated and len(database_down) == len(failed))
+    # 1.0.1 changes an app secret; PostgreSQL reads its password alone (postgres.env): it kept running.
+    assert containers(one)["postgres"]["Id"] == postgres_before, "PostgreSQL was recreated"
+    assert failed == []
     assert "Reload nginx, wait app_stack_drain_seconds, stop and remove the old containers" in run.stdout
     # The migration ran, behind a backup, and its output was shown.
     assert psql(one, "SELECT version_num FROM alembic_version") == "0002"

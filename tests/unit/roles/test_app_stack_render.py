@@ -66,8 +66,8 @@ def env_path(rendered: dict[str, render_shapes.StackResult], case: str) -> Path:
     return rendered[case].directory / "root" / "releases" / "latest" / ".env"
 
 
-def env_file(rendered: dict[str, render_shapes.StackResult], case: str) -> dict[str, str]:
-    text = env_path(rendered, case).read_text()
+def env_file(rendered: dict[str, render_shapes.StackResult], case: str, name: str = ".env") -> dict[str, str]:
+    text = env_path(rendered, case).with_name(name).read_text()
     pairs = [line.split("=", 1) for line in text.splitlines() if line and not line.startswith("#")]
     return {key: value.strip("'") for key, value in pairs}
 
@@ -138,9 +138,21 @@ def test_secrets_only_in_env(rendered: dict[str, render_shapes.StackResult], cas
         for path in (result.compose, result.unit(), result.directory / "model.json"):
             assert value not in path.read_text(), f"secret {key} leaked into {path.name}"
     doc = compose(rendered, case)
-    for svc in doc["services"].values():
+    postgres = rendered[case].model()["postgres_service"]
+    for sname, svc in doc["services"].items():
         if "env_file" in svc:
-            assert svc["env_file"] == [str(env_path(rendered, case))]
+            expected = env_path(rendered, case).with_name("postgres.env" if sname == postgres else ".env")
+            assert svc["env_file"] == [str(expected)], sname
+
+
+def test_postgres_reads_its_password_alone(rendered: dict[str, render_shapes.StackResult]) -> None:
+    """A changed app secret must not change what the database container reads (it would be recreated)."""
+    with_postgres = [case for case in sorted(GOOD) if rendered[case].model()["postgres_service"]]
+    assert len(with_postgres) >= 3, with_postgres  # the reference backend, Horus AI, ArgusAI...
+    for case in with_postgres:
+        path = env_path(rendered, case).with_name("postgres.env")
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        assert env_file(rendered, case, "postgres.env") == {"POSTGRES_PASSWORD": render_shapes.LINT_DB_PASSWORD}, case
 
 
 @pytest.mark.parametrize("case", sorted(GOOD))

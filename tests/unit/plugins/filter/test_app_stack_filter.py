@@ -480,7 +480,7 @@ def test_compose_services() -> None:
     assert api["pull_policy"] == "never"
     assert api["restart"] == "unless-stopped"
     assert api["env_file"] == [ENV_FILE]
-    assert postgres["env_file"] == [ENV_FILE]
+    assert postgres["env_file"] == ["/opt/aistack/demo/postgres.env"]  # its password alone
     assert "env_file" not in redis
     assert api["environment"] == {"LOG_LEVEL": "INFO", "REDIS_URL": "redis://redis:6379/0"}
     assert api["ports"] == ["8000:8000"]
@@ -982,11 +982,53 @@ def test_a_preset_s_start_first_that_cannot_be_falls_back_to_stop_first_with_the
     assert note in model["rollout_notes"]["api"]
 
 
-def test_a_gpu_service_starts_first_only_when_the_user_says_both_fit() -> None:
-    model = model_of(services=copy.deepcopy(PROXIED), gpu_present=True)
-    assert model["start_first"] == [] and "uses a GPU" in model["rollout_notes"]["api"]
-    chosen = model_of(services={**copy.deepcopy(PROXIED), "api": {"rollout": "start-first"}}, gpu_present=True)
-    assert chosen["start_first"] == ["api"] and chosen["problems"] == []
+@pytest.mark.parametrize("api, free, note", [
+    # No need declared: two may not fit.
+    ({}, [24052], "declares no gpu_memory_mb"),
+    # The need declared, the GPU's free memory unknown (nvidia_toolkit did not run).
+    ({"gpu_memory_mb": 8000}, [], "free memory is not known"),
+    # With the running release on it, GPU 0 has too little left for a second container.
+    ({"gpu_memory_mb": 8000}, [6000], "GPU 0 has 6000 MiB free and a second container needs 8000 MiB"),
+    # gpu: all (auto) needs room on every GPU; the one with least room is named.
+    ({"gpu_memory_mb": 8000}, [20000, 7000, 5000], "GPU 2 has 5000 MiB free"),
+    # Two GPUs asked for, one on the host.
+    ({"gpu": 2, "gpu_memory_mb": 8000}, [20000], "asks for 2 GPU(s) and the host has 1"),
+])
+def test_a_gpu_service_starts_first_only_where_its_gpus_have_room(api, free, note) -> None:
+    model = model_of(services={**copy.deepcopy(PROXIED), "api": api}, gpu_present=True, gpu_free_mib=free)
+    assert model["start_first"] == [] and note in model["rollout_notes"]["api"], model["rollout_notes"]
+
+
+@pytest.mark.parametrize("api, free", [
+    ({"gpu_memory_mb": 8000}, [8000]),
+    ({"gpu_memory_mb": 8000}, [30000, 9000]),
+    # A count takes the first GPUs: GPU 1's little room does not matter.
+    ({"gpu": 1, "gpu_memory_mb": 8000}, [30000, 100]),
+    # The user's word where nothing says otherwise.
+    ({"rollout": "start-first"}, [100]),
+    ({"rollout": "start-first", "gpu_memory_mb": 8000}, []),
+])
+def test_a_gpu_service_with_room_for_two_starts_first(api, free) -> None:
+    model = model_of(services={**copy.deepcopy(PROXIED), "api": api}, gpu_present=True, gpu_free_mib=free)
+    assert model["start_first"] == ["api"] and model["rollout_notes"] == {}
+
+
+def test_a_gpu_memory_need_without_a_gpu_is_ignored_on_a_cpu_host_and_checked() -> None:
+    # gpu: auto on a host without GPU: no reservation, the need does not matter.
+    model = model_of(services={**copy.deepcopy(PROXIED), "api": {"gpu_memory_mb": 8000}})
+    assert model["start_first"] == ["api"]
+    assert "app_stack_services.api.gpu_memory_mb: must be a whole number of MiB, 1 or more (got 'lots')" in problems_of(
+        services={**copy.deepcopy(PROXIED), "api": {"gpu_memory_mb": "lots"}}, gpu_present=True)
+    assert "app_stack_services.api.gpu_memory_mb: is what one container needs of a GPU: set gpu too (got gpu: False)" \
+        in problems_of(services={**copy.deepcopy(PROXIED), "api": {"gpu": False, "gpu_memory_mb": 10}}, gpu_present=True)
+    assert any(p.startswith("aistack_gpu.memory_free_mib: must be a list of MiB") for p in problems_of(gpu_free_mib="x"))
+
+
+def test_a_gpu_start_first_the_user_asks_for_and_known_not_to_fit_is_refused() -> None:
+    problems = problems_of(services={**copy.deepcopy(PROXIED), "api": {"rollout": "start-first", "gpu_memory_mb": 8000}},
+                           gpu_present=True, gpu_free_mib=[6000])
+    assert any(p.startswith("app_stack_services.api.rollout: start-first is not possible: GPU 0 has 6000 MiB free")
+               for p in problems), problems
 
 
 @pytest.mark.parametrize("services, expected", [

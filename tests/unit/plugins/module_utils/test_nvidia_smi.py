@@ -41,7 +41,8 @@ def test_one_gpu():
     gpus = parse_query(fixture("one_gpu", "query.txt"))
     assert gpus == [{
         "index": 0, "name": "NVIDIA GeForce RTX 4090", "uuid": "GPU-5e2b7a3c-1f0d-8c4e-9a61-2d7f3b8e0c45",
-        "memory_mib": 24564, "driver_version": "550.127.05", "pci_bus_id": "00000000:01:00.0", "mig_mode": "",
+        "memory_mib": 24564, "memory_free_mib": 24052, "driver_version": "550.127.05",
+        "pci_bus_id": "00000000:01:00.0", "mig_mode": "",
     }]
     assert parse_cuda_version(fixture("one_gpu", "summary.txt")) == "12.4"
     assert parse_driver_version(fixture("one_gpu", "summary.txt")) == "550.127.05"
@@ -50,6 +51,7 @@ def test_one_gpu():
     assert fact["count"] == 1
     assert fact["models"] == ["NVIDIA GeForce RTX 4090"]
     assert fact["memory_mib"] == [24564]
+    assert fact["memory_free_mib"] == [24052]
     assert fact["driver_version"] == "550.127.05"
     assert fact["cuda_version"] == "12.4"
     assert fact["mig_enabled"] is False
@@ -82,14 +84,18 @@ def test_mig_enabled():
 
 
 def test_query_order_follows_index():
-    text = "1, B, GPU-b, 100, 550.1, 00000000:02:00.0, Disabled\n0, A, GPU-a, 200, 550.1, 00000000:01:00.0, Disabled\n"
+    text = ("1, B, GPU-b, 100, 550.1, 00000000:02:00.0, Disabled, 90\n"
+            "0, A, GPU-a, 200, 550.1, 00000000:01:00.0, Disabled, 180\n")
     assert [gpu["name"] for gpu in parse_query(text)] == ["A", "B"]
 
 
 @pytest.mark.parametrize("text", [
     "0, NVIDIA, only three\n",
-    "zero, NVIDIA A100, GPU-x, 40960, 525.1, 00000000:07:00.0, Enabled\n",
-    "0, NVIDIA A100, GPU-x, lots, 525.1, 00000000:07:00.0, Enabled\n",
+    "zero, NVIDIA A100, GPU-x, 40960, 525.1, 00000000:07:00.0, Enabled, 40000\n",
+    "0, NVIDIA A100, GPU-x, lots, 525.1, 00000000:07:00.0, Enabled, 40000\n",
+    "0, NVIDIA A100, GPU-x, 40960, 525.1, 00000000:07:00.0, Enabled, some\n",
+    # The fields of an older query (no memory.free): refused, not read shifted.
+    "0, NVIDIA A100, GPU-x, 40960, 525.1, 00000000:07:00.0, Enabled\n",
 ])
 def test_query_refuses_what_it_cannot_read(text):
     with pytest.raises(NvidiaSmiError):
@@ -97,8 +103,8 @@ def test_query_refuses_what_it_cannot_read(text):
 
 
 def test_query_not_available_memory_is_zero():
-    gpus = parse_query("0, NVIDIA A100, GPU-x, [N/A], 525.1, 00000000:07:00.0, [N/A]\n")
-    assert gpus[0]["memory_mib"] == 0 and gpus[0]["mig_mode"] == ""
+    gpus = parse_query("0, NVIDIA A100, GPU-x, [N/A], 525.1, 00000000:07:00.0, [N/A], [N/A]\n")
+    assert gpus[0]["memory_mib"] == 0 and gpus[0]["mig_mode"] == "" and gpus[0]["memory_free_mib"] == 0
 
 
 @pytest.mark.parametrize("case, expected", [
@@ -150,6 +156,7 @@ def test_missing_driver_without_pci_is_a_cpu_host():
     fact = summarize([], "missing")
     assert fact == {
         "present": False, "usable": False, "count": 0, "models": [], "memory_mib": [], "memory_total_mib": 0,
+        "memory_free_mib": [],
         "driver_version": "", "cuda_version": "", "mig_enabled": False, "gpus": [], "pci_devices": [],
         "driver_state": "missing", "driver_message": fact["driver_message"],
     }
