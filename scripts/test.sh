@@ -160,14 +160,15 @@ tier_integration() {
 # Rough relative duration of a scenario (unknown ones count 1), for the lanes.
 scenario_weight() {
   # About each scenario's share of a full suite run (three lanes beside lint and
-  # integration, 2 cores; the clean-clone run of 2026-12-02).
+  # integration, 2 cores; the clean-clone runs of 2026-12-02 and -03).
   case $1 in
+    releases) echo 15 ;;
     app_stack_shapes) echo 10 ;;
-    releases) echo 9 ;;
-    app_stack) echo 7 ;;
+    app_stack) echo 10 ;;
+    fleet) echo 7 ;;
     nvidia_toolkit) echo 3 ;;
-    app_image) echo 3 ;;
     docker_engine) echo 2 ;;
+    app_image) echo 1 ;;
     *) echo 1 ;;
   esac
 }

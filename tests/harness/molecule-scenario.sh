@@ -30,7 +30,10 @@ phase prepare && molecule prepare -s "$scenario"
 # A scenario whose fresh hosts, roles and stack are a subset of another's
 # (same host image, same site.yml) would repeat that one's fresh-host check
 # pass exactly: it names the scenario that covers it and skips the pass.
-declare -A fresh_check_covered_by=([releases]="app_stack (its stack and roles) and app_stack_shapes (retention)")
+declare -A fresh_check_covered_by=(
+  [releases]="app_stack (its stack and roles) and app_stack_shapes (retention)"
+  [fleet]="app_stack (its API is a subset of app_stack's stack, same roles and host image)"
+)
 if [ -n "${fresh_check_covered_by[$scenario]:-}" ]; then
   phase "converge --check on fresh hosts: covered by scenario ${fresh_check_covered_by[$scenario]}"
 else
@@ -65,6 +68,7 @@ fi
 declare -A converged_check_covered_by=(
   [releases]="app_stack (its stack and roles; jobs do not run in check mode)"
   [app_stack_shapes]="app_stack (the same roles and host image; the shapes' idempotence run proves their files unchanged)"
+  [fleet]="app_stack (the same roles and host image; fleet's idempotence run proves its four hosts unchanged)"
 )
 if [ -n "${converged_check_covered_by[$scenario]:-}" ]; then
   phase "converge --check on converged hosts: covered by scenario ${converged_check_covered_by[$scenario]}"

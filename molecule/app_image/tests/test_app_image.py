@@ -1,7 +1,7 @@
-"""Verify app_image on the converged hosts (testinfra): both hosts hold the
-reference backend tagged by release, built on the host or loaded from the
-controller; it runs as the non-root UID, becomes healthy, and carries no
-secret from the deploy environment."""
+"""Verify app_image on the converged host (testinfra): it holds the reference
+backend tagged by release, built on the host; it runs as the non-root UID,
+becomes healthy, and carries no secret from the deploy environment. (An image
+built on the controller and loaded by save/load: the fleet scenario's verify.)"""
 
 from __future__ import annotations
 
