@@ -53,9 +53,9 @@ def deploy(release: str, *extra: t.Any, options: t.Sequence[str] = (), backgroun
 
 
 def text(run: t.Any) -> str:
-    """A run's output with its line wrapping undone (Ansible wraps long messages to the terminal's width)."""
-    out = run.stdout if isinstance(run.stdout, str) else ""
-    return " ".join(out.split())
+    """A run's whole output, errors included (they go to stderr), unescaped and with line wrapping undone."""
+    out = (run.stdout or "") + (run.stderr or "")
+    return " ".join(out.replace("\\n", " ").replace('\\"', '"').split())
 
 
 def records() -> list[dict[str, t.Any]]:
