@@ -50,8 +50,9 @@ options:
         counts as not installed (RV(gpu.driver_state=missing)).
     type: path
 notes:
-  - C(nvidia-smi) is run twice, with C(--query-gpu) for the fields index, name, uuid, memory.total, driver_version,
-    pci.bus_id, mig.mode.current and memory.free (C(--format=csv,noheader,nounits)), and plain for the CUDA version in its header.
+  - C(nvidia-smi) is run twice, with C(--query-gpu) for the fields index, name, uuid, memory.total,
+    driver_version, pci.bus_id, mig.mode.current and memory.free (C(--format=csv,noheader,nounits)),
+    and plain for the CUDA version in its header.
 seealso:
   - name: nvidia-smi documentation
     description: The NVIDIA System Management Interface and its query fields.

@@ -10,7 +10,7 @@ preflight.yml) whose output this module reads, lines of:
   DF <path> <kibibytes available on its filesystem>
   LISTEN <local address of a listening TCP socket, as /proc/net/tcp{,6} write it: hex ip:hex port>
   OURS <the Ports column of a container of the app's own compose project>
-  CURRENT <the release the app's current link names> (read by rollout_end.yml, not here)
+  CURRENT <the release the app's current link names> (read by rollout_start.yml, not here)
 
 and returns every problem, each naming the host, what is wrong and the
 variable that decides it. Pure functions over plain data.
