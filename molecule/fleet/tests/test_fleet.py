@@ -166,7 +166,7 @@ def test_a_second_run_is_refused_by_the_lock_and_leaves_nothing_half_done() -> N
         wait_for_lock("aistack-fleet-1", first)
         second = deploy("1.0.2")
     finally:
-        output, _ = first.communicate(timeout=1800)
+        output = first.communicate(timeout=1800)[0]
     print(output[-2500:])
     assert second.returncode != 0
     refusal = text(second)
@@ -197,7 +197,7 @@ def test_a_host_stopped_in_its_turn_is_reported_and_the_next_batch_does_not_star
         wait_for_lock("aistack-fleet-2", run)
         subprocess.run(["docker", "stop", "-t", "1", "aistack-fleet-2"], check=True, capture_output=True)
     finally:
-        output, _ = run.communicate(timeout=1800)
+        output = run.communicate(timeout=1800)[0]
     assert run.returncode != 0, output[-3000:]
     record = records()[-1]
     hosts = record["hosts"]
