@@ -17,6 +17,7 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.aistack.deploy.plugins.module_utils._release import (
     file_checksums,
+    image_digests,
     image_ids,
     image_problems,
     missing_images,
@@ -48,7 +49,7 @@ def app_stack_rollback_target(state: t.Any, leaving: t.Any, available: t.Any) ->
 
 def app_stack_release_record(model: t.Any, found: t.Any, file_stats: t.Any, settings: t.Any) -> dict[str, t.Any]:
     """The release.json of a release: settings (app, release, profiles, checksums, deployed_at) plus
-    what the model and the host say (services, proxy, image IDs, volume file checksums)."""
+    what the model and the host say (services, proxy, image IDs and registry digests, volume file checksums)."""
     model = _mapping(model, "the model", "app_stack_release_record")
     record = dict(_mapping(settings, "the settings", "app_stack_release_record"))
     record.update({
@@ -58,6 +59,8 @@ def app_stack_release_record(model: t.Any, found: t.Any, file_stats: t.Any, sett
         "proxy_dir": str((model.get("proxy") or {}).get("config_dir") or ""),
         "start_first": list(model.get("start_first") or []),
         "images": image_ids(list(found or []), list(model.get("images") or [])),
+        # Where an image came from a registry: what a rollback pulls when the host lost it.
+        "digests": image_digests(list(found or []), list(model.get("images") or [])),
         "files": file_checksums(list(file_stats or [])),
     })
     return record
@@ -71,8 +74,9 @@ def app_stack_image_problems(recorded: t.Any, found: t.Any) -> list[str]:
     return image_problems(_mapping(recorded, "the recorded images", "app_stack_image_problems"), list(found or []))
 
 
-def app_stack_missing_images(recorded: t.Any, found: t.Any) -> list[dict[str, str]]:
-    return missing_images(_mapping(recorded, "the recorded images", "app_stack_missing_images"), list(found or []))
+def app_stack_missing_images(recorded: t.Any, found: t.Any, digests: t.Any = None) -> list[dict[str, str]]:
+    return missing_images(_mapping(recorded, "the recorded images", "app_stack_missing_images"), list(found or []),
+                          _mapping(digests, "the recorded digests", "app_stack_missing_images"))
 
 
 class FilterModule:

@@ -147,6 +147,30 @@ def image_ids(found: t.Iterable[t.Mapping[str, t.Any]], refs: t.Iterable[str]) -
     return {ref: by_tag.get(full_reference(ref), by_tag.get(ref, "")) for ref in refs}
 
 
+def image_digests(found: t.Iterable[t.Mapping[str, t.Any]], refs: t.Iterable[str]) -> dict[str, str]:
+    """reference -> a registry digest reference (<repository>@sha256:...) of its image, for images that have one.
+
+    An image pulled from a registry, or pushed to one, has RepoDigests; a build or an image loaded from an
+    archive has none, and is left out. Of several, the one in the reference's own repository comes first.
+    """
+    by_tag: dict[str, list[str]] = {}
+    for image in found:
+        for tag in list(image.get("RepoTags") or []):
+            by_tag[tag] = [str(digest) for digest in image.get("RepoDigests") or [] if "@" in str(digest)]
+    digests = {}
+    for ref in refs:
+        repository = full_reference(ref).rsplit(":", 1)[0]
+
+        def rank(digest: str, repository: str = repository) -> tuple[int, str]:
+            source = digest.split("@", 1)[0]
+            return (0 if source == repository else 1 if source.endswith("/" + repository) else 2), digest
+
+        candidates = sorted(by_tag.get(full_reference(ref), by_tag.get(ref, [])), key=rank)
+        if candidates:
+            digests[ref] = candidates[0]
+    return digests
+
+
 def file_checksums(stats: t.Iterable[t.Mapping[str, t.Any]]) -> dict[str, str]:
     """<volume>/<dest> -> sha256 of each file placed into a volume (stat results of a subelements loop)."""
     sums: dict[str, str] = {}
@@ -174,8 +198,14 @@ def archive_name(ref: str, image_id: str) -> str:
     return f"{safe}-{image_id.split(':')[-1][:12]}.tar"
 
 
-def missing_images(recorded: t.Mapping[str, str], found: t.Iterable[t.Mapping[str, t.Any]]) -> list[dict[str, str]]:
-    """Recorded images the host does not have as recorded: {image, id, archive} each."""
+def missing_images(recorded: t.Mapping[str, str], found: t.Iterable[t.Mapping[str, t.Any]],
+                   digests: t.Mapping[str, str] | None = None) -> list[dict[str, str]]:
+    """Recorded images the host does not have as recorded: {image, id, archive, digest} each.
+
+    archive: the file app_image saved the image to on the controller; digest: the registry reference the
+    release recorded for it (``digests`` of its release.json), '' when it came from no registry.
+    """
     now = image_ids(found, recorded)
-    return [{"image": ref, "id": recorded[ref], "archive": archive_name(ref, recorded[ref])}
+    return [{"image": ref, "id": recorded[ref], "archive": archive_name(ref, recorded[ref]),
+             "digest": str((digests or {}).get(ref) or "")}
             for ref in sorted(recorded) if recorded[ref] and now[ref] != recorded[ref]]

@@ -439,3 +439,70 @@ def test_pulled_releases_are_pruned_with_their_registry_names(
     # Rolling back to 1.10.0 keeps 1.10.1 (the newest other version) and prunes nothing.
     back = run_role(playbook, {**pull_vars, "app_image_release": "1.10.0"})
     assert ok(back)["changed"] == 0, changed_tasks(back)
+
+
+RECORD = """
+- name: Look for the release's image
+  community.docker.docker_image_info:
+    name: ["{ref}"]
+  register: found
+
+- name: Record the release as app_stack does
+  ansible.builtin.set_fact:
+    record: >-
+      {{{{ {{'images': ['{ref}']}} | aistack.deploy.app_stack_release_record(found.images, [],
+           {{'release': '1.0.0', 'delivery': {{'source': 'pull', 'archives': ''}}}}) }}}}
+"""
+
+RELOAD = """
+- name: Look for the release's images as rollback.yml does
+  community.docker.docker_image_info:
+    name: "{{ record.images | list }}"
+  register: lost
+
+- name: Bring them back as rollback.yml does
+  ansible.builtin.include_role:
+    name: aistack.deploy.app_stack
+    tasks_from: reload.yml
+  vars:
+    __app_stack_rollback_record: "{{ record }}"
+    __app_stack_rollback_missing: >-
+      {{ record.images | aistack.deploy.app_stack_missing_images(lost.images, record.digests) }}
+"""
+PULL_TASK = "aistack.deploy.app_stack : reload | Pull the images from their registry by digest"
+
+
+def test_a_rollback_pulls_a_lost_image_by_the_digest_its_release_recorded(
+        app: dict[str, t.Any], registry: str, docker_client: t.Any, busybox_image: str,
+        playbook: t.Callable[..., PlaybookResult]) -> None:
+    """app_stack's reload.yml (rollback.yml, a release delivered by pull): the digest comes back, never the tag."""
+    import io
+
+    name = app["name"]
+    ref, remote = f"{name}-api:1.0.0", f"{registry}/{name}-api:1.0.0"
+    label = app["vars"]["app_image_labels"]["io.aistack.test.app"]
+    images = {}
+    for content in ("the release", "what the tag names by now"):
+        dockerfile = f'FROM {busybox_image}\nLABEL io.aistack.test.app={label} content="{content}"\n'
+        images[content] = docker_client.images.build(fileobj=io.BytesIO(dockerfile.encode()), pull=False, rm=True,
+                                                     tag=remote)[0].id
+        for line in docker_client.images.push(f"{registry}/{name}-api", tag="1.0.0", stream=True, decode=True):
+            assert "error" not in line, line
+        if content == "the release":  # as a pull delivered it: the local name beside the registry's digest
+            docker_client.images.get(images[content]).tag(f"{name}-api", tag="1.0.0")
+            run = playbook(RECORD.format(ref=ref))
+            assert run.rc == 0, run.stdout[-3000:] + run.stderr[-3000:]
+            record = run.task("Record the release as app_stack does")["ansible_facts"]["record"]
+            assert record["images"] == {ref: images[content]}
+            assert record["digests"][ref].startswith(f"{registry}/{name}-api@sha256:"), record
+    # The host loses the release's image for good (every tag and digest of it); the registry's tag 1.0.0 names
+    # other content by now, so only the recorded digest leads back to it.
+    docker_client.images.remove(images["the release"], force=True)
+    forget_image(docker_client, remote)
+    run = playbook(RELOAD, extra_args=["-e", json.dumps({"record": record})])
+    assert run.rc == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert run.task("Look for the release's images as rollback.yml does")["images"] == []
+    pulled = run.task(PULL_TASK)
+    assert pulled["changed"] and [item["item"]["digest"] for item in pulled["results"]] == [record["digests"][ref]]
+    assert image_id(docker_client, ref) == images["the release"]
+    assert image_id(docker_client, remote) is None  # nothing was pulled by tag

@@ -119,7 +119,33 @@ def test_file_checksums() -> None:
 def test_missing_images_name_the_archive_app_image_saved() -> None:
     found = [{"Id": A, "RepoTags": ["team/app-api:1.0.0"]}, {"Id": C, "RepoTags": ["postgres:17"]}]
     assert r.missing_images({"team/app-api:1.0.0": A, "postgres:17": B, "redis:7": C, "old": ""}, found) == [
-        {"image": "postgres:17", "id": B, "archive": "postgres_17-bbbbbbbbbbbb.tar"},
-        {"image": "redis:7", "id": C, "archive": "redis_7-cccccccccccc.tar"},
+        {"image": "postgres:17", "id": B, "archive": "postgres_17-bbbbbbbbbbbb.tar", "digest": ""},
+        {"image": "redis:7", "id": C, "archive": "redis_7-cccccccccccc.tar", "digest": ""},
+    ]
+    # A recorded digest goes with its image, so that a rollback can pull exactly that image.
+    digest = "registry:5000/redis@sha256:" + "d" * 64
+    assert r.missing_images({"redis:7": C, "team/app-api:1.0.0": A}, found, {"redis:7": digest, "x": "y"}) == [
+        {"image": "redis:7", "id": C, "archive": "redis_7-cccccccccccc.tar", "digest": digest},
     ]
     assert r.archive_name("registry:5000/team/app-api:1.0.0", A) == "registry_5000_team_app-api_1.0.0-aaaaaaaaaaaa.tar"
+
+
+def test_image_digests_prefer_the_references_own_repository() -> None:
+    own, other = "registry:5000/team/app-api@sha256:" + "1" * 64, "mirror/other@sha256:" + "2" * 64
+    found = [
+        # Pulled from a registry and tagged with the local name: the registry's repository ends with it.
+        {"Id": A, "RepoTags": ["team/app-api:1.0.0", "registry:5000/team/app-api:1.0.0"],
+         "RepoDigests": [other, own]},
+        # Pushed under its own name.
+        {"Id": B, "RepoTags": ["registry:5000/db:17"], "RepoDigests": ["registry:5000/db@sha256:" + "3" * 64]},
+        # Built or loaded from an archive: no digest.
+        {"Id": C, "RepoTags": ["redis:7"], "RepoDigests": []},
+    ]
+    assert r.image_digests(found, ["team/app-api:1.0.0", "registry:5000/db:17", "redis:7", "gone:1"]) == {
+        "team/app-api:1.0.0": own,
+        "registry:5000/db:17": "registry:5000/db@sha256:" + "3" * 64,
+    }
+    # Only another repository's digest: still the same image, so still usable.
+    assert r.image_digests([{"Id": A, "RepoTags": ["app:1"], "RepoDigests": [other]}], ["app:1"]) == {"app:1": other}
+    # Nothing that looks like a digest reference.
+    assert r.image_digests([{"Id": A, "RepoTags": ["app:1"], "RepoDigests": ["junk"]}], ["app:1"]) == {}
