@@ -1,0 +1,636 @@
+# Copyright (c) 2026, aistack.deploy developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The app_stack role's data model, checked and normalized (private, not a public API).
+
+``app_stack_model`` takes the role's variables (services, volumes, presets,
+defaults, the images app_image built, the *names* of the secrets) and returns
+the normalized model plus every problem it found, each naming the variable.
+``app_stack_secret_problems`` checks secrets and returns problems that name
+secrets but never show their values.
+
+One service's settings are checked in _app_stack_service.py; this module
+checks the stack-wide settings, the volumes, and what concerns more than one
+service (dependencies, host ports, volume owners, rollouts, the proxy).
+The model never holds a secret value: secrets reach containers only through
+the .env file (``env_file``), so the compose file cannot leak them.
+Pure functions over plain data, used by the filters in plugins/filter/app_stack.py.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Mapping, Sequence
+import typing as t
+
+from ansible_collections.aistack.deploy.plugins.plugin_utils._input import Problems, plain
+from ansible_collections.aistack.deploy.plugins.plugin_utils._app_stack_service import (
+    ENV_NAME_RE,
+    PORT_RE,
+    SERVICE_KEYS,
+    is_int,
+    seconds,
+    service_settings,
+    str_list,
+)
+
+VOLUME_KEYS = frozenset({"type", "path", "mode", "owner", "files"})
+FILE_KEYS = frozenset({"src", "dest", "mode"})
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+MODE_RE = re.compile(r"^0?[0-7]{3,4}$")
+OWNER_RE = re.compile(r"^[0-9]+:[0-9]+$")
+# Where the proxy preset mounts the configuration the nginx_proxy role writes.
+PROXY_CONFIG_PATH = "/etc/aistack-proxy"
+# Host directories the role must never chown or chmod as a volume.
+SYSTEM_DIRS = ("/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/proc", "/run", "/sbin", "/sys",
+               "/usr", "/var/lib/docker", "/var/lib/containerd", "/var/run", "/root", "/home", "/tmp", "/var",
+               "/var/lib", "/opt", "/srv", "/mnt", "/media")
+
+
+@dataclasses.dataclass
+class _Stack:
+    """The model's input as the checks read it: the stack-wide settings, once checked, and the problems so far."""
+
+    spec: dict[str, t.Any]
+    problems: Problems = dataclasses.field(default_factory=Problems)
+    name: t.Any = None
+    data_root: str = "/nonexistent"
+    defaults: dict[str, t.Any] = dataclasses.field(default_factory=dict)
+    presets: dict[str, t.Any] = dataclasses.field(default_factory=dict)
+    images: dict[str, str] | None = None
+    secret_names: set[str] = dataclasses.field(default_factory=set)
+    active_profiles: list[str] = dataclasses.field(default_factory=list)
+    common_env: dict[str, t.Any] = dataclasses.field(default_factory=dict)
+    services_in: dict[str, t.Any] = dataclasses.field(default_factory=dict)
+    # Which preset each enabled service starts from; presets add volumes and plain environment.
+    chosen: dict[str, str] = dataclasses.field(default_factory=dict)
+    proxy_runs: bool = False
+
+    def runs(self, sname: str) -> bool:
+        """Whether a chosen service runs with the active profiles (compose: any of its profiles)."""
+        sspec = self.services_in.get(sname) or {}
+        profiles = sspec.get("profiles", self.presets.get(self.chosen[sname], {}).get("profiles") or [])
+        return not profiles or not isinstance(profiles, list) or bool(set(profiles) & set(self.active_profiles))
+
+    def active(self, svc: dict[str, t.Any]) -> bool:
+        """Whether a normalized service runs with the active profiles."""
+        return not svc["profiles"] or bool(set(svc["profiles"]) & set(self.active_profiles))
+
+    def serves(self, svc: dict[str, t.Any]) -> bool:
+        """A long-running service that runs with the active profiles (jobs run once, before them)."""
+        return self.active(svc) and not svc["job"]
+
+
+def _unsafe_data_path(path: str, root: t.Any) -> bool:
+    """A system directory itself, anything under the engine's or the OS's own trees, or inside the app root."""
+    norm = "/" + "/".join(part for part in path.split("/") if part not in ("", "."))
+    if ".." in norm.split("/") or norm == "/" or norm in SYSTEM_DIRS:
+        return True
+    if any(norm.startswith(prefix + "/") for prefix in
+           ("/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/proc", "/run", "/sbin", "/sys", "/usr",
+            "/var/lib/docker", "/var/lib/containerd", "/var/run")):
+        return True
+    if isinstance(root, str) and root.startswith("/"):
+        root_norm = "/" + "/".join(part for part in root.split("/") if part not in ("", "."))
+        return norm == root_norm or norm.startswith(root_norm + "/")
+    return False
+
+
+def _entry(variable: str, kind: str, name: t.Any, spec: t.Any, keys: frozenset[str],
+           problems: Problems) -> dict[str, t.Any] | None:
+    """One named entry of app_stack_services or app_stack_volumes: its settings, or None when unusable."""
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        problems.add(variable, f"{name!r} is not a valid {kind} name (lower-case, digits, '-', '_')")
+        return None
+    spec = {} if spec is None else spec
+    if not isinstance(spec, dict):
+        problems.add(f"{variable}.{name}", f"must be a dict of {kind} settings ({', '.join(sorted(keys))}) or empty")
+        return None
+    for key in sorted(set(spec) - keys):
+        problems.add(f"{variable}.{name}", f"unknown key {key!r} (known: {', '.join(sorted(keys))})")
+    return spec
+
+
+def _merge(base: dict[str, t.Any], override: dict[str, t.Any]) -> dict[str, t.Any]:
+    """Preset under the user's service: dicts merge one level deep, everything else replaces."""
+    merged = plain(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict) and key in ("environment", "labels"):
+            merged[key] = {**merged[key], **plain(value)}
+        else:
+            merged[key] = plain(value)
+    return merged
+
+
+def app_stack_model(spec: t.Any) -> dict[str, t.Any]:
+    """Check the role's service and volume model and return it normalized.
+
+    ``spec`` keys: name, data_root, env_file, services, volumes, presets, defaults (restart, stop_grace_period,
+    read_only, tmpfs, cap_drop, no_new_privileges, log_driver, log_options), profiles, images (target -> image),
+    env (every service with env_file), secret_names, gpu_present, gpu_free_mib (each GPU's free memory, for
+    whether a GPU service can start first), engine_version (the host's Docker Engine, for healthchecks'
+    start_interval; '' when unknown).
+    """
+    stack = _Stack(plain(spec) if isinstance(spec, Mapping) else {})
+    _top_settings(stack)
+    _common_env(stack)
+    _chosen_services(stack)
+    volumes = _volumes(stack)
+    services = _services(stack, volumes)
+    # Cross-service checks: active services, dependencies, host ports, volume owners.
+    _dependencies_and_ports(stack, services)
+    owners = _volume_owners(volumes, services, stack.problems)
+    _job_dependents(services, stack.problems)
+    explicit = {sname for sname, sspec in stack.services_in.items() if isinstance(sspec, dict) and "rollout" in sspec}
+    rollout_notes = _rollouts(services, explicit, stack.active, stack.presets, stack.proxy_runs,
+                              _gpu_free(stack.spec, stack.problems), stack.problems)
+    return _model(stack, services, volumes, owners, rollout_notes)
+
+
+def _top_settings(stack: _Stack) -> None:
+    """The stack-wide settings: name, data root, defaults, presets, images, secret names, active profiles."""
+    spec, problems = stack.spec, stack.problems
+    name = spec.get("name")
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        problems.add("app_stack_name", f"must be lower-case letters, digits, '-' or '_' (got {name!r})")
+    stack.name = name
+    data_root = spec.get("data_root")
+    if not isinstance(data_root, str) or not data_root.startswith("/") or data_root.rstrip("/") in ("", "/"):
+        problems.add("app_stack_data_root", f"must be an absolute path below / (got {data_root!r})")
+        data_root = "/nonexistent"
+    elif _unsafe_data_path(data_root, spec.get("root")):
+        problems.add("app_stack_data_root", f"{data_root!r} is a system directory or inside app_stack_root "
+                                            "(data never lives with the releases)")
+    stack.data_root = data_root
+    stack.defaults = spec.get("defaults") or {}
+    stack.presets = spec.get("presets") or {}
+    images = spec.get("images")
+    if images is not None and not isinstance(images, dict):
+        problems.add("app_stack_images", "must be a dict of app targets to image references")
+        images = {}
+    stack.images = images
+    stack.secret_names = set(spec.get("secret_names") or [])
+    active_profiles = spec.get("profiles") or []
+    if not str_list(active_profiles):
+        problems.add("app_stack_profiles", "must be a list of profile names")
+        active_profiles = []
+    stack.active_profiles = active_profiles
+
+
+def _common_env(stack: _Stack) -> None:
+    """app_stack_env, the plain environment of every service with env_file: names, values, no secret."""
+    spec, problems = stack.spec, stack.problems
+    common_env = dict(spec.get("env") or {}) if isinstance(spec.get("env") or {}, dict) else spec.get("env")
+    if not isinstance(common_env, dict):
+        problems.add("app_stack_env", "must be a dict of variable names to values")
+        common_env = {}
+    for key, value in common_env.items():
+        if not isinstance(key, str) or not ENV_NAME_RE.match(key):
+            problems.add("app_stack_env", f"{key!r} is not a valid environment variable name")
+        elif key in stack.secret_names:
+            problems.add("app_stack_env", f"{key} is also a secret in app_stack_secrets: secrets go only to .env")
+        if isinstance(value, (dict, list)):
+            problems.add(f"app_stack_env.{key}", "must be a string, number or boolean")
+    stack.common_env = common_env
+
+
+def _chosen_services(stack: _Stack) -> None:
+    """app_stack_services, the preset each enabled service starts from, and whether a proxy service runs."""
+    services_in = stack.spec.get("services") or {}
+    if not isinstance(services_in, dict) or not services_in:
+        stack.problems.add("app_stack_services", "must name at least one service")
+        services_in = {} if not isinstance(services_in, dict) else services_in
+    stack.services_in = services_in
+    presets = stack.presets
+    for sname, sspec in services_in.items():
+        if isinstance(sname, str) and isinstance(sspec, (dict, type(None))) and (sspec or {}).get("enabled", True) is not False:
+            preset_name = (sspec or {}).get("preset", sname if sname in presets else "none")
+            stack.chosen[sname] = preset_name if preset_name in presets else "none"
+    stack.proxy_runs = any(presets.get(preset_name, {}).get("_proxy") and stack.runs(sname)
+                           for sname, preset_name in stack.chosen.items())
+
+
+def _volumes(stack: _Stack) -> dict[str, dict[str, t.Any]]:
+    """app_stack_volumes over the volumes the chosen presets bring, each checked and normalized."""
+    volumes_in = stack.spec.get("volumes") or {}
+    if not isinstance(volumes_in, dict):
+        stack.problems.add("app_stack_volumes", "must be a dict of volume names to settings")
+        volumes_in = {}
+    volumes_in = {**_preset_volumes_and_env(stack), **volumes_in}
+    volumes: dict[str, dict[str, t.Any]] = {}
+    for vname, vspec in volumes_in.items():
+        volume = _volume(stack, vname, vspec)
+        if volume is not None:
+            volumes[vname] = volume
+    return volumes
+
+
+def _preset_volumes_and_env(stack: _Stack) -> dict[str, t.Any]:
+    """The volumes the chosen presets bring; their plain environment goes into the common environment."""
+    preset_volumes: dict[str, t.Any] = {}
+    for sname, preset_name in stack.chosen.items():
+        for vname, vspec in (stack.presets.get(preset_name, {}).get("_volumes") or {}).items():
+            preset_volumes.setdefault(vname, vspec)
+        for key, value in (stack.presets.get(preset_name, {}).get("_env") or {}).items():
+            # A secret of that name wins: a plain value in the compose file would override .env.
+            # A service that does not run hands nothing on.
+            if key not in stack.secret_names and stack.runs(sname):
+                stack.common_env.setdefault(key, str(value).replace("{service}", sname))
+    return preset_volumes
+
+
+def _volume(stack: _Stack, vname: t.Any, vspec: t.Any) -> dict[str, t.Any] | None:
+    """One volume: its type, host path, mode, owner and files; None when its entry is unusable."""
+    problems = stack.problems
+    where = f"app_stack_volumes.{vname}"
+    vspec = _entry("app_stack_volumes", "volume", vname, vspec, VOLUME_KEYS, problems)
+    if vspec is None:
+        return None
+    vtype = vspec.get("type", "bind")
+    if vtype not in ("bind", "named"):
+        problems.add(f"{where}.type", f"must be bind or named (got {vtype!r})")
+    path = vspec.get("path", f"{stack.data_root.rstrip('/')}/{vname}")
+    if vtype == "bind" and (not isinstance(path, str) or not path.startswith("/") or path.rstrip("/") == ""):
+        problems.add(f"{where}.path", f"must be an absolute host path (got {path!r})")
+    elif vtype == "bind" and _unsafe_data_path(path, stack.spec.get("root")):
+        problems.add(f"{where}.path", f"{path!r} is a system directory or inside app_stack_root: the role "
+                                      "would change its owner and mode, or prune it with a release")
+    mode = vspec.get("mode", "0750")
+    if not isinstance(mode, str) or not MODE_RE.match(mode):
+        problems.add(f"{where}.mode", f"must be an octal mode in quotes such as '0750' (got {mode!r})")
+    owner = vspec.get("owner", "auto")
+    owner_ok = isinstance(owner, str) and (owner in ("auto", "root") or bool(OWNER_RE.match(owner))
+                                           or owner.startswith("service:"))
+    if not owner_ok:
+        problems.add(f"{where}.owner", f"must be auto, root, service:<name> or <uid>:<gid> (got {owner!r})")
+    files = _volume_files(vspec, where, problems)
+    if vtype == "named" and files:
+        problems.add(f"{where}.files", "only bind volumes take files")
+    return {
+        "type": vtype,
+        "path": path if vtype == "bind" else "",
+        "docker_name": f"aistack-{stack.name}-{vname}" if vtype == "named" else "",
+        "mode": mode,
+        "owner": owner,
+        "files": [dict(item, dest=item.get("dest", str(item.get("src", "")).rstrip("/").rsplit("/", 1)[-1]))
+                  for item in files if isinstance(item, dict)],
+        "mounted_by": [],
+    }
+
+
+def _volume_files(vspec: dict[str, t.Any], where: str, problems: Problems) -> list[t.Any]:
+    """A volume's files ({src, dest, mode}), each checked; [] when they are not a list."""
+    files = vspec.get("files", [])
+    if not isinstance(files, list):
+        problems.add(f"{where}.files", "must be a list of {src, dest, mode}")
+        files = []
+    for index, item in enumerate(files):
+        fwhere = f"{where}.files[{index}]"
+        if not isinstance(item, dict) or not isinstance(item.get("src"), str) or not item.get("src"):
+            problems.add(fwhere, "needs src (a file on the controller)")
+            continue
+        for key in sorted(set(item) - FILE_KEYS):
+            problems.add(fwhere, f"unknown key {key!r}")
+        dest = item.get("dest", item["src"].rstrip("/").rsplit("/", 1)[-1])
+        if not isinstance(dest, str) or dest.startswith("/") or ".." in dest.split("/") or not dest:
+            problems.add(f"{fwhere}.dest", f"must be a path relative to the volume (got {dest!r})")
+        if "mode" in item and (not isinstance(item["mode"], str) or not MODE_RE.match(item["mode"])):
+            problems.add(f"{fwhere}.mode", f"must be an octal mode in quotes (got {item['mode']!r})")
+    return files
+
+
+def _services(stack: _Stack, volumes: dict[str, dict[str, t.Any]]) -> dict[str, dict[str, t.Any]]:
+    """Each enabled service over its preset, checked and normalized (_app_stack_service.py)."""
+    services: dict[str, dict[str, t.Any]] = {}
+    for sname, sspec in stack.services_in.items():
+        where = f"app_stack_services.{sname}"
+        sspec = _entry("app_stack_services", "service", sname, sspec, SERVICE_KEYS, stack.problems)
+        if sspec is None:
+            continue
+        merged = _over_preset(stack, sname, sspec, where)
+        if merged is None:
+            continue
+        services[sname] = service_settings(sname, merged, where, stack.problems, stack.defaults, stack.images,
+                                           volumes, stack.common_env, stack.secret_names, stack.spec)
+        services[sname]["auto_depends_on"] = "depends_on" not in sspec
+    return services
+
+
+def _over_preset(stack: _Stack, sname: str, sspec: dict[str, t.Any], where: str) -> dict[str, t.Any] | None:
+    """A service's settings over its preset's; None when it is disabled."""
+    presets = stack.presets
+    preset_name = sspec.get("preset", sname if sname in presets else "none")
+    if preset_name != "none" and preset_name not in presets:
+        stack.problems.add(f"{where}.preset", f"unknown preset {preset_name!r} (known: {', '.join(sorted(presets))}, none)")
+        preset_name = "none"
+    preset = {k: v for k, v in presets.get(preset_name, {}).items() if not k.startswith("_")}
+    merged = _merge(preset, {k: v for k, v in sspec.items() if k != "preset"})
+    merged["preset"] = preset_name
+    if merged.get("enabled", True) is False:
+        return None
+    if not isinstance(merged["enabled"] if "enabled" in merged else True, bool):
+        stack.problems.add(f"{where}.enabled", "must be true or false")
+    if "depends_on" not in sspec:
+        merged["depends_on"] = [dep for dep in presets.get(preset_name, {}).get("_depends_on") or []
+                                if dep in stack.chosen and dep != sname]
+    if stack.proxy_runs and presets.get(preset_name, {}).get("_proxied") and "ports" not in sspec:
+        # Behind the proxy, the proxy is the way in: no host port, so two releases can run side by side.
+        merged["ports"] = []
+    return merged
+
+
+def _dependencies_and_ports(stack: _Stack, services: dict[str, dict[str, t.Any]]) -> None:
+    """Each service's dependencies, then the host ports an active long-running one publishes (one owner each)."""
+    used_ports: dict[tuple[str, str, str], str] = {}
+    for sname, svc in services.items():
+        where = f"app_stack_services.{sname}"
+        _dependencies(stack, services, sname, svc, where)
+        if stack.active(svc) and not svc["job"]:
+            _host_ports(sname, svc, where, used_ports, stack.problems)
+
+
+def _dependencies(stack: _Stack, services: dict[str, dict[str, t.Any]], sname: str, svc: dict[str, t.Any],
+                  where: str) -> None:
+    """A service's depends_on: a preset's narrowed to what runs with it, the user's checked."""
+    active = stack.active
+    if svc.pop("auto_depends_on"):
+        # A preset's dependencies count where they run whenever the service does: with no
+        # profile, with an active one, or with a profile of the service's own; never on a one-off job.
+        svc["depends_on"] = [dep for dep in svc["depends_on"] if dep in services and not services[dep]["job"] and
+                             (not services[dep]["profiles"] or active(services[dep]) or
+                              bool(set(services[dep]["profiles"]) & set(svc["profiles"])))
+                             and (not active(svc) or active(services[dep]))]
+    for dep in svc["depends_on"]:
+        if dep == sname:
+            stack.problems.add(f"{where}.depends_on", "a service cannot depend on itself")
+        elif dep not in services:
+            stack.problems.add(f"{where}.depends_on", f"unknown or disabled service {dep!r}")
+        elif active(svc) and not active(services[dep]):
+            stack.problems.add(f"{where}.depends_on",
+                               f"{dep!r} is in profiles {services[dep]['profiles']} that app_stack_profiles does not activate")
+
+
+def _host_ports(sname: str, svc: dict[str, t.Any], where: str, used_ports: dict[tuple[str, str, str], str],
+                problems: Problems) -> None:
+    """The host ports a service publishes, each free (on its address and on 0.0.0.0); recorded in ``used_ports``."""
+    for port in svc["ports"]:
+        match = PORT_RE.match(port)
+        if match and match.group("host"):
+            key = (match.group("ip") or "0.0.0.0", match.group("host"), match.group("proto") or "tcp")
+            other = used_ports.get(key)
+            wildcard = [s for (ip, host, proto), s in used_ports.items()
+                        if host == key[1] and proto == key[2] and "0.0.0.0" in (ip, key[0])]
+            if other or wildcard:
+                problems.add(f"{where}.ports", f"host port {key[1]}/{key[2]} is already published by "
+                                               f"service {other or wildcard[0]!r}")
+            else:
+                used_ports[key] = sname
+
+
+def _volume_owners(volumes: dict[str, dict[str, t.Any]], services: dict[str, dict[str, t.Any]],
+                   problems: Problems) -> list[dict[str, str]]:
+    """Who owns each volume; return the images and users whose ids the role must look up (each once)."""
+    for vname, volume in volumes.items():
+        _volume_owner(vname, volume, services, problems)
+    owners: list[dict[str, str]] = []
+    for volume in volumes.values():
+        volume["owner_key"] = f"{volume['owner_image']}|{volume['owner_user']}" if volume["owner_image"] else ""
+        if volume["owner_key"] and not volume["owner_fixed"] and \
+                volume["owner_key"] not in [o["key"] for o in owners]:
+            owners.append({"key": volume["owner_key"], "image": volume["owner_image"], "user": volume["owner_user"]})
+    return owners
+
+
+def _volume_owner(vname: str, volume: dict[str, t.Any], services: dict[str, dict[str, t.Any]],
+                  problems: Problems) -> None:
+    """A volume's owner: a service's image and data user, or fixed ids (root's for a volume no service mounts)."""
+    owner = volume["owner"]
+    if owner.startswith("service:"):
+        owner_service = owner.split(":", 1)[1]
+        if owner_service not in services:
+            problems.add(f"app_stack_volumes.{vname}.owner", f"names unknown or disabled service {owner_service!r}")
+            owner_service = ""
+    elif owner == "auto":
+        owner_service = _auto_owner(volume["mounted_by"], services)
+    else:
+        owner_service = ""
+    if owner_service:
+        volume["owner_image"] = services[owner_service]["image"]
+        volume["owner_user"] = services[owner_service]["data_user"]
+    else:
+        volume["owner_image"] = ""
+        volume["owner_user"] = ""
+    volume["owner_fixed"] = {"root": "0:0"}.get(owner, owner if OWNER_RE.match(owner) else "")
+    if not volume["owner_fixed"] and not volume["owner_image"] and volume["type"] == "bind":
+        # Mounted by no service: root keeps it until a service claims it.
+        volume["owner_fixed"] = "0:0"
+
+
+def _auto_owner(mounted_by: list[str], services: dict[str, dict[str, t.Any]]) -> str:
+    """The service that owns a volume with owner auto: the first long-running one that mounts it, else a job."""
+    serving = [s for s in mounted_by if not services[s]["job"]]
+    return (serving or mounted_by or [""])[0]
+
+
+def _job_dependents(services: dict[str, dict[str, t.Any]], problems: Problems) -> None:
+    """No service waits for a job: a job never becomes healthy, the deploy runs it before the services start."""
+    for sname, svc in services.items():
+        for dep in svc["depends_on"]:
+            if dep in services and services[dep]["job"]:
+                problems.add(f"app_stack_services.{sname}.depends_on",
+                             f"{dep!r} is a job, run once before the services start: no service can wait for it "
+                             f"(got {svc['depends_on']!r}; allowed: services without job: true)")
+
+
+def _model(stack: _Stack, services: dict[str, dict[str, t.Any]], volumes: dict[str, dict[str, t.Any]],
+           owners: list[dict[str, str]], rollout_notes: dict[str, str]) -> dict[str, t.Any]:
+    """The model: services, volumes and what the deploy reads of them (PostgreSQL, proxy, images), with the problems."""
+    serves, active = stack.serves, stack.active
+    # The PostgreSQL service whose password and URL go to .env: a postgres preset that runs.
+    postgres = [s for s in sorted(services) if services[s]["preset"] == "postgres" and serves(services[s])]
+    proxy = _proxy(services, stack.presets, serves, stack.problems)
+    grace = max([seconds(svc["stop_grace_period"]) for svc in services.values() if not svc["job"]] or [10.0])
+    return {
+        "name": stack.name,
+        "services": services,
+        "volumes": volumes,
+        "owners": owners,
+        "postgres_service": postgres[0] if postgres else "",
+        "proxy": proxy,
+        "profiles": stack.active_profiles,
+        "active_services": sorted(s for s, svc in services.items() if serves(svc)),
+        "jobs": sorted(s for s, svc in services.items() if active(svc) and svc["job"]),
+        "images": sorted({svc["image"] for svc in services.values() if active(svc) and svc["image"]}),
+        "max_stop_grace_seconds": int(grace + 0.999),
+        # Services whose new release starts beside the old one, behind the proxy (deploy.yml), and why
+        # others a preset would start first are replaced in place.
+        "start_first": sorted(s for s, svc in services.items() if serves(svc) and svc["rollout"] == "start-first"),
+        "rollout_notes": rollout_notes,
+        "problems": list(stack.problems),
+    }
+
+
+def _proxy(services: dict[str, dict[str, t.Any]], presets: dict[str, t.Any], active: t.Callable[[dict[str, t.Any]], bool],
+           problems: Problems) -> dict[str, t.Any]:
+    """The TLS proxy service (a preset marked _proxy) that runs, for the nginx_proxy role; {} when none.
+
+    Its configuration directory is the host side of its mount at /etc/aistack-proxy, which must be a bind volume.
+    """
+    proxies = [s for s in sorted(services) if presets.get(services[s]["preset"], {}).get("_proxy")]
+    running = [s for s in proxies if active(services[s])]
+    if len(running) > 1:
+        problems.add("app_stack_services", f"only one proxy service can run (running: {', '.join(running)})")
+    if not running:
+        return {}
+    sname = running[0]
+    svc = services[sname]
+    mount = [m for m in svc.get("mounts", []) if m["target"] == PROXY_CONFIG_PATH]
+    if not mount or mount[0]["type"] != "bind":
+        problems.add(f"app_stack_services.{sname}.volumes", f"the proxy needs a bind volume mounted at "
+                                                            f"{PROXY_CONFIG_PATH} (its configuration)")
+        return {}
+    published = {}
+    for port in svc["ports"]:
+        match = PORT_RE.match(port)
+        if match and match.group("host") and (match.group("proto") or "tcp") == "tcp":
+            published[match.group("container")] = int(match.group("host"))
+    return {
+        "service": sname,
+        "image": svc["image"],
+        "config_dir": mount[0]["source"],
+        "http_port": published.get("80", 0),
+        "https_port": published.get("443", 0),
+    }
+
+
+def _rollouts(services: dict[str, dict[str, t.Any]], explicit: set[str], active: t.Callable[[dict[str, t.Any]], bool],
+              presets: dict[str, t.Any], proxy_runs: bool, gpu_free: Sequence[int], problems: Problems) -> dict[str, str]:
+    """Settle each active service's rollout; return why a preset's start-first became stop-first, by service."""
+    notes = {}
+    for sname, svc in services.items():
+        note = _rollout(sname, svc, sname in explicit, proxy_runs, gpu_free, problems) if active(svc) else ""
+        if note:
+            notes[sname] = note
+    # A stop-first service's `up` brings its dependencies up to date: one that depends on a start-first
+    # service would replace it in place. The proxy is nginx_proxy's, started after the switch.
+    for sname, svc in services.items():
+        if not active(svc) or svc["rollout"] != "start-first":
+            continue
+        dependents = sorted(d for d, dsvc in services.items() if active(dsvc) and not dsvc["job"]
+                            and dsvc["rollout"] == "stop-first" and sname in dsvc["depends_on"]
+                            and not presets.get(dsvc["preset"], {}).get("_proxy"))
+        if not dependents:
+            continue
+        why = (f"stop-first service(s) {', '.join(dependents)} depend on it (their `up` would replace it in place; "
+               "make them start-first too, or drop the dependency)")
+        if sname in explicit:
+            problems.add(f"app_stack_services.{sname}.rollout", f"start-first is not possible: {why}")
+        else:
+            svc["rollout"] = "stop-first"
+            notes[sname] = why
+    return notes
+
+
+def _rollout(sname: str, svc: dict[str, t.Any], explicit: bool, proxy_runs: bool, gpu_free: Sequence[int],
+             problems: Problems) -> str:
+    """Keep a start-first service start-first only where two of its containers can run; say why not.
+
+    What the user asked for and cannot be is a problem; what a preset suggested falls back to stop-first
+    with the reason (returned, and printed by the deploy).
+    """
+    if svc["rollout"] != "start-first":
+        return ""
+    where = f"app_stack_services.{sname}.rollout"
+    published = [port for port in svc["ports"] if (match := PORT_RE.match(port)) and match.group("host")]
+    blockers = []
+    if svc["job"]:
+        blockers.append("it is a job, run once")
+    if published:
+        blockers.append(f"it publishes host port(s) {', '.join(published)} (two containers cannot hold one port)")
+    if not proxy_runs:
+        blockers.append("no proxy service runs in front of it (nothing would switch its requests)")
+    if explicit and blockers:
+        problems.add(where, f"start-first is not possible: {'; '.join(blockers)} (allowed: stop-first, or no host "
+                            "ports and a proxy service such as nginx)")
+    elif svc["reservations"].get("devices"):
+        # Two containers on one GPU fit only where its free memory holds a second one.
+        room = _gpu_room(svc, gpu_free)
+        if room and explicit and svc.get("gpu_memory_mb") and gpu_free:
+            problems.add(where, f"start-first is not possible: {room} (allowed: stop-first, or a smaller gpu_memory_mb "
+                                "where that is what the service needs)")
+        elif room and not explicit:
+            blockers.append(room)
+    if blockers:
+        svc["rollout"] = "stop-first"
+        return "; ".join(blockers)
+    return ""
+
+
+def _gpu_free(spec: Mapping[str, t.Any], problems: Problems) -> list[int]:
+    """Each GPU's free memory in MiB (aistack_gpu.memory_free_mib); [] when unknown."""
+    free = spec.get("gpu_free_mib") or []
+    if not isinstance(free, list) or not all(is_int(value) and value >= 0 for value in free):
+        problems.add("aistack_gpu.memory_free_mib", f"must be a list of MiB, one per GPU (got {free!r})")
+        return []
+    return [int(value) for value in free]
+
+
+def _gpu_room(svc: dict[str, t.Any], gpu_free: Sequence[int]) -> str:
+    """Why a second container of a GPU service may not fit beside the running one ("" when it fits).
+
+    gpu_free: each GPU's free memory (MiB) as nvidia_toolkit read it this run, with the running release's
+    containers on it; the engine gives a `count: N` request the first N GPUs, `all` every one.
+    """
+    need = svc.get("gpu_memory_mb")
+    if not need:
+        return ("it uses a GPU and declares no gpu_memory_mb (what one container needs), so two may not fit "
+                "(set gpu_memory_mb, or rollout: start-first where two fit)")
+    if not gpu_free:
+        return "it uses a GPU whose free memory is not known (aistack_gpu.memory_free_mib, read by nvidia_toolkit)"
+    count = svc["reservations"]["devices"][0]["count"]
+    used = list(gpu_free) if count == "all" else list(gpu_free)[:count]
+    if len(used) < (len(gpu_free) if count == "all" else count):
+        return f"it asks for {count} GPU(s) and the host has {len(gpu_free)}"
+    short = [(free, index) for index, free in enumerate(used) if free < need]
+    if short:
+        free, index = min(short)
+        return (f"GPU {index} has {free} MiB free and a second container needs {need} MiB (gpu_memory_mb): "
+                "two do not fit")
+    return ""
+
+
+def app_stack_secret_problems(secrets: t.Any, required: t.Any, patterns: t.Any) -> list[str]:
+    """Problems with the secrets, naming them, never showing a value."""
+    problems = Problems()
+    secrets, required, patterns = plain(secrets), plain(required), plain(patterns)
+    if not isinstance(secrets, dict):
+        return ["app_stack_secrets: must be a dict of variable names to values"]
+    if not str_list(required):
+        return ["app_stack_required_secrets: must be a list of secret names"]
+    compiled = []
+    for pattern in patterns if isinstance(patterns, list) else [patterns]:
+        try:
+            compiled.append(re.compile(pattern))
+        except (re.error, TypeError):
+            problems.add("app_stack_secret_placeholders", f"{pattern!r} is not a regular expression")
+    for name in required:
+        if name not in secrets:
+            problems.add("app_stack_secrets", f"required secret {name} is missing (app_stack_required_secrets)")
+    for name, value in secrets.items():
+        where = f"app_stack_secrets.{name}"
+        if not isinstance(name, str) or not ENV_NAME_RE.match(name):
+            problems.add("app_stack_secrets", f"{name!r} is not a valid environment variable name")
+            continue
+        if value is None or isinstance(value, (dict, list, bool)):
+            problems.add(where, "must be a string or a number")
+            continue
+        text = str(value)
+        if "\n" in text or "\r" in text or "\0" in text or "'" in text:
+            problems.add(where, "must not contain a newline, a NUL or a single quote (.env quotes values with ')")
+        if text.strip() == "":
+            problems.add(where, "is empty")
+        elif any(p.search(text) for p in compiled):
+            problems.add(where, "is a placeholder, not a secret: set the real value (for example from ansible-vault)")
+    return list(problems)

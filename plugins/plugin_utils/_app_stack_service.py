@@ -1,0 +1,435 @@
+# Copyright (c) 2026, aistack.deploy developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""One service of the app_stack model, checked and normalized (private, not a public API).
+
+``service_settings`` takes a service's settings (its preset's merged under the
+user's) and returns what the model holds of it: the image, environment, ports,
+mounts, healthcheck, restart policy, resources and GPU, security settings and
+rollout. Every problem names the variable as the user wrote it. The helpers
+and patterns here are shared by the rest of the model (_app_stack_model.py)
+and the compose document (_app_stack_compose.py).
+"""
+
+from __future__ import annotations
+
+import re
+import typing as t
+
+from ansible_collections.aistack.deploy.plugins.plugin_utils._input import Problems
+
+SERVICE_KEYS = frozenset({
+    "preset", "enabled", "target", "image", "command", "entrypoint", "environment", "env_file", "ports",
+    "expose", "volumes", "depends_on", "healthcheck", "profiles", "restart", "resources", "gpu", "read_only",
+    "tmpfs", "user", "cap_add", "cap_drop", "stop_grace_period", "stop_signal", "data_user", "labels",
+    "devices", "shm_size", "working_dir", "init", "job", "rollout", "gpu_memory_mb",
+})
+HEALTHCHECK_KEYS = frozenset({"test", "interval", "timeout", "retries", "start_period", "start_interval"})
+# The first Docker Engine that runs a healthcheck's start_interval (older ones refuse the compose file).
+START_INTERVAL_ENGINE = 25
+RESOURCE_KEYS = frozenset({"cpus", "memory", "memory_reservation", "pids"})
+
+ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+DURATION_RE = re.compile(r"^([0-9]+(\.[0-9]+)?(us|ms|s|m|h))+$")
+MEMORY_RE = re.compile(r"^[0-9]+(\.[0-9]+)?[bkmgBKMG]?$")
+RESTART_RE = re.compile(r"^(no|always|unless-stopped|on-failure(:[0-9]+)?)$")
+PORT_RE = re.compile(
+    r"^(?:(?P<ip>\[[0-9a-fA-F:]+\]|[0-9]{1,3}(?:\.[0-9]{1,3}){3}):)?(?:(?P<host>[0-9]{1,5}):)?"
+    r"(?P<container>[0-9]{1,5})(?:/(?P<proto>tcp|udp))?$")
+CAPABILITY_RE = re.compile(r"^(ALL|[A-Z_]+)$")
+SIGNAL_RE = re.compile(r"^SIG[A-Z0-9]+$")
+ROLLOUTS = ("start-first", "stop-first")
+
+
+def is_int(value: t.Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def str_list(value: t.Any) -> bool:
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
+
+
+def duration(value: t.Any) -> str | None:
+    """A compose duration: 30s, 1m30s, or a number of seconds."""
+    if is_int(value) and value >= 0:
+        return f"{value}s"
+    if isinstance(value, str) and DURATION_RE.match(value):
+        return value
+    return None
+
+
+def seconds(text: str) -> float:
+    """The seconds of a compose duration such as 1m30s."""
+    total = 0.0
+    for number, _fraction, unit in re.findall(r"([0-9]+(\.[0-9]+)?)(us|ms|s|m|h)", text):
+        total += float(number) * {"us": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}[unit]
+    return total
+
+
+def env_value(value: t.Any) -> str:
+    """An environment variable's value as compose writes it (true/false for a boolean, '' for none)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
+
+
+def _origin(svc: dict[str, t.Any], where: str, key: str) -> str:
+    """The variable a setting comes from: the service's (or its preset's) own, else the default app_stack_<key>."""
+    return f"{where}.{key}" if key in svc else f"app_stack_{key}"
+
+
+def _parse_mount(spec: t.Any) -> tuple[str, str, bool] | None:
+    """'name:/path[:ro|rw]' or '/host/path:/path[:ro|rw]' -> (source, target, read_only)."""
+    if not isinstance(spec, str):
+        return None
+    parts = spec.split(":")
+    if len(parts) == 2:
+        parts.append("rw")
+    if len(parts) != 3 or parts[2] not in ("ro", "rw") or not parts[1].startswith("/") or not parts[0]:
+        return None
+    return parts[0], parts[1], parts[2] == "ro"
+
+
+def _strings(svc: dict[str, t.Any], key: str, where: str, problems: Problems, what: str) -> list[str]:
+    """A service setting that is a list of strings (empty when unset); a problem, and [], when it is not."""
+    value = svc.get(key) or []
+    if not str_list(value):
+        problems.add(f"{where}.{key}", f"must be a list of {what}")
+        return []
+    return value
+
+
+def service_settings(sname: str, svc: dict[str, t.Any], where: str, problems: Problems, defaults: dict[str, t.Any],
+                     images: dict[str, str] | None, volumes: dict[str, dict[str, t.Any]], common_env: dict[str, t.Any],
+                     secret_names: set[str], spec: dict[str, t.Any]) -> dict[str, t.Any]:
+    """One enabled service, checked and normalized: what the model holds of it.
+
+    ``svc`` is the service's settings over its preset's (``preset`` names the preset), ``where`` its variable
+    (app_stack_services.<name>), ``defaults`` the role-wide defaults, ``images`` the targets app_image built
+    (None before it built any), ``volumes`` the model's volumes (each records the services that mount it),
+    ``common_env`` the environment of every service with env_file, ``spec`` the model's input (gpu_present,
+    engine_version).
+    """
+    out: dict[str, t.Any] = {"preset": svc["preset"]}
+    _image(svc, out, where, images, problems)
+    for key in ("command", "entrypoint"):
+        value = svc.get(key)
+        if value is not None and not (isinstance(value, str) or str_list(value)):
+            problems.add(f"{where}.{key}", "must be a string or a list of strings")
+        out[key] = value
+    _environment(svc, out, where, common_env, secret_names, problems)
+    _ports(svc, out, where, problems)
+    out["mounts"] = _mounts(sname, svc, where, volumes, problems)
+    out["depends_on"] = _strings(svc, "depends_on", where, problems, "service names")
+    out["healthcheck"] = _healthcheck(svc, where, spec.get("engine_version"), problems)
+    out["profiles"] = _strings(svc, "profiles", where, problems, "profile names")
+    restart = svc.get("restart", defaults.get("restart", "unless-stopped"))
+    if restart is False:  # an unquoted `no` in YAML
+        restart = "no"
+    if not isinstance(restart, str) or not RESTART_RE.match(restart):
+        problems.add(_origin(svc, where, "restart"), f"must be no, always, unless-stopped or on-failure[:N] (got {restart!r})")
+    out["restart"] = restart
+    _resources(svc, out, where, bool(spec.get("gpu_present")), problems)
+    _security(svc, out, where, defaults, problems)
+    _process(svc, out, where, defaults, problems)
+    _labels_and_devices(svc, out, where, problems)
+    rollout = svc.get("rollout", "stop-first")
+    if rollout not in ROLLOUTS:
+        problems.add(f"{where}.rollout", f"must be start-first or stop-first (got {rollout!r})")
+        rollout = "stop-first"
+    out["rollout"] = rollout
+    job(svc, out, where, problems)
+    return out
+
+
+def _image(svc: dict[str, t.Any], out: dict[str, t.Any], where: str, images: dict[str, str] | None,
+           problems: Problems) -> None:
+    """The service's image: the one app_image built for its target, or an image reference; not both."""
+    target, image = svc.get("target"), svc.get("image")
+    if target and image:
+        problems.add(where, "set target (an image app_image built) or image, not both")
+    if target:
+        # images is None when site.yml checks the input before app_image has built anything.
+        if images is not None and target not in images:
+            problems.add(f"{where}.target", f"{target!r} is not a target app_image built (built: "
+                                            f"{', '.join(sorted(images)) or 'none'}; see app_stack_images)")
+        out["image"] = (images or {}).get(target, f"<{target}>")
+    elif isinstance(image, str) and image:
+        out["image"] = image
+    else:
+        problems.add(where, "needs target (an app_image target) or image")
+        out["image"] = ""
+    out["target"] = target or ""
+
+
+def _environment(svc: dict[str, t.Any], out: dict[str, t.Any], where: str, common_env: dict[str, t.Any],
+                 secret_names: set[str], problems: Problems) -> None:
+    """env_file and the plain environment: app_stack_env for an app target with env_file, then its own."""
+    env_file = svc.get("env_file", False)
+    if not isinstance(env_file, bool):
+        problems.add(f"{where}.env_file", "must be true or false")
+    out["env_file"] = env_file is True
+    environment = svc.get("environment") or {}
+    if not isinstance(environment, dict):
+        problems.add(f"{where}.environment", "must be a dict of variable names to values")
+        environment = {}
+    merged_env: dict[str, str] = {}
+    if out["env_file"] and svc.get("target"):
+        merged_env.update({k: env_value(v) for k, v in common_env.items() if isinstance(k, str)})
+    for key, value in environment.items():
+        if not isinstance(key, str) or not ENV_NAME_RE.match(key):
+            problems.add(f"{where}.environment", f"{key!r} is not a valid environment variable name")
+            continue
+        if key in secret_names:
+            problems.add(f"{where}.environment", f"{key} is a secret in app_stack_secrets: secrets go only to .env")
+        if isinstance(value, (dict, list)):
+            problems.add(f"{where}.environment.{key}", "must be a string, number or boolean")
+            continue
+        merged_env[key] = env_value(value)
+    out["environment"] = merged_env
+
+
+def _ports(svc: dict[str, t.Any], out: dict[str, t.Any], where: str, problems: Problems) -> None:
+    """Published ports ([ip:]host:container[/proto]) and exposed ones (container ports only)."""
+    ports = _strings(svc, "ports", where, problems, "strings such as '8000:8000' or '127.0.0.1:8000:8000'")
+    for port in ports:
+        match = PORT_RE.match(port)
+        numbers = [int(n) for n in (match.group("host"), match.group("container")) if n] if match else []
+        if not match or any(n < 1 or n > 65535 for n in numbers):
+            problems.add(f"{where}.ports", f"{port!r} is not [ip:]host:container[/tcp|udp] with ports 1-65535")
+    out["ports"] = ports
+    expose = svc.get("expose") or []
+    if not isinstance(expose, list) or not all(is_int(p) or (isinstance(p, str) and p.isdigit()) for p in expose):
+        problems.add(f"{where}.expose", "must be a list of port numbers")
+        expose = []
+    out["expose"] = [str(p) for p in expose]
+
+
+def _mounts(sname: str, svc: dict[str, t.Any], where: str, volumes: dict[str, dict[str, t.Any]],
+            problems: Problems) -> list[dict[str, t.Any]]:
+    """The service's mounts: a host path, or a volume of app_stack_volumes (which records who mounts it)."""
+    mounts = []
+    for index, mount in enumerate(svc.get("volumes") or []):
+        parsed = _parse_mount(mount)
+        if parsed is None:
+            problems.add(f"{where}.volumes[{index}]", f"{mount!r} is not 'volume:/container/path[:ro]' "
+                                                      "or '/host/path:/container/path[:ro]'")
+            continue
+        source, target_path, read_only = parsed
+        if source.startswith("/"):
+            mounts.append({"type": "bind", "source": source, "target": target_path, "read_only": read_only})
+        elif source in volumes:
+            volume = volumes[source]
+            volume["mounted_by"].append(sname)
+            if volume["type"] == "bind":
+                mounts.append({"type": "bind", "source": volume["path"], "target": target_path, "read_only": read_only})
+            else:
+                mounts.append({"type": "volume", "source": source, "target": target_path, "read_only": read_only})
+        else:
+            problems.add(f"{where}.volumes[{index}]", f"volume {source!r} is not declared in app_stack_volumes")
+    return mounts
+
+
+def _healthcheck(svc: dict[str, t.Any], where: str, engine_version: t.Any,
+                 problems: Problems) -> dict[str, t.Any] | None:
+    """The healthcheck: None for the image's own, else the service's, fit for the host's engine."""
+    healthcheck = svc.get("healthcheck", "image")
+    if healthcheck == "image":
+        return None
+    if not isinstance(healthcheck, dict):
+        problems.add(f"{where}.healthcheck", "must be 'image' (the image's own HEALTHCHECK) or a dict with test; "
+                                             "every service needs a healthcheck for the health gate")
+        return None
+    for key in sorted(set(healthcheck) - HEALTHCHECK_KEYS):
+        problems.add(f"{where}.healthcheck", f"unknown key {key!r} (known: {', '.join(sorted(HEALTHCHECK_KEYS))})")
+    test = healthcheck.get("test")
+    if not (str_list(test) and test and test[0] in ("CMD", "CMD-SHELL")) and not (isinstance(test, str) and test):
+        problems.add(f"{where}.healthcheck.test", "must be a shell command string or a list starting with CMD or CMD-SHELL")
+    check: dict[str, t.Any] = {"test": test}
+    for key in ("interval", "timeout", "start_period", "start_interval"):
+        if key in healthcheck:
+            value = duration(healthcheck[key])
+            if value is None:
+                problems.add(f"{where}.healthcheck.{key}", f"must be a duration such as 10s (got {healthcheck[key]!r})")
+            check[key] = value
+    if "retries" in healthcheck:
+        if not is_int(healthcheck["retries"]) or healthcheck["retries"] < 1:
+            problems.add(f"{where}.healthcheck.retries", "must be a whole number of 1 or more")
+        check["retries"] = healthcheck["retries"]
+    return _start_interval(check, engine_version)
+
+
+def _start_interval(check: dict[str, t.Any], engine_version: t.Any) -> dict[str, t.Any]:
+    """A healthcheck for the host's engine: start_interval where it runs (Docker Engine 25 or later).
+
+    Probes every start_interval while the container starts (the gate sees it healthy at once), every
+    interval after. An older or unknown engine gets no start_interval, and an interval no longer than
+    3 x start_interval, so that the gate still sees a start within seconds.
+    """
+    if not check.get("start_interval"):
+        return check
+    major = re.match(r"^\s*v?([0-9]+)\.", str(engine_version or ""))
+    if major and int(major.group(1)) >= START_INTERVAL_ENGINE:
+        return check
+    fast = max(seconds(check["start_interval"]) * 3, 1.0)
+    out = {k: v for k, v in check.items() if k != "start_interval"}
+    if "interval" not in check or seconds(check["interval"] or "0s") > fast:
+        out["interval"] = f"{fast:g}s"
+    return out
+
+
+def _resources(svc: dict[str, t.Any], out: dict[str, t.Any], where: str, gpu_present: bool,
+               problems: Problems) -> None:
+    """Limits and reservations (cpus, memory, memory_reservation, pids), then the GPU and its memory."""
+    resources = svc.get("resources") or {}
+    limits: dict[str, t.Any] = {}
+    reservations: dict[str, t.Any] = {}
+    if not isinstance(resources, dict):
+        problems.add(f"{where}.resources", "must be a dict (cpus, memory, memory_reservation, pids)")
+        resources = {}
+    for key in sorted(set(resources) - RESOURCE_KEYS):
+        problems.add(f"{where}.resources", f"unknown key {key!r} (known: {', '.join(sorted(RESOURCE_KEYS))})")
+    if "cpus" in resources:
+        try:
+            cpus = float(resources["cpus"])
+            if cpus <= 0 or isinstance(resources["cpus"], bool):
+                raise ValueError
+            limits["cpus"] = f"{cpus:g}"
+        except (TypeError, ValueError):
+            problems.add(f"{where}.resources.cpus", f"must be a positive number of CPUs (got {resources['cpus']!r})")
+    for key, target_dict, target_key in (("memory", limits, "memory"),
+                                         ("memory_reservation", reservations, "memory")):
+        if key in resources:
+            value = resources[key]
+            if (is_int(value) and value > 0) or (isinstance(value, str) and MEMORY_RE.match(value)):
+                target_dict[target_key] = str(value)
+            else:
+                problems.add(f"{where}.resources.{key}", f"must be a size such as 512m or 2g (got {value!r})")
+    if "pids" in resources:
+        if is_int(resources["pids"]) and resources["pids"] > 0:
+            limits["pids"] = resources["pids"]
+        else:
+            problems.add(f"{where}.resources.pids", "must be a whole number of 1 or more")
+    gpu = _gpu(svc, where, gpu_present, reservations, problems)
+    out["limits"], out["reservations"] = limits, reservations
+    # Checked on every host; it counts only where the service gets a GPU (gpu: auto on a CPU host does not).
+    need = _gpu_memory(svc, gpu, where, problems)
+    out["gpu_memory_mb"] = need if reservations.get("devices") else None
+
+
+def _gpu(svc: dict[str, t.Any], where: str, gpu_present: bool, reservations: dict[str, t.Any],
+         problems: Problems) -> t.Any:
+    """The service's gpu setting (false when wrong); reserves the GPUs in ``reservations`` where the host has one."""
+    gpu = svc.get("gpu", False)
+    if not (isinstance(gpu, bool) or gpu == "auto" or (is_int(gpu) and gpu > 0)):
+        problems.add(f"{where}.gpu", f"must be true, false, auto or a number of GPUs (got {gpu!r})")
+        gpu = False
+    if (gpu is True or is_int(gpu)) and not gpu_present:
+        problems.add(f"{where}.gpu", "asks for a GPU but this host has none (aistack_gpu.present is false); "
+                                     "use gpu: auto to reserve one only where present")
+    if gpu and gpu_present:
+        reservations["devices"] = [{"driver": "nvidia", "count": gpu if is_int(gpu) else "all",
+                                    "capabilities": ["gpu"]}]
+    return gpu
+
+
+def _gpu_memory(svc: dict[str, t.Any], gpu: t.Any, where: str, problems: Problems) -> int | None:
+    """The GPU memory (MiB) one of the service's containers needs, when it says (gpu_memory_mb)."""
+    need = svc.get("gpu_memory_mb")
+    if need is None:
+        return None
+    if not (is_int(need) and need > 0):
+        problems.add(f"{where}.gpu_memory_mb", f"must be a whole number of MiB, 1 or more (got {need!r})")
+        return None
+    if not gpu:
+        problems.add(f"{where}.gpu_memory_mb", f"is what one container needs of a GPU: set gpu too (got gpu: {gpu!r})")
+        return None
+    return int(need)
+
+
+def _security(svc: dict[str, t.Any], out: dict[str, t.Any], where: str, defaults: dict[str, t.Any],
+              problems: Problems) -> None:
+    """read_only, init, tmpfs and capabilities: the service's own, else the role's defaults."""
+    for key in ("read_only", "init"):
+        value = svc.get(key, defaults.get(key, False))
+        if not isinstance(value, bool):
+            problems.add(_origin(svc, where, key), "must be true or false")
+        out[key] = value is True
+    tmpfs = svc.get("tmpfs", defaults.get("tmpfs", []))
+    if not str_list(tmpfs) or not all(p.startswith("/") for p in tmpfs):
+        problems.add(_origin(svc, where, "tmpfs"), "must be a list of absolute container paths")
+        tmpfs = []
+    out["tmpfs"] = tmpfs
+    for key in ("cap_add", "cap_drop"):
+        value = svc.get(key, defaults.get(key, []))
+        if not str_list(value) or not all(CAPABILITY_RE.match(c) for c in value):
+            problems.add(_origin(svc, where, key), "must be a list of capability names such as NET_BIND_SERVICE")
+            value = []
+        out[key] = value
+
+
+def _process(svc: dict[str, t.Any], out: dict[str, t.Any], where: str, defaults: dict[str, t.Any],
+             problems: Problems) -> None:
+    """How the container's process runs and stops: user, working_dir, shm_size, data_user, stop settings."""
+    for key in ("user", "working_dir", "shm_size"):
+        value = svc.get(key)
+        if value is not None and not isinstance(value, str):
+            problems.add(f"{where}.{key}", "must be a string")
+        out[key] = value
+    data_user = svc.get("data_user", "")
+    if not isinstance(data_user, (str, int)) or isinstance(data_user, bool):
+        problems.add(f"{where}.data_user", "must be a user name or number")
+        data_user = ""
+    out["data_user"] = str(data_user) if data_user != "" else (out["user"] or "")
+    grace = duration(svc.get("stop_grace_period", defaults.get("stop_grace_period", "30s")))
+    if grace is None:
+        problems.add(_origin(svc, where, "stop_grace_period"), "must be a duration such as 30s or a number of seconds")
+        grace = "30s"
+    out["stop_grace_period"] = grace
+    signal = svc.get("stop_signal")
+    if signal is not None and (not isinstance(signal, str) or not SIGNAL_RE.match(signal)):
+        problems.add(f"{where}.stop_signal", f"must be a signal name such as SIGTERM (got {signal!r})")
+    out["stop_signal"] = signal
+
+
+def _labels_and_devices(svc: dict[str, t.Any], out: dict[str, t.Any], where: str, problems: Problems) -> None:
+    """The container's labels (values as strings) and the host devices it gets."""
+    labels = svc.get("labels") or {}
+    if not isinstance(labels, dict) or not all(isinstance(k, str) for k in labels):
+        problems.add(f"{where}.labels", "must be a dict of label names to values")
+        labels = {}
+    out["labels"] = {k: str(v) for k, v in labels.items()}
+    devices = svc.get("devices") or []
+    if not str_list(devices) or not all(d.startswith("/dev/") for d in devices):
+        problems.add(f"{where}.devices", "must be a list of host devices such as /dev/video0[:/dev/video0[:rwm]]")
+        devices = []
+    out["devices"] = devices
+
+
+def job(svc: dict[str, t.Any], out: dict[str, t.Any], where: str, problems: Problems) -> None:
+    """A one-off job (job: true, e.g. a migration): a command, no ports or healthcheck, never restarted."""
+    is_job = svc.get("job", False)
+    if not isinstance(is_job, bool):
+        problems.add(f"{where}.job", f"must be true or false (got {is_job!r})")
+    out["job"] = is_job is True
+    if not out["job"]:
+        return
+    if not svc.get("command"):
+        problems.add(f"{where}.command", f"a job needs the command it runs once, such as [alembic, upgrade, head] "
+                                         f"(got {svc.get('command')!r})")
+    if svc.get("ports"):
+        problems.add(f"{where}.ports", f"a job publishes no ports (got {svc['ports']!r}; allowed: none, or [] "
+                                       "over a preset's)")
+    if "healthcheck" in svc:
+        problems.add(f"{where}.healthcheck", f"a job has no healthcheck (got {svc['healthcheck']!r}; allowed: none, "
+                                             "the one-off container runs with the image's own disabled)")
+    gpu = svc.get("gpu", False)
+    if gpu is True or is_int(gpu):
+        problems.add(f"{where}.gpu", f"a job must run on hosts without a GPU too (got {gpu!r}; allowed: false, "
+                                     "or auto for one only where present)")
+    restart = svc.get("restart", "no")
+    if restart is not False and restart != "no":
+        problems.add(f"{where}.restart", f"a job runs once: must be no or left out (got {restart!r})")
+    out["restart"] = "no"
+    out["healthcheck"] = {"disable": True}
