@@ -2,7 +2,11 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""Filters of the app_image role."""
+"""Filters of the app_image role.
+
+``app_image_distribution`` is a thin wrapper: its logic lives in
+plugins/plugin_utils/_distribution.py.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,8 @@ from collections.abc import Mapping
 import typing as t
 
 from ansible.errors import AnsibleFilterError
+
+from ansible_collections.aistack.deploy.plugins.plugin_utils._distribution import distribution_plan
 
 CONTEXT_HASH_LABEL = "io.aistack.deploy.context-hash"
 
@@ -36,6 +42,18 @@ def app_image_changed_tags(results: t.Any, context_hash: t.Any, name: t.Any, rel
     return changed
 
 
+def app_image_distribution(names: t.Any, releases: t.Any, on_controller: t.Any, on_host: t.Any, host: t.Any,
+                           replace: t.Any = False) -> dict[str, t.Any]:
+    """The images to load on a host, in one pass; see plugins/plugin_utils/_distribution.py."""
+    for what, value in (("the images to distribute", names), ("releases", releases)):
+        if not isinstance(value, list) or not all(isinstance(name, str) and name for name in value):
+            raise AnsibleFilterError(f"app_image_distribution: {what} must be a list of image names")
+    for what, images in (("on_controller", on_controller), ("on_host", on_host)):
+        if not isinstance(images, list):
+            raise AnsibleFilterError(f"app_image_distribution: {what} must be the images of docker_image_info")
+    return distribution_plan(names, releases, on_controller, on_host, str(host), bool(replace))
+
+
 class FilterModule:
     def filters(self) -> dict[str, t.Callable[..., t.Any]]:
-        return {"app_image_changed_tags": app_image_changed_tags}
+        return {"app_image_changed_tags": app_image_changed_tags, "app_image_distribution": app_image_distribution}

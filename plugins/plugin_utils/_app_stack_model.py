@@ -30,6 +30,7 @@ from ansible_collections.aistack.deploy.plugins.plugin_utils._app_stack_service 
     ENV_NAME_RE,
     PORT_RE,
     SERVICE_KEYS,
+    duration,
     is_int,
     seconds,
     service_settings,
@@ -164,7 +165,13 @@ def _top_settings(stack: _Stack) -> None:
         problems.add("app_stack_data_root", f"{data_root!r} is a system directory or inside app_stack_root "
                                             "(data never lives with the releases)")
     stack.data_root = data_root
-    stack.defaults = spec.get("defaults") or {}
+    stack.defaults = dict(spec.get("defaults") or {})
+    start_interval = stack.defaults.get("health_start_interval") or ""
+    if start_interval != "" and duration(start_interval) in (None, "0s"):
+        problems.add("app_stack_health_start_interval",
+                     f"must be a duration such as 1s, or '' for the image's own timing (got {start_interval!r})")
+        start_interval = ""
+    stack.defaults["health_start_interval"] = duration(start_interval) if start_interval else ""
     stack.presets = spec.get("presets") or {}
     images = spec.get("images")
     if images is not None and not isinstance(images, dict):

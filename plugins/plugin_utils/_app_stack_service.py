@@ -122,7 +122,8 @@ def service_settings(sname: str, svc: dict[str, t.Any], where: str, problems: Pr
     _ports(svc, out, where, problems)
     out["mounts"] = _mounts(sname, svc, where, volumes, problems)
     out["depends_on"] = _strings(svc, "depends_on", where, problems, "service names")
-    out["healthcheck"] = _healthcheck(svc, where, spec.get("engine_version"), problems)
+    out["healthcheck"] = _healthcheck(svc, where, spec.get("engine_version"), defaults.get("health_start_interval"),
+                                      problems)
     out["profiles"] = _strings(svc, "profiles", where, problems, "profile names")
     restart = svc.get("restart", defaults.get("restart", "unless-stopped"))
     if restart is False:  # an unquoted `no` in YAML
@@ -231,11 +232,18 @@ def _mounts(sname: str, svc: dict[str, t.Any], where: str, volumes: dict[str, di
     return mounts
 
 
-def _healthcheck(svc: dict[str, t.Any], where: str, engine_version: t.Any,
+def _healthcheck(svc: dict[str, t.Any], where: str, engine_version: t.Any, image_start_interval: t.Any,
                  problems: Problems) -> dict[str, t.Any] | None:
-    """The healthcheck: None for the image's own, else the service's, fit for the host's engine."""
+    """The healthcheck: the service's, fit for the host's engine; for the image's own, None or its start_interval.
+
+    A compose healthcheck without a test keeps the image's test and every timing it does not set (Docker merges
+    them), so on an engine that runs start_interval the image's probe runs every ``image_start_interval``
+    while the container starts, its own interval after.
+    """
     healthcheck = svc.get("healthcheck", "image")
     if healthcheck == "image":
+        if image_start_interval and _engine_major(engine_version) >= START_INTERVAL_ENGINE:
+            return {"start_interval": image_start_interval}
         return None
     if not isinstance(healthcheck, dict):
         problems.add(f"{where}.healthcheck", "must be 'image' (the image's own HEALTHCHECK) or a dict with test; "
@@ -260,6 +268,12 @@ def _healthcheck(svc: dict[str, t.Any], where: str, engine_version: t.Any,
     return _start_interval(check, engine_version)
 
 
+def _engine_major(engine_version: t.Any) -> int:
+    """The major version of the host's Docker Engine (aistack_docker.engine_version); 0 when unknown."""
+    major = re.match(r"^\s*v?([0-9]+)\.", str(engine_version or ""))
+    return int(major.group(1)) if major else 0
+
+
 def _start_interval(check: dict[str, t.Any], engine_version: t.Any) -> dict[str, t.Any]:
     """A healthcheck for the host's engine: start_interval where it runs (Docker Engine 25 or later).
 
@@ -267,10 +281,7 @@ def _start_interval(check: dict[str, t.Any], engine_version: t.Any) -> dict[str,
     interval after. An older or unknown engine gets no start_interval, and an interval no longer than
     3 x start_interval, so that the gate still sees a start within seconds.
     """
-    if not check.get("start_interval"):
-        return check
-    major = re.match(r"^\s*v?([0-9]+)\.", str(engine_version or ""))
-    if major and int(major.group(1)) >= START_INTERVAL_ENGINE:
+    if not check.get("start_interval") or _engine_major(engine_version) >= START_INTERVAL_ENGINE:
         return check
     fast = max(seconds(check["start_interval"]) * 3, 1.0)
     out = {k: v for k, v in check.items() if k != "start_interval"}

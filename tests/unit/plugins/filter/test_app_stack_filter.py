@@ -52,7 +52,7 @@ def _render(value: t.Any) -> t.Any:
 PRESETS = _render(yaml.safe_load((ROLE / "vars" / "main.yml").read_text())["__app_stack_presets"])
 # What tasks/validate.yml passes as the model's defaults, from the role's defaults.
 DEFAULTS = {key: ROLE_DEFAULTS[f"app_stack_{key}"] for key in ("restart", "stop_grace_period", "read_only", "tmpfs",
-                                                               "cap_drop")}
+                                                               "cap_drop", "health_start_interval")}
 # What templates/compose.yaml.j2 passes to app_stack_compose.
 COMPOSE_DEFAULTS = {"no_new_privileges": ROLE_DEFAULTS["app_stack_no_new_privileges"],
                     "log_driver": ROLE_DEFAULTS["app_stack_log_driver"],
@@ -1075,6 +1075,30 @@ def test_a_preset_probes_every_second_while_starting_where_the_engine_can(engine
     check = model_of(engine_version=engine)["services"]["postgres"]["healthcheck"]
     assert {k: check[k] for k in ("start_interval", "interval") if k in check} == expected
     assert check["start_period"] == "60s" and check["retries"] == 5
+
+
+@pytest.mark.parametrize("engine, start_interval, expected", [
+    # The image's test and timings stay (compose sends no test: Docker keeps the image's); probed every second
+    # while starting.
+    ("26.1.5+dfsg1", "1s", {"start_interval": "1s"}),
+    ("25.0.0", 2, {"start_interval": "2s"}),
+    # An engine that cannot, or '' (the role's way to leave the image's timing alone): the image's own healthcheck.
+    ("20.10.24+dfsg1", "1s", None),
+    ("", "1s", None),
+    ("26.1.5", "", None),
+])
+def test_a_service_on_its_images_healthcheck_probes_fast_only_while_starting(engine, start_interval, expected) -> None:
+    model = model_of(engine_version=engine, defaults={**DEFAULTS, "health_start_interval": start_interval})
+    assert model["services"]["api"]["healthcheck"] == expected
+    # A preset's own healthcheck keeps its own settings.
+    assert model["services"]["postgres"]["healthcheck"]["test"][0] == "CMD-SHELL"
+
+
+@pytest.mark.parametrize("value", ["soon", "0s", ["1s"]])
+def test_a_bad_health_start_interval_is_named(value) -> None:
+    problems = problems_of(engine_version="26.1.5", defaults={**DEFAULTS, "health_start_interval": value})
+    assert f"app_stack_health_start_interval: must be a duration such as 1s, or '' for the image's own timing " \
+           f"(got {value!r})" in problems
 
 
 def test_a_healthcheck_s_start_interval_of_the_user_is_checked() -> None:
