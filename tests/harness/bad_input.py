@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 import subprocess
 import sys
 import typing as t
@@ -28,7 +29,8 @@ import yaml
 # The task of a role's argument validation (its name goes on with the role's short description).
 ARGSPEC_TASK = "Validating arguments against arg spec 'main'"
 # Every task of a role's tasks/validate.yml is named "validate | ...".
-VALIDATE_PREFIX = "validate | "
+# The tasks of a role's validate.yml and of the files it includes (validate_<what>.yml).
+VALIDATE_TASK = re.compile(r"^validate(_[a-z_]+)? \| ")
 
 
 class RunResult(t.NamedTuple):
@@ -140,7 +142,7 @@ def assert_fails_in_validation(run: RunResult, host: str, *names: str) -> str:
     and no task before it changed anything. Returns the message."""
     index, name, result = failure(run, host)
     text = message(result)
-    assert name.startswith(ARGSPEC_TASK) or name.startswith(VALIDATE_PREFIX), (name, text)
+    assert name.startswith(ARGSPEC_TASK) or VALIDATE_TASK.match(name), (name, text)
     for expected in names:
         assert expected in text, (name, expected, text)
     changed = [task for task, res in run.tasks[host][:index] if res.get("changed")]
