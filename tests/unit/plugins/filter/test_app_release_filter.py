@@ -15,12 +15,13 @@ from ansible_collections.aistack.deploy.plugins.filter.app_release import (
     app_stack_release_record,
 )
 
-A, B = "sha256:" + "a" * 64, "sha256:" + "b" * 64
-DIGEST = "registry.internal:5000/team/app-api@sha256:" + "d" * 64
+A = "sha256:" + "a" * 64
+B = "sha256:" + "b" * 64
+DIGEST = "registry.example:5000/team/app-api@sha256:" + "d" * 64
 MODEL = {"active_services": ["api", "postgres"], "proxy": {}, "start_first": ["api"],
          "images": ["team/app-api:1.0.0", "postgres:17"]}
 FOUND = [
-    {"Id": A, "RepoTags": ["team/app-api:1.0.0", "registry.internal:5000/team/app-api:1.0.0"], "RepoDigests": [DIGEST]},
+    {"Id": A, "RepoTags": ["team/app-api:1.0.0", "registry.example:5000/team/app-api:1.0.0"], "RepoDigests": [DIGEST]},
     {"Id": B, "RepoTags": ["postgres:17"], "RepoDigests": []},
 ]
 
