@@ -22,8 +22,9 @@ operator would:
 5. The Docker engine stops while the gate waits for 1.0.5: the failure names
    the engine; `current` and state.json still agree; the next plain run
    brings 1.0.4 back by itself.
-6. The retention timer's service removes old files under data/clips only;
-   a dry run removes nothing.
+6. The retention timer's service removes old files under data/clips only,
+   and the oldest HLS segments under data/hls beyond a total size (the
+   playlist stays, it does not match the pattern); a dry run removes nothing.
 7. rollback.yml to a release whose image the host lost loads it back from
    the controller's archive.
 """
@@ -543,10 +544,15 @@ RETENTION = f"aistack-{APP}-retention"
 
 def test_retention_timer_trims_only_old_files_in_the_listed_directory(one):
     assert one.service(f"{RETENTION}.timer").is_enabled and one.service(f"{RETENTION}.timer").is_running
-    one.check_output(f"mkdir -p {DATA}/clips/cam1 {DATA}/uploads")
+    one.check_output(f"mkdir -p {DATA}/clips/cam1 {DATA}/uploads {DATA}/hls")
     for path, age in (("clips/old.mp4", "3 days ago"), ("clips/cam1/old.ts", "2 days ago"), ("clips/new.mp4", "now"),
                       ("uploads/old.txt", "30 days ago")):
         one.check_output(f"echo data > {DATA}/{path} && touch -d '{age}' {DATA}/{path}")
+    # HLS segments of 400 bytes, a minute apart, under a 1 KiB limit on *.ts: the two newest stay.
+    for n in range(4):
+        one.check_output(f"head -c 400 /dev/zero > {DATA}/hls/seg{n}.ts && touch -d '{4 - n} minutes ago' "
+                         f"{DATA}/hls/seg{n}.ts")
+    one.check_output(f"head -c 4000 /dev/zero > {DATA}/hls/index.m3u8 && touch -d '1 hour ago' {DATA}/hls/index.m3u8")
     # A dry run lists what would go and removes nothing.
     dry = one.check_output(f"/usr/bin/python3 /usr/local/libexec/aistack/aistack-retention.py "
                            f"--config /etc/aistack/{APP}/retention.json --dry-run")
@@ -558,6 +564,8 @@ def test_retention_timer_trims_only_old_files_in_the_listed_directory(one):
     assert one.file(f"{DATA}/clips/new.mp4").exists
     assert one.file(f"{DATA}/uploads/old.txt").exists  # outside the listed path: untouched
     assert one.file(f"{DATA}/clips").is_directory
+    # By size: the oldest segments went until the rest fit; the playlist does not match the pattern.
+    assert one.check_output(f"ls {DATA}/hls").split() == ["index.m3u8", "seg2.ts", "seg3.ts"]
 
 
 # ---------------------------------------------------------------- 7. a lost image comes back from the controller
