@@ -54,9 +54,9 @@ def nvidia_toolkit_gpu_problems(variables: t.Any, gpu: t.Any, docker: t.Any = No
     return nvidia_toolkit_host_problems(variables, gpu, docker or {})
 
 
-def app_image_input_problems(variables: t.Any, context_exists: t.Any = None) -> list[str]:
+def app_image_input_problems(variables: t.Any, context_exists: t.Any = None, present_files: t.Any = None) -> list[str]:
     _mapping(variables, "app_image_input_problems", "the role's variables")
-    return app_image_problems(variables, context_exists)
+    return app_image_problems(variables, context_exists, present_files)
 
 
 def app_stack_input_problems(variables: t.Any) -> list[str]:

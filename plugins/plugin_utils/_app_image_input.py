@@ -48,6 +48,39 @@ def _source(v: Mapping[str, t.Any], context_exists: t.Any, problems: Problems) -
                      " (the current and the previous release)")
 
 
+def dependency_files(variables: Mapping[str, t.Any]) -> dict[str, str]:
+    """The requirement files a build reads, variable name to its path inside the context (those given only)."""
+    targets = variables.get("app_image_targets") or ["api"]
+    wanted = {"app_image_requirements_file": True, "app_image_gpu_requirements_file": True,
+              "app_image_development_requirements_file": "development" in targets,
+              "app_image_flower_requirements_file": "flower" in targets}
+    return {name: variables[name] for name, used in wanted.items() if used and variables.get(name)}
+
+
+def _dependencies(v: Mapping[str, t.Any], present: t.Any, problems: Problems) -> None:
+    """Each requirement file a build reads: a relative path inside the context, and there (when present is known)."""
+    if v["app_image_source"] not in BUILDS:
+        return
+    if not v["app_image_requirements_file"]:
+        problems.add("app_image_requirements_file", "must name the requirements of every target, a file inside"
+                     " app_image_context_src (for example requirements.txt)")
+    for name, path in dependency_files(v).items():
+        if path.startswith("/") or ".." in path.split("/"):
+            problems.add(name, f"{show(path)}: must be a path inside app_image_context_src, without a leading '/'"
+                         " or '..'")
+        elif present is not None and path not in present:
+            problems.add(name, f"{show(path)}: no such file in app_image_context_src"
+                         f" ({show(v['app_image_context_src'])})")
+
+
+def _health(v: Mapping[str, t.Any], problems: Problems) -> None:
+    probed = {"api", "development"} & set(v.get("app_image_targets") or ["api"])
+    path = v["app_image_health_path"]
+    if v["app_image_healthcheck"] and probed and not str(path).startswith("/"):
+        problems.add("app_image_health_path", f"{show(path)}: must be a URL path starting with '/' (for example"
+                     " /health), which the probes of the api and development targets request")
+
+
 def _registry(v: Mapping[str, t.Any], problems: Problems) -> None:
     registry = v["app_image_registry"]
     if registry and not REGISTRY_RE.match(registry):
@@ -69,15 +102,19 @@ def _registry(v: Mapping[str, t.Any], problems: Problems) -> None:
                      " absolute path")
 
 
-def app_image_problems(variables: Mapping[str, t.Any], context_exists: t.Any = None) -> list[str]:
+def app_image_problems(variables: Mapping[str, t.Any], context_exists: t.Any = None,
+                       present_files: t.Any = None) -> list[str]:
     """Problems of the app_image role's variables (types already checked).
 
     ``context_exists``: whether ``app_image_context_src`` is a directory on the
-    controller (None: not looked at).
+    controller (None: not looked at). ``present_files``: which of the paths
+    ``dependency_files`` names are files in that directory (None: not looked at).
     """
     v = plain(variables)
     problems = Problems()
     _names(v, problems)
     _source(v, context_exists, problems)
+    _dependencies(v, None if context_exists is False else present_files, problems)
+    _health(v, problems)
     _registry(v, problems)
     return list(problems)

@@ -269,7 +269,9 @@ def forget_image(client: t.Any, *references: str) -> None:
 @pytest.mark.parametrize(("extra", "message"), [
     ({"app_image_source": "pull", "app_image_push": True, "app_image_registry": "127.0.0.1:5000"},
      "app_image_push: pushes what a build made"),
-    ({"app_image_push": True}, "app_image_push: needs app_image_registry"),
+    # A typo in a file name the build reads: named before any change, not when the build fails minutes later.
+    ({"app_image_requirements_file": "requirement.txt"},
+     'app_image_requirements_file: "requirement.txt": no such file in app_image_context_src'),
     ({"app_image_source": "pull", "app_image_registry": "https://127.0.0.1:5000"},
      'app_image_registry: "https://127.0.0.1:5000": must be host[:port][/path]'),
     ({"app_image_source": "pull", "app_image_registry": "127.0.0.1:5000/team/"},

@@ -256,13 +256,35 @@ IMAGE_BAD: dict[str, tuple[dict[str, t.Any], t.Any, str, str]] = {
                             "app_image_registry_certs_dir": "certs.d"}, True, "app_image_registry_certs_dir",
                            "absolute"),
     "keep_one_release": ({"app_image_keep_releases": "1"}, True, "app_image_keep_releases", "2 or more"),
+    # The requirement files a build reads (PRESENT: what the context holds).
+    "requirements_typo": ({"app_image_requirements_file": "requirement.txt"}, True, "app_image_requirements_file",
+                          '"requirement.txt": no such file in app_image_context_src ("/src")'),
+    "requirements_empty": ({"app_image_requirements_file": ""}, True, "app_image_requirements_file",
+                           "must name the requirements of every target"),
+    "requirements_outside": ({"app_image_requirements_file": "../reqs.txt"}, True, "app_image_requirements_file",
+                             "inside app_image_context_src, without a leading '/' or '..'"),
+    "requirements_absolute": ({"app_image_requirements_file": "/etc/reqs.txt"}, True, "app_image_requirements_file",
+                              '"/etc/reqs.txt": must be a path inside'),
+    "gpu_requirements_missing": ({"app_image_gpu_requirements_file": "requirements-gpu.txt"}, True,
+                                 "app_image_gpu_requirements_file", '"requirements-gpu.txt": no such file'),
+    "development_requirements_missing": ({"app_image_targets": ["api", "development"],
+                                          "app_image_development_requirements_file": "dev.txt"}, True,
+                                         "app_image_development_requirements_file", '"dev.txt": no such file'),
+    "flower_requirements_missing": ({"app_image_targets": ["worker", "flower"],
+                                     "app_image_flower_requirements_file": "requirements/flower.txt"}, True,
+                                    "app_image_flower_requirements_file", '"requirements/flower.txt": no such'),
+    "health_path_relative": ({"app_image_health_path": "health"}, True, "app_image_health_path",
+                             "\"health\": must be a URL path starting with '/'"),
+    "health_path_of_development": ({"app_image_targets": ["development"], "app_image_health_path": ""}, True,
+                                   "app_image_health_path", "starting with '/'"),
 }
+PRESENT = ["requirements.txt"]
 
 
 @pytest.mark.parametrize("case", sorted(IMAGE_BAD))
 def test_app_image_bad(case: str) -> None:
     changed, exists, name, text = IMAGE_BAD[case]
-    problems = app_image_problems(dict(AI, **changed), exists)
+    problems = app_image_problems(dict(AI, **changed), exists, PRESENT)
     assert len(problems) == 1, problems
     assert problems[0].startswith(name + ":"), problems
     assert text in problems[0], problems
@@ -278,6 +300,29 @@ def test_app_image_bad(case: str) -> None:
 ])
 def test_app_image_good(changed: dict[str, t.Any], exists: t.Any) -> None:
     assert app_image_problems(dict(AI, **changed), exists) == []
+    assert app_image_problems(dict(AI, **changed), exists, PRESENT) == []
+
+
+@pytest.mark.parametrize("changed", [
+    # Files of targets the image does not build are not read, nor looked for.
+    {"app_image_development_requirements_file": "dev.txt", "app_image_flower_requirements_file": "flower.txt"},
+    # Without a probe, or without a target that requests the path, the path is not used.
+    {"app_image_healthcheck": False, "app_image_health_path": "health"},
+    {"app_image_targets": ["worker", "beat"], "app_image_health_path": "health"},
+    # A pull builds nothing: no requirement file is read.
+    {"app_image_source": "pull", "app_image_registry": "r.example", "app_image_requirements_file": "gone.txt"},
+    {"app_image_targets": ["api", "development"], "app_image_development_requirements_file": "requirements/dev.txt",
+     "app_image_gpu_requirements_file": "requirements/gpu.txt"},
+])
+def test_app_image_files_not_read_or_present_are_fine(changed: dict[str, t.Any]) -> None:
+    present = ["requirements.txt", "requirements/dev.txt", "requirements/gpu.txt"]
+    assert app_image_problems(dict(AI, **changed), True, present) == []
+
+
+def test_app_image_files_are_not_looked_for_in_a_missing_context() -> None:
+    # The missing directory is the one problem, not each file in it.
+    problems = app_image_problems(dict(AI, app_image_context_src="/srcc"), False, [])
+    assert problems == ['app_image_context_src: "/srcc": no such directory on the controller']
 
 
 AS = defaults("app_stack", app_stack_release="1.0.0", app_stack_root="/opt/aistack/app",
