@@ -36,6 +36,7 @@ import signal
 import subprocess
 import tempfile
 import time
+import typing as t
 from pathlib import Path
 
 import yaml
@@ -124,6 +125,11 @@ def converge(workdir: Path, names: list[str], batches: list[str | int], label: s
     return row
 
 
+def stop(signum: int, frame: t.Any) -> None:
+    """SIGTERM ends the run as Ctrl-C does: the hosts are removed on the way out."""
+    raise KeyboardInterrupt(f"signal {signum} at {frame}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[1, 2, 4])
@@ -134,7 +140,7 @@ def main() -> int:
 
     rows: list[dict] = []
     names: list[str] = []
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    signal.signal(signal.SIGTERM, stop)
     # The first run builds the image on the controller and saves its archives; the timed ones all reuse them.
     plan = [(1, ["100%"], "warm-up (builds the image once)")]
     plan += [(size, ["100%"], f"{size} host(s), one batch") for size in args.sizes]
