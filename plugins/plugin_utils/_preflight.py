@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""What a host must offer before a release may change it: free disk, free ports.
+"""What a host must offer before a release may change it: an engine that answers, free disk, free ports.
 
 site.yml's pre-flight runs one read-only probe per host (app_stack's
 preflight.yml) whose output this module reads, lines of:
@@ -11,6 +11,7 @@ preflight.yml) whose output this module reads, lines of:
   LISTEN <local address of a listening TCP socket, as /proc/net/tcp{,6} write it: hex ip:hex port>
   OURS <the Ports column of a container of the app's own compose project>
   CURRENT <the release the app's current link names> (read by rollout_start.yml, not here)
+  ENGINE <docker.service's state> answering|silent [<what docker info said>] (only where a docker CLI is)
 
 and returns every problem, each naming the host, what is wrong and the
 variable that decides it. Pure functions over plain data.
@@ -58,8 +59,13 @@ def parse_probe(output: str) -> dict[str, t.Any]:
     free: dict[str, int] = {}
     listeners: list[tuple[str, int]] = []
     ours: set[int] = set()
+    engine: dict[str, str] = {}
     for line in output.splitlines():
         kind, _sep, rest = line.strip().partition(" ")
+        if kind == "ENGINE":
+            state, _sep, rest = rest.partition(" ")
+            answer, _sep, said = rest.partition(" ")
+            engine = {"state": state, "answer": answer, "said": said.strip()}
         if kind == "DF":
             path, _sep, kib = rest.rpartition(" ")
             if kib.isdigit() and path:
@@ -70,7 +76,7 @@ def parse_probe(output: str) -> dict[str, t.Any]:
                 listeners.append(found)
         elif kind == "OURS":
             ours.update(int(match.group("port")) for match in _OURS.finditer(rest))
-    return {"free_mb": free, "listeners": listeners, "ours": ours}
+    return {"free_mb": free, "listeners": listeners, "ours": ours, "engine": engine}
 
 
 def wanted_ports(services: Mapping[str, t.Any], active: Sequence[str]) -> list[tuple[str, str, int]]:
@@ -86,10 +92,17 @@ def wanted_ports(services: Mapping[str, t.Any], active: Sequence[str]) -> list[t
 
 def preflight_problems(output: str, services: Mapping[str, t.Any], active: Sequence[str], min_free_mb: int,
                        host: str = "", proxy_service: str = "") -> list[str]:
-    """Every reason the host cannot take the release: too little disk, a port another program holds."""
+    """Every reason the host cannot take the release: a silent engine, too little disk, a port another program holds."""
     probe = parse_probe(output)
     where = f" on {host}" if host else ""
     problems = []
+    engine = probe["engine"]
+    # Running (as systemd sees it) but silent: a hung engine, which no later task could use. Stopped or not
+    # installed is docker_engine's to start or install.
+    if engine.get("state") == "active" and engine.get("answer") == "silent":
+        said = engine.get("said") or "no answer"
+        problems.append(f"the Docker engine{where} runs (docker.service is active) but does not answer within 20 s "
+                        f"({said}): restart it (systemctl restart docker) and look at journalctl -u docker")
     for path, free in sorted(probe["free_mb"].items()):
         if min_free_mb and free < min_free_mb:
             problems.append(f"only {free} MiB free{where} on the filesystem of {path}, app_stack_min_free_disk_mb "

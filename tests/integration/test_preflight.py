@@ -1,9 +1,10 @@
-"""site.yml's pre-flight (app_stack's preflight.yml) against this machine: free disk and free ports.
+"""site.yml's pre-flight (app_stack's preflight.yml) against this machine: engine, free disk and free ports.
 
 Each case is a real ansible-playbook run on this machine (connection local):
 the stack's input checks (validate.yml, as site.yml's pre-flight runs them),
-then the probe, which only reads (df, /proc/net/tcp, docker ps). A port this
-test listens on stands for another program's; the rules themselves are unit
+then the probe, which only reads (docker info, df, /proc/net/tcp, docker ps). A
+port this test listens on stands for another program's, and stand-ins for
+systemctl and docker on PATH for a hung engine; the rules themselves are unit
 tests (tests/unit/plugins/plugin_utils/test_preflight.py).
 """
 
@@ -31,7 +32,7 @@ PLAY = """
 """
 
 
-def run(tmp_path: Path, port: int, **extra: t.Any) -> subprocess.CompletedProcess[str]:
+def run(tmp_path: Path, port: int, path: str = "", **extra: t.Any) -> subprocess.CompletedProcess[str]:
     (tmp_path / "play.yml").write_text(PLAY)
     variables = {
         "ansible_python_interpreter": sys.executable,
@@ -45,7 +46,8 @@ def run(tmp_path: Path, port: int, **extra: t.Any) -> subprocess.CompletedProces
     return subprocess.run(
         [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", "-c", "local",
          "-e", json.dumps(variables), str(tmp_path / "play.yml")],
-        capture_output=True, text=True, env=dict(os.environ, NO_COLOR="1", ANSIBLE_FORCE_COLOR="false"), check=False)
+        capture_output=True, text=True, check=False,
+        env=dict(os.environ, NO_COLOR="1", ANSIBLE_FORCE_COLOR="false", PATH=path + os.environ["PATH"]))
 
 
 @pytest.fixture
@@ -82,3 +84,20 @@ def test_too_little_free_disk_is_refused(tmp_path: Path) -> None:
     done = run(tmp_path, free_port(), app_stack_min_free_disk_mb=1024 ** 3)  # a petabyte
     assert done.returncode != 0
     assert f"MiB free on the filesystem of {tmp_path}/opt/app, app_stack_min_free_disk_mb" in done.stdout
+
+
+def test_an_engine_that_runs_but_does_not_answer_is_refused(tmp_path: Path) -> None:
+    # Stand-ins first on PATH: systemd says docker.service is active, the docker CLI gets no answer.
+    shims = tmp_path / "shims"
+    shims.mkdir()
+    (shims / "systemctl").write_text("#!/bin/sh\necho active\n")
+    (shims / "docker").write_text("#!/bin/sh\necho 'Cannot connect to the Docker daemon at unix:///shim.sock.' >&2\n"
+                                  "exit 1\n")
+    for shim in shims.iterdir():
+        shim.chmod(0o755)
+    done = run(tmp_path, free_port(), path=f"{shims}:", app_stack_min_free_disk_mb=1)
+    assert done.returncode != 0
+    assert ("localhost cannot take release 1.0.0 of preflight-it: the Docker engine runs (docker.service "
+            "is active) but does not answer within 20 s (Cannot connect to the Docker daemon at unix:///shim.sock.)"
+            ) in done.stdout.replace('\\"', '"')
+

@@ -66,6 +66,30 @@ def test_only_active_services_count_and_the_proxy_names_its_variables() -> None:
     assert problem.startswith("port 80 on web-1 (app_stack_http_port or app_stack_https_port) is taken")
 
 
+@pytest.mark.parametrize(("line", "problem"), [
+    ("ENGINE active answering", None),
+    ("ENGINE inactive silent Cannot connect to the Docker daemon at unix:///var/run/docker.sock.", None),  # started later
+    ("ENGINE unknown silent Cannot connect", None),  # no systemd to say it runs
+    ("ENGINE active silent ", "the Docker engine on web-1 runs (docker.service is active) but does not answer within "
+                              "20 s (no answer): restart it"),
+    ("ENGINE active silent Cannot connect to the Docker daemon at unix:///var/run/docker.sock.",
+     "the Docker engine on web-1 runs (docker.service is active) but does not answer within 20 s (Cannot connect to "
+     "the Docker daemon at unix:///var/run/docker.sock.): restart it (systemctl restart docker)"),
+])
+def test_an_engine_that_runs_but_does_not_answer_is_named(line: str, problem: str | None) -> None:
+    assert parse_probe(PROBE + line + "\n")["engine"]["state"] == line.split()[1]
+    found = preflight_problems(PROBE + line + "\n", {}, [], 0, "web-1")
+    if problem is None:
+        assert found == []
+    else:
+        assert len(found) == 1 and found[0].startswith(problem), found
+
+
+def test_no_docker_cli_no_engine_line() -> None:
+    assert parse_probe(PROBE)["engine"] == {}
+    assert preflight_problems(PROBE, {}, [], 0) == []
+
+
 def test_the_filter() -> None:
     problems = FilterModule().filters()["app_stack_preflight_problems"]
     model = {"services": {"nginx": {"ports": ["443:443"]}}, "active_services": ["nginx"], "proxy": {"service": "nginx"}}
