@@ -4,8 +4,8 @@
 
 """Filters of the app_image role.
 
-``app_image_distribution`` is a thin wrapper: its logic lives in
-plugins/plugin_utils/_distribution.py.
+``app_image_distribution`` and ``app_image_dependency_plan`` are thin wrappers: their logic lives in
+plugins/plugin_utils/_distribution.py and _app_image_input.py.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import typing as t
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.aistack.deploy.plugins.plugin_utils._app_image_input import dependency_plan
 from ansible_collections.aistack.deploy.plugins.plugin_utils._distribution import distribution_plan
 
 CONTEXT_HASH_LABEL = "io.aistack.deploy.context-hash"
@@ -54,6 +55,16 @@ def app_image_distribution(names: t.Any, releases: t.Any, on_controller: t.Any, 
     return distribution_plan(names, releases, on_controller, on_host, str(host), bool(replace))
 
 
+def app_image_dependency_plan(variables: t.Any, present_files: t.Any = None, pyproject: t.Any = "") -> dict[str, t.Any]:
+    """How a build installs the dependencies; see dependency_plan in plugins/plugin_utils/_app_image_input.py."""
+    if not isinstance(variables, Mapping):
+        raise AnsibleFilterError("app_image_dependency_plan: the input must be the role's variables, name to value")
+    if present_files is not None and not isinstance(present_files, list):
+        raise AnsibleFilterError("app_image_dependency_plan: present_files must be a list of paths or null")
+    return dependency_plan(variables, present_files, str(pyproject or ""))
+
+
 class FilterModule:
     def filters(self) -> dict[str, t.Callable[..., t.Any]]:
-        return {"app_image_changed_tags": app_image_changed_tags, "app_image_distribution": app_image_distribution}
+        return {"app_image_changed_tags": app_image_changed_tags, "app_image_distribution": app_image_distribution,
+                "app_image_dependency_plan": app_image_dependency_plan}

@@ -17,6 +17,42 @@ TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 # host[:port] then an optional path of lower-case components, as Docker's reference grammar has them.
 REGISTRY_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]+)?(/[a-z0-9]+([._-]+[a-z0-9]+)*)*$")
 BUILDS = ("build_host", "build_controller")
+DEPENDENCY_MODES = ("auto", "requirements", "uv", "pip")
+# The files of a project whose dependencies pyproject.toml declares (uv: and its lock).
+PROJECT_FILES = ("pyproject.toml", "uv.lock")
+BUILD_SYSTEM_RE = re.compile(r"^\s*\[build-system\]\s*(#.*)?$", re.M)
+
+
+def dependency_plan(variables: Mapping[str, t.Any], present_files: t.Any = None, pyproject: t.Any = "") -> dict[str, t.Any]:
+    """How a build installs the app's dependencies, from the variables and the build context.
+
+    ``present_files``: which of the requirement files and PROJECT_FILES are files in the context;
+    ``pyproject``: the text of its pyproject.toml ("" when there is none). Returns ``mode``
+    (requirements, uv or pip), ``install_project`` (the project itself goes into the virtualenv) and
+    ``packaged`` (pyproject.toml has a [build-system] table).
+    """
+    present = set(present_files or [])
+    setting = variables.get("app_image_dependencies") or "auto"
+    requirements = variables.get("app_image_requirements_file") or ""
+    if setting != "auto":
+        mode = setting
+    elif requirements and requirements in present:
+        mode = "requirements"
+    elif set(PROJECT_FILES) <= present:
+        mode = "uv"
+    elif "pyproject.toml" in present:
+        mode = "pip"
+    else:
+        mode = "requirements"
+    packaged = bool(BUILD_SYSTEM_RE.search(pyproject or ""))
+    install = variables.get("app_image_install_project", "auto")
+    if mode == "pip":
+        install_project = True  # pip install . always installs the project
+    elif install is True or install is False:
+        install_project = install
+    else:
+        install_project = mode == "uv" and packaged
+    return {"mode": mode, "install_project": install_project, "packaged": packaged}
 
 
 def _names(v: Mapping[str, t.Any], problems: Problems) -> None:
@@ -57,20 +93,53 @@ def dependency_files(variables: Mapping[str, t.Any]) -> dict[str, str]:
     return {name: variables[name] for name, used in wanted.items() if used and variables.get(name)}
 
 
+def _project(v: Mapping[str, t.Any], present: t.Any, plan: Mapping[str, t.Any], problems: Problems) -> None:
+    """The project files the chosen dependency source and project install need."""
+    setting, context = v.get("app_image_dependencies", "auto"), show(v["app_image_context_src"])
+    if setting not in DEPENDENCY_MODES:
+        problems.add("app_image_dependencies", f"{show(setting)}: must be one of {', '.join(DEPENDENCY_MODES)}")
+        return
+    install = v.get("app_image_install_project", "auto")
+    if install not in ("auto", True, False) or isinstance(install, int) and not isinstance(install, bool):
+        problems.add("app_image_install_project", f"{show(install)}: must be auto, true or false")
+        return
+    needed = {"uv": list(PROJECT_FILES), "pip": ["pyproject.toml"]}.get(plan["mode"], [])
+    if plan["install_project"] and "pyproject.toml" not in needed:
+        needed.append("pyproject.toml")
+    missing = [name for name in needed if present is not None and name not in present]
+    if missing:
+        variable = ("app_image_dependencies" if plan["mode"] in ("uv", "pip")
+                    else "app_image_install_project")
+        problems.add(variable, f"{show(v.get(variable))} needs {' and '.join(needed)} in app_image_context_src"
+                     f" ({context}); missing: {', '.join(missing)}")
+    if plan["mode"] == "pip" and install is False:
+        problems.add("app_image_install_project", "false: app_image_dependencies pip installs the project itself"
+                     " (pip install .); use uv (a uv.lock) or requirements to leave it out")
+
+
 def _dependencies(v: Mapping[str, t.Any], present: t.Any, problems: Problems) -> None:
     """Each requirement file a build reads: a relative path inside the context, and there (when present is known)."""
     if v["app_image_source"] not in BUILDS:
         return
-    if not v["app_image_requirements_file"]:
+    plan = dependency_plan(v, present)
+    _project(v, present, plan, problems)
+    files = dependency_files(v)
+    if plan["mode"] != "requirements":
+        files.pop("app_image_requirements_file", None)
+    elif not v["app_image_requirements_file"]:
         problems.add("app_image_requirements_file", "must name the requirements of every target, a file inside"
-                     " app_image_context_src (for example requirements.txt)")
-    for name, path in dependency_files(v).items():
+                     " app_image_context_src (for example requirements.txt), unless the project's pyproject.toml"
+                     " declares them (app_image_dependencies)")
+    for name, path in files.items():
         if path.startswith("/") or ".." in path.split("/"):
             problems.add(name, f"{show(path)}: must be a path inside app_image_context_src, without a leading '/'"
                          " or '..'")
         elif present is not None and path not in present:
-            problems.add(name, f"{show(path)}: no such file in app_image_context_src"
-                         f" ({show(v['app_image_context_src'])})")
+            hint = (", and there is no pyproject.toml to take the dependencies from either"
+                    if name == "app_image_requirements_file" and v.get("app_image_dependencies", "auto") == "auto"
+                    else "")
+            problems.add(name, f"{show(path)}: no such file in app_image_context_src ({show(v['app_image_context_src'])})"
+                         + hint)
 
 
 def _health(v: Mapping[str, t.Any], problems: Problems) -> None:

@@ -71,6 +71,8 @@ def _play(name: str, case: Case, dest: Path, overrides_file: Path | None) -> dic
         vars_files.append(str(Path(case.shape).resolve()))
     if overrides_file is not None:
         vars_files.append(str(overrides_file))
+    # The role's internal variables (the dependency plan the Dockerfile follows), above the others as role vars are.
+    vars_files.append(str(ROLE / "vars" / "main.yml"))
     return {
         "name": f"Render {name}",
         "hosts": "localhost",

@@ -31,6 +31,7 @@ HTTP_TARGETS = {"api", "flower", "development"}
 
 
 REFERENCE = SHAPES_DIR / "reference_backend.yml"
+CONTEXTS = Path(__file__).resolve().parent / "contexts"  # build contexts whose files decide the dependency source
 EXTRA_CASES: dict[str, t.Any] = {
     "defaults_only": render_shapes.Case(None, {}),
     "ca_and_index": render_shapes.Case(REFERENCE, {
@@ -48,6 +49,11 @@ EXTRA_CASES: dict[str, t.Any] = {
     "custom_base": render_shapes.Case(None, {"app_image_python_base": "registry.corp.example:5000/python@sha256:" + "a" * 64,
                                              "app_image_healthcheck": False}),
     "seed_base_tag": render_shapes.Case(None, {"app_image_python_base": "aistack-test/python:3.12-slim-bookworm"}),
+    # Dependencies from a project (app_image_dependencies auto): uv.lock, or pyproject.toml alone.
+    "uv_project": render_shapes.Case(None, {"app_image_context_src": str(CONTEXTS / "uv-project"),
+                                            "app_image_targets": ["api", "worker", "flower"]}),
+    "pip_project": render_shapes.Case(None, {"app_image_context_src": str(CONTEXTS / "pip-project"),
+                                             "app_image_gpu_requirements_file": "gpu.txt"}),
 }
 
 
@@ -380,3 +386,44 @@ def test_hadolint(rendered: dict[str, Path], case: str) -> None:
 def test_bad_input_fails_with_a_hint(tmp_path: Path, overrides: dict[str, t.Any], hint: str) -> None:
     with pytest.raises(RuntimeError, match=hint):
         render_shapes.render(tmp_path, {"bad": render_shapes.Case(None, overrides)})
+
+
+def builder_run(rendered: dict[str, Path], case: str) -> str:
+    return " ".join(i.args for i in dockerfile(rendered, case).stages["builder"].instructions)
+
+
+def test_a_uv_project_installs_what_its_lock_pins_and_the_project(rendered: dict[str, Path]) -> None:
+    builder = dockerfile(rendered, "uv_project").stages["builder"]
+    copies = [i.args for i in builder.instructions if i.name == "COPY"]
+    assert copies[0] == "pyproject.toml uv.lock ./"
+    text = builder_run(rendered, "uv_project")
+    assert "/opt/uv/bin/pip install --no-cache-dir uv==0.13.8" in text
+    assert "uv export --frozen --no-dev --no-emit-project --format requirements-txt --output-file requirements.lock" in text
+    assert "pip wheel --no-cache-dir --wheel-dir /wheels -r requirements.lock" in text  # hashes checked
+    # The project: its own wheel, without dependencies (the lock's are installed), into the virtualenv.
+    assert copies[-1] == ". /src/"
+    assert "--no-deps --wheel-dir /project /src" in text and "--find-links /wheels --no-deps /project/*.whl" in text
+    assert "requirements.txt ./" not in " ".join(copies)
+    # uv stays in the builder: no other stage copies /opt/uv.
+    assert "/opt/uv" not in (rendered["uv_project"] / "Dockerfile").read_text().split("FROM base AS runtime")[1]
+    # Flower's constraints come from pip list (a project installed from a wheel is a URL in pip freeze).
+    flower = " ".join(i.args for i in dockerfile(rendered, "uv_project").stages["flower-wheels"].instructions)
+    assert "pip list --format=freeze > /wheels-flower/constraints.txt" in flower
+
+
+def test_a_project_without_a_lock_is_installed_with_pip(rendered: dict[str, Path]) -> None:
+    text = builder_run(rendered, "pip_project")
+    assert "/opt/uv" not in text
+    # Only the GPU file is copied before the project.
+    copies = [i.args for i in dockerfile(rendered, "pip_project").stages["builder"].instructions if i.name == "COPY"]
+    assert copies == ["gpu.txt ./", ". /src/"]
+    assert 'if [ "$ENABLE_GPU" = true ]; then /opt/venv/bin/pip wheel' in text
+    assert "/opt/venv/bin/pip wheel --no-cache-dir --find-links /wheels --wheel-dir /wheels /project/*.whl" in text
+    assert text.endswith("/opt/venv/bin/pip install --no-cache-dir --no-index --find-links /wheels /project/*.whl")
+
+
+@pytest.mark.parametrize("case", ALL_CASES)
+def test_the_code_directory_is_importable_from_the_virtualenv(rendered: dict[str, Path], case: str) -> None:
+    workdir = case_vars(case)["app_image_workdir"]
+    assert f"echo {workdir} > \"$(/opt/venv/bin/python -c" in builder_run(rendered, case)
+    assert "aistack-workdir.pth" in builder_run(rendered, case)

@@ -20,7 +20,8 @@ import yaml
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.aistack.deploy.plugins.filter.role_input import FilterModule
-from ansible_collections.aistack.deploy.plugins.plugin_utils._app_image_input import app_image_problems
+from ansible_collections.aistack.deploy.plugins.filter.app_image import FilterModule as AppImageFilters
+from ansible_collections.aistack.deploy.plugins.plugin_utils._app_image_input import app_image_problems, dependency_plan
 from ansible_collections.aistack.deploy.plugins.plugin_utils._app_stack_input import app_stack_settings_problems
 from ansible_collections.aistack.deploy.plugins.plugin_utils._docker_engine_input import docker_engine_problems
 from ansible_collections.aistack.deploy.plugins.plugin_utils._nvidia_toolkit_input import (
@@ -277,6 +278,20 @@ IMAGE_BAD: dict[str, tuple[dict[str, t.Any], t.Any, str, str]] = {
                              "\"health\": must be a URL path starting with '/'"),
     "health_path_of_development": ({"app_image_targets": ["development"], "app_image_health_path": ""}, True,
                                    "app_image_health_path", "starting with '/'"),
+    # Where the dependencies come from (PRESENT has requirements.txt only).
+    "uv_without_its_files": ({"app_image_dependencies": "uv"}, True, "app_image_dependencies",
+                             '"uv" needs pyproject.toml and uv.lock in app_image_context_src ("/src"); missing: '
+                             "pyproject.toml, uv.lock"),
+    "pip_without_pyproject": ({"app_image_dependencies": "pip"}, True, "app_image_dependencies",
+                              '"pip" needs pyproject.toml in app_image_context_src ("/src"); missing: pyproject.toml'),
+    "dependencies_unknown": ({"app_image_dependencies": "poetry"}, True, "app_image_dependencies",
+                             '"poetry": must be one of auto, requirements, uv, pip'),
+    "install_project_without_pyproject": ({"app_image_install_project": True}, True, "app_image_install_project",
+                                          "true needs pyproject.toml in app_image_context_src"),
+    "install_project_word": ({"app_image_install_project": "yes"}, True, "app_image_install_project",
+                             '"yes": must be auto, true or false'),
+    "install_project_number": ({"app_image_install_project": 1}, True, "app_image_install_project",
+                               "1: must be auto, true or false"),
 }
 PRESENT = ["requirements.txt"]
 
@@ -317,6 +332,51 @@ def test_app_image_good(changed: dict[str, t.Any], exists: t.Any) -> None:
 def test_app_image_files_not_read_or_present_are_fine(changed: dict[str, t.Any]) -> None:
     present = ["requirements.txt", "requirements/dev.txt", "requirements/gpu.txt"]
     assert app_image_problems(dict(AI, **changed), True, present) == []
+
+
+@pytest.mark.parametrize(("changed", "present", "pyproject", "plan"), [
+    # auto: the requirements file first, then uv's pair, then pyproject.toml alone.
+    ({}, ["requirements.txt", "pyproject.toml", "uv.lock"], "", ("requirements", False)),
+    ({}, ["pyproject.toml", "uv.lock"], "[build-system]\nrequires = []\n", ("uv", True)),
+    ({}, ["pyproject.toml", "uv.lock"], "[project]\nname = 'x'\n", ("uv", False)),  # a virtual project: no wheel
+    ({}, ["pyproject.toml"], "", ("pip", True)),
+    ({}, [], "", ("requirements", False)),  # nothing found: the requirements file's own problem names it
+    ({}, None, "", ("requirements", False)),  # not looked at
+    # Given, whatever the context holds; the project installed only when asked or packaged.
+    ({"app_image_dependencies": "requirements"}, ["pyproject.toml", "uv.lock"], "[build-system]", ("requirements", False)),
+    ({"app_image_dependencies": "requirements", "app_image_install_project": True}, ["requirements.txt", "pyproject.toml"],
+     "", ("requirements", True)),
+    ({"app_image_dependencies": "uv", "app_image_install_project": False}, ["pyproject.toml", "uv.lock"],
+     "  [build-system]  # indented, with a comment\n", ("uv", False)),
+    ({"app_image_dependencies": "pip", "app_image_install_project": "auto"}, ["pyproject.toml"], "", ("pip", True)),
+])
+def test_app_image_dependency_plan(changed: dict[str, t.Any], present: t.Any, pyproject: str,
+                                   plan: tuple[str, bool]) -> None:
+    found = dependency_plan(dict(AI, **changed), present, pyproject)
+    assert (found["mode"], found["install_project"]) == plan
+
+
+@pytest.mark.parametrize(("changed", "present"), [
+    ({}, ["pyproject.toml", "uv.lock"]),  # auto finds uv's pair: no requirements file needed
+    ({"app_image_requirements_file": ""}, ["pyproject.toml"]),  # auto finds pip's pyproject.toml
+    ({"app_image_dependencies": "uv", "app_image_install_project": True}, ["pyproject.toml", "uv.lock"]),
+    ({"app_image_dependencies": "pip", "app_image_gpu_requirements_file": "gpu.txt"}, ["pyproject.toml", "gpu.txt"]),
+])
+def test_app_image_project_sources_are_fine(changed: dict[str, t.Any], present: list[str]) -> None:
+    assert app_image_problems(dict(AI, **changed), True, present) == []
+
+
+def test_app_image_pip_always_installs_the_project() -> None:
+    problems = app_image_problems(dict(AI, app_image_dependencies="pip", app_image_install_project=False), True,
+                                  ["pyproject.toml"])
+    assert problems == ["app_image_install_project: false: app_image_dependencies pip installs the project itself "
+                        "(pip install .); use uv (a uv.lock) or requirements to leave it out"]
+
+
+def test_app_image_missing_requirements_with_no_project_says_so() -> None:
+    [problem] = app_image_problems(AI, True, [])
+    assert problem == ('app_image_requirements_file: "requirements.txt": no such file in app_image_context_src ("/src"), '
+                       "and there is no pyproject.toml to take the dependencies from either")
 
 
 def test_app_image_files_are_not_looked_for_in_a_missing_context() -> None:
@@ -380,3 +440,13 @@ def test_filters_call_the_rules() -> None:
     assert filters["nvidia_toolkit_gpu_problems"](NV, NO_GPU) == []
     assert filters["app_image_input_problems"](AI, True) == []
     assert filters["app_stack_input_problems"](AS) == []
+
+
+def test_the_dependency_plan_filter() -> None:
+    plan = AppImageFilters().filters()["app_image_dependency_plan"]
+    assert plan({"app_image_requirements_file": "r.txt"}, ["pyproject.toml", "uv.lock"], None) == \
+        {"mode": "uv", "install_project": False, "packaged": False}
+    with pytest.raises(AnsibleFilterError, match="app_image_dependency_plan: the input must be the role's variables"):
+        plan(["x"])
+    with pytest.raises(AnsibleFilterError, match="present_files must be a list"):
+        plan({}, "pyproject.toml")

@@ -1,0 +1,133 @@
+"""Build a uv project (pyproject.toml + uv.lock) from the app_image role's rendered Dockerfile and run it.
+
+examples/uv-backend has no requirements.txt: with the role's defaults
+(app_image_dependencies auto) the Dockerfile takes the dependencies from its
+uv.lock and installs the package itself (its pyproject.toml has a
+[build-system]). The lock is made here with `uv lock` against this machine's
+index (discovered, never written down), as its README says a user makes it.
+Then the image, built with the engine's classic builder (the Docker SDK's):
+
+- has exactly the versions uv.lock pins, and not the dev group (pytest);
+- has the project's console script on PATH, and its package imports from any
+  directory (installed, and the code directory on sys.path), without PYTHONPATH;
+- does not ship uv;
+- runs as the non-root user, turns healthy by its own HEALTHCHECK, and answers.
+
+Images and containers are named aistack-it-uv-* and removed afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import tomllib
+import typing as t
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+import render_shapes  # tests/harness, put on sys.path by tests/conftest.py
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = REPO_ROOT / "examples" / "uv-backend"
+PYTHON_BASE = "aistack-test/python:3.13-slim"
+
+
+def run_in(docker_client: t.Any, image: str, *command: str, workdir: str = "/") -> str:
+    out = docker_client.containers.run(image, list(command), remove=True, working_dir=workdir, entrypoint=[])
+    return out.decode().strip()
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the example, locked by uv as a user locks it."""
+    source = tmp_path_factory.mktemp("uv") / "uv-backend"
+    shutil.copytree(EXAMPLE, source, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "uv.lock", ".venv"))
+    index = render_shapes.machine_pip_settings().get("app_image_pip_index_url")
+    env = dict(os.environ, UV_SYSTEM_CERTS="1", **({"UV_DEFAULT_INDEX": index} if index else {}))
+    uv = Path(sys.executable).parent / "uv"
+    done = subprocess.run([str(uv), "lock", "--python", sys.executable], cwd=source, env=env, capture_output=True,
+                          text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return source
+
+
+@pytest.fixture(scope="module")
+def context(project: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    subprocess.run([str(REPO_ROOT / "tests" / "harness" / "build-base-images.sh"), "python"], check=True)
+    return render_shapes.build_context(tmp_path_factory.mktemp("uv-context"), None, project, {
+        "app_image_python_base": PYTHON_BASE, "app_image_python_version": "3.13",
+        "app_image_context_src": str(project)})
+
+
+@pytest.fixture(scope="module")
+def image(docker_client: t.Any, context: Path) -> t.Iterator[str]:
+    tag = f"aistack-it-uv-{uuid.uuid4().hex[:8]}"
+    try:
+        for target, name in (("builder", f"{tag}-builder"), ("api", tag)):
+            try:
+                docker_client.images.build(path=str(context), target=target, tag=name, pull=False, rm=True, forcerm=True)
+            except Exception as exc:  # docker.errors.BuildError carries the log
+                log = "".join(c.get("stream", "") + c.get("error", "") for c in getattr(exc, "build_log", []))
+                raise AssertionError(f"building target {target} failed: {exc}\n{log[-6000:]}") from exc
+        yield tag
+    finally:
+        for name in (tag, f"{tag}-builder"):
+            try:
+                docker_client.images.remove(name, force=True)
+            except Exception:  # pylint: disable=broad-exception-caught  # may not exist after a failed build
+                pass
+
+
+def test_the_dockerfile_takes_the_dependencies_from_the_lock(context: Path) -> None:
+    text = (context / "Dockerfile").read_text()
+    assert "uv export --frozen --no-dev --no-emit-project" in text
+    assert "COPY pyproject.toml uv.lock ./" in text and "requirements.txt ./" not in text.split("uv export")[0]
+
+
+def test_the_image_has_exactly_the_locked_versions_and_no_dev_group(
+        docker_client: t.Any, image: str, project: Path) -> None:
+    locked = {p["name"]: p["version"] for p in tomllib.loads((project / "uv.lock").read_text())["package"]}
+    installed = json.loads(run_in(docker_client, image, "uv-backend-info"))  # the project's console script
+    assert installed == {"uv-backend": "0.1.0", "fastapi": locked["fastapi"], "uvicorn": locked["uvicorn"]}
+    assert "pytest" in locked  # the dev group is in the lock...
+    frozen = run_in(docker_client, image, "pip", "list", "--format=freeze").lower().splitlines()
+    assert not any(line.startswith("pytest==") for line in frozen)  # ...and not in the image
+    for line in frozen:
+        name, _sep, version = line.partition("==")
+        if name in locked:
+            assert version == locked[name], line
+    assert run_in(docker_client, image, "sh", "-c", "command -v uv || echo none") == "none"
+
+
+def test_the_package_imports_from_any_directory(docker_client: t.Any, image: str) -> None:
+    where = run_in(docker_client, image, "python", "-c", "import app.main, os; print(os.environ.get('PYTHONPATH', ''))",
+                   workdir="/tmp")
+    assert where == ""
+    paths = run_in(docker_client, image, "python", "-c", "import sys; print(' '.join(sys.path))", workdir="/tmp")
+    assert "/app" in paths.split()
+
+
+def test_it_runs_as_non_root_and_turns_healthy(docker_client: t.Any, image: str) -> None:
+    container = docker_client.containers.run(image, name=f"{image}-run", detach=True,
+                                             ports={"8000/tcp": ("127.0.0.1", None)})
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            container.reload()
+            status = (container.attrs["State"].get("Health") or {}).get("Status")
+            if status == "healthy":
+                break
+            assert status != "unhealthy" and time.monotonic() < deadline, container.logs(tail=50).decode()
+            time.sleep(0.5)
+        assert container.attrs["Config"]["User"] == "10001:10001"
+        port = container.attrs["NetworkSettings"]["Ports"]["8000/tcp"][0]["HostPort"]
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as answer:
+            assert json.loads(answer.read()) == {"name": "uv-backend", "version": "0.1.0"}
+    finally:
+        container.remove(force=True)
