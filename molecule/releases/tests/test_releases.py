@@ -324,6 +324,8 @@ def test_rollback_without_a_name_goes_to_the_healthy_release_before(one):
 
 @pytest.mark.parametrize("extra, messages", [
     ({"aistack_rollback_to": "0.9.9"}, ["Release 0.9.9 (app_stack_rollback_to) has no directory"]),
+    # A release directory as 0.1.0 left them, without a release.json (made, then removed, by the test).
+    ({"aistack_rollback_to": "0.9.0"}, ["Release 0.9.0 of reference on aistack-releases-1 has no release.json"]),
     # Both settings wrong at once: one run names both (and only those).
     ({"aistack_rollback_to": "../1.0.0", "aistack_restore_backup": "../../etc/shadow"},
      ["app_stack: 2 problem(s): app_stack_rollback_to (aistack_rollback_to): must be a release name",
@@ -332,7 +334,13 @@ def test_rollback_without_a_name_goes_to_the_healthy_release_before(one):
      ["cannot be restored on aistack-releases-1: no such file"]),
 ])
 def test_bad_rollback_input_changes_nothing(one, extra, messages):
-    run = playbook("rollback.yml", extra)
+    unrecorded = f"{ROOT}/releases/0.9.0"
+    if extra["aistack_rollback_to"] == "0.9.0":
+        one.check_output(f"mkdir {unrecorded} && cp {ROOT}/releases/1.0.1/compose.yaml {unrecorded}/")
+    try:
+        run = playbook("rollback.yml", extra)
+    finally:
+        one.check_output(f"rm -rf {unrecorded}")
     assert run.returncode != 0
     for message in messages:
         assert message in run.stdout + run.stderr
