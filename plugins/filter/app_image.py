@@ -59,6 +59,8 @@ def app_image_dependency_plan(variables: t.Any, present_files: t.Any = None, pyp
     """How a build installs the dependencies; see dependency_plan in plugins/plugin_utils/_app_image_input.py."""
     if not isinstance(variables, Mapping):
         raise AnsibleFilterError("app_image_dependency_plan: the input must be the role's variables, name to value")
+    # null (not looked at) reaches a filter as "" on ansible-core before 2.19, which templates to strings.
+    present_files = None if present_files in (None, "") else present_files
     if present_files is not None and not isinstance(present_files, list):
         raise AnsibleFilterError("app_image_dependency_plan: present_files must be a list of paths or null")
     return dependency_plan(variables, present_files, str(pyproject or ""))

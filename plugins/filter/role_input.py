@@ -56,6 +56,10 @@ def nvidia_toolkit_gpu_problems(variables: t.Any, gpu: t.Any, docker: t.Any = No
 
 def app_image_input_problems(variables: t.Any, context_exists: t.Any = None, present_files: t.Any = None) -> list[str]:
     _mapping(variables, "app_image_input_problems", "the role's variables")
+    # null (not looked at) reaches a filter as "" on ansible-core before 2.19, which templates to strings.
+    context_exists, present_files = (None if value in (None, "") else value for value in (context_exists, present_files))
+    if present_files is not None and not isinstance(present_files, list):
+        raise AnsibleFilterError("app_image_input_problems: present_files must be a list of paths or null")
     return app_image_problems(variables, context_exists, present_files)
 
 
