@@ -66,7 +66,7 @@ def parse_probe(output: str) -> dict[str, t.Any]:
             state, _sep, rest = rest.partition(" ")
             answer, _sep, said = rest.partition(" ")
             engine = {"state": state, "answer": answer, "said": said.strip()}
-        if kind == "DF":
+        elif kind == "DF":
             path, _sep, kib = rest.rpartition(" ")
             if kib.isdigit() and path:
                 free[path] = int(kib) // 1024
