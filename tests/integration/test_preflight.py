@@ -100,4 +100,3 @@ def test_an_engine_that_runs_but_does_not_answer_is_refused(tmp_path: Path) -> N
     assert ("localhost cannot take release 1.0.0 of preflight-it: the Docker engine runs (docker.service "
             "is active) but does not answer within 20 s (Cannot connect to the Docker daemon at unix:///shim.sock.)"
             ) in done.stdout.replace('\\"', '"')
-

@@ -355,6 +355,7 @@ def test_bad_rollback_input_changes_nothing(one, extra, messages):
 IN_FLIGHT = 4  # the request loop's requests waiting for an answer, at most
 MIN_RATE = 9  # the request loop's requests a second, at least (one every 0.1 s when answers come in time)
 
+
 def host_address() -> str:
     return subprocess.run(["docker", "inspect", "--format", "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}",
                            HOST], capture_output=True, text=True, check=True).stdout.split()[0]
