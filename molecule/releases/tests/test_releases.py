@@ -423,12 +423,16 @@ class RequestLoop:
             finally:
                 slots.release()
 
+        due = start
         with concurrent.futures.ThreadPoolExecutor(max_workers=IN_FLIGHT) as pool:
             while not self.stop.is_set() and time.monotonic() < start + self.limit_s:
-                due = time.monotonic() + 0.1
                 # Each request is bounded by its 5 s timeout, so a slot is free within 5 s.
                 if slots.acquire(timeout=6):
                     pool.submit(one_then_free)
+                # On a fixed schedule from the start (a wake-up late by a few ms under load costs nothing; the
+                # delay after each request once cost a tenth of the rate), but never more than a second behind:
+                # after a stretch with every slot busy, it goes on at 10/s instead of sending a burst.
+                due = max(due + 0.1, time.monotonic() - 1.0)
                 self.stop.wait(max(0.0, due - time.monotonic()))
 
     def __enter__(self) -> "RequestLoop":
