@@ -35,6 +35,7 @@ from pathlib import Path
 
 import pytest
 import render_shapes  # tests/harness, put on sys.path by tests/conftest.py
+from built_image import built_image  # tests/harness
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 HARNESS = REPO_ROOT / "tests" / "harness"
@@ -45,32 +46,13 @@ UID, GID = 10001, 10001
 FEATURES = {"tenure_months": 12, "monthly_charges": 70, "support_tickets": 2}
 
 
-def build(client: t.Any, context: Path, target: str, tag: str) -> None:
-    try:
-        client.images.build(path=str(context), target=target, tag=tag, pull=False, rm=True, forcerm=True)
-    except Exception as exc:  # docker.errors.BuildError carries the log
-        log = "".join(chunk.get("stream", "") + chunk.get("error", "") for chunk in getattr(exc, "build_log", []))
-        raise AssertionError(f"building target {target} failed: {exc}\n{log[-6000:]}") from exc
-
-
 @pytest.fixture(scope="module")
 def image(docker_client: t.Any, tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[str]:
     subprocess.run([str(HARNESS / "build-base-images.sh"), "python"], check=True)
     context = render_shapes.build_context(tmp_path_factory.mktemp("reference-backend"), SHAPE, BACKEND, {
         "app_image_python_base": PYTHON_BASE, "app_image_python_version": "3.13"})
-    tag = f"aistack-it-refbackend-{uuid.uuid4().hex[:8]}"
-    try:
-        # The builder stage gets a tag too: removing both tags removes every
-        # layer of the build, and nothing dangling stays behind.
-        build(docker_client, context, "builder", f"{tag}-builder")
-        build(docker_client, context, "api", tag)
+    with built_image(docker_client, context, "aistack-it-refbackend") as tag:
         yield tag
-    finally:
-        for name in (tag, f"{tag}-builder"):
-            try:
-                docker_client.images.remove(name, force=True)
-            except Exception:  # pylint: disable=broad-exception-caught  # may not exist after a failed build
-                pass
 
 
 @pytest.fixture(scope="module")
@@ -208,25 +190,20 @@ def test_gpu_variant_builds_and_runs_on_a_stand_in_cuda_base(docker_client: t.An
     context = render_shapes.build_context(tmp_path_factory.mktemp("gpu-variant"), SHAPE, BACKEND, {
         "app_image_variant": "gpu", "app_image_cuda_base": PYTHON_BASE, "app_image_python_version": "3.13",
         "app_image_targets": ["api"]})
-    tag = f"aistack-it-refbackend-gpu-{uuid.uuid4().hex[:8]}"
     name = f"aistack-it-{uuid.uuid4().hex[:10]}"
-    try:
-        build(docker_client, context, "builder", f"{tag}-builder")
-        build(docker_client, context, "api", tag)
-        config = docker_client.images.get(tag).attrs["Config"]
-        env = dict(item.split("=", 1) for item in config["Env"])
-        assert env["ENABLE_GPU"] == "true"
-        assert config["Labels"]["io.aistack.deploy.variant"] == "gpu"
-        container = docker_client.containers.run(
-            tag, name=name, detach=True, volumes={str(BACKEND / "models"): {"bind": "/app/models", "mode": "ro"}})
-        wait_healthy(container, timeout=60)
-        python = container.exec_run(["readlink", "-f", "/opt/venv/bin/python"]).output.decode().strip()
-        assert python == "/usr/bin/python3.13", "the venv runs on the distribution's python3.13"
-    finally:
-        for cleanup in (lambda: docker_client.containers.get(name).remove(force=True),
-                        lambda: docker_client.images.remove(tag, force=True),
-                        lambda: docker_client.images.remove(f"{tag}-builder", force=True)):
+    with built_image(docker_client, context, "aistack-it-refbackend-gpu") as tag:
+        try:
+            config = docker_client.images.get(tag).attrs["Config"]
+            env = dict(item.split("=", 1) for item in config["Env"])
+            assert env["ENABLE_GPU"] == "true"
+            assert config["Labels"]["io.aistack.deploy.variant"] == "gpu"
+            container = docker_client.containers.run(
+                tag, name=name, detach=True, volumes={str(BACKEND / "models"): {"bind": "/app/models", "mode": "ro"}})
+            wait_healthy(container, timeout=60)
+            python = container.exec_run(["readlink", "-f", "/opt/venv/bin/python"]).output.decode().strip()
+            assert python == "/usr/bin/python3.13", "the venv runs on the distribution's python3.13"
+        finally:
             try:
-                cleanup()
-            except Exception:  # pylint: disable=broad-exception-caught  # whatever the build got to
+                docker_client.containers.get(name).remove(force=True)
+            except Exception:  # pylint: disable=broad-exception-caught  # whatever the run got to
                 pass

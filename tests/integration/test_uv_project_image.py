@@ -27,11 +27,11 @@ import time
 import tomllib
 import typing as t
 import urllib.request
-import uuid
 from pathlib import Path
 
 import pytest
 import render_shapes  # tests/harness, put on sys.path by tests/conftest.py
+from built_image import built_image  # tests/harness
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO_ROOT / "examples" / "uv-backend"
@@ -67,21 +67,8 @@ def context(project: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def image(docker_client: t.Any, context: Path) -> t.Iterator[str]:
-    tag = f"aistack-it-uv-{uuid.uuid4().hex[:8]}"
-    try:
-        for target, name in (("builder", f"{tag}-builder"), ("api", tag)):
-            try:
-                docker_client.images.build(path=str(context), target=target, tag=name, pull=False, rm=True, forcerm=True)
-            except Exception as exc:  # docker.errors.BuildError carries the log
-                log = "".join(c.get("stream", "") + c.get("error", "") for c in getattr(exc, "build_log", []))
-                raise AssertionError(f"building target {target} failed: {exc}\n{log[-6000:]}") from exc
+    with built_image(docker_client, context, "aistack-it-uv") as tag:
         yield tag
-    finally:
-        for name in (tag, f"{tag}-builder"):
-            try:
-                docker_client.images.remove(name, force=True)
-            except Exception:  # pylint: disable=broad-exception-caught  # may not exist after a failed build
-                pass
 
 
 def test_the_dockerfile_takes_the_dependencies_from_the_lock(context: Path) -> None:
