@@ -17,6 +17,7 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.aistack.deploy.plugins.plugin_utils._app_image_input import dependency_plan
 from ansible_collections.aistack.deploy.plugins.plugin_utils._distribution import distribution_plan
+from ansible_collections.aistack.deploy.plugins.plugin_utils._input import optional_list
 
 CONTEXT_HASH_LABEL = "io.aistack.deploy.context-hash"
 
@@ -59,11 +60,11 @@ def app_image_dependency_plan(variables: t.Any, present_files: t.Any = None, pyp
     """How a build installs the dependencies; see dependency_plan in plugins/plugin_utils/_app_image_input.py."""
     if not isinstance(variables, Mapping):
         raise AnsibleFilterError("app_image_dependency_plan: the input must be the role's variables, name to value")
-    # null (not looked at) reaches a filter as "" on ansible-core before 2.19, which templates to strings.
-    present_files = None if present_files in (None, "") else present_files
-    if present_files is not None and not isinstance(present_files, list):
-        raise AnsibleFilterError("app_image_dependency_plan: present_files must be a list of paths or null")
-    return dependency_plan(variables, present_files, str(pyproject or ""))
+    try:
+        present = optional_list(present_files, "app_image_dependency_plan: present_files")
+    except ValueError as exc:
+        raise AnsibleFilterError(str(exc)) from exc
+    return dependency_plan(variables, present, str(pyproject or ""))
 
 
 class FilterModule:

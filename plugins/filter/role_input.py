@@ -15,6 +15,7 @@ import typing as t
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.aistack.deploy.plugins.plugin_utils._input import optional_list
 from ansible_collections.aistack.deploy.plugins.plugin_utils._input import role_input_problems as _role_input_problems
 from ansible_collections.aistack.deploy.plugins.plugin_utils._docker_engine_input import docker_engine_problems
 from ansible_collections.aistack.deploy.plugins.plugin_utils._nvidia_toolkit_input import (
@@ -56,11 +57,12 @@ def nvidia_toolkit_gpu_problems(variables: t.Any, gpu: t.Any, docker: t.Any = No
 
 def app_image_input_problems(variables: t.Any, context_exists: t.Any = None, present_files: t.Any = None) -> list[str]:
     _mapping(variables, "app_image_input_problems", "the role's variables")
-    # null (not looked at) reaches a filter as "" on ansible-core before 2.19, which templates to strings.
-    context_exists, present_files = (None if value in (None, "") else value for value in (context_exists, present_files))
-    if present_files is not None and not isinstance(present_files, list):
-        raise AnsibleFilterError("app_image_input_problems: present_files must be a list of paths or null")
-    return app_image_problems(variables, context_exists, present_files)
+    try:
+        present = optional_list(present_files, "app_image_input_problems: present_files")
+    except ValueError as exc:
+        raise AnsibleFilterError(str(exc)) from exc
+    # null (not looked at) reaches a filter as "" on ansible-core before 2.19, as optional_list says.
+    return app_image_problems(variables, None if context_exists == "" else context_exists, present)
 
 
 def app_stack_input_problems(variables: t.Any) -> list[str]:

@@ -60,6 +60,16 @@ def plain(value: t.Any) -> t.Any:
     return value
 
 
+def optional_list(value: t.Any, where: str) -> list[t.Any] | None:
+    """A filter's list argument, or None when it was not given (a null reaches a filter as "" on ansible-core
+    before 2.19, which templates variables to strings); ValueError naming ``where`` for anything else."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, list):
+        raise ValueError(f"{where} must be a list of paths or null")
+    return value
+
+
 def show(value: t.Any, width: int = 60) -> str:
     """A value as the user would write it, in JSON, cut to ``width`` characters."""
     try:
