@@ -21,7 +21,13 @@ AISTACK_COMPOSE_BINARY=$(python -c 'import compose, os; print(os.path.join(os.pa
 export AISTACK_COMPOSE_BINARY
 
 export NO_COLOR=1 COLUMNS=200  # plain, unwrapped output: recap-check.py reads it
-phase() { printf -- '----- %s: %s\n' "$scenario" "$*"; }
+# Each phase line says when it started and how long the phase before it took:
+# where a scenario's time goes is read from the log, not guessed.
+phase_start=$SECONDS
+phase() {
+  printf -- '----- %s: %s  (%s; the phase before took %d s)\n' "$scenario" "$*" "$(date -u +%H:%M:%S)" $((SECONDS - phase_start))
+  phase_start=$SECONDS
+}
 
 phase destroy leftovers && molecule destroy -s "$scenario" >/dev/null
 phase syntax && molecule syntax -s "$scenario"
@@ -78,3 +84,4 @@ else
 fi
 phase verify && molecule verify -s "$scenario"
 phase destroy && molecule destroy -s "$scenario" && destroyed=1
+phase done

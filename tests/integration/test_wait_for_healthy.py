@@ -124,8 +124,10 @@ def play(docker_client: t.Any, busybox_image: str, names: dict[str, str],
         wait("missing container", f"containers: [{n['timeout']}, {n['healthy']}-not-there]\nwait_timeout: {WAIT}"),
         compose(n["web"], "web", "--health-cmd", "test -f /tmp/ready", *HC, command=f"{ready}; exec sleep 1d"),
         compose(n["worker"], "worker", "--health-cmd", "test -f /tmp/ready", *HC, command=f"{ready}; exec sleep 1d"),
+        # Ready 12 s after its start: the containers started after it (the one-off) and the module's own start
+        # take far less even on a loaded CI machine, where 4 s once passed before the wait began.
         compose(n["slow"], "slow", "--health-cmd", "test -f /tmp/ready", "--health-retries", "30", *HC,
-                command=f"sleep 4; {ready}; exec sleep 1d"),
+                command=f"sleep 12; {ready}; exec sleep 1d"),
         # A one-off `compose run` container without healthcheck: must be left out.
         compose(n["oneoff"], "web", "--label", "com.docker.compose.oneoff=True"),
         wait("project", f"project: {project}\nwait_timeout: {WAIT}"),
@@ -227,6 +229,7 @@ def test_project_waits_for_the_slow_one(play: dict[str, Task], names: dict[str, 
     assert all(c["ready"] for c in by_name.values())
     assert by_name[names["slow"]]["service"] == "slow"
     assert by_name[names["slow"]]["elapsed"] > by_name[names["web"]]["elapsed"]
+    assert task.seconds > by_name[names["slow"]]["elapsed"] > 1  # it waited for the slow one, and returned after
 
 
 def test_project_services(play: dict[str, Task], names: dict[str, str]) -> None:

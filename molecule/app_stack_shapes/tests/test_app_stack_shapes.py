@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import typing as t
 from pathlib import Path
 
@@ -38,10 +39,28 @@ def containers(host, app: str) -> dict[str, dict[str, t.Any]]:
 
 
 def test_every_service_of_the_shape_is_healthy(shape):
+    """Every service runs and is healthy, or is again within 90 s.
+
+    The deploy's gate saw every one healthy. A probe that missed its timeout while this machine's two cores ran
+    three scenarios, lint and integration at once (a Celery `inspect ping` is a whole Python start) can count a
+    container unhealthy for a while; one that stays unhealthy, or restarts, fails, with its last probes printed.
+    """
     host, app, services = shape
     found = containers(host, app)
     assert set(found) == services
-    assert {s: c["State"]["Health"]["Status"] for s, c in found.items()} == {s: "healthy" for s in services}
+    restarts = {s: c["RestartCount"] for s, c in found.items()}
+    deadline = time.monotonic() + 90
+    while True:
+        health = {s: c["State"]["Health"]["Status"] for s, c in found.items()}
+        if health == {s: "healthy" for s in services} or time.monotonic() > deadline:
+            break
+        time.sleep(3)
+        found = containers(host, app)
+    for service, container in found.items():
+        if health[service] != "healthy":
+            print(service, health[service], json.dumps(container["State"]["Health"]["Log"][-3:], indent=1))
+    assert health == {s: "healthy" for s in services}
+    assert {s: c["RestartCount"] for s, c in found.items()} == restarts
 
 
 def test_health_answers_200(shape):
