@@ -44,6 +44,11 @@ MODE_RE = re.compile(r"^0?[0-7]{3,4}$")
 OWNER_RE = re.compile(r"^[0-9]+:[0-9]+$")
 # Where the proxy preset mounts the configuration the nginx_proxy role writes.
 PROXY_CONFIG_PATH = "/etc/aistack-proxy"
+# app_stack_env_from: the pieces of the PostgreSQL and Redis connections an app can read under its own names.
+# The password and the URL that holds it are secrets: they go to .env only; the others are plain environment.
+ENV_FROM_SOURCES = ("postgres.host", "postgres.port", "postgres.user", "postgres.db", "postgres.password",
+                    "postgres.url", "redis.host", "redis.port", "redis.url")
+ENV_FROM_SECRETS = frozenset({"postgres.password", "postgres.url"})
 # Host directories the role must never chown or chmod as a volume.
 SYSTEM_DIRS = ("/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/proc", "/run", "/sbin", "/sys",
                "/usr", "/var/lib/docker", "/var/lib/containerd", "/var/run", "/root", "/home", "/tmp", "/var",
@@ -140,6 +145,7 @@ def app_stack_model(spec: t.Any) -> dict[str, t.Any]:
     _chosen_services(stack)
     volumes = _volumes(stack)
     services = _services(stack, volumes)
+    env_from_secrets = _env_from(stack, services)
     # Cross-service checks: active services, dependencies, host ports, volume owners.
     _dependencies_and_ports(stack, services)
     owners = _volume_owners(volumes, services, stack.problems)
@@ -147,7 +153,9 @@ def app_stack_model(spec: t.Any) -> dict[str, t.Any]:
     explicit = {sname for sname, sspec in stack.services_in.items() if isinstance(sspec, dict) and "rollout" in sspec}
     rollout_notes = _rollouts(services, explicit, stack.active, stack.presets, stack.proxy_runs,
                               _gpu_free(stack.spec, stack.problems), stack.problems)
-    return _model(stack, services, volumes, owners, rollout_notes)
+    model = _model(stack, services, volumes, owners, rollout_notes)
+    model["env_from_secrets"] = env_from_secrets
+    return model
 
 
 def _top_settings(stack: _Stack) -> None:
@@ -201,6 +209,58 @@ def _common_env(stack: _Stack) -> None:
         if isinstance(value, (dict, list)):
             problems.add(f"app_stack_env.{key}", "must be a string, number or boolean")
     stack.common_env = common_env
+
+
+def _env_from(stack: _Stack, services: dict[str, dict[str, t.Any]]) -> dict[str, str]:
+    """app_stack_env_from: connection pieces under the app's own names; returns the secret ones (name -> source).
+
+    The plain pieces join the environment of every app service with env_file (as app_stack_env does; a service's
+    own environment wins); the secret ones are written to .env by the role, from the same values as DATABASE_URL.
+    """
+    env_from, problems = stack.spec.get("env_from") or {}, stack.problems
+    if not isinstance(env_from, dict):
+        problems.add("app_stack_env_from", "must be a dict of variable names to sources such as postgres.host")
+        return {}
+    running = {preset: sorted(s for s, svc in services.items() if svc["preset"] == preset and stack.serves(svc))
+               for preset in ("postgres", "redis")}
+    plain_values: dict[str, str] = {}
+    secrets: dict[str, str] = {}
+    for name, source in env_from.items():
+        where = f"app_stack_env_from.{name}"
+        if not isinstance(name, str) or not ENV_NAME_RE.match(name):
+            problems.add("app_stack_env_from", f"{name!r} is not a valid environment variable name")
+        elif source not in ENV_FROM_SOURCES:
+            problems.add(where, f"must be one of {', '.join(ENV_FROM_SOURCES)} (got {source!r})")
+        elif not running[source.split(".")[0]]:
+            problems.add(where, f"{source} needs a {source.split('.')[0]} service that runs "
+                                "(a service of app_stack_services with that preset)")
+        elif name in stack.secret_names:
+            problems.add(where, f"{name} is also a secret in app_stack_secrets (.env has it already)")
+        elif name in stack.common_env:
+            problems.add(where, f"{name} is already set to {stack.common_env[name]!r} "
+                                f"({'app_stack_env' if name in (stack.spec.get('env') or {}) else 'by a preset'})")
+        elif source in ENV_FROM_SECRETS:
+            secrets[name] = source
+        else:
+            plain_values[name] = _connection_piece(source, running, services)
+    for svc in services.values():
+        if svc["env_file"] and svc["target"]:
+            svc["environment"].update({k: v for k, v in plain_values.items() if k not in svc["environment"]})
+    return secrets
+
+
+def _connection_piece(source: str, running: dict[str, list[str]], services: dict[str, dict[str, t.Any]]) -> str:
+    """The value of a plain app_stack_env_from source: the service's name, port, or what its preset sets."""
+    kind, piece = source.split(".")
+    sname = running[kind][0]
+    environment = services[sname]["environment"]
+    return {
+        "host": sname,
+        "port": "5432" if kind == "postgres" else "6379",
+        "user": environment.get("POSTGRES_USER", ""),
+        "db": environment.get("POSTGRES_DB", ""),
+        "url": f"redis://{sname}:6379/0",
+    }[piece]
 
 
 def _chosen_services(stack: _Stack) -> None:

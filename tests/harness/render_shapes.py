@@ -170,6 +170,11 @@ STACK_EXTRA_CASES: dict[str, Case] = {
     "argusai_backend-all_profiles": Case(SHAPES / "argusai_backend.yml", {"app_stack_profiles": ["postgres", "ssl"]}),
     "ai_video_pipeline-backend_only": Case(SHAPES / "ai_video_pipeline.yml", {"app_stack_profiles": []}),
     "demeterai_gpu-gpu_present": Case(SHAPES / "demeterai_gpu.yml", {"aistack_gpu": {"present": True, "count": 1}}),
+    # An app that reads its connection in pieces under its own names (app_stack_env_from).
+    "reference_backend-env_from": Case(SHAPES / "reference_backend.yml", {"app_stack_env_from": {
+        "POSTGRES_SERVER": "postgres.host", "POSTGRES_PORT": "postgres.port", "POSTGRES_USER": "postgres.user",
+        "POSTGRES_DB": "postgres.db", "DB_PASSWORD": "postgres.password", "SQLALCHEMY_URL": "postgres.url",
+        "CELERY_BROKER_URL": "redis.url"}}),
 }
 # Secrets for rendering only: every required one gets a value that is no
 # placeholder; the database password has URL-special characters so that the

@@ -145,6 +145,18 @@ def test_env_file_is_0600_root_and_holds_the_secrets(host):
         in env.content_string
 
 
+def test_env_from_hands_the_app_its_connection_under_its_own_names(host):
+    # The plain pieces in the app containers' environment, from the compose file.
+    for service in ("api", "worker"):
+        seen = json.loads(host.check_output(f"docker inspect --format '{{{{json .Config.Env}}}}' reference-{service}-1"))
+        assert {"POSTGRES_SERVER=postgres", "POSTGRES_DB=reference", "CELERY_BROKER_URL=redis://redis:6379/0",
+                "DB_PASSWORD=pg-Test/Pass:w0rd@aistack"} <= set(seen), service
+    # The password under the app's name: .env only, never the compose file.
+    assert "DB_PASSWORD='pg-Test/Pass:w0rd@aistack'" in host.file(f"{ROOT}/releases/1.0.0/.env").content_string
+    compose_file = host.file(f"{ROOT}/releases/1.0.0/compose.yaml").content_string
+    assert "POSTGRES_SERVER: postgres" in compose_file and "pg-Test/Pass" not in compose_file
+
+
 def test_postgres_reads_its_password_alone(host):
     pg_env = host.file(f"{ROOT}/releases/1.0.0/postgres.env")
     assert (pg_env.user, pg_env.mode) == ("root", 0o600)

@@ -170,6 +170,23 @@ def test_database_url_derived_for_postgres(rendered: dict[str, render_shapes.Sta
                                    f"{pg_env['POSTGRES_DB']}")
 
 
+def test_env_from_pieces_plain_in_compose_and_secrets_only_in_env(rendered: dict[str, render_shapes.StackResult]) -> None:
+    case = "reference_backend-env_from"
+    doc, env = compose(rendered, case), env_file(rendered, case)
+    pg_env = doc["services"]["postgres"]["environment"]
+    for sname in ("api", "worker"):
+        environment = doc["services"][sname]["environment"]
+        assert {key: environment[key] for key in ("POSTGRES_SERVER", "POSTGRES_PORT", "POSTGRES_USER", "POSTGRES_DB",
+                                                  "CELERY_BROKER_URL")} == {
+            "POSTGRES_SERVER": "postgres", "POSTGRES_PORT": "5432", "POSTGRES_USER": pg_env["POSTGRES_USER"],
+            "POSTGRES_DB": pg_env["POSTGRES_DB"], "CELERY_BROKER_URL": "redis://redis:6379/0"}, sname
+        assert "DB_PASSWORD" not in environment and "SQLALCHEMY_URL" not in environment
+    # The password and the URL that holds it: .env only, the same values as DATABASE_URL's.
+    assert env["DB_PASSWORD"] == env["POSTGRES_PASSWORD"] == render_shapes.LINT_DB_PASSWORD
+    assert env["SQLALCHEMY_URL"] == env["DATABASE_URL"]
+    assert render_shapes.LINT_DB_PASSWORD not in rendered[case].compose.read_text()
+
+
 @pytest.mark.parametrize("case", sorted(GOOD))
 def test_unit_runs_the_current_release(rendered: dict[str, render_shapes.StackResult], case: str) -> None:
     text = unit(rendered, case)

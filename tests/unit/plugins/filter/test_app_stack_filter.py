@@ -357,6 +357,60 @@ def test_secret_names_in_plain_environment_are_problems() -> None:
         "app_stack_services.api.environment: POSTGRES_PASSWORD is a secret in app_stack_secrets: secrets go only to .env"]
 
 
+def test_env_from_hands_the_connection_pieces_to_app_services_under_their_names() -> None:
+    model = model_of(env_from={"POSTGRES_SERVER": "postgres.host", "POSTGRES_PORT": "postgres.port",
+                               "POSTGRES_USER": "postgres.user", "POSTGRES_DB": "postgres.db",
+                               "POSTGRES_PASSWORD_FOR_APP": "postgres.password", "DB_URL": "postgres.url",
+                               "BROKER_HOST": "redis.host", "BROKER_PORT": "redis.port", "BROKER_URL": "redis.url"},
+                     services={**copy.deepcopy(REFERENCE_SERVICES), "api": {
+                         "volumes": ["data:/app/data", "models:/app/models:ro"],
+                         "environment": {"BROKER_PORT": "6380"}}})
+    pieces = {"POSTGRES_SERVER": "postgres", "POSTGRES_PORT": "5432", "POSTGRES_USER": "demo_user",
+              "POSTGRES_DB": "demo_db", "BROKER_HOST": "redis", "BROKER_URL": "redis://redis:6379/0"}
+    base = {"LOG_LEVEL": "INFO", "REDIS_URL": "redis://redis:6379/0"}
+    assert model["services"]["worker"]["environment"] == {**base, **pieces, "BROKER_PORT": "6379"}
+    assert model["services"]["api"]["environment"] == {**base, **pieces, "BROKER_PORT": "6380"}  # its own wins
+    # The secret pieces: names and sources only, never a value; PostgreSQL and Redis get nothing.
+    assert model["env_from_secrets"] == {"POSTGRES_PASSWORD_FOR_APP": "postgres.password", "DB_URL": "postgres.url"}
+    assert model["services"]["postgres"]["environment"] == {"POSTGRES_USER": "demo_user", "POSTGRES_DB": "demo_db"}
+    assert model["services"]["redis"]["environment"] == {}
+
+
+def test_env_from_follows_the_postgres_service_and_its_settings() -> None:
+    model = model_of(env_from={"PGHOST": "postgres.host", "PGUSER": "postgres.user"},
+                     services={"api": {}, "db": {"preset": "postgres", "environment": {"POSTGRES_USER": "owner"}}},
+                     volumes={})
+    assert model["services"]["api"]["environment"]["PGHOST"] == "db"
+    assert model["services"]["api"]["environment"]["PGUSER"] == "owner"
+    assert model_of()["env_from_secrets"] == {}
+
+
+@pytest.mark.parametrize(("env_from", "problem"), [
+    ({"POSTGRES_SERVER": "postgres.hostname"},
+     "app_stack_env_from.POSTGRES_SERVER: must be one of postgres.host, postgres.port, postgres.user, postgres.db, "
+     "postgres.password, postgres.url, redis.host, redis.port, redis.url (got 'postgres.hostname')"),
+    ({"9LIVES": "postgres.host"}, "app_stack_env_from: '9LIVES' is not a valid environment variable name"),
+    ({"LOG_LEVEL": "postgres.host"}, "app_stack_env_from.LOG_LEVEL: LOG_LEVEL is already set to 'INFO' (app_stack_env)"),
+    ({"REDIS_URL": "redis.url"},
+     "app_stack_env_from.REDIS_URL: REDIS_URL is already set to 'redis://redis:6379/0' (by a preset)"),
+    ({"APP_SECRET_KEY": "postgres.password"},
+     "app_stack_env_from.APP_SECRET_KEY: APP_SECRET_KEY is also a secret in app_stack_secrets "
+     "(.env has it already)"),
+    (["POSTGRES_SERVER"], "app_stack_env_from: must be a dict of variable names to sources such as postgres.host"),
+])
+def test_env_from_problems(env_from: t.Any, problem: str) -> None:
+    assert problems_of(env_from=env_from) == [problem]
+
+
+def test_env_from_needs_the_service_to_run() -> None:
+    assert problems_of(env_from={"POSTGRES_SERVER": "postgres.host", "BROKER": "redis.url"},
+                       services={"api": {}}, volumes={}) == [
+        "app_stack_env_from.POSTGRES_SERVER: postgres.host needs a postgres service that runs "
+        "(a service of app_stack_services with that preset)",
+        "app_stack_env_from.BROKER: redis.url needs a redis service that runs "
+        "(a service of app_stack_services with that preset)"]
+
+
 # --- service checks -----------------------------------------------------------
 
 def test_host_port_clashes() -> None:
