@@ -41,9 +41,13 @@ def target_variable(service: str) -> str:
 
 def targets_text(services: t.Sequence[str], release: str) -> str:
     """targets.conf: for each start-first service, the alias of the release that serves."""
+    return _targets({target_variable(s): release_alias(s, release) for s in services}, f"release {release}")
+
+
+def _targets(targets: t.Mapping[str, str], what: str) -> str:
     lines = ["# Written by aistack.deploy.app_stack: which release's containers serve each",
-             f"# start-first service (release {release}). nginx reads it on reload."]
-    lines += [f"set ${target_variable(s)} {release_alias(s, release)};" for s in sorted(services)]
+             f"# start-first service ({what}). nginx reads it on reload."]
+    lines += [f"set ${variable} {alias};" for variable, alias in sorted(targets.items())]
     return "\n".join(lines) + "\n"
 
 
@@ -100,11 +104,19 @@ def switch_plan(probe_text: str, start_first: t.Sequence[str], proxy_service: st
         live.append(service)
         old.extend(others)
     proxy = [c for c in probe["containers"] if c["service"] == proxy_service and proxy_service]
+    # A service that targets.conf routes by a release's alias but that this deploy replaces in place (it is
+    # stop-first now, or its switch cannot happen): nginx must reach it by its plain name before the `up`
+    # removes the containers of that alias, not only once the new release passed its gate.
+    # (A line naming the target release's own alias stays: a re-run of that release keeps its containers.)
+    staying = {target_variable(s) for s in live}
+    staying |= {target_variable(s) for s in aliased if probe["targets"].get(target_variable(s)) == release_alias(s, release)}
+    kept = {variable: alias for variable, alias in probe["targets"].items() if variable in staying}
     return {
         "live": live,
         "old_ids": [c["id"] for c in old],
         "old_names": sorted(c["name"] for c in old),
         "proxy_container": proxy[0]["name"] if proxy else "",
         "targets": targets_text(aliased, release),
+        "targets_before_up": _targets(kept, "until this deploy's switch") if kept != probe["targets"] else "",
         "notes": notes,
     }

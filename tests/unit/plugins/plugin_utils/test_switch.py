@@ -88,6 +88,42 @@ def test_a_target_release_without_aliases_routes_by_plain_names() -> None:
     assert "set " not in plan["targets"]
 
 
+def test_a_switch_leaves_targets_conf_as_it_is_until_the_gate() -> None:
+    plan = switch_plan(probe(("api", "1.0.0"), ("nginx", "")), ["api"], "nginx", "1.0.1")
+    assert plan["live"] == ["api"] and plan["targets_before_up"] == ""
+    # Nor does a first deploy, a re-run of the release that serves, or a skipped probe.
+    assert switch_plan(probe(served=None), ["api"], "nginx", "1.0.1")["targets_before_up"] == ""
+    assert switch_plan(probe(("api", "1.0.1"), served=NEW), ["api"], "nginx", "1.0.1")["targets_before_up"] == ""
+    assert switch_plan("", ["api"], "", "1.0.1")["targets_before_up"] == ""
+
+
+@pytest.mark.parametrize("start_first, text", [
+    ([], probe(("api", "1.0.0"), ("nginx", ""), aliases=())),  # the api is stop-first now
+    (["api"], probe(("api", "1.0.0"), ("nginx", ""), aliases=())),  # a rollback to a release without aliases
+    (["api"], probe(("api", "1.0.0"), ("nginx", ""), served=release_alias("api", "0.9"))),  # routed elsewhere
+])
+def test_a_service_replaced_in_place_is_routed_by_its_plain_name_before_the_up(start_first: list[str],
+                                                                                text: str) -> None:
+    """targets.conf must stop naming the alias of containers the `up` removes, or nginx answers 502 until the gate.
+
+    The rollout benchmark's stop-first deploy behind nginx answered 526 of 1,309 requests with an error: the
+    alias of the old release stayed in targets.conf (nginx looked it up, found nothing, or a cached address)
+    for as long as the new release's gate ran.
+    """
+    plan = switch_plan(text, start_first, "nginx", "1.0.1")
+    assert plan["live"] == [] and plan["proxy_container"] == "app-nginx-2"
+    assert plan["targets_before_up"] and "set " not in plan["targets_before_up"]
+
+
+def test_before_the_up_only_the_services_that_switch_keep_their_line() -> None:
+    text = probe(("api", "1.0.0"), ("web", "1.0.0"), ("nginx", ""), aliases=(NEW,)) + \
+        f"target\tset $aistack_target_web {release_alias('web', '1.0.0')};\n"
+    plan = switch_plan(text, ["api", "web"], "nginx", "1.0.1")  # web: no alias in 1.0.1's compose file
+    assert plan["live"] == ["api"]
+    assert f"set $aistack_target_api {OLD};" in plan["targets_before_up"]
+    assert "aistack_target_web" not in plan["targets_before_up"]
+
+
 def test_the_filter_refuses_a_model_that_is_not_a_mapping() -> None:
     from ansible.errors import AnsibleFilterError
     with pytest.raises(AnsibleFilterError, match="the model must be a mapping"):
