@@ -25,7 +25,7 @@ def app_stack_preflight_problems(probe: t.Any, model: t.Any, min_free_mb: t.Any,
     except (TypeError, ValueError) as exc:
         raise AnsibleFilterError(f"app_stack_preflight_problems: min_free_mb must be a whole number, got {min_free_mb!r}") from exc
     return preflight_problems(str(probe or ""), model.get("services") or {}, list(model.get("active_services") or []),
-                              minimum, str(host or ""), str((model.get("proxy") or {}).get("service") or ""))
+                              minimum, str(host or ""))
 
 
 class FilterModule:

@@ -382,7 +382,20 @@ def _services(stack: _Stack, volumes: dict[str, dict[str, t.Any]]) -> dict[str, 
         services[sname] = service_settings(sname, merged, where, stack.problems, stack.defaults, stack.images,
                                            volumes, stack.common_env, stack.secret_names, stack.spec)
         services[sname]["auto_depends_on"] = "depends_on" not in sspec
+        services[sname]["port_variables"] = _port_variables(stack, merged, sspec, where, services[sname]["ports"])
     return services
+
+
+def _port_variables(stack: _Stack, merged: dict[str, t.Any], sspec: dict[str, t.Any], where: str,
+                    ports: list[str]) -> list[str]:
+    """The variable each published port comes from: the user's ports list, or the role variable a preset's uses.
+
+    A problem with a port then names what the user wrote (app_stack_api_port), not the list derived from it.
+    """
+    from_preset = (stack.presets.get(merged["preset"]) or {}).get("_port_variables") or []
+    if "ports" not in sspec and len(from_preset) == len(ports):
+        return [str(variable) for variable in from_preset]
+    return [f"{where}.ports"] * len(ports)
 
 
 def _over_preset(stack: _Stack, sname: str, sspec: dict[str, t.Any], where: str) -> dict[str, t.Any] | None:
@@ -442,7 +455,7 @@ def _dependencies(stack: _Stack, services: dict[str, dict[str, t.Any]], sname: s
 def _host_ports(sname: str, svc: dict[str, t.Any], where: str, used_ports: dict[tuple[str, str, str], str],
                 problems: Problems) -> None:
     """The host ports a service publishes, each free (on its address and on 0.0.0.0); recorded in ``used_ports``."""
-    for port in svc["ports"]:
+    for port, variable in zip(svc["ports"], svc.get("port_variables") or [f"{where}.ports"] * len(svc["ports"])):
         match = PORT_RE.match(port)
         if match and match.group("host"):
             key = (match.group("ip") or "0.0.0.0", match.group("host"), match.group("proto") or "tcp")
@@ -450,8 +463,8 @@ def _host_ports(sname: str, svc: dict[str, t.Any], where: str, used_ports: dict[
             wildcard = [s for (ip, host, proto), s in used_ports.items()
                         if host == key[1] and proto == key[2] and "0.0.0.0" in (ip, key[0])]
             if other or wildcard:
-                problems.add(f"{where}.ports", f"host port {key[1]}/{key[2]} is already published by "
-                                               f"service {other or wildcard[0]!r}")
+                problems.add(variable, f"host port {key[1]}/{key[2]} of service {sname!r} is already published by "
+                                       f"service {other or wildcard[0]!r}")
             else:
                 used_ports[key] = sname
 

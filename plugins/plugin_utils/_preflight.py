@@ -79,19 +79,22 @@ def parse_probe(output: str) -> dict[str, t.Any]:
     return {"free_mb": free, "listeners": listeners, "ours": ours, "engine": engine}
 
 
-def wanted_ports(services: Mapping[str, t.Any], active: Sequence[str]) -> list[tuple[str, str, int]]:
-    """(service, ip, host port) of every TCP port the active services publish."""
+def wanted_ports(services: Mapping[str, t.Any], active: Sequence[str]) -> list[tuple[str, str, int, str]]:
+    """(service, ip, host port, the variable it comes from) of every TCP port the active services publish."""
     wanted = []
     for name in active:
-        for spec in (services.get(name) or {}).get("ports") or []:
+        service = services.get(name) or {}
+        ports = service.get("ports") or []
+        variables = service.get("port_variables") or [f"app_stack_services.{name}.ports"] * len(ports)
+        for spec, variable in zip(ports, variables):
             match = _PORT.match(str(spec))
             if match and (match.group("proto") or "tcp") == "tcp":
-                wanted.append((name, (match.group("ip") or "0.0.0.0").strip("[]"), int(match.group("host"))))
+                wanted.append((name, (match.group("ip") or "0.0.0.0").strip("[]"), int(match.group("host")), variable))
     return wanted
 
 
 def preflight_problems(output: str, services: Mapping[str, t.Any], active: Sequence[str], min_free_mb: int,
-                       host: str = "", proxy_service: str = "") -> list[str]:
+                       host: str = "") -> list[str]:
     """Every reason the host cannot take the release: a silent engine, too little disk, a port another program holds."""
     probe = parse_probe(output)
     where = f" on {host}" if host else ""
@@ -108,13 +111,11 @@ def preflight_problems(output: str, services: Mapping[str, t.Any], active: Seque
             problems.append(f"only {free} MiB free{where} on the filesystem of {path}, app_stack_min_free_disk_mb "
                             f"(aistack_min_free_disk_mb) asks for {min_free_mb}: free some space (docker system df "
                             "shows what images and volumes take), or lower it")
-    for service, ip, port in wanted_ports(services, active):
+    for _service, ip, port, variable in wanted_ports(services, active):
         if port in probe["ours"]:
             continue  # the app's own running containers publish it: the release takes it over
         holders = [lip for lip, lport in probe["listeners"] if lport == port and (ip in _ANY or lip in _ANY or lip == ip)]
         if holders:
-            variable = ("app_stack_http_port or app_stack_https_port" if service == proxy_service
-                        else f"app_stack_services.{service}.ports")
             problems.append(f"port {port}{where} ({variable}) is taken by another program "
                             f"listening on {holders[0] if holders[0] not in _ANY else 'every address'}: stop it, "
                             "or publish the service on another port")

@@ -80,6 +80,12 @@ def test_a_port_another_program_listens_on_is_refused(tmp_path: Path, taken_port
     assert "Nothing has changed on any host" in output
 
 
+def test_a_taken_port_the_user_set_through_a_role_variable_names_that_variable(tmp_path: Path, taken_port: int) -> None:
+    done = run(tmp_path, 0, app_stack_services={"api": {}}, app_stack_api_port=taken_port, app_stack_min_free_disk_mb=1)
+    assert done.returncode != 0
+    assert f"port {taken_port} (app_stack_api_port) is taken by another program" in done.stdout.replace('\\"', '"')
+
+
 def test_too_little_free_disk_is_refused(tmp_path: Path) -> None:
     done = run(tmp_path, free_port(), app_stack_min_free_disk_mb=1024 ** 3)  # a petabyte
     assert done.returncode != 0

@@ -417,7 +417,7 @@ def test_host_port_clashes() -> None:
     def worker_ports(*ports: str) -> list[str]:
         return problems_of(services={**copy.deepcopy(REFERENCE_SERVICES), "worker": {"ports": list(ports)}})
 
-    clash = "app_stack_services.worker.ports: host port 8000/tcp is already published by service 'api'"
+    clash = "app_stack_services.worker.ports: host port 8000/tcp of service 'worker' is already published by service 'api'"
     assert worker_ports("8000:9000") == [clash]
     assert worker_ports("127.0.0.1:8000:9000") == [clash]
     assert worker_ports("8000:9000/udp") == []
@@ -427,6 +427,19 @@ def test_host_port_clashes() -> None:
     assert both_local == []
     inactive = problems_of(services={"api": {}, "worker": {"ports": ["8000:9000"], "profiles": ["x"]}}, volumes={})
     assert inactive == []
+
+
+def test_a_preset_port_clash_names_the_role_variable_the_user_set() -> None:
+    presets = copy.deepcopy(PRESETS)
+    presets["flower"]["ports"] = ["8000:5555"]  # as app_stack_flower_port: 8000 renders it
+    model = app_stack_model(spec(presets=presets, services={"api": {}, "flower": {}, "redis": {}}, volumes={},
+                                 images={**IMAGES, "flower": "demo/app:1.0.0-flower"}))
+    assert model["problems"] == [
+        "app_stack_flower_port: host port 8000/tcp of service 'flower' is already published by service 'api'"]
+    assert model["services"]["api"]["port_variables"] == ["app_stack_api_port"]
+    # A ports list of the user's own is named as such.
+    own = model_of(services={"api": {"ports": ["9000:8000"]}}, volumes={})
+    assert own["services"]["api"]["port_variables"] == ["app_stack_services.api.ports"]
 
 
 @pytest.mark.parametrize("port", ["70000:8000", "8000:0", "eight:8000", "1.2.3:80:80", "8000:8000/sctp"])

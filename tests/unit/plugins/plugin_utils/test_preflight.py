@@ -60,10 +60,15 @@ def test_a_port_another_program_holds_is_named(port: str, problem: str | None) -
         assert len(found) == 1 and found[0].startswith(problem), found
 
 
-def test_only_active_services_count_and_the_proxy_names_its_variables() -> None:
-    services = {"off": {"ports": ["8080:1"]}, "nginx": {"ports": ["80:80"]}}
-    [problem] = preflight_problems(PROBE, services, ["nginx"], 0, "web-1", proxy_service="nginx")
-    assert problem.startswith("port 80 on web-1 (app_stack_http_port or app_stack_https_port) is taken")
+def test_only_active_services_count_and_a_preset_s_port_names_its_variable() -> None:
+    services = {"off": {"ports": ["8080:1"]},
+                "nginx": {"ports": ["80:80", "8443:443"], "port_variables": ["app_stack_http_port", "app_stack_https_port"]},
+                "api": {"ports": ["8080:8000"], "port_variables": ["app_stack_api_port"]}}
+    assert preflight_problems(PROBE, services, ["nginx", "api"], 0, "web-1") == [
+        "port 80 on web-1 (app_stack_http_port) is taken by another program listening on every address: stop it, "
+        "or publish the service on another port",
+        "port 8080 on web-1 (app_stack_api_port) is taken by another program listening on 127.0.0.1: stop it, "
+        "or publish the service on another port"]
 
 
 @pytest.mark.parametrize(("line", "problem"), [
@@ -92,8 +97,9 @@ def test_no_docker_cli_no_engine_line() -> None:
 
 def test_the_filter() -> None:
     problems = FilterModule().filters()["app_stack_preflight_problems"]
-    model = {"services": {"nginx": {"ports": ["443:443"]}}, "active_services": ["nginx"], "proxy": {"service": "nginx"}}
-    assert problems(PROBE, model, "2048", "h")[-1].startswith("port 443 on h (app_stack_http_port or app_stack_https_port)")
+    model = {"services": {"nginx": {"ports": ["443:443"], "port_variables": ["app_stack_https_port"]}},
+             "active_services": ["nginx"], "proxy": {"service": "nginx"}}
+    assert problems(PROBE, model, "2048", "h")[-1].startswith("port 443 on h (app_stack_https_port) is taken")
     with pytest.raises(AnsibleFilterError, match="the model must be a mapping"):
         problems(PROBE, [], 1)
     with pytest.raises(AnsibleFilterError, match="min_free_mb must be a whole number"):
