@@ -32,7 +32,8 @@ BROKEN: dict[str, tuple[render_shapes.Case, str]] = {
         "app_stack_services.flower.ports: host port 8000/tcp of service 'flower' is already published by service 'api'"),
     # The same clash where the user set only the role's port variables: the message names the variable.
     "broken-port_clash_by_variables": (
-        render_shapes.Case(SHAPES_DIR / "mini_ai_analyst.yml", {"app_stack_flower_port": 8000}),
+        render_shapes.Case(SHAPES_DIR / "mini_ai_analyst.yml", {
+            "app_stack_services": {"api": {}, "flower": {}, "redis": {}}, "app_stack_flower_port": 8000}),
         "app_stack_flower_port: host port 8000/tcp of service 'flower' is already published by service 'api'"),
     "broken-target_not_built": (
         render_shapes.Case(SHAPES_DIR / "demeterai_gpu.yml", {"app_stack_services": {"api": {}}}),
