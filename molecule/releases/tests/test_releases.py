@@ -352,13 +352,16 @@ def test_bad_rollback_input_changes_nothing(one, extra, messages):
 
 # ---------------------------------------------------------------- 4. pruning after failed releases
 
-IN_FLIGHT = 4  # the request loop's requests waiting for an answer, at most
-# The request loop's requests a second, at least. It sends one every 0.1 s while a slot is free, and keeps 10/s on
-# a quiet machine; on CI, where two cores run this deploy, three other scenarios, lint and the integration tier,
-# the API's answers took 0.37 s (median) and 0.99 s (95th percentile), and four in flight gave 7.9/s. Five a
-# second still samples every 0.2 s on average: a hole of a second (the 4 s one this loop was written to catch)
-# is seen about five times.
-MIN_RATE = 5
+IN_FLIGHT = 6  # the request loop's requests waiting for an answer, at most
+HEALTH_IN_FLIGHT = 2  # of them, GET /health (each opens a database connection), at most
+HEALTH_EVERY = 5  # one request in five is GET /health, the others GET / (the API's name and version, no database)
+# The request loop's requests a second, at least: it sends one every 0.1 s (10/s, the rate the zero-downtime
+# figures are given at) while a slot is free. On CI, where two cores run this deploy, three other scenarios,
+# lint and the integration tier, a loop of /health alone with four in flight reached only 7.9/s (the API
+# answered in 0.37 s median, 0.99 s at the 95th percentile, each answer a database connection); GET / answers
+# without the database, so the loop keeps its rate, and /health twice a second still sees a release whose
+# health check fails (503) if nginx ever sends it a request.
+MIN_RATE = 9
 
 
 def host_address() -> str:
@@ -379,41 +382,44 @@ def database_timeout(status: int, body: bytes) -> bool:
 
 
 class RequestLoop:
-    """GET /health through nginx over HTTPS about 10 times a second while a deploy runs; stops by itself after limit_s.
+    """GET / and /health through nginx over HTTPS 10 times a second while a deploy runs; stops after limit_s.
 
     Records each answer's status (0: no answer within 5 s) and when it came; the certificate is the host's own
-    CA's, not checked here. A request goes out every 0.1 s while fewer than IN_FLIGHT wait for their answer, so
-    a slow answer (the test hosts share two cores with the deploy) does not stop the sampling, and a slow server
-    is never sent more than it can answer: an open-loop 10/s with eight in flight once queued requests behind
-    each other on CI until the API's own health probe timed out and the release failed for it.
+    CA's, not checked here. A request goes out every 0.1 s while fewer than IN_FLIGHT wait for their answer
+    (and, for /health, fewer than HEALTH_IN_FLIGHT), so a slow answer (the test hosts share two cores with the
+    deploy) does not stop the sampling, and the API is never sent more than it can answer: an open-loop 10/s of
+    /health with eight in flight once queued requests behind each other on CI until the API's own health probe
+    timed out and the release failed for it.
     """
 
     def __init__(self, limit_s: float = 600) -> None:
-        self.url = f"https://{host_address()}/health"
+        self.base = f"https://{host_address()}"
         self.limit_s = limit_s
         self.seen: list[tuple[float, int]] = []
         self.waits: list[float] = []  # how long each answer took
         self.odd: list[str] = []  # when and what each answer that was not 200 said
         self.bad: list[tuple[int, bytes]] = []  # the status and body of each answer that was not 200
+        self.health_answers = 0
         self.lock = threading.Lock()
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.run, daemon=True)
         self.context = ssl.create_default_context()
         self.context.check_hostname, self.context.verify_mode = False, ssl.CERT_NONE
 
-    def one(self) -> None:
+    def one(self, path: str) -> None:
         body, note, sent = b"", "", time.monotonic()
         try:
-            with urllib.request.urlopen(self.url, timeout=5, context=self.context) as answer:
+            with urllib.request.urlopen(self.base + path, timeout=5, context=self.context) as answer:
                 status = answer.status
         except urllib.error.HTTPError as exc:
             status, body = exc.code, exc.read()
-            note = f"{status} {body[:300]!r}"
+            note = f"{status} {path} {body[:300]!r}"
         except OSError as exc:
-            status, note = 0, f"no answer: {exc}"
+            status, note = 0, f"{path}: no answer: {exc}"
         with self.lock:
             self.seen.append((time.monotonic(), status))
             self.waits.append(self.seen[-1][0] - sent)
+            self.health_answers += path == "/health"
             if status != 200:
                 self.bad.append((status, body))
                 self.odd.append(f"{time.strftime('%H:%M:%S')} {note}")
@@ -421,19 +427,25 @@ class RequestLoop:
     def run(self) -> None:
         start = time.monotonic()
         slots = threading.BoundedSemaphore(IN_FLIGHT)
+        health_slots = threading.BoundedSemaphore(HEALTH_IN_FLIGHT)
 
-        def one_then_free() -> None:
+        def one_then_free(path: str) -> None:
             try:
-                self.one()
+                self.one(path)
             finally:
+                if path == "/health":
+                    health_slots.release()
                 slots.release()
 
-        due = start
+        due, sent = start, 0
         with concurrent.futures.ThreadPoolExecutor(max_workers=IN_FLIGHT) as pool:
             while not self.stop.is_set() and time.monotonic() < start + self.limit_s:
                 # Each request is bounded by its 5 s timeout, so a slot is free within 5 s.
                 if slots.acquire(timeout=6):
-                    pool.submit(one_then_free)
+                    # /health when its turn comes and one of its slots is free; / otherwise.
+                    path = "/health" if sent % HEALTH_EVERY == 0 and health_slots.acquire(blocking=False) else "/"
+                    pool.submit(one_then_free, path)
+                    sent += 1
                 # On a fixed schedule from the start (a wake-up late by a few ms under load costs nothing; the
                 # delay after each request once cost a tenth of the rate), but never more than a second behind:
                 # after a stretch with every slot busy, it goes on at 10/s instead of sending a burst.
@@ -466,13 +478,15 @@ class RequestLoop:
         timeouts = sum(1 for status, body in self.bad if database_timeout(status, body))
         failed = sorted(status for status, body in self.bad if not database_timeout(status, body))
         span = seen[-1][0] - seen[0][0] if seen else 0.0
-        print(f"{what}: {len(self.seen)} requests in {span:.0f} s ({len(self.seen) / max(span, 1):.1f}/s) through "
-              f"nginx over HTTPS, {len(failed) + timeouts} not 200 ({timeouts} of them the serving API's database "
-              f"timeout), longest gap between answers {gap:.2f} s")
+        print(f"{what}: {len(self.seen)} requests in {span:.0f} s ({len(self.seen) / max(span, 1):.1f}/s; "
+              f"{self.health_answers} of them /health) through nginx over HTTPS, {len(failed) + timeouts} not 200 "
+              f"({timeouts} of them the serving API's database timeout), longest gap between answers {gap:.2f} s")
         for line in self.odd:
             print(f"  {line}")
         assert len(self.seen) >= MIN_RATE * span, \
             f"{what}: fewer than {MIN_RATE} requests a second ({len(self.seen)} in {span:.0f} s)"
+        # /health twice a second: a release that fails its health check and got requests would be seen.
+        assert self.health_answers >= span, f"{what}: fewer than one /health a second ({self.health_answers})"
         assert timeouts <= len(self.seen) / 500, f"{what}: {timeouts} database timeouts of the serving API"
         return failed
 
