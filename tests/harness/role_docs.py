@@ -77,7 +77,7 @@ def markup(match: re.Match[str]) -> str:
     if kind == "U":
         return f"<{arg.strip()}>"
     if kind == "L":
-        label, _, url = arg.rpartition(",")
+        label, url = arg.rsplit(",", 1) if "," in arg else ("", arg)
         return f"[{escape(label.strip())}]({url.strip()})"
     return code(arg)  # C(), M()
 

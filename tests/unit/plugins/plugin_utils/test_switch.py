@@ -102,8 +102,8 @@ def test_a_switch_leaves_targets_conf_as_it_is_until_the_gate() -> None:
     (["api"], probe(("api", "1.0.0"), ("nginx", ""), aliases=())),  # a rollback to a release without aliases
     (["api"], probe(("api", "1.0.0"), ("nginx", ""), served=release_alias("api", "0.9"))),  # routed elsewhere
 ])
-def test_a_service_replaced_in_place_is_routed_by_its_plain_name_before_the_up(start_first: list[str],
-                                                                                text: str) -> None:
+def test_a_service_replaced_in_place_is_routed_by_its_plain_name_before_the_up(
+        start_first: list[str], text: str) -> None:
     """targets.conf must stop naming the alias of containers the `up` removes, or nginx answers 502 until the gate.
 
     The rollout benchmark's stop-first deploy behind nginx answered 526 of 1,309 requests with an error: the
