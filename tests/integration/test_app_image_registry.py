@@ -410,6 +410,27 @@ def test_host_build_pushes_and_its_build_dir_mirrors_the_source(
     assert ok(checked)["changed"] == 0, changed_tasks(checked)
 
 
+def test_check_mode_without_the_build_directory_refuses_no_existing_release(
+        app: dict[str, t.Any], docker_client: t.Any, playbook: t.Callable[..., PlaybookResult]) -> None:
+    """A fresh build directory (a new controller directory or CI runner) beside images the builder has.
+
+    Check mode lays out no context, so it has none to hash: it once refused release 1.0.0 as "built from another
+    build context" although the sources were the same. It now predicts the build and leaves the decision to the
+    real run, which lays the context out and finds it unchanged.
+    """
+    local, build_dir = f"{app['name']}-api:1.0.0", app["tmp"] / "host-build"
+    role_vars = {**app["vars"], "app_image_source": "build_host"}
+    ok(run_role(playbook, role_vars))
+    first = image_id(docker_client, local)
+    subprocess.run(["rm", "-rf", str(build_dir)], check=True)
+    checked = run_role(playbook, role_vars, check=True)
+    assert ok(checked)["changed"] > 0 and image_id(docker_client, local) == first and not build_dir.exists()
+    assert "whether an existing one was built from today's sources is decided by the real run" in checked.stdout
+    again = run_role(playbook, role_vars)
+    assert ok(again) and "build | Build the images" not in changed_tasks(again)
+    assert image_id(docker_client, local) == first
+
+
 def test_pulled_releases_are_pruned_with_their_registry_names(
         app: dict[str, t.Any], registry: str, docker_client: t.Any, busybox_image: str,
         playbook: t.Callable[..., PlaybookResult]) -> None:
