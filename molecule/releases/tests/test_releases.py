@@ -539,13 +539,18 @@ def test_engine_stopped_during_the_gate_is_named_and_the_next_run_recovers(one):
     proc = playbook("converge.yml", {"aistack_release": "1.0.5"}, {"app_stack_secrets": SECRETS_1_0_1}, BAD_MODEL,
                     {"app_stack_health_timeout": 60}, background=True, options=RELEASE_ONLY)
     try:
-        deadline = time.monotonic() + 240
+        # The deploy builds, saves and loads 1.0.5 first: on a machine running three scenarios at once that
+        # once took longer than 240 s.
+        deadline = time.monotonic() + 480
         # The new API container runs and its probes start (they fail only after the 20 s start period):
         # `up` is done, the gate waits.
         # It starts beside 1.0.4's, which serves.
         while not any(c["Config"]["Image"] == f"{IMAGE}:1.0.5" and c["State"].get("Health", {}).get("Status") == "starting"
                       for c in all_containers(one)):
-            assert proc.poll() is None and time.monotonic() < deadline, "the 1.0.5 API never started"
+            if proc.poll() is not None:
+                raise AssertionError(f"the 1.0.5 deploy ended (rc {proc.returncode}) before its API started:\n"
+                                     f"{proc.communicate()[0][-3000:]}")
+            assert time.monotonic() < deadline, "the 1.0.5 API did not start within 480 s"
             time.sleep(1)
         time.sleep(3)
         one.check_output("systemctl stop docker.socket docker.service")
