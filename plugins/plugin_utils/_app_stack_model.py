@@ -242,14 +242,15 @@ def _env_from(stack: _Stack, services: dict[str, dict[str, t.Any]]) -> dict[str,
         elif source in ENV_FROM_SECRETS:
             secrets[name] = source
         else:
-            plain_values[name] = _connection_piece(source, running, services)
+            plain_values[name] = _connection_piece(stack, source, running, services)
     for svc in services.values():
         if svc["env_file"] and svc["target"]:
             svc["environment"].update({k: v for k, v in plain_values.items() if k not in svc["environment"]})
     return secrets
 
 
-def _connection_piece(source: str, running: dict[str, list[str]], services: dict[str, dict[str, t.Any]]) -> str:
+def _connection_piece(stack: _Stack, source: str, running: dict[str, list[str]],
+                      services: dict[str, dict[str, t.Any]]) -> str:
     """The value of a plain app_stack_env_from source: the service's name, port, or what its preset sets."""
     kind, piece = source.split(".")
     sname = running[kind][0]
@@ -259,7 +260,8 @@ def _connection_piece(source: str, running: dict[str, list[str]], services: dict
         "port": "5432" if kind == "postgres" else "6379",
         "user": environment.get("POSTGRES_USER", ""),
         "db": environment.get("POSTGRES_DB", ""),
-        "url": f"redis://{sname}:6379/0",
+        # The URL the redis preset hands to app services as REDIS_URL (vars/main.yml), for this service.
+        "url": str((stack.presets.get("redis") or {}).get("_env", {}).get("REDIS_URL", "")).replace("{service}", sname),
     }[piece]
 
 
@@ -428,7 +430,7 @@ def _dependencies_and_ports(stack: _Stack, services: dict[str, dict[str, t.Any]]
         where = f"app_stack_services.{sname}"
         _dependencies(stack, services, sname, svc, where)
         if stack.active(svc) and not svc["job"]:
-            _host_ports(sname, svc, where, used_ports, stack.problems)
+            _host_ports(sname, svc, used_ports, stack.problems)
 
 
 def _dependencies(stack: _Stack, services: dict[str, dict[str, t.Any]], sname: str, svc: dict[str, t.Any],
@@ -452,10 +454,10 @@ def _dependencies(stack: _Stack, services: dict[str, dict[str, t.Any]], sname: s
                                f"{dep!r} is in profiles {services[dep]['profiles']} that app_stack_profiles does not activate")
 
 
-def _host_ports(sname: str, svc: dict[str, t.Any], where: str, used_ports: dict[tuple[str, str, str], str],
+def _host_ports(sname: str, svc: dict[str, t.Any], used_ports: dict[tuple[str, str, str], str],
                 problems: Problems) -> None:
     """The host ports a service publishes, each free (on its address and on 0.0.0.0); recorded in ``used_ports``."""
-    for port, variable in zip(svc["ports"], svc.get("port_variables") or [f"{where}.ports"] * len(svc["ports"])):
+    for port, variable in zip(svc["ports"], svc["port_variables"]):
         match = PORT_RE.match(port)
         if match and match.group("host"):
             key = (match.group("ip") or "0.0.0.0", match.group("host"), match.group("proto") or "tcp")
