@@ -109,7 +109,14 @@ def recap(output: str) -> dict[str, int]:
 
 def all_containers(host: t.Any) -> list[dict[str, t.Any]]:
     ids = host.check_output(f"docker ps -aq --filter label=com.docker.compose.project={APP}").split()
-    return json.loads(host.check_output(f"docker inspect {' '.join(ids)}")) if ids else []
+    if not ids:
+        return []
+    # A container listed may be gone before it is inspected (a deploy's one-off migration container is
+    # removed when it ends): `docker inspect` then prints the others and fails with "No such object".
+    found = host.run(f"docker inspect {' '.join(ids)}")
+    if found.rc != 0 and "No such" not in found.stderr:
+        raise AssertionError(f"docker inspect failed: {found.stderr}")
+    return json.loads(found.stdout or "[]")
 
 
 def containers(host: t.Any) -> dict[str, dict[str, t.Any]]:
@@ -557,7 +564,10 @@ def test_engine_stopped_during_the_gate_is_named_and_the_next_run_recovers(one):
         output = proc.communicate(timeout=300)[0]
     finally:
         if proc.poll() is None:
+            # This test failed: leave the host as the next tests expect it (an engine, no lock of a killed run).
             proc.kill()
+            proc.wait()
+            one.run(f"systemctl start docker.socket docker.service; rm -f /run/lock/aistack-{APP}.deploy.lock")
     assert proc.returncode != 0
     assert f"The Docker engine on {HOST} stopped during" in output, output[-3000:]
     assert "Going back" not in output  # nothing was tried without an engine
