@@ -28,6 +28,11 @@ MINIMUMS = (
     ("app_stack_min_free_disk_mb", 0, "MiB; 0 turns the pre-flight's disk check off; aistack_min_free_disk_mb sets it"),
 )
 
+# The port variables the presets publish or proxy: a port number whether or not the host publishes it today
+# (behind nginx the api's port is the upstream's, never a host port, and the next inventory may publish it).
+PORTS = ("app_stack_api_port", "app_stack_frontend_port", "app_stack_flower_port", "app_stack_http_port",
+         "app_stack_https_port")
+
 
 def _absolute(path: t.Any) -> bool:
     return isinstance(path, str) and path.startswith("/") and path.strip("/") != ""
@@ -46,6 +51,9 @@ def app_stack_settings_problems(variables: Mapping[str, t.Any]) -> list[str]:
     for name, minimum, why in MINIMUMS:
         if int(v[name]) < minimum:
             problems.add(name, f"must be {minimum} or more ({why}), got {show(v[name])}")
+    for name in PORTS:
+        if not 1 <= int(v[name]) <= 65535:
+            problems.add(name, f"must be a port number 1-65535, got {show(v[name])}")
     backup_dir, root = v["app_stack_backup_dir"], str(v["app_stack_root"]).rstrip("/")
     # A relative app_stack_data_root (which the default derives from) is the model's to name.
     if _absolute(v["app_stack_root"]) and str(v["app_stack_data_root"]).startswith("/") and (
