@@ -31,6 +31,8 @@ from ansible_collections.aistack.deploy.plugins.plugin_utils._app_stack_service 
     PORT_RE,
     SERVICE_KEYS,
     duration,
+    gpu_label,
+    host_gpu,
     is_int,
     seconds,
     service_settings,
@@ -136,11 +138,13 @@ def app_stack_model(spec: t.Any) -> dict[str, t.Any]:
     ``spec`` keys: name, data_root, env_file, services, volumes, presets, defaults (restart, stop_grace_period,
     read_only, tmpfs, cap_drop, no_new_privileges, log_driver, log_options), profiles, images (target -> image),
     env (every service with env_file), secret_names, gpu_present, gpu_free_mib (each GPU's free memory, for
-    whether a GPU service can start first), engine_version (the host's Docker Engine, for healthchecks'
+    whether a GPU service can start first), host_gpus (aistack_gpu.gpus: each GPU's index and uuid, for the GPUs
+    a service names), engine_version (the host's Docker Engine, for healthchecks'
     start_interval; '' when unknown).
     """
     stack = _Stack(plain(spec) if isinstance(spec, Mapping) else {})
     _top_settings(stack)
+    stack.spec["host_gpus"] = _host_gpus(stack.spec, stack.problems)
     _common_env(stack)
     _chosen_services(stack)
     volumes = _volumes(stack)
@@ -150,9 +154,10 @@ def app_stack_model(spec: t.Any) -> dict[str, t.Any]:
     _dependencies_and_ports(stack, services)
     owners = _volume_owners(volumes, services, stack.problems)
     _job_dependents(services, stack.problems)
+    _exclusive_gpus(stack, services)
     explicit = {sname for sname, sspec in stack.services_in.items() if isinstance(sspec, dict) and "rollout" in sspec}
     rollout_notes = _rollouts(services, explicit, stack.active, stack.presets, stack.proxy_runs,
-                              _gpu_free(stack.spec, stack.problems), stack.problems)
+                              _GpuFree(_gpu_free(stack.spec, stack.problems), stack.spec["host_gpus"]), stack.problems)
     model = _model(stack, services, volumes, owners, rollout_notes)
     model["env_from_secrets"] = env_from_secrets
     return model
@@ -588,7 +593,7 @@ def _proxy(services: dict[str, dict[str, t.Any]], presets: dict[str, t.Any], act
 
 
 def _rollouts(services: dict[str, dict[str, t.Any]], explicit: set[str], active: t.Callable[[dict[str, t.Any]], bool],
-              presets: dict[str, t.Any], proxy_runs: bool, gpu_free: Sequence[int], problems: Problems) -> dict[str, str]:
+              presets: dict[str, t.Any], proxy_runs: bool, gpu_free: _GpuFree, problems: Problems) -> dict[str, str]:
     """Settle each active service's rollout; return why a preset's start-first became stop-first, by service."""
     notes = {}
     for sname, svc in services.items():
@@ -615,7 +620,7 @@ def _rollouts(services: dict[str, dict[str, t.Any]], explicit: set[str], active:
     return notes
 
 
-def _rollout(sname: str, svc: dict[str, t.Any], explicit: bool, proxy_runs: bool, gpu_free: Sequence[int],
+def _rollout(sname: str, svc: dict[str, t.Any], explicit: bool, proxy_runs: bool, gpu_free: _GpuFree,
              problems: Problems) -> str:
     """Keep a start-first service start-first only where two of its containers can run; say why not.
 
@@ -638,8 +643,8 @@ def _rollout(sname: str, svc: dict[str, t.Any], explicit: bool, proxy_runs: bool
                             "ports and a proxy service such as nginx)")
     elif svc["reservations"].get("devices"):
         # Two containers on one GPU fit only where its free memory holds a second one.
-        room = _gpu_room(svc, gpu_free)
-        if room and explicit and svc.get("gpu_memory_mb") and gpu_free:
+        room, known = _gpu_room(svc, gpu_free)
+        if room and explicit and known:
             problems.add(where, f"start-first is not possible: {room} (allowed: stop-first, or a smaller gpu_memory_mb "
                                 "where that is what the service needs)")
         elif room and not explicit:
@@ -648,6 +653,13 @@ def _rollout(sname: str, svc: dict[str, t.Any], explicit: bool, proxy_runs: bool
         svc["rollout"] = "stop-first"
         return "; ".join(blockers)
     return ""
+
+
+class _GpuFree(t.NamedTuple):
+    """The host's GPUs as the room check reads them: each one's free memory (MiB), and each one (index, uuid)."""
+
+    free: Sequence[int]
+    gpus: list[dict[str, t.Any]]
 
 
 def _gpu_free(spec: Mapping[str, t.Any], problems: Problems) -> list[int]:
@@ -659,28 +671,76 @@ def _gpu_free(spec: Mapping[str, t.Any], problems: Problems) -> list[int]:
     return [int(value) for value in free]
 
 
-def _gpu_room(svc: dict[str, t.Any], gpu_free: Sequence[int]) -> str:
+def _host_gpus(spec: Mapping[str, t.Any], problems: Problems) -> list[dict[str, t.Any]]:
+    """The host's GPUs (aistack_gpu.gpus: each with its index and uuid, in index order); [] when unknown."""
+    gpus = spec.get("host_gpus") or []
+    if not isinstance(gpus, list) or not all(isinstance(gpu, dict) and is_int(gpu.get("index"))
+                                             and isinstance(gpu.get("uuid", ""), str) for gpu in gpus):
+        problems.add("aistack_gpu.gpus", f"must be a list of GPUs, each with its index and uuid (got {gpus!r})")
+        return []
+    return gpus
+
+
+def _exclusive_gpus(stack: _Stack, services: dict[str, dict[str, t.Any]]) -> None:
+    """A GPU a running service names by index or UUID is its own: a second service naming it is refused.
+
+    Where aistack_gpu lists the GPUs, an index and the UUID of the same GPU are the same GPU. A count, true or
+    auto is shared use and claims nothing: such a service may get a GPU another names.
+    """
+    claimed: dict[str, str] = {}
+    for sname, svc in services.items():
+        if not stack.serves(svc):
+            continue
+        for device_id in (svc["reservations"].get("devices") or [{}])[0].get("device_ids") or []:
+            key, label = gpu_label(device_id, stack.spec["host_gpus"])
+            other = claimed.setdefault(key, sname)
+            if other != sname:
+                stack.problems.add(f"app_stack_services.{sname}.gpu",
+                                   f"{label} is also given to service {other!r} (app_stack_services.{other}.gpu): "
+                                   "a GPU named by index or UUID is one service's alone (allowed: another GPU, or "
+                                   "a count, true or auto, which share the host's GPUs)")
+
+
+def _gpu_room(svc: dict[str, t.Any], gpu_free: _GpuFree) -> tuple[str, bool]:
     """Why a second container of a GPU service may not fit beside the running one ("" when it fits).
 
     gpu_free: each GPU's free memory (MiB) as nvidia_toolkit read it this run, with the running release's
-    containers on it; the engine gives a `count: N` request the first N GPUs, `all` every one.
+    containers on it; the engine gives a `count: N` request the first N GPUs, `all` every one, `device_ids`
+    those GPUs. Also returns whether the reason rests on known figures (a start-first asked for is then refused).
     """
     need = svc.get("gpu_memory_mb")
     if not need:
         return ("it uses a GPU and declares no gpu_memory_mb (what one container needs), so two may not fit "
-                "(set gpu_memory_mb, or rollout: start-first where two fit)")
-    if not gpu_free:
-        return "it uses a GPU whose free memory is not known (aistack_gpu.memory_free_mib, read by nvidia_toolkit)"
-    count = svc["reservations"]["devices"][0]["count"]
-    used = list(gpu_free) if count == "all" else list(gpu_free)[:count]
-    if len(used) < (len(gpu_free) if count == "all" else count):
-        return f"it asks for {count} GPU(s) and the host has {len(gpu_free)}"
-    short = [(free, index) for index, free in enumerate(used) if free < need]
+                "(set gpu_memory_mb, or rollout: start-first where two fit)"), False
+    free = list(gpu_free.free)
+    if not free:
+        return "it uses a GPU whose free memory is not known (aistack_gpu.memory_free_mib, read by nvidia_toolkit)", False
+    device = svc["reservations"]["devices"][0]
+    if "device_ids" in device:
+        used = [(gpu_label(device_id, gpu_free.gpus)[1], _free_of(device_id, gpu_free))
+                for device_id in device["device_ids"]]
+        unknown = [label for label, room in used if room is None]
+        if unknown:
+            return (f"the free memory of {', '.join(unknown)} is not known (aistack_gpu.memory_free_mib and "
+                    "aistack_gpu.gpus, read by nvidia_toolkit)"), False
+    else:
+        count = device["count"]
+        used = [(f"GPU {index}", room) for index, room in enumerate(free)][:None if count == "all" else count]
+        if count != "all" and len(used) < count:
+            return f"it asks for {count} GPU(s) and the host has {len(free)}", True
+    short = [(room, position, label) for position, (label, room) in enumerate(used) if room is not None and room < need]
     if short:
-        free, index = min(short)
-        return (f"GPU {index} has {free} MiB free and a second container needs {need} MiB (gpu_memory_mb): "
-                "two do not fit")
-    return ""
+        room, _position, label = min(short)
+        return (f"{label} has {room} MiB free and a second container needs {need} MiB (gpu_memory_mb): "
+                "two do not fit"), True
+    return "", True
+
+
+def _free_of(device_id: str, gpu_free: _GpuFree) -> int | None:
+    """The free memory (MiB) of the GPU a device id names: by its place in aistack_gpu.gpus, else by index."""
+    found = host_gpu(device_id, gpu_free.gpus)
+    position = found[0] if found else (int(device_id) if device_id.isdigit() and not gpu_free.gpus else None)
+    return gpu_free.free[position] if position is not None and position < len(gpu_free.free) else None
 
 
 def app_stack_secret_problems(secrets: t.Any, required: t.Any, patterns: t.Any) -> list[str]:

@@ -39,6 +39,8 @@ PORT_RE = re.compile(
     r"(?P<container>[0-9]{1,5})(?:/(?P<proto>tcp|udp))?$")
 CAPABILITY_RE = re.compile(r"^(ALL|[A-Z_]+)$")
 SIGNAL_RE = re.compile(r"^SIG[A-Z0-9]+$")
+# A GPU's UUID as nvidia-smi lists it (aistack_gpu.gpus[].uuid): GPU-5e2b7a3c-1f0d-8c4e-9a61-2d7f3b8e0c45.
+GPU_UUID_RE = re.compile(r"^GPU-[0-9a-fA-F][0-9a-fA-F-]*$")
 ROLLOUTS = ("start-first", "stop-first")
 
 
@@ -109,7 +111,7 @@ def service_settings(sname: str, svc: dict[str, t.Any], where: str, problems: Pr
     (app_stack_services.<name>), ``defaults`` the role-wide defaults, ``images`` the targets app_image built
     (None before it built any), ``volumes`` the model's volumes (each records the services that mount it),
     ``common_env`` the environment of every service with env_file, ``spec`` the model's input (gpu_present,
-    engine_version).
+    host_gpus, engine_version).
     """
     out: dict[str, t.Any] = {"preset": svc["preset"]}
     _image(svc, out, where, images, problems)
@@ -131,7 +133,7 @@ def service_settings(sname: str, svc: dict[str, t.Any], where: str, problems: Pr
     if not isinstance(restart, str) or not RESTART_RE.match(restart):
         problems.add(_origin(svc, where, "restart"), f"must be no, always, unless-stopped or on-failure[:N] (got {restart!r})")
     out["restart"] = restart
-    _resources(svc, out, where, bool(spec.get("gpu_present")), problems)
+    _resources(svc, out, where, spec, problems)
     _security(svc, out, where, defaults, problems)
     _process(svc, out, where, defaults, problems)
     _labels_and_devices(svc, out, where, problems)
@@ -290,7 +292,7 @@ def _start_interval(check: dict[str, t.Any], engine_version: t.Any) -> dict[str,
     return out
 
 
-def _resources(svc: dict[str, t.Any], out: dict[str, t.Any], where: str, gpu_present: bool,
+def _resources(svc: dict[str, t.Any], out: dict[str, t.Any], where: str, spec: dict[str, t.Any],
                problems: Problems) -> None:
     """Limits and reservations (cpus, memory, memory_reservation, pids), then the GPU and its memory."""
     resources = svc.get("resources") or {}
@@ -322,27 +324,92 @@ def _resources(svc: dict[str, t.Any], out: dict[str, t.Any], where: str, gpu_pre
             limits["pids"] = resources["pids"]
         else:
             problems.add(f"{where}.resources.pids", "must be a whole number of 1 or more")
-    gpu = _gpu(svc, where, gpu_present, reservations, problems)
+    gpu = _gpu(svc, where, spec, reservations, problems)
     out["limits"], out["reservations"] = limits, reservations
     # Checked on every host; it counts only where the service gets a GPU (gpu: auto on a CPU host does not).
     need = _gpu_memory(svc, gpu, where, problems)
     out["gpu_memory_mb"] = need if reservations.get("devices") else None
 
 
-def _gpu(svc: dict[str, t.Any], where: str, gpu_present: bool, reservations: dict[str, t.Any],
+def _gpu(svc: dict[str, t.Any], where: str, spec: dict[str, t.Any], reservations: dict[str, t.Any],
          problems: Problems) -> t.Any:
-    """The service's gpu setting (false when wrong); reserves the GPUs in ``reservations`` where the host has one."""
+    """The service's gpu setting (false when wrong); reserves the GPUs in ``reservations`` where the host has one.
+
+    true and auto reserve every GPU, a number the first N (compose ``count``), all shared with other services;
+    a list reserves those GPUs, by index or UUID (compose ``device_ids``), which must be on the host where
+    aistack_gpu lists its GPUs (``spec['host_gpus']``). Only auto is left out on a host without GPU.
+    """
     gpu = svc.get("gpu", False)
-    if not (isinstance(gpu, bool) or gpu == "auto" or (is_int(gpu) and gpu > 0)):
-        problems.add(f"{where}.gpu", f"must be true, false, auto or a number of GPUs (got {gpu!r})")
+    gpu_present = bool(spec.get("gpu_present"))
+    ids = gpu_device_ids(gpu)
+    if not (isinstance(gpu, bool) or gpu == "auto" or (is_int(gpu) and gpu > 0) or ids):
+        problems.add(f"{where}.gpu", f"must be true, false, auto, a number of GPUs, or a list of GPU indexes or "
+                                     f"UUIDs such as [0, 1] or [GPU-5e2b7a3c-...] (got {gpu!r})")
         gpu = False
-    if (gpu is True or is_int(gpu)) and not gpu_present:
+    if (gpu is True or is_int(gpu) or ids) and not gpu_present:
         problems.add(f"{where}.gpu", "asks for a GPU but this host has none (aistack_gpu.present is false); "
-                                     "use gpu: auto to reserve one only where present")
+                                     "use gpu: auto to reserve one only where present"
+                                     + (f" (got {gpu!r}: a list names GPUs of the hosts that have them; set it in "
+                                        "their host or group variables)" if ids else ""))
     if gpu and gpu_present:
-        reservations["devices"] = [{"driver": "nvidia", "count": gpu if is_int(gpu) else "all",
-                                    "capabilities": ["gpu"]}]
+        device: dict[str, t.Any] = {"driver": "nvidia"}
+        if ids:
+            device["device_ids"] = ids
+            _gpus_on_host(ids, gpu, where, spec.get("host_gpus") or [], problems)
+        else:
+            device["count"] = gpu if is_int(gpu) else "all"
+        device["capabilities"] = ["gpu"]
+        reservations["devices"] = [device]
     return gpu
+
+
+def gpu_device_ids(gpu: t.Any) -> list[str] | None:
+    """The compose device_ids of a list of GPU indexes (0, '1') and UUIDs (GPU-...); None when gpu is no such list."""
+    if not isinstance(gpu, list) or not gpu:
+        return None
+    ids = []
+    for item in gpu:
+        if is_int(item) and item >= 0:
+            ids.append(str(item))
+        elif isinstance(item, str) and item.isdigit() and item.isascii():
+            ids.append(str(int(item)))
+        elif isinstance(item, str) and GPU_UUID_RE.match(item):
+            ids.append(item)
+        else:
+            return None
+    return ids
+
+
+def host_gpu(device_id: str, host_gpus: list[dict[str, t.Any]]) -> tuple[int, dict[str, t.Any]] | None:
+    """The host GPU (its position in aistack_gpu.gpus, and it) that a device id names by index or UUID."""
+    for position, gpu in enumerate(host_gpus):
+        if device_id in (str(gpu.get("index")), gpu.get("uuid")):
+            return position, gpu
+    return None
+
+
+def gpu_label(device_id: str, host_gpus: list[dict[str, t.Any]]) -> tuple[str, str]:
+    """A GPU as a key (its index and its UUID give the same where the host lists them) and as problems name it."""
+    found = host_gpu(device_id, host_gpus)
+    if found is None:
+        return device_id, f"GPU {device_id}"
+    gpu = found[1]
+    return str(gpu["index"]), f"GPU {gpu['index']} ({gpu['uuid']})" if gpu.get("uuid") else f"GPU {gpu['index']}"
+
+
+def _gpus_on_host(ids: list[str], gpu: t.Any, where: str, host_gpus: list[dict[str, t.Any]],
+                  problems: Problems) -> None:
+    """Each GPU a list names is on the host (where aistack_gpu lists them), and named once."""
+    seen: dict[str, str] = {}
+    for device_id in ids:
+        key, label = gpu_label(device_id, host_gpus)
+        if host_gpus and host_gpu(device_id, host_gpus) is None:
+            have = ", ".join(f"{g['index']} ({g['uuid']})" if g.get("uuid") else str(g["index"]) for g in host_gpus)
+            problems.add(f"{where}.gpu", f"GPU {device_id} is not on this host (got {gpu!r}; the host's GPUs by "
+                                         f"index and UUID, aistack_gpu.gpus: {have})")
+        elif key in seen:
+            problems.add(f"{where}.gpu", f"names {label} twice (as {seen[key]} and {device_id}; got {gpu!r})")
+        seen.setdefault(key, device_id)
 
 
 def _gpu_memory(svc: dict[str, t.Any], gpu: t.Any, where: str, problems: Problems) -> int | None:
@@ -436,7 +503,7 @@ def job(svc: dict[str, t.Any], out: dict[str, t.Any], where: str, problems: Prob
         problems.add(f"{where}.healthcheck", f"a job has no healthcheck (got {svc['healthcheck']!r}; allowed: none, "
                                              "the one-off container runs with the image's own disabled)")
     gpu = svc.get("gpu", False)
-    if gpu is True or is_int(gpu):
+    if gpu is True or is_int(gpu) or isinstance(gpu, list):
         problems.add(f"{where}.gpu", f"a job must run on hosts without a GPU too (got {gpu!r}; allowed: false, "
                                      "or auto for one only where present)")
     restart = svc.get("restart", "no")

@@ -170,6 +170,12 @@ STACK_EXTRA_CASES: dict[str, Case] = {
     "argusai_backend-all_profiles": Case(SHAPES / "argusai_backend.yml", {"app_stack_profiles": ["postgres", "ssl"]}),
     "ai_video_pipeline-backend_only": Case(SHAPES / "ai_video_pipeline.yml", {"app_stack_profiles": []}),
     "demeterai_gpu-gpu_present": Case(SHAPES / "demeterai_gpu.yml", {"aistack_gpu": {"present": True, "count": 1}}),
+    # The worker pinned to the second of two GPUs (compose device_ids), as aistack_gpu lists them.
+    "demeterai_gpu-gpu_ids": Case(SHAPES / "demeterai_gpu.yml", {
+        "aistack_gpu": {"present": True, "count": 2, "memory_free_mib": [24000, 24000], "gpus": [
+            {"index": 0, "uuid": "GPU-0e2b7a3c-1f0d-8c4e-9a61-2d7f3b8e0c40", "memory_free_mib": 24000},
+            {"index": 1, "uuid": "GPU-1e2b7a3c-1f0d-8c4e-9a61-2d7f3b8e0c41", "memory_free_mib": 24000}]},
+        "app_stack_services": {"worker": {"gpu": [1], "environment": {"CUDA_VISIBLE_DEVICES": "0"}, "shm_size": "2g"}}}),
     # An app that reads its connection in pieces under its own names (app_stack_env_from).
     "reference_backend-env_from": Case(SHAPES / "reference_backend.yml", {"app_stack_env_from": {
         "POSTGRES_SERVER": "postgres.host", "POSTGRES_PORT": "postgres.port", "POSTGRES_USER": "postgres.user",

@@ -44,6 +44,20 @@ BROKEN: dict[str, tuple[render_shapes.Case, str]] = {
             "app_stack_services": {"backend": {"preset": "api", "depends_on": ["postgres"]},
                                    "postgres": {"profiles": ["postgres"]}}}),
         "app_stack_services.backend.depends_on: 'postgres' is in profiles ['postgres']"),
+    # A GPU the host does not have, and two services given one GPU (by its index and its UUID).
+    "broken-gpu_not_on_host": (
+        render_shapes.Case(SHAPES_DIR / "demeterai_gpu.yml", {
+            **render_shapes.STACK_EXTRA_CASES["demeterai_gpu-gpu_ids"].overrides,
+            "app_stack_services": {"worker": {"gpu": [2]}}}),
+        "app_stack_services.worker.gpu: GPU 2 is not on this host (got [2]; the host's GPUs by index and UUID, "
+        "aistack_gpu.gpus: 0 (GPU-0e2b7a3c-1f0d-8c4e-9a61-2d7f3b8e0c40), 1 (GPU-1e2b7a3c-1f0d-8c4e-9a61-2d7f3b8e0c41))"),
+    "broken-gpu_given_twice": (
+        render_shapes.Case(SHAPES_DIR / "demeterai_gpu.yml", {
+            **render_shapes.STACK_EXTRA_CASES["demeterai_gpu-gpu_ids"].overrides,
+            "app_stack_services": {"worker": {"gpu": [1]},
+                                   "worker2": {"preset": "worker", "gpu": ["GPU-1e2b7a3c-1f0d-8c4e-9a61-2d7f3b8e0c41"]}}}),
+        "app_stack_services.worker2.gpu: GPU 1 (GPU-1e2b7a3c-1f0d-8c4e-9a61-2d7f3b8e0c41) is also given to service "
+        "'worker' (app_stack_services.worker.gpu)"),
     "broken-placeholder_secret": (
         render_shapes.Case(SHAPES_DIR / "argusai_backend.yml", {
             "app_stack_secrets": {"ENCRYPTION_KEY": "changeme", "POSTGRES_PASSWORD": "lint-pg-password-4711"}}),
@@ -216,6 +230,9 @@ def test_gpu_reservation_only_where_a_gpu_is(rendered: dict[str, render_shapes.S
     assert with_gpu["deploy"]["resources"]["reservations"]["devices"] == [
         {"driver": "nvidia", "count": "all", "capabilities": ["gpu"]}]
     assert with_gpu["environment"]["CUDA_VISIBLE_DEVICES"] == "0" and with_gpu["shm_size"] == "2g"
+    pinned = compose(rendered, "demeterai_gpu-gpu_ids")["services"]["worker"]
+    assert pinned["deploy"]["resources"]["reservations"]["devices"] == [
+        {"driver": "nvidia", "device_ids": ["1"], "capabilities": ["gpu"]}]
 
 
 def test_argusai_profiles(rendered: dict[str, render_shapes.StackResult]) -> None:

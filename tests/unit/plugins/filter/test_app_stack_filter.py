@@ -321,6 +321,120 @@ def test_gpu_asked_for_on_a_host_without_one(gpu: t.Any) -> None:
     assert problems[0].startswith("app_stack_services.worker.gpu: asks for a GPU but this host has none")
 
 
+# Four GPUs as aistack_gpu.gpus lists them (the fields the model reads: index, uuid).
+FOUR_GPUS = [{"index": index, "uuid": f"GPU-{index}e2b7a3c-1f0d-8c4e-9a61-2d7f3b8e0c4{index}", "memory_free_mib": 24000}
+             for index in range(4)]
+UUID = [gpu["uuid"] for gpu in FOUR_GPUS]
+HAVE = "0 ({}), 1 ({}), 2 ({}), 3 ({})".format(*UUID)
+W = "app_stack_services.worker.gpu"
+
+
+def gpu_services(**gpus: t.Any) -> dict[str, t.Any]:
+    """The reference services with the gpu of some set (merged key by key)."""
+    return merged(REFERENCE_SERVICES, {sname: {"gpu": gpu} for sname, gpu in gpus.items()})
+
+
+@pytest.mark.parametrize("gpu, host_gpus, device_ids", [
+    ([0, 1], FOUR_GPUS, ["0", "1"]),
+    (["1"], FOUR_GPUS, ["1"]),  # an index quoted in YAML
+    ([UUID[2]], FOUR_GPUS, [UUID[2]]),
+    ([3, UUID[0]], FOUR_GPUS, ["3", UUID[0]]),
+    # Where aistack_gpu lists no GPUs (nvidia_toolkit did not run), the ids are taken as they are.
+    ([0, 5], [], ["0", "5"]),
+    (["GPU-abc"], [], ["GPU-abc"]),
+])
+def test_gpu_ids_reserve_those_gpus(gpu: t.Any, host_gpus: list[dict[str, t.Any]], device_ids: list[str]) -> None:
+    services = gpu_services(worker=gpu, api=False)
+    model = model_of(services=services, gpu_present=True, host_gpus=host_gpus)
+    device = {"driver": "nvidia", "device_ids": device_ids, "capabilities": ["gpu"]}
+    assert model["services"]["worker"]["reservations"] == {"devices": [device]}
+    compose = app_stack_compose(model, COMPOSE_DEFAULTS, ENV_FILE)
+    assert compose["services"]["worker"]["deploy"] == {"resources": {"reservations": {"devices": [device]}}}
+    assert "deploy" not in compose["services"]["api"]
+
+
+def test_gpu_ids_render_as_compose_device_ids_in_yaml() -> None:
+    compose = compose_of(services=gpu_services(worker=[0, UUID[1]]), gpu_present=True, host_gpus=FOUR_GPUS)
+    # Compose reads device_ids as strings: an index stays a quoted '0' in the file.
+    text = yaml.safe_dump(compose, sort_keys=False)
+    assert "- '0'\n" in text
+    devices = yaml.safe_load(text)["services"]["worker"]["deploy"]["resources"]["reservations"]["devices"]
+    assert devices == [{"driver": "nvidia", "device_ids": ["0", UUID[1]], "capabilities": ["gpu"]}]
+
+
+@pytest.mark.parametrize("gpus", [
+    # Named GPUs of their own, and shared use beside them: a count, true or auto claims no GPU.
+    {"api": [0], "worker": [1]},
+    {"api": True, "worker": [0]},
+    {"api": "auto", "worker": [UUID[0]]},
+    {"api": 1, "worker": [0, 1, 2, 3]},
+    # An index and a UUID of different GPUs.
+    {"api": [UUID[1]], "worker": [0]},
+])
+def test_gpu_ids_of_different_gpus_and_shared_use_beside_them(gpus: dict[str, t.Any]) -> None:
+    model = model_of(services=gpu_services(**gpus), gpu_present=True, host_gpus=FOUR_GPUS)
+    assert model["services"]["worker"]["reservations"]["devices"][0]["device_ids"]
+
+
+def test_the_same_gpu_for_a_service_that_does_not_run_is_no_clash() -> None:
+    services = merged(gpu_services(api=[0], worker=[0]), {"worker": {"profiles": ["gpu-batch"]}})
+    model_of(services=services, gpu_present=True, host_gpus=FOUR_GPUS)
+    assert problems_of(services=services, gpu_present=True, host_gpus=FOUR_GPUS, profiles=["gpu-batch"]) == [
+        f"{W}: GPU 0 ({UUID[0]}) is also given to service 'api' (app_stack_services.api.gpu): a GPU named by index "
+        "or UUID is one service's alone (allowed: another GPU, or a count, true or auto, which share the host's GPUs)"]
+
+
+CLASH = ("is also given to service 'api' (app_stack_services.api.gpu): a GPU named by index or UUID is one service's "
+         "alone (allowed: another GPU, or a count, true or auto, which share the host's GPUs)")
+
+
+@pytest.mark.parametrize("gpus, host_gpus, gpu_present, problems", [
+    # Not on the host: the value and what the host has.
+    ({"worker": [4]}, FOUR_GPUS, True,
+     [f"{W}: GPU 4 is not on this host (got [4]; the host's GPUs by index and UUID, aistack_gpu.gpus: {HAVE})"]),
+    ({"worker": [1, "GPU-deadbeef"]}, FOUR_GPUS[:2], True,
+     [f"{W}: GPU GPU-deadbeef is not on this host (got [1, 'GPU-deadbeef']; the host's GPUs by index and UUID, "
+      f"aistack_gpu.gpus: 0 ({UUID[0]}), 1 ({UUID[1]}))"]),
+    # One GPU twice in one list: by its index and its UUID, or the same index.
+    ({"worker": [0, UUID[0]]}, FOUR_GPUS, True,
+     [f"{W}: names GPU 0 ({UUID[0]}) twice (as 0 and {UUID[0]}; got [0, '{UUID[0]}'])"]),
+    ({"worker": [1, "1"]}, [], True, [f"{W}: names GPU 1 twice (as 1 and 1; got [1, '1'])"]),
+    # Two services, one GPU: by index, by UUID, and an index and the UUID of the same GPU.
+    ({"api": [0], "worker": [1, 0]}, FOUR_GPUS, True, [f"{W}: GPU 0 ({UUID[0]}) {CLASH}"]),
+    ({"api": [UUID[2]], "worker": [UUID[2]]}, FOUR_GPUS, True, [f"{W}: GPU 2 ({UUID[2]}) {CLASH}"]),
+    ({"api": [UUID[3]], "worker": [3]}, FOUR_GPUS, True, [f"{W}: GPU 3 ({UUID[3]}) {CLASH}"]),
+    ({"api": [0], "worker": [0]}, [], True, [f"{W}: GPU 0 {CLASH}"]),
+    # A list on a host without a GPU is refused like gpu: true.
+    ({"worker": [0]}, [], False,
+     [f"{W}: asks for a GPU but this host has none (aistack_gpu.present is false); use gpu: auto to reserve one only "
+      "where present (got [0]: a list names GPUs of the hosts that have them; set it in their host or group variables)"]),
+])
+def test_gpu_id_problems(gpus: dict[str, t.Any], host_gpus: list[dict[str, t.Any]], gpu_present: bool,
+                         problems: list[str]) -> None:
+    assert problems_of(services=gpu_services(**gpus), gpu_present=gpu_present, host_gpus=host_gpus) == problems
+
+
+@pytest.mark.parametrize("gpu", [[], [-1], [True], [1.5], ["gpu0"], ["GPU-"], ["MIG-1234"], [[0]], {"0": 1}, "0,1",
+                                 0])
+def test_gpu_malformed(gpu: t.Any) -> None:
+    assert problems_of(services=gpu_services(worker=gpu), gpu_present=True, host_gpus=FOUR_GPUS) == [
+        f"{W}: must be true, false, auto, a number of GPUs, or a list of GPU indexes or UUIDs such as [0, 1] or "
+        f"[GPU-5e2b7a3c-...] (got {gpu!r})"]
+
+
+def test_a_job_takes_no_gpu_list() -> None:
+    problems = problems_of(services={**copy.deepcopy(REFERENCE_SERVICES), "migrate": {**MIGRATE, "gpu": [0]}},
+                           gpu_present=True, host_gpus=FOUR_GPUS)
+    assert problems == ["app_stack_services.migrate.gpu: a job must run on hosts without a GPU too (got [0]; allowed: "
+                        "false, or auto for one only where present)"]
+
+
+@pytest.mark.parametrize("host_gpus", ["x", [{"uuid": "GPU-1"}], [{"index": "0"}], [{"index": 0, "uuid": 1}]])
+def test_host_gpus_malformed(host_gpus: t.Any) -> None:
+    assert problems_of(host_gpus=host_gpus) == [
+        f"aistack_gpu.gpus: must be a list of GPUs, each with its index and uuid (got {host_gpus!r})"]
+
+
 # --- environment --------------------------------------------------------------
 
 def test_env_goes_only_to_app_targets_with_env_file() -> None:
@@ -966,6 +1080,8 @@ BAD_INPUT: dict[str, Case] = {
                                   "'gpus'"),
     "gpu_count_without_gpu": Case(services(worker={"gpu": 1}), "app_stack_services.worker.gpu", "this host has none"),
     "gpu_malformed": Case(services(worker={"gpu": "yes please"}), "app_stack_services.worker.gpu"),
+    "gpu_list_without_gpu": Case(services(worker={"gpu": [0]}), "app_stack_services.worker.gpu", "this host has none"),
+    "gpu_list_malformed": Case(services(worker={"gpu": ["first"]}), "app_stack_services.worker.gpu", "['first']"),
     "healthcheck_without_test": Case(services(api={"healthcheck": {"interval": "10s"}}),
                                      "app_stack_services.api.healthcheck.test"),
     "healthcheck_none": Case(services(api={"healthcheck": "none"}), "app_stack_services.api.healthcheck",
@@ -1078,6 +1194,45 @@ def test_a_gpu_service_starts_first_only_where_its_gpus_have_room(api, free, not
 def test_a_gpu_service_with_room_for_two_starts_first(api, free) -> None:
     model = model_of(services={**copy.deepcopy(PROXIED), "api": api}, gpu_present=True, gpu_free_mib=free)
     assert model["start_first"] == ["api"] and model["rollout_notes"] == {}
+
+
+@pytest.mark.parametrize("api, free, host_gpus, note", [
+    # Named GPUs: their own free memory counts, the others' does not.
+    ({"gpu": [1], "gpu_memory_mb": 8000}, [30000, 6000], FOUR_GPUS[:2],
+     f"GPU 1 ({UUID[1]}) has 6000 MiB free and a second container needs 8000 MiB"),
+    ({"gpu": [UUID[2], 0], "gpu_memory_mb": 8000}, [30000, 30000, 100, 30000], FOUR_GPUS,
+     f"GPU 2 ({UUID[2]}) has 100 MiB free"),
+    # Where aistack_gpu lists no GPUs, an index is the place in memory_free_mib; a UUID is not known.
+    ({"gpu": [1], "gpu_memory_mb": 8000}, [30000, 6000], [], "GPU 1 has 6000 MiB free"),
+    ({"gpu": ["GPU-abc"], "gpu_memory_mb": 8000}, [30000], [], "the free memory of GPU GPU-abc is not known"),
+    ({"gpu": [0]}, [30000], FOUR_GPUS[:1], "declares no gpu_memory_mb"),
+])
+def test_a_gpu_service_with_named_gpus_starts_first_only_where_they_have_room(api, free, host_gpus, note) -> None:
+    model = model_of(services={**copy.deepcopy(PROXIED), "api": api, "worker": {"gpu": False}}, gpu_present=True,
+                     gpu_free_mib=free, host_gpus=host_gpus)
+    assert model["start_first"] == [] and note in model["rollout_notes"]["api"], model["rollout_notes"]
+
+
+@pytest.mark.parametrize("api, free, host_gpus", [
+    ({"gpu": [0], "gpu_memory_mb": 8000}, [30000, 100], FOUR_GPUS[:2]),
+    ({"gpu": [UUID[1]], "gpu_memory_mb": 8000}, [100, 8000], FOUR_GPUS[:2]),
+    ({"gpu": [1], "gpu_memory_mb": 8000}, [100, 8000], []),
+    # The user's word where the GPU's free memory is not known.
+    ({"gpu": ["GPU-abc"], "gpu_memory_mb": 8000, "rollout": "start-first"}, [100], []),
+])
+def test_a_gpu_service_with_named_gpus_and_room_for_two_starts_first(api, free, host_gpus) -> None:
+    model = model_of(services={**copy.deepcopy(PROXIED), "api": api, "worker": {"gpu": False}}, gpu_present=True,
+                     gpu_free_mib=free, host_gpus=host_gpus)
+    assert model["start_first"] == ["api"] and model["rollout_notes"] == {}
+
+
+def test_a_start_first_on_a_named_gpu_known_not_to_fit_is_refused() -> None:
+    problems = problems_of(services={**copy.deepcopy(PROXIED), "worker": {"gpu": False},
+                                     "api": {"rollout": "start-first", "gpu": [1], "gpu_memory_mb": 8000}},
+                           gpu_present=True, gpu_free_mib=[30000, 6000], host_gpus=FOUR_GPUS[:2])
+    assert problems == [f"app_stack_services.api.rollout: start-first is not possible: GPU 1 ({UUID[1]}) has 6000 MiB "
+                        "free and a second container needs 8000 MiB (gpu_memory_mb): two do not fit (allowed: "
+                        "stop-first, or a smaller gpu_memory_mb where that is what the service needs)"]
 
 
 def test_a_gpu_memory_need_without_a_gpu_is_ignored_on_a_cpu_host_and_checked() -> None:
