@@ -34,6 +34,7 @@ from __future__ import annotations
 import concurrent.futures
 import json
 import os
+import re
 import shutil
 import subprocess
 import ssl
@@ -216,6 +217,11 @@ def test_new_release_with_new_code_secret_and_migration_replaces_the_current_one
     with RequestLoop() as loop:
         run = deploy("1.0.1", {"app_stack_secrets": SECRETS_1_0_1}, WARM_UP)
     assert run.returncode == 0, run.stdout[-3000:]
+    # Only the layers that changed travelled: 1.0.0's Python and dependencies were on the host already.
+    copied = re.search(rf"{IMAGE}:1\.0\.1: ([0-9.]+) of ([0-9.]+) MiB, ([0-9]+) of ([0-9]+) layers on the host already",
+                       run.stdout)
+    assert copied, run.stdout[-3000:]
+    assert int(copied[3]) > 0 and float(copied[1]) < float(copied[2]) / 4, copied[0]
     # Started beside 1.0.0, healthy after its warm-up, then nginx switched: no request failed there.
     failed = loop.report("during the good release 1.0.1 (about 20 s to become healthy)")
     # 1.0.1 changes an app secret; PostgreSQL reads its password alone (postgres.env): it kept running.
