@@ -4,8 +4,9 @@
 
 """Filters of the app_image role.
 
-``app_image_distribution`` and ``app_image_dependency_plan`` are thin wrappers: their logic lives in
-plugins/plugin_utils/_distribution.py and _app_image_input.py.
+``app_image_distribution``, ``app_image_dependency_plan``, ``app_image_dockerfile_plan`` and
+``app_image_built_problems`` are thin wrappers: their logic lives in plugins/plugin_utils/_distribution.py and
+_app_image_input.py.
 """
 
 from __future__ import annotations
@@ -15,7 +16,11 @@ import typing as t
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.aistack.deploy.plugins.plugin_utils._app_image_input import dependency_plan
+from ansible_collections.aistack.deploy.plugins.plugin_utils._app_image_input import (
+    built_image_problems,
+    dependency_plan,
+    dockerfile_plan,
+)
 from ansible_collections.aistack.deploy.plugins.plugin_utils._distribution import distribution_plan
 from ansible_collections.aistack.deploy.plugins.plugin_utils._input import optional_list
 
@@ -67,7 +72,25 @@ def app_image_dependency_plan(variables: t.Any, present_files: t.Any = None, pyp
     return dependency_plan(variables, present, str(pyproject or ""))
 
 
+def app_image_dockerfile_plan(variables: t.Any, text: t.Any = "") -> dict[str, t.Any]:
+    """How a build uses the app's own Dockerfile; see dockerfile_plan in plugins/plugin_utils/_app_image_input.py."""
+    if not isinstance(variables, Mapping):
+        raise AnsibleFilterError("app_image_dockerfile_plan: the input must be the role's variables, name to value")
+    return dockerfile_plan(variables, str(text or ""))
+
+
+def app_image_built_problems(variables: t.Any, results: t.Any) -> list[str]:
+    """What the images built from the app's own Dockerfile lack; see built_image_problems in _app_image_input.py."""
+    if not isinstance(variables, Mapping):
+        raise AnsibleFilterError("app_image_built_problems: the input must be the role's variables, name to value")
+    if not isinstance(results, list) or not all(isinstance(result, Mapping) for result in results):
+        raise AnsibleFilterError("app_image_built_problems: expects the results of an image_user_info loop")
+    return built_image_problems(variables, results)
+
+
 class FilterModule:
     def filters(self) -> dict[str, t.Callable[..., t.Any]]:
         return {"app_image_changed_tags": app_image_changed_tags, "app_image_distribution": app_image_distribution,
-                "app_image_dependency_plan": app_image_dependency_plan}
+                "app_image_dependency_plan": app_image_dependency_plan,
+                "app_image_dockerfile_plan": app_image_dockerfile_plan,
+                "app_image_built_problems": app_image_built_problems}

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Mapping
 import typing as t
 
@@ -21,6 +22,22 @@ DEPENDENCY_MODES = ("auto", "requirements", "uv", "pip")
 # The files of a project whose dependencies pyproject.toml declares (uv: and its lock).
 PROJECT_FILES = ("pyproject.toml", "uv.lock")
 BUILD_SYSTEM_RE = re.compile(r"^\s*\[build-system\]\s*(#.*)?$", re.M)
+# app_image_dockerfile: the role's own Dockerfile, the app's Dockerfile at the context root, or a path in the context.
+DOCKERFILE_MODES = ("generated", "project")
+# What the generated Dockerfile guarantees and an app's own image is checked for after the build.
+DOCKERFILE_CHECKS = ("non_root", "healthcheck")
+# The build arguments the role passes to an app's own Dockerfile, each only where the Dockerfile declares it
+# (an ARG line) and the role has a value for it: argument name -> its variable (a list joined by spaces).
+PLUMBING_ARGS = {
+    "PIP_INDEX_URL": "app_image_pip_index_url",
+    "PIP_EXTRA_INDEX_URL": "app_image_pip_extra_index_urls",
+    "PIP_TRUSTED_HOST": "app_image_pip_trusted_hosts",
+    "UV_DEFAULT_INDEX": "app_image_pip_index_url",
+    "UV_INDEX": "app_image_pip_extra_index_urls",
+    "UV_INSECURE_HOST": "app_image_pip_trusted_hosts",
+    "AISTACK_CA_CERTIFICATES_DIR": "app_image_ca_certificates_dir",
+}
+DIRECTIVE_RE = re.compile(r"^#\s*([A-Za-z]+)\s*=\s*(\S*)\s*$")
 
 
 def dependency_plan(variables: Mapping[str, t.Any], present_files: t.Any = None, pyproject: t.Any = "") -> dict[str, t.Any]:
@@ -53,6 +70,163 @@ def dependency_plan(variables: Mapping[str, t.Any], present_files: t.Any = None,
     else:
         install_project = mode == "uv" and packaged
     return {"mode": mode, "install_project": install_project, "packaged": packaged}
+
+
+def dockerfile_path(variables: Mapping[str, t.Any]) -> str:
+    """The Dockerfile a build uses, as a path inside the context; "" for the generated one."""
+    setting = variables.get("app_image_dockerfile") or "generated"
+    if setting == "generated":
+        return ""
+    return "Dockerfile" if setting == "project" else str(setting)
+
+
+def dockerfile_instructions(text: str) -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) of each instruction of a Dockerfile, line continuations joined, comments left out.
+
+    Follows the Dockerfile reference: an ``# escape=`` parser directive (backslash or backtick) on the first
+    lines, comment lines and blank lines (also inside a continued instruction).
+    """
+    escape = "\\"
+    lines = (text or "").splitlines()
+    for line in lines:  # parser directives: only on the first lines, before any comment, blank or instruction
+        match = DIRECTIVE_RE.match(line)
+        if not match:
+            break
+        if match.group(1).lower() == "escape" and match.group(2) in ("\\", "`"):
+            escape = match.group(2)
+    found: list[tuple[str, str]] = []
+    current: list[str] = []
+    for line in lines:
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        if stripped.endswith(escape):
+            current.append(stripped[:-1])
+            continue
+        current.append(stripped)
+        instruction = " ".join(part for part in current if part).strip()
+        current = []
+        if instruction:
+            word, _sep, rest = instruction.partition(" ")
+            found.append((word.upper(), rest.strip()))
+    if current:
+        word, _sep, rest = " ".join(part for part in current if part).strip().partition(" ")
+        if word:
+            found.append((word.upper(), rest.strip()))
+    return found
+
+
+def _words(arguments: str) -> list[str]:
+    try:
+        return shlex.split(arguments, comments=False, posix=True)
+    except ValueError:  # an unbalanced quote: Docker would refuse the file; the names still read
+        return arguments.split()
+
+
+def dockerfile_args(text: str) -> list[str]:
+    """The names of the build arguments a Dockerfile declares (``ARG NAME``, ``ARG NAME=default``, several
+    per line), in the order first declared."""
+    names: list[str] = []
+    for instruction, arguments in dockerfile_instructions(text):
+        if instruction != "ARG":
+            continue
+        for word in _words(arguments):
+            name = word.split("=", 1)[0]
+            if name and name not in names:
+                names.append(name)
+    return names
+
+
+def dockerfile_stages(text: str) -> list[str]:
+    """The stage names of a Dockerfile (``FROM <image> AS <name>``), lower-case as Docker compares them."""
+    stages = []
+    for instruction, arguments in dockerfile_instructions(text):
+        words = [word for word in _words(arguments) if not word.startswith("--")]
+        if instruction == "FROM" and len(words) == 3 and words[1].lower() == "as":
+            stages.append(words[2].lower())
+    return stages
+
+
+def _joined(value: t.Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return " ".join(str(item) for item in value if item)
+    return str(value or "")
+
+
+def dockerfile_plan(variables: Mapping[str, t.Any], text: t.Any = "") -> dict[str, t.Any]:
+    """How a build uses an app's own Dockerfile (``text``; "" when it is the generated one or not read).
+
+    Returns ``path`` (the Dockerfile inside the context, "" for the generated one), ``declared`` (its ARG
+    names), ``plumbing`` (the PLUMBING_ARGS it declares that the role has values for), ``build_args`` (those,
+    then app_image_build_args over them; the generated Dockerfile gets app_image_build_args alone),
+    ``stages`` and ``targets`` (each of app_image_targets to the stage built for it: itself when the
+    Dockerfile has a stage of that name, else "" for the last stage).
+    """
+    v = plain(variables)
+    path = dockerfile_path(v)
+    user_args = dict(v.get("app_image_build_args") or {})
+    targets = list(v.get("app_image_targets") or ["api"])
+    if not path:
+        return {"path": "", "declared": [], "plumbing": {}, "build_args": user_args, "stages": [],
+                "targets": {target: target for target in targets}}
+    declared = dockerfile_args(str(text or ""))
+    stages = dockerfile_stages(str(text or ""))
+    plumbing = {}
+    for name, variable in PLUMBING_ARGS.items():
+        value = _joined(v.get(variable))
+        if name == "AISTACK_CA_CERTIFICATES_DIR" and not v.get("app_image_extra_ca_certificates"):
+            value = ""  # no certificates written to the context
+        if name in declared and value:
+            plumbing[name] = value
+    return {"path": path, "declared": declared, "plumbing": plumbing, "build_args": {**plumbing, **user_args},
+            "stages": stages, "targets": {target: target if target.lower() in stages else "" for target in targets}}
+
+
+def built_image_problems(variables: Mapping[str, t.Any], results: t.Any) -> list[str]:
+    """What the images built from an app's own Dockerfile lack, of the checks app_image_dockerfile_checks names.
+
+    ``results``: the results of an aistack.deploy.image_user_info loop (``uid``) whose items are the results of
+    a docker_image_info loop over app_image_targets (``item``: the target; ``images``: the image, inspected).
+    """
+    v = plain(variables)
+    checks = list(v.get("app_image_dockerfile_checks") or [])
+    where = f"app_image_dockerfile={show(v.get('app_image_dockerfile'))}"
+    problems = []
+    for result in plain(results) or []:
+        info = result.get("item") or {}
+        images = info.get("images") or []
+        name = f"{v.get('app_image_name')}-{info.get('item')}:{v.get('app_image_release')}"
+        uid = result.get("uid")
+        if "non_root" in checks and uid is not None and str(uid) == "0":
+            problems.append(f"{name} (built from {where}) runs as root (UID 0): give the Dockerfile a USER with a"
+                            " non-zero UID, or take non_root out of app_image_dockerfile_checks")
+        test = ((images[0].get("Config") or {}).get("Healthcheck") or {}).get("Test") if images else None
+        if "healthcheck" in checks and images and (not test or test[0] == "NONE"):
+            problems.append(f"{name} (built from {where}) has no HEALTHCHECK, so app_stack's health gate has"
+                            " nothing to wait on: give the Dockerfile one, or give every app_stack service of this"
+                            " image its own healthcheck and take healthcheck out of app_image_dockerfile_checks")
+    return problems
+
+
+def _dockerfile(v: Mapping[str, t.Any], present: t.Any, problems: Problems) -> None:
+    """app_image_dockerfile: generated, project or a path inside the context, and the file there."""
+    setting, checks = v.get("app_image_dockerfile", "generated"), v.get("app_image_dockerfile_checks", [])
+    for check in checks or []:
+        if check not in DOCKERFILE_CHECKS:
+            problems.add("app_image_dockerfile_checks", f"{show(check)}: must be one of {', '.join(DOCKERFILE_CHECKS)}")
+    if not isinstance(setting, str) or not setting:
+        problems.add("app_image_dockerfile", f"{show(setting)}: must be generated, project or the path of a"
+                     " Dockerfile inside app_image_context_src")
+        return
+    if setting == "generated" or v["app_image_source"] not in BUILDS:
+        return
+    path, context = dockerfile_path(v), show(v["app_image_context_src"])
+    if path.startswith("/") or ".." in path.split("/"):
+        problems.add("app_image_dockerfile", f"{show(setting)}: must be generated, project or a path inside"
+                     " app_image_context_src, without a leading '/' or '..'")
+    elif present is not None and path not in present:
+        what = "no Dockerfile at the root of" if setting == "project" else "no such file in"
+        problems.add("app_image_dockerfile", f"{show(setting)}: {what} app_image_context_src ({context})")
 
 
 def _names(v: Mapping[str, t.Any], problems: Problems) -> None:
@@ -118,8 +292,10 @@ def _project(v: Mapping[str, t.Any], present: t.Any, plan: Mapping[str, t.Any], 
 
 
 def _dependencies(v: Mapping[str, t.Any], present: t.Any, problems: Problems) -> None:
-    """Each requirement file a build reads: a relative path inside the context, and there (when present is known)."""
-    if v["app_image_source"] not in BUILDS:
+    """Each requirement file a build reads: a relative path inside the context, and there (when present is known).
+
+    Only the generated Dockerfile reads them; an app's own installs its dependencies its own way."""
+    if v["app_image_source"] not in BUILDS or v.get("app_image_dockerfile", "generated") != "generated":
         return
     plan = dependency_plan(v, present)
     _project(v, present, plan, problems)
@@ -183,6 +359,7 @@ def app_image_problems(variables: Mapping[str, t.Any], context_exists: t.Any = N
     problems = Problems()
     _names(v, problems)
     _source(v, context_exists, problems)
+    _dockerfile(v, None if context_exists is False else present_files, problems)
     _dependencies(v, None if context_exists is False else present_files, problems)
     _health(v, problems)
     _registry(v, problems)

@@ -5,7 +5,7 @@
 
 """Pack an application's source into one reproducible tar archive: the build context sync of aistack.deploy.app_image.
 
-Usage: aistack-context-archive.py SOURCE_DIR ARCHIVE [--check]
+Usage: aistack-context-archive.py SOURCE_DIR ARCHIVE [--check] [--exclude=NAME ...]
 
 Run on the controller (with the Python that runs ansible-playbook). The
 archive holds every file and directory under SOURCE_DIR except Python
@@ -14,11 +14,14 @@ same mtime (0), owner (0:0) and modes (0644 files, 0755 directories and
 executables) whatever the controller: the same source always gives the same
 bytes, so copying it to a host is skipped when nothing changed, and a host
 unpacks it in one step instead of receiving one file per task. Symbolic links
-are kept as links; other special files are left out.
+are kept as links; other special files are left out. ``--exclude=NAME``
+leaves out the file or directory NAME at the top of SOURCE_DIR (the app's own
+Dockerfile and .dockerignore, where the role renders its own).
 
 The archive is replaced atomically, and only when its content differs.
 ``--check`` writes nothing. Prints one JSON object: changed, names (every
-file, link and directory in the archive), bytes, sha256 (of the archive).
+file, link and directory in the archive), excluded (the excluded names that
+SOURCE_DIR has), bytes, sha256 (of the archive).
 Exit status: 0 done, 2 SOURCE_DIR is not a directory or ARCHIVE cannot be
 written.
 """
@@ -38,12 +41,13 @@ import typing as t
 SKIPPED_DIRS = frozenset({"__pycache__"})
 
 
-def members(source: str) -> t.Iterator[tuple[str, str]]:
+def members(source: str, excluded: t.Collection[str] = ()) -> t.Iterator[tuple[str, str]]:
     """(path on disk, name in the archive) of everything to pack, parents before children, in name order."""
     for root, dirs, files in os.walk(source):
-        dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS)
         rel = os.path.relpath(root, source)
-        for name in sorted(dirs + [f for f in files if not f.endswith(".pyc")]):
+        top = excluded if rel == "." else ()
+        dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS and d not in top)
+        for name in sorted(dirs + [f for f in files if not f.endswith(".pyc") and f not in top]):
             yield os.path.join(root, name), name if rel == "." else f"{rel}/{name}"
 
 
@@ -62,11 +66,11 @@ def tarinfo(path: str, name: str) -> tarfile.TarInfo | None:
     return entry
 
 
-def pack(source: str) -> tuple[bytes, list[str]]:
+def pack(source: str, excluded: t.Collection[str] = ()) -> tuple[bytes, list[str]]:
     """The archive's bytes and the names in it."""
     buffer, names = io.BytesIO(), []
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
-        for path, name in members(source):
+        for path, name in members(source, excluded):
             entry = tarinfo(path, name)
             if entry is None:
                 continue
@@ -95,7 +99,8 @@ def write_atomically(path: str, data: bytes) -> None:
 
 
 def main(argv: list[str]) -> int:
-    args = [a for a in argv if a != "--check"]
+    excluded = [a.split("=", 1)[1] for a in argv if a.startswith("--exclude=")]
+    args = [a for a in argv if a != "--check" and not a.startswith("--exclude=")]
     if len(args) != 2:
         print(__doc__.split("\n\n")[1], file=sys.stderr)
         return 2
@@ -103,7 +108,8 @@ def main(argv: list[str]) -> int:
     if not os.path.isdir(source):
         print(json.dumps({"failed": True, "msg": f"{source}: not a directory"}))
         return 2
-    data, names = pack(source)
+    data, names = pack(source, excluded)
+    present = [name for name in excluded if os.path.lexists(os.path.join(source, name))]
     try:
         with open(target, "rb") as current:
             changed = current.read() != data
@@ -115,7 +121,7 @@ def main(argv: list[str]) -> int:
     except OSError as exc:
         print(json.dumps({"failed": True, "msg": f"{target}: {exc}"}))
         return 2
-    print(json.dumps({"changed": changed, "names": names, "bytes": len(data),
+    print(json.dumps({"changed": changed, "names": names, "excluded": present, "bytes": len(data),
                       "sha256": hashlib.sha256(data).hexdigest()}))
     return 0
 

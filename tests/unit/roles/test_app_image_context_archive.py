@@ -86,3 +86,17 @@ def test_a_missing_source_is_refused(tmp_path: Path) -> None:
 def test_usage(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, str(SCRIPT)], capture_output=True, text=True, check=False)
     assert done.returncode == 2 and "Usage" in done.stderr
+
+
+def test_excluded_top_level_names_are_left_out_and_reported(tmp_path: Path) -> None:
+    """The app's own Dockerfile and .dockerignore, where the role renders its own (app_image_dockerfile=generated)."""
+    src = source(tmp_path)
+    plain = run(src, tmp_path / "plain.tar")[1]
+    (src / "Dockerfile").write_text("FROM scratch\n")
+    (src / "app" / "Dockerfile").write_text("FROM scratch\n")  # not at the top: kept
+    rc, out = run(src, tmp_path / "ctx.tar", "--exclude=Dockerfile", "--exclude=.dockerignore")
+    assert rc == 0 and out["excluded"] == ["Dockerfile"]
+    assert out["names"] == ["app", "latest", "requirements.txt", "run.sh", "app/Dockerfile", "app/main.py"]
+    (src / "app" / "Dockerfile").unlink()
+    again = run(src, tmp_path / "ctx.tar", "--exclude=Dockerfile", "--exclude=.dockerignore")[1]
+    assert again["sha256"] == plain["sha256"] and plain["excluded"] == []

@@ -292,6 +292,19 @@ IMAGE_BAD: dict[str, tuple[dict[str, t.Any], t.Any, str, str]] = {
                              '"yes": must be auto, true or false'),
     "install_project_number": ({"app_image_install_project": 1}, True, "app_image_install_project",
                                "1: must be auto, true or false"),
+    # The app's own Dockerfile (app_image_dockerfile): there, before any change, and named with the context.
+    "dockerfile_project_missing": ({"app_image_dockerfile": "project"}, True, "app_image_dockerfile",
+                                   '"project": no Dockerfile at the root of app_image_context_src ("/src")'),
+    "dockerfile_path_missing": ({"app_image_dockerfile": "docker/Dockerfile.prod"}, True, "app_image_dockerfile",
+                                '"docker/Dockerfile.prod": no such file in app_image_context_src ("/src")'),
+    "dockerfile_outside": ({"app_image_dockerfile": "../Dockerfile"}, True, "app_image_dockerfile",
+                           "inside app_image_context_src, without a leading '/' or '..'"),
+    "dockerfile_absolute": ({"app_image_dockerfile": "/srv/Dockerfile"}, True, "app_image_dockerfile",
+                            '"/srv/Dockerfile": must be generated, project or a path inside'),
+    "dockerfile_empty": ({"app_image_dockerfile": ""}, True, "app_image_dockerfile",
+                         '"": must be generated, project or the path of a Dockerfile'),
+    "dockerfile_check_unknown": ({"app_image_dockerfile_checks": ["non_root", "ports"]}, True,
+                                 "app_image_dockerfile_checks", '"ports": must be one of non_root, healthcheck'),
 }
 PRESENT = ["requirements.txt"]
 
@@ -377,6 +390,27 @@ def test_app_image_missing_requirements_with_no_project_says_so() -> None:
     [problem] = app_image_problems(AI, True, [])
     assert problem == ('app_image_requirements_file: "requirements.txt": no such file in app_image_context_src ("/src"), '
                        "and there is no pyproject.toml to take the dependencies from either")
+
+
+@pytest.mark.parametrize(("changed", "present"), [
+    # The app's own Dockerfile installs the dependencies its own way: no requirements file is looked for.
+    ({"app_image_dockerfile": "project"}, ["Dockerfile"]),
+    ({"app_image_dockerfile": "docker/Dockerfile.prod", "app_image_dockerfile_checks": []},
+     ["docker/Dockerfile.prod"]),
+    ({"app_image_dockerfile": "project", "app_image_dependencies": "uv"}, ["Dockerfile"]),
+    # Not looked at (check of the types only), or nothing built here.
+    ({"app_image_dockerfile": "project"}, None),
+    ({"app_image_dockerfile": "project", "app_image_source": "pull", "app_image_registry": "r.example"}, []),
+    # generated needs no Dockerfile in the context, and one there is left out (not a problem).
+    ({"app_image_dockerfile": "generated"}, ["requirements.txt", "Dockerfile"]),
+])
+def test_app_image_own_dockerfile_is_fine(changed: dict[str, t.Any], present: t.Any) -> None:
+    assert app_image_problems(dict(AI, **changed), True, present) == []
+
+
+def test_app_image_own_dockerfile_in_a_missing_context_is_one_problem() -> None:
+    problems = app_image_problems(dict(AI, app_image_context_src="/srcc", app_image_dockerfile="project"), False, [])
+    assert problems == ['app_image_context_src: "/srcc": no such directory on the controller']
 
 
 def test_app_image_files_are_not_looked_for_in_a_missing_context() -> None:
