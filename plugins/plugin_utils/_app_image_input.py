@@ -18,10 +18,14 @@ TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 # host[:port] then an optional path of lower-case components, as Docker's reference grammar has them.
 REGISTRY_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]+)?(/[a-z0-9]+([._-]+[a-z0-9]+)*)*$")
 BUILDS = ("build_host", "build_controller")
-DEPENDENCY_MODES = ("auto", "requirements", "uv", "pip")
-# The files of a project whose dependencies pyproject.toml declares (uv: and its lock).
-PROJECT_FILES = ("pyproject.toml", "uv.lock")
+DEPENDENCY_MODES = ("auto", "requirements", "uv", "poetry", "pdm", "pip")
+# The lock file each locking tool writes beside pyproject.toml, in the order auto looks for them.
+LOCK_FILES = {"uv": "uv.lock", "poetry": "poetry.lock", "pdm": "pdm.lock"}
 BUILD_SYSTEM_RE = re.compile(r"^\s*\[build-system\]\s*(#.*)?$", re.M)
+# A TOML table header ([name] or [[name]]), and the settings that say a project is no package although it may
+# have a [build-system]: table -> key whose value false says so (Poetry's package-mode, PDM's distribution).
+TABLE_RE = re.compile(r"^\s*\[\[?\s*([^\[\]]+?)\s*\]\]?\s*(#.*)?$")
+NOT_A_PACKAGE = {"tool.poetry": "package-mode", "tool.pdm": "distribution"}
 # app_image_dockerfile: the role's own Dockerfile, the app's Dockerfile at the context root, or a path in the context.
 DOCKERFILE_MODES = ("generated", "project")
 # What the generated Dockerfile guarantees and an app's own image is checked for after the build.
@@ -40,35 +44,57 @@ PLUMBING_ARGS = {
 DIRECTIVE_RE = re.compile(r"^#\s*([A-Za-z]+)\s*=\s*(\S*)\s*$")
 
 
+def _no_package(pyproject: str) -> bool:
+    """Whether pyproject.toml says the project is no package (Poetry's package-mode, PDM's distribution = false)."""
+    table = ""
+    for line in pyproject.splitlines():
+        header = TABLE_RE.match(line)
+        if header:
+            table = header.group(1).replace('"', "").replace(" ", "")
+            continue
+        key = NOT_A_PACKAGE.get(table)
+        if key and re.match(rf"^\s*{re.escape(key)}\s*=\s*false\s*(#.*)?$", line):
+            return True
+    return False
+
+
+def present_locks(present_files: t.Any) -> list[str]:
+    """The lock files of LOCK_FILES that are in the context, in the order auto looks for them."""
+    present = set(present_files or [])
+    return [lock for lock in LOCK_FILES.values() if lock in present]
+
+
 def dependency_plan(variables: Mapping[str, t.Any], present_files: t.Any = None, pyproject: t.Any = "") -> dict[str, t.Any]:
     """How a build installs the app's dependencies, from the variables and the build context.
 
-    ``present_files``: which of the requirement files and PROJECT_FILES are files in the context;
-    ``pyproject``: the text of its pyproject.toml ("" when there is none). Returns ``mode``
-    (requirements, uv or pip), ``install_project`` (the project itself goes into the virtualenv) and
-    ``packaged`` (pyproject.toml has a [build-system] table).
+    ``present_files``: which of the requirement files, pyproject.toml and the LOCK_FILES are files in the
+    context; ``pyproject``: the text of its pyproject.toml ("" when there is none). Returns ``mode``
+    (requirements, uv, poetry, pdm or pip), ``install_project`` (the project itself goes into the virtualenv)
+    and ``packaged`` (pyproject.toml has a [build-system] table, and does not say the project is no package).
+    With auto and several lock files, the first of LOCK_FILES' order; the input check refuses that case.
     """
     present = set(present_files or [])
     setting = variables.get("app_image_dependencies") or "auto"
     requirements = variables.get("app_image_requirements_file") or ""
+    locks = [mode for mode, lock in LOCK_FILES.items() if lock in present]
     if setting != "auto":
         mode = setting
     elif requirements and requirements in present:
         mode = "requirements"
-    elif set(PROJECT_FILES) <= present:
-        mode = "uv"
+    elif "pyproject.toml" in present and locks:
+        mode = locks[0]
     elif "pyproject.toml" in present:
         mode = "pip"
     else:
         mode = "requirements"
-    packaged = bool(BUILD_SYSTEM_RE.search(pyproject or ""))
+    packaged = bool(BUILD_SYSTEM_RE.search(pyproject or "")) and not _no_package(pyproject or "")
     install = variables.get("app_image_install_project", "auto")
     if mode == "pip":
         install_project = True  # pip install . always installs the project
     elif install is True or install is False:
         install_project = install
     else:
-        install_project = mode == "uv" and packaged
+        install_project = mode in LOCK_FILES and packaged
     return {"mode": mode, "install_project": install_project, "packaged": packaged}
 
 
@@ -277,15 +303,22 @@ def _project(v: Mapping[str, t.Any], present: t.Any, plan: Mapping[str, t.Any], 
     if install not in ("auto", True, False) or isinstance(install, int) and not isinstance(install, bool):
         problems.add("app_image_install_project", f"{show(install)}: must be auto, true or false")
         return
-    needed = {"uv": list(PROJECT_FILES), "pip": ["pyproject.toml"]}.get(plan["mode"], [])
+    needed = (["pyproject.toml", LOCK_FILES[plan["mode"]]] if plan["mode"] in LOCK_FILES
+              else ["pyproject.toml"] if plan["mode"] == "pip" else [])
     if plan["install_project"] and "pyproject.toml" not in needed:
         needed.append("pyproject.toml")
     missing = [name for name in needed if present is not None and name not in present]
     if missing:
-        variable = ("app_image_dependencies" if plan["mode"] in ("uv", "pip")
+        variable = ("app_image_dependencies" if plan["mode"] in LOCK_FILES or plan["mode"] == "pip"
                     else "app_image_install_project")
         problems.add(variable, f"{show(v.get(variable))} needs {' and '.join(needed)} in app_image_context_src"
                      f" ({context}); missing: {', '.join(missing)}")
+    locks = present_locks(present)
+    if setting == "auto" and plan["mode"] in LOCK_FILES and len(locks) > 1:
+        tools = [mode for mode, lock in LOCK_FILES.items() if lock in locks]
+        problems.add("app_image_dependencies", f"{show(setting)} finds {len(locks)} lock files in"
+                     f" app_image_context_src ({context}): {', '.join(locks)}; set app_image_dependencies to the"
+                     f" tool whose lock the image installs ({' or '.join(tools)}), or remove the stale lock")
     if plan["mode"] == "pip" and install is False:
         problems.add("app_image_install_project", "false: app_image_dependencies pip installs the project itself"
                      " (pip install .); use uv (a uv.lock) or requirements to leave it out")

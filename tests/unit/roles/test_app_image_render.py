@@ -54,6 +54,13 @@ EXTRA_CASES: dict[str, t.Any] = {
                                             "app_image_targets": ["api", "worker", "flower"]}),
     "pip_project": render_shapes.Case(None, {"app_image_context_src": str(CONTEXTS / "pip-project"),
                                              "app_image_gpu_requirements_file": "gpu.txt"}),
+    # Poetry's and PDM's locks (auto), the PDM one no package (distribution = false), offline from the wheelhouse.
+    "poetry_project": render_shapes.Case(None, {"app_image_context_src": str(CONTEXTS / "poetry-project"),
+                                                "app_image_targets": ["api", "flower"],
+                                                "app_image_gpu_requirements_file": "gpu.txt"}),
+    "pdm_project": render_shapes.Case(None, {"app_image_context_src": str(CONTEXTS / "pdm-project")}),
+    "pdm_project_offline": render_shapes.Case(None, {"app_image_context_src": str(CONTEXTS / "pdm-project"),
+                                                     "app_image_offline": True}),
 }
 
 
@@ -409,6 +416,41 @@ def test_a_uv_project_installs_what_its_lock_pins_and_the_project(rendered: dict
     # Flower's constraints come from pip list (a project installed from a wheel is a URL in pip freeze).
     flower = " ".join(i.args for i in dockerfile(rendered, "uv_project").stages["flower-wheels"].instructions)
     assert "pip list --format=freeze > /wheels-flower/constraints.txt" in flower
+
+
+def test_a_poetry_project_installs_what_its_lock_pins_and_the_project(rendered: dict[str, Path]) -> None:
+    builder = dockerfile(rendered, "poetry_project").stages["builder"]
+    copies = [i.args for i in builder.instructions if i.name == "COPY"]
+    assert copies[0] == "pyproject.toml poetry.lock gpu.txt ./"
+    text = " ".join(builder_run(rendered, "poetry_project").split())  # one space between words
+    assert "python -m venv /opt/poetry && /opt/poetry/bin/pip install --no-cache-dir poetry==2.5.1" \
+           " poetry-plugin-export==1.10.1 && " in text
+    export = "/opt/poetry/bin/poetry export --no-interaction --only main --format requirements.txt"
+    assert f"{export} --output requirements.lock && {export} --without-hashes --output requirements.txt" in text
+    assert "pip wheel --no-cache-dir --wheel-dir /wheels -r requirements.lock" in text  # hashes checked
+    assert 'set -- -r requirements.txt && if [ "$ENABLE_GPU" = true ]; then set -- "$@" -r gpu.txt; fi' in text
+    # A package (a [build-system], no package-mode = false): its own wheel, without dependencies.
+    assert copies[-1] == ". /src/" and "--find-links /wheels --no-deps /project/*.whl" in text
+    # Poetry stays in the builder: no other stage has /opt/poetry.
+    assert "/opt/poetry" not in (rendered["poetry_project"] / "Dockerfile").read_text().split("FROM base AS runtime")[1]
+    flower = " ".join(i.args for i in dockerfile(rendered, "poetry_project").stages["flower-wheels"].instructions)
+    assert "pip list --format=freeze > /wheels-flower/constraints.txt" in flower
+
+
+@pytest.mark.parametrize("case, source", [("pdm_project", ""), ("pdm_project_offline", "--no-index --find-links /wheelhouse ")])
+def test_a_pdm_project_installs_what_its_lock_pins(rendered: dict[str, Path], case: str, source: str) -> None:
+    builder = dockerfile(rendered, case).stages["builder"]
+    copies = [i.args for i in builder.instructions if i.name == "COPY"]
+    assert copies[-1] == "pyproject.toml pdm.lock ./"
+    text = " ".join(builder_run(rendered, case).split())  # one space between words
+    # Offline, PDM comes from the wheelhouse like every package; its export reads only the lock.
+    assert f"/opt/pdm/bin/pip install --no-cache-dir {source}pdm==2.29.4 && " in text
+    export = "PDM_CHECK_UPDATE=false /opt/pdm/bin/pdm export --prod --format requirements"
+    assert f"{export} --output requirements.lock && {export} --no-hashes --output requirements.txt" in text
+    assert f"pip wheel --no-cache-dir {source}--wheel-dir /wheels -r requirements.lock" in text
+    # distribution = false: no package, so the project is not installed (its code is still copied to the workdir).
+    assert ". /src/" not in copies and "/project/" not in text
+    assert "/opt/pdm" not in (rendered[case] / "Dockerfile").read_text().split("FROM base AS runtime")[1]
 
 
 def test_a_project_without_a_lock_is_installed_with_pip(rendered: dict[str, Path]) -> None:

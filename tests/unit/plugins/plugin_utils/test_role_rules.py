@@ -284,8 +284,14 @@ IMAGE_BAD: dict[str, tuple[dict[str, t.Any], t.Any, str, str]] = {
                              "pyproject.toml, uv.lock"),
     "pip_without_pyproject": ({"app_image_dependencies": "pip"}, True, "app_image_dependencies",
                               '"pip" needs pyproject.toml in app_image_context_src ("/src"); missing: pyproject.toml'),
-    "dependencies_unknown": ({"app_image_dependencies": "poetry"}, True, "app_image_dependencies",
-                             '"poetry": must be one of auto, requirements, uv, pip'),
+    "poetry_without_its_files": ({"app_image_dependencies": "poetry"}, True, "app_image_dependencies",
+                                 '"poetry" needs pyproject.toml and poetry.lock in app_image_context_src ("/src");'
+                                 " missing: pyproject.toml, poetry.lock"),
+    "pdm_without_its_files": ({"app_image_dependencies": "pdm"}, True, "app_image_dependencies",
+                              '"pdm" needs pyproject.toml and pdm.lock in app_image_context_src ("/src"); missing: '
+                              "pyproject.toml, pdm.lock"),
+    "dependencies_unknown": ({"app_image_dependencies": "hatch"}, True, "app_image_dependencies",
+                             '"hatch": must be one of auto, requirements, uv, poetry, pdm, pip'),
     "install_project_without_pyproject": ({"app_image_install_project": True}, True, "app_image_install_project",
                                           "true needs pyproject.toml in app_image_context_src"),
     "install_project_word": ({"app_image_install_project": "yes"}, True, "app_image_install_project",
@@ -362,6 +368,23 @@ def test_app_image_files_not_read_or_present_are_fine(changed: dict[str, t.Any])
     ({"app_image_dependencies": "uv", "app_image_install_project": False}, ["pyproject.toml", "uv.lock"],
      "  [build-system]  # indented, with a comment\n", ("uv", False)),
     ({"app_image_dependencies": "pip", "app_image_install_project": "auto"}, ["pyproject.toml"], "", ("pip", True)),
+    # Poetry's and PDM's locks: auto finds each (after uv.lock, then poetry.lock, then pdm.lock); the project is
+    # installed when packaged, unless the tool's own setting says it is no package.
+    ({}, ["pyproject.toml", "poetry.lock"], "[build-system]\nrequires = ['poetry-core']\n", ("poetry", True)),
+    ({}, ["pyproject.toml", "pdm.lock"], "[build-system]\nrequires = ['pdm-backend']\n", ("pdm", True)),
+    ({}, ["pyproject.toml", "poetry.lock"], "[tool.poetry]\npackage-mode = false  # an app\n[build-system]\n",
+     ("poetry", False)),
+    ({}, ["pyproject.toml", "pdm.lock"], "[tool.pdm]\ndistribution = false\n\n[build-system]\n", ("pdm", False)),
+    ({}, ["pyproject.toml", "pdm.lock"], "[tool.pdm.dev-dependencies]\ndistribution = false\n[build-system]\n",
+     ("pdm", True)),  # the setting belongs to [tool.pdm], not to another table
+    ({}, ["pyproject.toml", "pdm.lock"], "[ tool . pdm ]\ndistribution=false\n[build-system]\n", ("pdm", False)),
+    ({}, ["pyproject.toml", "poetry.lock", "pdm.lock"], "", ("poetry", False)),  # several: refused by the check
+    ({}, ["pyproject.toml", "uv.lock", "poetry.lock", "pdm.lock"], "", ("uv", False)),
+    ({}, ["requirements.txt", "pyproject.toml", "poetry.lock", "pdm.lock"], "", ("requirements", False)),
+    ({}, ["poetry.lock"], "", ("requirements", False)),  # a lock without pyproject.toml is no project
+    ({"app_image_dependencies": "pdm"}, ["pyproject.toml", "uv.lock", "pdm.lock"], "[build-system]", ("pdm", True)),
+    ({"app_image_dependencies": "poetry", "app_image_install_project": False}, ["pyproject.toml", "poetry.lock"],
+     "[build-system]", ("poetry", False)),
 ])
 def test_app_image_dependency_plan(changed: dict[str, t.Any], present: t.Any, pyproject: str,
                                    plan: tuple[str, bool]) -> None:
@@ -374,9 +397,30 @@ def test_app_image_dependency_plan(changed: dict[str, t.Any], present: t.Any, py
     ({"app_image_requirements_file": ""}, ["pyproject.toml"]),  # auto finds pip's pyproject.toml
     ({"app_image_dependencies": "uv", "app_image_install_project": True}, ["pyproject.toml", "uv.lock"]),
     ({"app_image_dependencies": "pip", "app_image_gpu_requirements_file": "gpu.txt"}, ["pyproject.toml", "gpu.txt"]),
+    ({}, ["pyproject.toml", "poetry.lock"]),
+    ({}, ["pyproject.toml", "pdm.lock"]),
+    # Several locks: fine once the tool is named, or when the requirements file wins anyway.
+    ({"app_image_dependencies": "poetry"}, ["pyproject.toml", "uv.lock", "poetry.lock"]),
+    ({}, ["requirements.txt", "pyproject.toml", "uv.lock", "pdm.lock"]),
+    # Offline: each tool comes from the wheelhouse, and its export reads only the lock.
+    ({"app_image_dependencies": "poetry", "app_image_offline": True}, ["pyproject.toml", "poetry.lock"]),
+    ({"app_image_offline": True}, ["pyproject.toml", "pdm.lock"]),
 ])
 def test_app_image_project_sources_are_fine(changed: dict[str, t.Any], present: list[str]) -> None:
     assert app_image_problems(dict(AI, **changed), True, present) == []
+
+
+@pytest.mark.parametrize(("present", "locks", "tools"), [
+    (["pyproject.toml", "uv.lock", "poetry.lock"], "uv.lock, poetry.lock", "uv or poetry"),
+    (["pyproject.toml", "pdm.lock", "poetry.lock"], "poetry.lock, pdm.lock", "poetry or pdm"),
+    (["pyproject.toml", "uv.lock", "poetry.lock", "pdm.lock"], "uv.lock, poetry.lock, pdm.lock", "uv or poetry or pdm"),
+])
+def test_app_image_auto_refuses_several_locks(present: list[str], locks: str, tools: str) -> None:
+    problems = app_image_problems(dict(AI, app_image_requirements_file="requirements/base.txt"), True, present)
+    count = len(locks.split(", "))
+    assert problems == [f'app_image_dependencies: "auto" finds {count} lock files in app_image_context_src ("/src"):'
+                        f" {locks}; set app_image_dependencies to the tool whose lock the image installs ({tools}),"
+                        " or remove the stale lock"]
 
 
 def test_app_image_pip_always_installs_the_project() -> None:
