@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 import typing as t
 import uuid
 from pathlib import Path
@@ -39,3 +40,32 @@ def built_image(client: t.Any, context: Path, prefix: str, target: str = "api") 
                 client.images.remove(name, force=True)
             except Exception:  # pylint: disable=broad-exception-caught  # may not exist after a failed build
                 pass
+
+
+def run_in(client: t.Any, image: str, *command: str, workdir: str = "/", network: str | None = None) -> str:
+    """The output of a command run in a throwaway container of the image (no entrypoint)."""
+    out = client.containers.run(image, list(command), remove=True, working_dir=workdir, entrypoint=[],
+                                network_mode=network)
+    return out.decode().strip()
+
+
+@contextlib.contextmanager
+def healthy_container(client: t.Any, image: str, name: str, timeout: float = 60) -> t.Iterator[tuple[t.Any, str]]:
+    """Run the image with its port 8000 on a loopback port; yield the container, once healthy, and that port.
+
+    Fails with the container's last log lines when it turns unhealthy or is not healthy within timeout seconds;
+    the container is removed afterwards.
+    """
+    container = client.containers.run(image, name=name, detach=True, ports={"8000/tcp": ("127.0.0.1", None)})
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            container.reload()
+            status = (container.attrs["State"].get("Health") or {}).get("Status")
+            if status == "healthy":
+                break
+            assert status != "unhealthy" and time.monotonic() < deadline, container.logs(tail=50).decode()
+            time.sleep(0.5)
+        yield container, container.attrs["NetworkSettings"]["Ports"]["8000/tcp"][0]["HostPort"]
+    finally:
+        container.remove(force=True)

@@ -26,13 +26,13 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import time
 import typing as t
 import urllib.request
 import uuid
 from pathlib import Path
 
 import pytest
+from built_image import healthy_container, run_in  # tests/harness
 
 HARNESS = Path(__file__).resolve().parents[2] / "tests" / "harness"
 APP = Path(__file__).resolve().parent / "byod-app"
@@ -138,10 +138,6 @@ def messages(result: t.Any, name: str) -> str:
     return " ".join(str(host.get("msg", "")) for task, host in tasks(result) if task == name)
 
 
-def run_in(docker_client: t.Any, image: str, *command: str) -> str:
-    return docker_client.containers.run(image, list(command), remove=True, entrypoint=[]).decode().strip()
-
-
 def test_the_apps_own_dockerfile_is_built_checked_and_idempotent(
         app: dict[str, t.Any], docker_client: t.Any, playbook: t.Callable[..., t.Any]) -> None:
     local, build_dir = f"{app['name']}-api:1.0.0", app["tmp"] / "host-build"
@@ -169,19 +165,9 @@ def test_the_apps_own_dockerfile_is_built_checked_and_idempotent(
     again = run_role(playbook, app["vars"])
     assert ok(again)["changed"] == 0, changed_tasks(again)
 
-    container = docker_client.containers.run(local, name=f"{app['name']}-run", detach=True,
-                                             ports={"8000/tcp": ("127.0.0.1", None)})
-    deadline = time.monotonic() + 60
-    while True:
-        container.reload()
-        status = (container.attrs["State"].get("Health") or {}).get("Status")
-        if status == "healthy":
-            break
-        assert status != "unhealthy" and time.monotonic() < deadline, container.logs(tail=50).decode()
-        time.sleep(0.5)
-    port = container.attrs["NetworkSettings"]["Ports"]["8000/tcp"][0]["HostPort"]
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as answer:
-        assert json.loads(answer.read()) == {"app": "byod", "path": "/"}
+    with healthy_container(docker_client, local, f"{app['name']}-run") as (_container, port):
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as answer:
+            assert json.loads(answer.read()) == {"app": "byod", "path": "/"}
 
     # The Dockerfile is part of the build context hash: a change to it is a change of sources.
     with (app["src"] / "Dockerfile").open("a") as dockerfile:

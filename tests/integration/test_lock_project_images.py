@@ -28,7 +28,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 import tomllib
 import typing as t
 import urllib.request
@@ -37,7 +36,7 @@ from pathlib import Path
 import pytest
 import yaml
 import render_shapes  # tests/harness, put on sys.path by tests/conftest.py
-from built_image import built_image  # tests/harness
+from built_image import built_image, healthy_container, run_in  # tests/harness
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULTS = yaml.safe_load((REPO_ROOT / "roles" / "app_image" / "defaults" / "main.yml").read_text())
@@ -61,12 +60,6 @@ TOOLS = {
     "pdm": Tool("pdm-api", "pdm.lock", [f"pdm=={DEFAULTS['app_image_pdm_version']}", "hishel<2"],
                 "PDM_CHECK_UPDATE=false /opt/pdm/bin/pdm export --prod --format requirements"),
 }
-
-
-def run_in(docker_client: t.Any, image: str, *command: str, workdir: str = "/", network: str | None = None) -> str:
-    out = docker_client.containers.run(image, list(command), remove=True, working_dir=workdir, entrypoint=[],
-                                       network_mode=network)
-    return out.decode().strip()
 
 
 def lock(tool: str, source: Path, venv: Path) -> None:
@@ -156,21 +149,8 @@ def test_the_export_reads_only_the_lock(tool: str, docker_client: t.Any, image: 
 
 
 def test_it_runs_as_non_root_and_turns_healthy(tool: str, docker_client: t.Any, image: str) -> None:
-    container = docker_client.containers.run(image, name=f"{image}-run", detach=True,
-                                             ports={"8000/tcp": ("127.0.0.1", None)})
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            container.reload()
-            status = (container.attrs["State"].get("Health") or {}).get("Status")
-            if status == "healthy":
-                break
-            assert status != "unhealthy" and time.monotonic() < deadline, container.logs(tail=50).decode()
-            time.sleep(0.5)
+    with healthy_container(docker_client, image, f"{image}-run") as (container, port):
         assert container.attrs["Config"]["User"] == "10001:10001"
         assert run_in(docker_client, image, "id", "-u") == "10001"
-        port = container.attrs["NetworkSettings"]["Ports"]["8000/tcp"][0]["HostPort"]
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as answer:
             assert json.loads(answer.read()) == {"name": TOOLS[tool].example, "version": "0.1.0"}
-    finally:
-        container.remove(force=True)

@@ -23,7 +23,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 import tomllib
 import typing as t
 import urllib.request
@@ -31,16 +30,11 @@ from pathlib import Path
 
 import pytest
 import render_shapes  # tests/harness, put on sys.path by tests/conftest.py
-from built_image import built_image  # tests/harness
+from built_image import built_image, healthy_container, run_in  # tests/harness
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO_ROOT / "examples" / "uv-backend"
 PYTHON_BASE = "aistack-test/python:3.13-slim"
-
-
-def run_in(docker_client: t.Any, image: str, *command: str, workdir: str = "/") -> str:
-    out = docker_client.containers.run(image, list(command), remove=True, working_dir=workdir, entrypoint=[])
-    return out.decode().strip()
 
 
 @pytest.fixture(scope="module")
@@ -101,20 +95,7 @@ def test_the_package_imports_from_any_directory(docker_client: t.Any, image: str
 
 
 def test_it_runs_as_non_root_and_turns_healthy(docker_client: t.Any, image: str) -> None:
-    container = docker_client.containers.run(image, name=f"{image}-run", detach=True,
-                                             ports={"8000/tcp": ("127.0.0.1", None)})
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            container.reload()
-            status = (container.attrs["State"].get("Health") or {}).get("Status")
-            if status == "healthy":
-                break
-            assert status != "unhealthy" and time.monotonic() < deadline, container.logs(tail=50).decode()
-            time.sleep(0.5)
+    with healthy_container(docker_client, image, f"{image}-run") as (container, port):
         assert container.attrs["Config"]["User"] == "10001:10001"
-        port = container.attrs["NetworkSettings"]["Ports"]["8000/tcp"][0]["HostPort"]
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as answer:
             assert json.loads(answer.read()) == {"name": "uv-backend", "version": "0.1.0"}
-    finally:
-        container.remove(force=True)
