@@ -49,7 +49,7 @@ ROLE = """
   ansible.builtin.debug:
     var: aistack_image
 """
-CHECK_TASK = "build | Check the images built from the app's Dockerfile"
+CHECK_TASK = "build_checks | Check the images built from the app's Dockerfile"
 
 
 @pytest.fixture(scope="module")
