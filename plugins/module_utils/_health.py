@@ -354,6 +354,77 @@ def describe(result: dict[str, t.Any]) -> str:
     return f"{who} {text}" + (f": {detail}" if detail else "")
 
 
+REPORT_LOG_LINES = 15  # log lines per container in the readable report
+_REPORT_WIDTH = 300  # characters of one probe or log line in it
+
+
+def _clip(line: str) -> str:
+    line = line.rstrip()
+    return line if len(line) <= _REPORT_WIDTH else line[:_REPORT_WIDTH - 3] + "..."
+
+
+def probe_line(entries: t.Sequence[dict[str, t.Any]]) -> str:
+    """The useful line of the last health probe: its last non-empty output line ("" without a probe).
+
+    A probe that fails with a traceback prints the exception last; the lines above it are the stack.
+    """
+    if not entries:
+        return ""
+    last = entries[-1]
+    lines = [line for line in str(last.get("output") or "").splitlines() if line.strip()]
+    said = _clip(lines[-1].strip()) if lines else "(no output)"
+    return f"exit {last.get('exit_code')}: {said}"
+
+
+def reason_phrase(result: dict[str, t.Any]) -> str:
+    """Why one container failed, in words: unhealthy, exited with code 3, restarting (4 restarts, last exit 1)."""
+    reason = result.get("reason") or "failed"
+    code = result.get("exit_code")
+    restarts = result.get("restart_count")
+    if reason == "unhealthy":
+        return f"unhealthy (status {result.get('status') or '?'})"
+    if reason == "exited":
+        return f"exited with code {code}" if code is not None else "exited"
+    if reason == "restarted":
+        return f"restarting ({restarts or 0} restart(s), last exit code {code})"
+    if reason == "oom_killed":
+        return f"killed for running out of memory (exit code {code})"
+    if reason == "timeout":
+        return f"still {result.get('health') or result.get('status') or 'not ready'} after {result.get('elapsed')} s"
+    text = REASON_TEXT.get(reason, reason)
+    detail = result.get("detail") or ""
+    return text + (f" ({detail})" if detail else "")
+
+
+def failure_report(results: t.Sequence[dict[str, t.Any]], log_lines: int = REPORT_LOG_LINES) -> str:
+    """One readable block per failed container: name, reason, the last probe's useful line, the last log lines.
+
+    "" when no container failed. What a task's failure message prints once, instead of the results as JSON.
+    """
+    blocks = []
+    for result in results:
+        if not result.get("reason"):
+            continue
+        who = result.get("name") or "?"
+        if result.get("service"):
+            who += f" (service {result['service']})"
+        lines = [f"{who}: {reason_phrase(result)}"]
+        probe = probe_line(result.get("health_log") or [])
+        if probe:
+            lines.append(f"  last probe: {probe}")
+        tail = [_clip(line) for line in (result.get("log_tail") or [])]
+        while tail and not tail[-1].strip():
+            tail.pop()
+        tail = tail[-log_lines:] if log_lines > 0 else []
+        if tail:
+            lines.append(f"  last {len(tail)} log line(s):")
+            lines.extend(f"    {line}" for line in tail)
+        elif result.get("id"):
+            lines.append("  no log lines")
+        blocks.append("\n".join(lines))
+    return "\n".join(blocks)
+
+
 # --------------------------------------------------------------------------
 # The waiter: I/O against the engine
 

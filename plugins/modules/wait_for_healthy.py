@@ -261,6 +261,22 @@ elapsed:
   returned: always
   type: float
   sample: 3.151
+report:
+  description:
+    - For each container that failed the wait, one readable block of lines, once; V("") when the wait succeeded.
+    - A block gives the container's name and service, the reason (unhealthy, exited with its code, restarting with
+      its restart count and last exit code, ...), the useful line of the last health probe (its last non-empty
+      output line, not the whole traceback) and the last lines of its log (at most 15, and at most O(log_lines)).
+    - Meant for a task's failure message or a C(debug) of its lines, in place of RV(containers) as JSON.
+  returned: always
+  type: str
+  sample: |-
+    horus-api-1 (service api): unhealthy (status running)
+      last probe: exit 1: urllib.error.URLError: <urlopen error [Errno 111] Connection refused>
+      last 2 log line(s):
+        INFO:     Started server process [1]
+        ERROR:    Application startup failed. Exiting.
+  version_added: 0.2.0
 stream_interruptions:
   description: How often the event stream broke or could not be opened, so that the module inspected instead.
   returned: always
@@ -291,7 +307,12 @@ from ansible_collections.aistack.deploy.plugins.module_utils._docker_client impo
     DockerException,
     get_client,
 )
-from ansible_collections.aistack.deploy.plugins.module_utils._health import HealthWaiter, engine_host
+from ansible_collections.aistack.deploy.plugins.module_utils._health import (
+    REPORT_LOG_LINES,
+    HealthWaiter,
+    engine_host,
+    failure_report,
+)
 
 
 def main() -> None:
@@ -345,6 +366,7 @@ def main() -> None:
         "elapsed": round(time.monotonic() - started, 3),
         "stream_interruptions": waiter.stream_interruptions,
         "engine_stopped": waiter.engine_stopped,
+        "report": failure_report(results, min(REPORT_LOG_LINES, params["log_lines"])),
     }
     if not ok:
         module.fail_json(msg=message, **result)

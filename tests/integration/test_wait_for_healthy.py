@@ -155,7 +155,7 @@ def test_healthy(play: dict[str, Task]) -> None:
     container = _only(task)
     assert container["ready"] and container["waited_for"] == "healthy" and container["health"] == "healthy"
     assert 0 < container["elapsed"] < FAST_FAIL
-    assert "log_tail" not in container
+    assert "log_tail" not in container and task.result["report"] == ""
 
 
 def test_check_mode(play: dict[str, Task]) -> None:
@@ -173,6 +173,11 @@ def test_unhealthy_fails_fast_with_evidence(play: dict[str, Task]) -> None:
     assert "probe says no" in container["health_log"][-1]["output"]
     assert "starting up" in container["log_tail"]
     assert task.result["msg"].endswith("turned unhealthy: last probe exited 1: probe says no")
+    # The readable report: one block, the probe's useful line and the log, each once.
+    report = task.result["report"].splitlines()
+    assert report[0] == f"{container['name']}: unhealthy (status running)", report
+    assert report[1] == "  last probe: exit 1: probe says no", report
+    assert "    starting up" in report and task.result["report"].count("probe says no") == 1
 
 
 def test_exit_fails_fast(play: dict[str, Task]) -> None:
@@ -181,6 +186,9 @@ def test_exit_fails_fast(play: dict[str, Task]) -> None:
     container = _only(task)
     assert (container["reason"], container["exit_code"], container["status"]) == ("exited", 3, "exited")
     assert container["log_tail"] == ["bye"] and container["oom_killed"] is False
+    # Its probe may or may not have run in its two seconds: the block has a probe line or not.
+    report = [line for line in task.result["report"].splitlines() if not line.startswith("  last probe: ")]
+    assert report == [f"{container['name']}: exited with code 3", "  last 1 log line(s):", "    bye"], report
 
 
 def test_restart_loop_fails(play: dict[str, Task]) -> None:

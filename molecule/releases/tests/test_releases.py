@@ -263,6 +263,9 @@ def test_failed_release_goes_back_and_state_agrees(one):
     assert "Release 1.0.2 of reference did not become healthy" in output
     assert "Rolled back to release 1.0.1, which is healthy again" in output
     assert "503" in output  # the failed container's log tail is in the diagnostics
+    # Once, as a readable block (wait_for_healthy's report), not as the gate's results in JSON.
+    assert output.count("(service api): unhealthy") == 1 and output.count("  last probe: exit ") == 1, output[-6000:]
+    assert '"health_log"' not in output and '"log_tail"' not in output
     wait_healthy(one, 30)
     agree(one, "1.0.1")
     last = state(one)["history"][-1]

@@ -743,3 +743,79 @@ def test_success_needs_no_ping() -> None:
     ok, _message, _results, waiter = wait(api, host="gpu01")
     assert ok and waiter.engine_stopped is False
     assert "ping" not in api.calls
+
+
+# --------------------------------------------------------------------------
+# The readable report: one block per failed container
+
+
+_TRACEBACK = "\n".join([
+    "Traceback (most recent call last):",
+    '  File "<string>", line 1, in <module>',
+    '  File "/usr/lib/python3.13/urllib/request.py", line 189, in urlopen',
+    "    return opener.open(url, data, timeout)",
+    "urllib.error.URLError: <urlopen error [Errno 111] Connection refused>",
+    "",
+    "",
+])
+
+
+@pytest.mark.parametrize("entries, expected", [
+    ([], ""),
+    ([{"exit_code": 0, "output": "ok"}, {"exit_code": 1, "output": _TRACEBACK}],
+     "exit 1: urllib.error.URLError: <urlopen error [Errno 111] Connection refused>"),
+    ([{"exit_code": 1, "output": "  \n\n"}], "exit 1: (no output)"),
+    ([{"exit_code": -1, "output": "x" * 500}], "exit -1: " + "x" * 297 + "..."),
+])
+def test_probe_line(entries: list[dict[str, t.Any]], expected: str) -> None:
+    assert h.probe_line(entries) == expected
+
+
+@pytest.mark.parametrize("result, expected", [
+    ({"reason": "unhealthy", "status": "running"}, "unhealthy (status running)"),
+    ({"reason": "exited", "exit_code": 3}, "exited with code 3"),
+    ({"reason": "restarted", "exit_code": 1, "restart_count": 4}, "restarting (4 restart(s), last exit code 1)"),
+    ({"reason": "oom_killed", "exit_code": 137}, "killed for running out of memory (exit code 137)"),
+    ({"reason": "timeout", "health": "starting", "elapsed": 60.0}, "still starting after 60.0 s"),
+    ({"reason": "removed", "detail": "it exited with code 0"}, "was removed (it exited with code 0)"),
+    ({"reason": "not_found"}, "does not exist"),
+])
+def test_reason_phrase(result: dict[str, t.Any], expected: str) -> None:
+    assert h.reason_phrase(result) == expected
+
+
+def test_failure_report_one_block_per_failed_container() -> None:
+    results = [
+        {"name": "demo-redis-1", "service": "redis", "ready": True},
+        {"name": "demo-api-1", "id": "a" * 64, "service": "api", "status": "running", "reason": "unhealthy",
+         "health_log": [{"exit_code": 1, "output": "first"}, {"exit_code": 1, "output": _TRACEBACK}],
+         "log_tail": [f"line {number}" for number in range(1, 51)] + ["", ""]},
+        {"name": "demo-worker-1", "id": "b" * 64, "service": "worker", "status": "exited", "reason": "exited",
+         "exit_code": 3, "health_log": [], "log_tail": []},
+    ]
+    report = h.failure_report(results)
+    assert report.splitlines() == [
+        "demo-api-1 (service api): unhealthy (status running)",
+        "  last probe: exit 1: urllib.error.URLError: <urlopen error [Errno 111] Connection refused>",
+        "  last 15 log line(s):",
+        *[f"    line {number}" for number in range(36, 51)],
+        "demo-worker-1 (service worker): exited with code 3",
+        "  no log lines",
+    ]
+    # Once: each container's name, its probe's line and a log line appear a single time.
+    assert report.count("demo-api-1") == 1 and report.count("Connection refused") == 1
+    assert report.count("line 50") == 1 and "Traceback" not in report and "redis" not in report
+
+
+def test_failure_report_empty_when_nothing_failed() -> None:
+    assert h.failure_report([{"name": "a", "ready": True}]) == ""
+    assert h.failure_report([]) == ""
+
+
+def test_failure_report_fewer_log_lines_and_a_missing_container() -> None:
+    results = [{"name": "gone", "id": None, "reason": "not_found", "log_tail": []},
+               {"name": "c", "id": "c" * 64, "reason": "exited", "exit_code": 1, "log_tail": ["a", "b", "c"]}]
+    assert h.failure_report(results, 2).splitlines() == [
+        "gone: does not exist", "c: exited with code 1", "  last 2 log line(s):", "    b", "    c"]
+    assert h.failure_report(results, 0).splitlines() == ["gone: does not exist", "c: exited with code 1",
+                                                         "  no log lines"]
