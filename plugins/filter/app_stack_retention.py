@@ -11,7 +11,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 name: app_stack_retention_plan
-version_added: 0.1.0
+version_added: 0.2.0
 short_description: The app_stack role's retention entries, checked against its volumes and normalized
 description:
   - Checks C(app_stack_retention), a list of C({volume, path, max_age, max_size, pattern}), against the volumes of the
