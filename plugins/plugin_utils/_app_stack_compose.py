@@ -20,6 +20,9 @@ from ansible_collections.aistack.deploy.plugins.plugin_utils._switch import RELE
 
 # The compose profile of one-off jobs: no `up` activates it, `docker compose run <job>` still runs the job.
 JOB_PROFILE = "aistack-job"
+# A replica of a per_gpu service: the service it is one of, and the index of its GPU.
+REPLICA_LABEL = "io.aistack.deploy.replica-of"
+GPU_LABEL = "io.aistack.deploy.gpu"
 # The PostgreSQL service's env_file, beside the release's .env: its password alone.
 POSTGRES_ENV_FILE = "postgres.env"
 
@@ -68,12 +71,21 @@ def _service(sname: str, svc: dict[str, t.Any], model: dict[str, t.Any], default
         del out["logging"]["options"]
     labels = dict(svc["labels"])
     labels["io.aistack.deploy.app"] = model["name"]
+    aliases = []
+    if svc.get("replica_of"):
+        # A replica of a per_gpu service answers to the service's name too (the others reach any replica by it).
+        labels[REPLICA_LABEL] = svc["replica_of"]
+        labels[GPU_LABEL] = str(svc["gpu_index"])
+        aliases.append(svc["replica_of"])
     if svc.get("rollout") == "start-first" and not svc.get("job"):
         # The proxy reaches this release's containers by this alias (targets.conf), so the next release's
-        # can start beside them and pass the gate before they get a request.
+        # can start beside them and pass the gate before they get a request; a per_gpu service's replicas
+        # share their service's.
         release = str(defaults.get("release", ""))
         labels[RELEASE_LABEL] = release
-        out["networks"] = {"default": {"aliases": [release_alias(sname, release)]}}
+        aliases.append(release_alias(svc.get("replica_of") or sname, release))
+    if aliases:
+        out["networks"] = {"default": {"aliases": aliases}}
     out["labels"] = dict(sorted(labels.items()))
     return out
 

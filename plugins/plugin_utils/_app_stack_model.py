@@ -20,6 +20,7 @@ Pure functions over plain data, used by the filters in plugins/filter/app_stack.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import re
 from collections.abc import Mapping, Sequence
@@ -31,6 +32,7 @@ from ansible_collections.aistack.deploy.plugins.plugin_utils._app_stack_service 
     PORT_RE,
     SERVICE_KEYS,
     duration,
+    engine_major,
     gpu_label,
     host_gpu,
     is_int,
@@ -51,6 +53,9 @@ PROXY_CONFIG_PATH = "/etc/aistack-proxy"
 ENV_FROM_SOURCES = ("postgres.host", "postgres.port", "postgres.user", "postgres.db", "postgres.password",
                     "postgres.url", "redis.host", "redis.port", "redis.url")
 ENV_FROM_SECRETS = frozenset({"postgres.password", "postgres.url"})
+# CDI devices of NVIDIA GPUs (nvidia-ctk cdi generate), and the first Docker Engine that injects CDI devices.
+CDI_KIND = "nvidia.com/gpu"
+CDI_ENGINE = 25
 # Host directories the role must never chown or chmod as a volume.
 SYSTEM_DIRS = ("/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/proc", "/run", "/sbin", "/sys",
                "/usr", "/var/lib/docker", "/var/lib/containerd", "/var/run", "/root", "/home", "/tmp", "/var",
@@ -158,8 +163,12 @@ def app_stack_model(spec: t.Any) -> dict[str, t.Any]:
     explicit = {sname for sname, sspec in stack.services_in.items() if isinstance(sspec, dict) and "rollout" in sspec}
     rollout_notes = _rollouts(services, explicit, stack.active, stack.presets, stack.proxy_runs,
                               _GpuFree(_gpu_free(stack.spec, stack.problems), stack.spec["host_gpus"]), stack.problems)
+    services, replicas = _replicas(stack, services, volumes)
+    _gpus_given(stack, services)
+    _cdi_form(stack, services)
     model = _model(stack, services, volumes, owners, rollout_notes)
     model["env_from_secrets"] = env_from_secrets
+    model["replicas"] = replicas
     return model
 
 
@@ -422,6 +431,9 @@ def _over_preset(stack: _Stack, sname: str, sspec: dict[str, t.Any], where: str)
     if "depends_on" not in sspec:
         merged["depends_on"] = [dep for dep in presets.get(preset_name, {}).get("_depends_on") or []
                                 if dep in stack.chosen and dep != sname]
+    if sspec.get("per_gpu") is True and "gpu" not in sspec:
+        # One replica per GPU takes the place of the preset's gpu (auto).
+        merged.pop("gpu", None)
     if stack.proxy_runs and presets.get(preset_name, {}).get("_proxied") and "ports" not in sspec:
         # Behind the proxy, the proxy is the way in: no host port, so two releases can run side by side.
         merged["ports"] = []
@@ -682,7 +694,7 @@ def _host_gpus(spec: Mapping[str, t.Any], problems: Problems) -> list[dict[str, 
 
 
 def _exclusive_gpus(stack: _Stack, services: dict[str, dict[str, t.Any]]) -> None:
-    """A GPU a running service names by index or UUID is its own: a second service naming it is refused.
+    """A GPU a running service names by index or UUID, or takes with per_gpu, is its own: a second is refused.
 
     Where aistack_gpu lists the GPUs, an index and the UUID of the same GPU are the same GPU. A count, true or
     auto is shared use and claims nothing: such a service may get a GPU another names.
@@ -695,10 +707,11 @@ def _exclusive_gpus(stack: _Stack, services: dict[str, dict[str, t.Any]]) -> Non
             key, label = gpu_label(device_id, stack.spec["host_gpus"])
             other = claimed.setdefault(key, sname)
             if other != sname:
-                stack.problems.add(f"app_stack_services.{sname}.gpu",
-                                   f"{label} is also given to service {other!r} (app_stack_services.{other}.gpu): "
-                                   "a GPU named by index or UUID is one service's alone (allowed: another GPU, or "
-                                   "a count, true or auto, which share the host's GPUs)")
+                stack.problems.add(f"app_stack_services.{sname}.{_gpu_key(svc)}",
+                                   f"{label} is also given to service {other!r} (app_stack_services.{other}."
+                                   f"{_gpu_key(services[other])}): a GPU named by index or UUID, or taken by "
+                                   "per_gpu, is one service's alone (allowed: another GPU, or a count, true or "
+                                   "auto, which share the host's GPUs)")
 
 
 def _gpu_room(svc: dict[str, t.Any], gpu_free: _GpuFree) -> tuple[str, bool]:
@@ -741,6 +754,116 @@ def _free_of(device_id: str, gpu_free: _GpuFree) -> int | None:
     found = host_gpu(device_id, gpu_free.gpus)
     position = found[0] if found else (int(device_id) if device_id.isdigit() and not gpu_free.gpus else None)
     return gpu_free.free[position] if position is not None and position < len(gpu_free.free) else None
+
+
+def _gpu_key(svc: dict[str, t.Any]) -> str:
+    """The service setting that asks for its GPUs: per_gpu or gpu."""
+    return "per_gpu" if svc.get("per_gpu") else "gpu"
+
+
+def _replicas(stack: _Stack, services: dict[str, dict[str, t.Any]],
+              volumes: dict[str, dict[str, t.Any]]) -> tuple[dict[str, dict[str, t.Any]], dict[str, list[str]]]:
+    """Each per_gpu service as one replica per GPU of the host, <service>-gpu<index>, pinned to that GPU.
+
+    Runs after the checks across services, which saw the service with every GPU it takes. A replica is the
+    service's settings with one GPU; what depends on the service, or mounts a volume with it, now names every
+    replica. Returns the services and the replicas of each per_gpu service, in GPU order.
+    """
+    out: dict[str, dict[str, t.Any]] = {}
+    replicas: dict[str, list[str]] = {}
+    for sname, svc in services.items():
+        device = (svc["reservations"].get("devices") or [{}])[0]
+        if not svc.get("per_gpu") or not device.get("device_ids"):
+            out[sname] = svc
+            continue
+        published = [port for port in svc["ports"] if (match := PORT_RE.match(port)) and match.group("host")]
+        if published:
+            stack.problems.add(f"app_stack_services.{sname}.ports",
+                               f"per_gpu runs one replica per GPU, which cannot share host port(s) "
+                               f"{', '.join(published)} (allowed: none; reach the replicas through a proxy "
+                               f"service, or by the service's name {sname!r} from the others)")
+        replicas[sname] = []
+        for device_id in device["device_ids"]:
+            name = f"{sname}-gpu{device_id}"
+            if name in services:
+                stack.problems.add(f"app_stack_services.{sname}.per_gpu",
+                                   f"its replica on GPU {device_id} would be named {name!r}, as service {name!r} "
+                                   "is: rename one of them")
+                continue
+            replica = copy.deepcopy(svc)
+            replica["reservations"]["devices"] = [dict(device, device_ids=[device_id])]
+            replica.update(replica_of=sname, gpu_index=int(device_id))
+            out[name] = replica
+            replicas[sname].append(name)
+    for svc in out.values():
+        svc["depends_on"] = [name for dep in svc["depends_on"] for name in replicas.get(dep, [dep])]
+    for volume in volumes.values():
+        volume["mounted_by"] = [name for user in volume["mounted_by"] for name in replicas.get(user, [user])]
+    return out, replicas
+
+
+def _gpus_given(stack: _Stack, services: dict[str, dict[str, t.Any]]) -> None:
+    """Which GPUs each service's containers get: ``gpus`` and ``gpu_count`` of every service.
+
+    ``gpus``: the indexes of the host's GPUs (aistack_gpu.gpus) it gets; where the host does not list its GPUs,
+    the ids a list names as written, and nothing for a count. ``gpu_count``: how many GPUs one container gets
+    (None for every GPU of a host whose GPUs are not listed). The pre-flight names these GPUs, the gate counts them.
+    """
+    host_gpus = stack.spec["host_gpus"]
+    indexes = [gpu["index"] for gpu in host_gpus]
+    for svc in services.values():
+        device = (svc["reservations"].get("devices") or [{}])[0]
+        if not device:
+            svc["gpus"], svc["gpu_count"] = [], 0
+        elif "device_ids" in device:
+            found = [host_gpu(device_id, host_gpus) for device_id in device["device_ids"]]
+            svc["gpus"] = [gpu[1]["index"] if gpu else device_id for gpu, device_id in zip(found, device["device_ids"])]
+            svc["gpu_count"] = len(found)
+        elif device["count"] == "all":
+            svc["gpus"], svc["gpu_count"] = indexes, len(indexes) if indexes else None
+        else:
+            svc["gpus"], svc["gpu_count"] = indexes[:device["count"]], device["count"]
+
+
+def _cdi_form(stack: _Stack, services: dict[str, dict[str, t.Any]]) -> None:
+    """Where the host's containers get GPUs through CDI, ask for them by CDI device name (driver cdi).
+
+    CDI where nvidia_toolkit generated a CDI specification (aistack_gpu.cdi_devices names its devices:
+    nvidia_toolkit_runtime_mode cdi) and the engine injects CDI devices (Docker Engine 25 or later); the
+    nvidia driver's device request (count, device_ids) everywhere else. A count N is the first N GPUs, as
+    the nvidia driver gives them; a GPU named by UUID is asked for by its index.
+    """
+    cdi_devices = stack.spec.get("cdi_devices") or []
+    if not str_list(cdi_devices):
+        stack.problems.add("aistack_gpu.cdi_devices", f"must be a list of CDI device names (got {cdi_devices!r})")
+        return
+    if not cdi_devices or engine_major(stack.spec.get("engine_version")) < CDI_ENGINE:
+        return
+    for sname, svc in services.items():
+        device = (svc["reservations"].get("devices") or [{}])[0]
+        if not device:
+            continue
+        names = _cdi_names(device, stack.spec["host_gpus"])
+        # A GPU the host does not list is a problem of its own already (_gpus_on_host).
+        missing = [name for name, listed in names if listed and name not in cdi_devices]
+        if missing and stack.active(svc):
+            stack.problems.add(f"app_stack_services.{svc.get('replica_of', sname)}.{_gpu_key(svc)}",
+                               f"{', '.join(missing)}: not a CDI device of this host (aistack_gpu.cdi_devices, "
+                               f"from nvidia_toolkit's CDI specification: {', '.join(cdi_devices)})")
+        svc["reservations"]["devices"] = [{"driver": "cdi", "device_ids": [name for name, _listed in names],
+                                           "capabilities": ["gpu"]}]
+
+
+def _cdi_names(device: dict[str, t.Any], host_gpus: list[dict[str, t.Any]]) -> list[tuple[str, bool]]:
+    """The CDI device names of an nvidia device request, each with whether the host lists its GPU."""
+    if "count" in device:
+        count = device["count"]
+        return [(f"{CDI_KIND}=all", True)] if count == "all" else [(f"{CDI_KIND}={index}", True) for index in range(count)]
+    names = []
+    for device_id in device["device_ids"]:
+        found = host_gpu(device_id, host_gpus)
+        names.append((f"{CDI_KIND}={found[1]['index'] if found else device_id}", found is not None or not host_gpus))
+    return names
 
 
 def app_stack_secret_problems(secrets: t.Any, required: t.Any, patterns: t.Any) -> list[str]:

@@ -23,7 +23,7 @@ SERVICE_KEYS = frozenset({
     "preset", "enabled", "target", "image", "command", "entrypoint", "environment", "env_file", "ports",
     "expose", "volumes", "depends_on", "healthcheck", "profiles", "restart", "resources", "gpu", "read_only",
     "tmpfs", "user", "cap_add", "cap_drop", "stop_grace_period", "stop_signal", "data_user", "labels",
-    "devices", "shm_size", "working_dir", "init", "job", "rollout", "gpu_memory_mb",
+    "devices", "shm_size", "working_dir", "init", "job", "rollout", "gpu_memory_mb", "per_gpu",
 })
 HEALTHCHECK_KEYS = frozenset({"test", "interval", "timeout", "retries", "start_period", "start_interval"})
 # The first Docker Engine that runs a healthcheck's start_interval (older ones refuse the compose file).
@@ -244,7 +244,7 @@ def _healthcheck(svc: dict[str, t.Any], where: str, engine_version: t.Any, image
     """
     healthcheck = svc.get("healthcheck", "image")
     if healthcheck == "image":
-        if image_start_interval and _engine_major(engine_version) >= START_INTERVAL_ENGINE:
+        if image_start_interval and engine_major(engine_version) >= START_INTERVAL_ENGINE:
             return {"start_interval": image_start_interval}
         return None
     if not isinstance(healthcheck, dict):
@@ -270,7 +270,7 @@ def _healthcheck(svc: dict[str, t.Any], where: str, engine_version: t.Any, image
     return _start_interval(check, engine_version)
 
 
-def _engine_major(engine_version: t.Any) -> int:
+def engine_major(engine_version: t.Any) -> int:
     """The major version of the host's Docker Engine (aistack_docker.engine_version); 0 when unknown."""
     major = re.match(r"^\s*v?([0-9]+)\.", str(engine_version or ""))
     return int(major.group(1)) if major else 0
@@ -283,7 +283,7 @@ def _start_interval(check: dict[str, t.Any], engine_version: t.Any) -> dict[str,
     interval after. An older or unknown engine gets no start_interval, and an interval no longer than
     3 x start_interval, so that the gate still sees a start within seconds.
     """
-    if not check.get("start_interval") or _engine_major(engine_version) >= START_INTERVAL_ENGINE:
+    if not check.get("start_interval") or engine_major(engine_version) >= START_INTERVAL_ENGINE:
         return check
     fast = max(seconds(check["start_interval"]) * 3, 1.0)
     out = {k: v for k, v in check.items() if k != "start_interval"}
@@ -324,7 +324,9 @@ def _resources(svc: dict[str, t.Any], out: dict[str, t.Any], where: str, spec: d
             limits["pids"] = resources["pids"]
         else:
             problems.add(f"{where}.resources.pids", "must be a whole number of 1 or more")
-    gpu = _gpu(svc, where, spec, reservations, problems)
+    gpu = _per_gpu(svc, where, spec, reservations, problems) if "per_gpu" in svc else \
+        _gpu(svc, where, spec, reservations, problems)
+    out["per_gpu"] = svc.get("per_gpu") is True
     out["limits"], out["reservations"] = limits, reservations
     # Checked on every host; it counts only where the service gets a GPU (gpu: auto on a CPU host does not).
     need = _gpu_memory(svc, gpu, where, problems)
@@ -361,6 +363,37 @@ def _gpu(svc: dict[str, t.Any], where: str, spec: dict[str, t.Any], reservations
         device["capabilities"] = ["gpu"]
         reservations["devices"] = [device]
     return gpu
+
+
+def _per_gpu(svc: dict[str, t.Any], where: str, spec: dict[str, t.Any], reservations: dict[str, t.Any],
+             problems: Problems) -> bool:
+    """per_gpu: true: every GPU of the host, each for a replica of its own (the model makes the replicas).
+
+    Reserves them all here, by index (compose ``device_ids``), so that the checks across services see what the
+    replicas take together: no other service may name one of them, and a start-first needs room on each.
+    Returns whether the service asks for GPUs.
+    """
+    per_gpu = svc["per_gpu"]
+    if not isinstance(per_gpu, bool):
+        problems.add(f"{where}.per_gpu", f"must be true or false (got {per_gpu!r})")
+        return False
+    if not per_gpu:
+        return bool(_gpu(svc, where, spec, reservations, problems))
+    if "gpu" in svc:
+        problems.add(f"{where}.per_gpu", f"gives each replica one GPU of its own: leave gpu out (got gpu: "
+                                         f"{svc['gpu']!r}; a count or a list of GPUs is for one container)")
+        return False
+    host_gpus = spec.get("host_gpus") or []
+    if not spec.get("gpu_present"):
+        problems.add(f"{where}.per_gpu", "runs one replica per GPU but this host has none (aistack_gpu.present is "
+                                         "false): set per_gpu in the host or group variables of the GPU hosts")
+    elif not host_gpus:
+        problems.add(f"{where}.per_gpu", "runs one replica per GPU, but the host's GPUs are not listed "
+                                         "(aistack_gpu.gpus, which nvidia_toolkit sets, is empty)")
+    else:
+        reservations["devices"] = [{"driver": "nvidia", "device_ids": [str(gpu["index"]) for gpu in host_gpus],
+                                    "capabilities": ["gpu"]}]
+    return True
 
 
 def gpu_device_ids(gpu: t.Any) -> list[str] | None:
@@ -506,6 +539,9 @@ def job(svc: dict[str, t.Any], out: dict[str, t.Any], where: str, problems: Prob
     if gpu is True or is_int(gpu) or isinstance(gpu, list):
         problems.add(f"{where}.gpu", f"a job must run on hosts without a GPU too (got {gpu!r}; allowed: false, "
                                      "or auto for one only where present)")
+    if svc.get("per_gpu", False) is not False:
+        problems.add(f"{where}.per_gpu", f"a job runs once, not once per GPU (got {svc['per_gpu']!r}; allowed: "
+                                         "false, or left out)")
     restart = svc.get("restart", "no")
     if restart is not False and restart != "no":
         problems.add(f"{where}.restart", f"a job runs once: must be no or left out (got {restart!r})")

@@ -70,49 +70,53 @@ def parse_probe(text: str) -> dict[str, t.Any]:
     return probe
 
 
-def switch_plan(probe_text: str, start_first: t.Sequence[str], proxy_service: str, release: str) -> dict[str, t.Any]:
+def switch_plan(probe_text: str, start_first: t.Sequence[str], proxy_service: str, release: str,
+                replicas: t.Mapping[str, t.Sequence[str]] | None = None) -> dict[str, t.Any]:
     """Which start-first services get their new containers beside the old ones in this deploy.
 
     A service switches when it has running containers of another release that
     the proxy reaches through their own release's alias (so the new ones,
     which answer to the service's plain name too, get no request before the
     switch). Every other start-first service is replaced in place, with the
-    reason in ``notes``.
+    reason in ``notes``. The replicas of a per_gpu service (``replicas``: the
+    service's name to its compose services) share their service's alias and
+    switch together, as one.
     """
     probe = parse_probe(probe_text)
+    units = _units(start_first, replicas or {})
     # The services the target release's compose file gives their release's alias (not one rendered before them).
-    aliased = [s for s in sorted(start_first) if release_alias(s, release) in probe["aliases"]]
+    aliased = [unit for unit in units if release_alias(unit, release) in probe["aliases"]]
     old: list[dict[str, t.Any]] = []
     live: list[str] = []
     notes: list[str] = []
-    for service in sorted(start_first):
-        running = [c for c in probe["containers"] if c["service"] == service]
+    for unit, members in units.items():
+        running = [c for c in probe["containers"] if c["service"] in members]
         others = [c for c in running if c["release"] != release]
         if not others:
             continue
-        served = probe["targets"].get(target_variable(service))
+        served = probe["targets"].get(target_variable(unit))
         why = ""
-        if service not in aliased:
+        if unit not in aliased:
             why = f"release {release}'s compose file gives it no alias of its own"
         elif not probe["routed"]:
             why = "the proxy's live configuration does not route through targets.conf yet (nginx_proxy renders it)"
-        elif any(not c["release"] or served != release_alias(service, c["release"]) for c in others):
+        elif any(not c["release"] or served != release_alias(unit, c["release"]) for c in others):
             why = "the proxy does not route to its running containers by their release's alias yet"
         if why:
-            notes.append(f"{service}: replaced in place this time ({why})")
+            notes.append(f"{unit}: replaced in place this time ({why})")
             continue
-        live.append(service)
+        live.extend(members)
         old.extend(others)
     proxy = [c for c in probe["containers"] if c["service"] == proxy_service and proxy_service]
     # A service that targets.conf routes by a release's alias but that this deploy replaces in place (it is
     # stop-first now, or its switch cannot happen): nginx must reach it by its plain name before the `up`
     # removes the containers of that alias, not only once the new release passed its gate.
     # (A line naming the target release's own alias stays: a re-run of that release keeps its containers.)
-    staying = {target_variable(s) for s in live}
-    staying |= {target_variable(s) for s in aliased if probe["targets"].get(target_variable(s)) == release_alias(s, release)}
+    staying = {target_variable(unit) for unit, members in units.items() if set(members) <= set(live)}
+    staying |= {target_variable(u) for u in aliased if probe["targets"].get(target_variable(u)) == release_alias(u, release)}
     kept = {variable: alias for variable, alias in probe["targets"].items() if variable in staying}
     return {
-        "live": live,
+        "live": sorted(live),
         "old_ids": [c["id"] for c in old],
         "old_names": sorted(c["name"] for c in old),
         "proxy_container": proxy[0]["name"] if proxy else "",
@@ -120,3 +124,12 @@ def switch_plan(probe_text: str, start_first: t.Sequence[str], proxy_service: st
         "targets_before_up": _targets(kept, "until this deploy's switch") if kept != probe["targets"] else "",
         "notes": notes,
     }
+
+
+def _units(start_first: t.Sequence[str], replicas: t.Mapping[str, t.Sequence[str]]) -> dict[str, list[str]]:
+    """The start-first compose services by what nginx routes to: a service, or a per_gpu service's replicas."""
+    unit_of = {str(member): str(service) for service, members in replicas.items() for member in members}
+    units: dict[str, list[str]] = {}
+    for service in sorted(start_first):
+        units.setdefault(unit_of.get(service, service), []).append(service)
+    return dict(sorted(units.items()))

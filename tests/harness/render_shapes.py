@@ -176,6 +176,15 @@ STACK_EXTRA_CASES: dict[str, Case] = {
             {"index": 0, "uuid": "GPU-0e2b7a3c-1f0d-8c4e-9a61-2d7f3b8e0c40", "memory_free_mib": 24000},
             {"index": 1, "uuid": "GPU-1e2b7a3c-1f0d-8c4e-9a61-2d7f3b8e0c41", "memory_free_mib": 24000}]},
         "app_stack_services": {"worker": {"gpu": [1], "environment": {"CUDA_VISIBLE_DEVICES": "0"}, "shm_size": "2g"}}}),
+    # One worker per GPU on a host of four (per_gpu), each asking for its GPU by CDI device name: nvidia_toolkit
+    # generated a CDI specification (cdi_devices) and the engine injects CDI devices (Docker Engine 25 or later).
+    "demeterai_gpu-per_gpu": Case(SHAPES / "demeterai_gpu.yml", {
+        "aistack_docker": {"engine_version": "26.1.5"},
+        "aistack_gpu": {"present": True, "count": 4, "memory_free_mib": [24000] * 4, "gpus": [
+            {"index": index, "uuid": f"GPU-{index}e2b7a3c-1f0d-8c4e-9a61-2d7f3b8e0c4{index}", "memory_free_mib": 24000}
+            for index in range(4)],
+            "cdi_devices": ["nvidia.com/gpu=all"] + [f"nvidia.com/gpu={index}" for index in range(4)]},
+        "app_stack_services": {"worker": {"per_gpu": True, "shm_size": "2g"}}}),
     # An app that reads its connection in pieces under its own names (app_stack_env_from).
     "reference_backend-env_from": Case(SHAPES / "reference_backend.yml", {"app_stack_env_from": {
         "POSTGRES_SERVER": "postgres.host", "POSTGRES_PORT": "postgres.port", "POSTGRES_USER": "postgres.user",

@@ -116,6 +116,8 @@ BAD_CASES: dict[str, Case] = {
     "port_out_of_range": Case(services(api={"ports": ["70000:8000"]}), "app_stack_services.api.ports", "70000"),
     "gpu_true_without_gpu": Case(services(worker={"gpu": True}), "app_stack_services.worker.gpu",
                                  "this host has none"),
+    "per_gpu_without_gpu": Case(services(worker={"per_gpu": True}), "app_stack_services.worker.per_gpu",
+                                "this host has none"),
     # --- defaults of every service: the message names the role variable, not each service
     "default_restart_unknown": Case({"app_stack_restart": "sometimes"}, "app_stack_restart: ", "'sometimes'"),
     # --- environment

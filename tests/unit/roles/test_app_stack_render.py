@@ -235,6 +235,18 @@ def test_gpu_reservation_only_where_a_gpu_is(rendered: dict[str, render_shapes.S
         {"driver": "nvidia", "device_ids": ["1"], "capabilities": ["gpu"]}]
 
 
+def test_per_gpu_one_worker_per_gpu_by_cdi_device(rendered: dict[str, render_shapes.StackResult]) -> None:
+    services = compose(rendered, "demeterai_gpu-per_gpu")["services"]
+    assert list(services) == ["worker-gpu0", "worker-gpu1", "worker-gpu2", "worker-gpu3"]
+    for index, (name, replica) in enumerate(services.items()):
+        assert replica["deploy"]["resources"]["reservations"]["devices"] == [
+            {"driver": "cdi", "device_ids": [f"nvidia.com/gpu={index}"], "capabilities": ["gpu"]}], name
+        assert replica["networks"] == {"default": {"aliases": ["worker"]}}
+        assert replica["labels"]["io.aistack.deploy.gpu"] == str(index)
+        assert replica["shm_size"] == "2g" and replica["image"] == services["worker-gpu0"]["image"]
+    assert rendered["demeterai_gpu-per_gpu"].model()["replicas"] == {"worker": list(services)}
+
+
 def test_argusai_profiles(rendered: dict[str, render_shapes.StackResult]) -> None:
     doc = compose(rendered, "argusai_backend")
     services = doc["services"]

@@ -353,6 +353,22 @@ def test_gpu_ids_reserve_those_gpus(gpu: t.Any, host_gpus: list[dict[str, t.Any]
     assert "deploy" not in compose["services"]["api"]
 
 
+@pytest.mark.parametrize("gpu, host_gpus, gpus, count", [
+    # The GPUs each container gets, by their index in aistack_gpu.gpus, and how many.
+    ("auto", FOUR_GPUS, [0, 1, 2, 3], 4),
+    (2, FOUR_GPUS, [0, 1], 2),
+    ([UUID[3], 1], FOUR_GPUS, [3, 1], 2),
+    # Where the host's GPUs are not listed: the ids as written, and no number for "every GPU".
+    ([0, "GPU-abc"], [], ["0", "GPU-abc"], 2),
+    (True, [], [], None),
+    (False, FOUR_GPUS, [], 0),
+])
+def test_the_gpus_a_service_gets(gpu: t.Any, host_gpus: list[dict[str, t.Any]], gpus: list[t.Any],
+                                 count: int | None) -> None:
+    worker = model_of(services=gpu_services(worker=gpu, api=False), gpu_present=True, host_gpus=host_gpus)["services"]["worker"]
+    assert (worker["gpus"], worker["gpu_count"]) == (gpus, count)
+
+
 def test_gpu_ids_render_as_compose_device_ids_in_yaml() -> None:
     compose = compose_of(services=gpu_services(worker=[0, UUID[1]]), gpu_present=True, host_gpus=FOUR_GPUS)
     # Compose reads device_ids as strings: an index stays a quoted '0' in the file.
@@ -376,16 +392,17 @@ def test_gpu_ids_of_different_gpus_and_shared_use_beside_them(gpus: dict[str, t.
     assert model["services"]["worker"]["reservations"]["devices"][0]["device_ids"]
 
 
+CLASH = ("is also given to service 'api' (app_stack_services.api.gpu): a GPU named by index or UUID, or taken by "
+         "per_gpu, is one service's alone (allowed: another GPU, or a count, true or auto, which share the host's GPUs)")
+
+
 def test_the_same_gpu_for_a_service_that_does_not_run_is_no_clash() -> None:
     services = merged(gpu_services(api=[0], worker=[0]), {"worker": {"profiles": ["gpu-batch"]}})
     model_of(services=services, gpu_present=True, host_gpus=FOUR_GPUS)
     assert problems_of(services=services, gpu_present=True, host_gpus=FOUR_GPUS, profiles=["gpu-batch"]) == [
-        f"{W}: GPU 0 ({UUID[0]}) is also given to service 'api' (app_stack_services.api.gpu): a GPU named by index "
-        "or UUID is one service's alone (allowed: another GPU, or a count, true or auto, which share the host's GPUs)"]
+        f"{W}: GPU 0 ({UUID[0]}) {CLASH}"]
 
 
-CLASH = ("is also given to service 'api' (app_stack_services.api.gpu): a GPU named by index or UUID is one service's "
-         "alone (allowed: another GPU, or a count, true or auto, which share the host's GPUs)")
 
 
 @pytest.mark.parametrize("gpus, host_gpus, gpu_present, problems", [
@@ -433,6 +450,195 @@ def test_a_job_takes_no_gpu_list() -> None:
 def test_host_gpus_malformed(host_gpus: t.Any) -> None:
     assert problems_of(host_gpus=host_gpus) == [
         f"aistack_gpu.gpus: must be a list of GPUs, each with its index and uuid (got {host_gpus!r})"]
+
+
+# --- one replica per GPU (per_gpu) --------------------------------------------
+
+REPLICAS = ["worker-gpu0", "worker-gpu1", "worker-gpu2", "worker-gpu3"]
+P = "app_stack_services.worker.per_gpu"
+
+
+def test_per_gpu_gives_each_gpu_a_replica_of_its_own() -> None:
+    model = model_of(services=merged(REFERENCE_SERVICES, {"worker": {"per_gpu": True}, "api": {"gpu": False}}),
+                     gpu_present=True, host_gpus=FOUR_GPUS)
+    services = model["services"]
+    assert "worker" not in services and model["replicas"] == {"worker": REPLICAS}
+    assert [name for name in services if name.startswith("worker")] == REPLICAS
+    for index, name in enumerate(REPLICAS):
+        replica = services[name]
+        assert replica["reservations"] == {"devices": [{"driver": "nvidia", "device_ids": [str(index)],
+                                                        "capabilities": ["gpu"]}]}
+        assert replica["replica_of"] == "worker" and replica["gpu_index"] == index
+        assert replica["gpus"] == [index] and replica["gpu_count"] == 1
+        assert replica["image"] == "demo/app:1.0.0-worker" and replica["depends_on"] == ["postgres", "redis"]
+    assert model["active_services"] == ["api", "postgres", "redis", *REPLICAS]
+    # The preset's gpu: auto gives way: no replica shares its GPU with the others.
+    assert model["volumes"]["data"]["mounted_by"] == ["api", *REPLICAS]
+
+
+def test_per_gpu_replicas_in_the_compose_file() -> None:
+    compose = compose_of(services=merged(REFERENCE_SERVICES, {"worker": {"per_gpu": True}}), gpu_present=True,
+                         host_gpus=FOUR_GPUS[:2])
+    assert [name for name in compose["services"] if name.startswith("worker")] == ["worker-gpu0", "worker-gpu1"]
+    replica = compose["services"]["worker-gpu1"]
+    assert replica["deploy"] == {"resources": {"reservations": {"devices": [
+        {"driver": "nvidia", "device_ids": ["1"], "capabilities": ["gpu"]}]}}}
+    # The others reach any replica by the service's name.
+    assert replica["networks"] == {"default": {"aliases": ["worker"]}}
+    assert replica["labels"]["io.aistack.deploy.replica-of"] == "worker"
+    assert replica["labels"]["io.aistack.deploy.gpu"] == "1"
+
+
+def test_what_depends_on_a_per_gpu_service_waits_for_every_replica() -> None:
+    services = merged(PROXIED, {"api": {"per_gpu": True, "gpu_memory_mb": 8000}, "worker": {"gpu": False}})
+    model = model_of(services=services, gpu_present=True, host_gpus=FOUR_GPUS[:2], gpu_free_mib=[24000, 24000])
+    assert model["services"]["nginx"]["depends_on"] == ["api-gpu0", "api-gpu1"]
+    # Behind the proxy, with room for a second container on each GPU: every replica starts first, and all of
+    # them answer to the one alias of their release that nginx is sent to.
+    assert model["start_first"] == ["api-gpu0", "api-gpu1"] and model["rollout_notes"] == {}
+    compose = app_stack_compose(model, {**COMPOSE_DEFAULTS, "release": "1.0.1"}, ENV_FILE)
+    for name in ("api-gpu0", "api-gpu1"):
+        assert compose["services"][name]["networks"] == {"default": {"aliases": ["api", release_alias("api", "1.0.1")]}}
+
+
+@pytest.mark.parametrize("free, note", [
+    ([24000, 6000], f"GPU 1 ({UUID[1]}) has 6000 MiB free and a second container needs 8000 MiB"),
+    ([100, 24000], f"GPU 0 ({UUID[0]}) has 100 MiB free"),
+])
+def test_per_gpu_starts_first_only_where_each_gpu_has_room(free: list[int], note: str) -> None:
+    services = merged(PROXIED, {"api": {"per_gpu": True, "gpu_memory_mb": 8000}, "worker": {"gpu": False}})
+    model = model_of(services=services, gpu_present=True, host_gpus=FOUR_GPUS[:2], gpu_free_mib=free)
+    assert model["start_first"] == [] and note in model["rollout_notes"]["api"], model["rollout_notes"]
+    assert {model["services"][name]["rollout"] for name in ("api-gpu0", "api-gpu1")} == {"stop-first"}
+
+
+@pytest.mark.parametrize("gpus", [
+    # Shared use beside the replicas: a count, true or auto claims no GPU.
+    {"api": True}, {"api": 2}, {"api": "auto"},
+])
+def test_shared_use_beside_per_gpu(gpus: dict[str, t.Any]) -> None:
+    services = merged(gpu_services(**gpus), {"worker": {"per_gpu": True}})
+    assert model_of(services=services, gpu_present=True, host_gpus=FOUR_GPUS)["replicas"] == {"worker": REPLICAS}
+
+
+PER_GPU_CLASH = ("(app_stack_services.api.gpu): a GPU named by index or UUID, or taken by per_gpu, is one service's "
+                 "alone (allowed: another GPU, or a count, true or auto, which share the host's GPUs)")
+
+
+@pytest.mark.parametrize("worker, others, host_gpus, gpu_present, problems", [
+    # Combined with gpu (a count or a list): one GPU each is per_gpu's whole point.
+    ({"per_gpu": True, "gpu": 1}, {}, FOUR_GPUS, True,
+     [f"{P}: gives each replica one GPU of its own: leave gpu out (got gpu: 1; a count or a list of GPUs is for one "
+      "container)"]),
+    ({"per_gpu": True, "gpu": [0, 1]}, {}, FOUR_GPUS, True,
+     [f"{P}: gives each replica one GPU of its own: leave gpu out (got gpu: [0, 1]; a count or a list of GPUs is "
+      "for one container)"]),
+    # A host without GPU, and a GPU host whose GPUs are not listed.
+    ({"per_gpu": True}, {}, [], False,
+     [f"{P}: runs one replica per GPU but this host has none (aistack_gpu.present is false): set per_gpu in the host "
+      "or group variables of the GPU hosts"]),
+    ({"per_gpu": True}, {}, [], True,
+     [f"{P}: runs one replica per GPU, but the host's GPUs are not listed (aistack_gpu.gpus, which nvidia_toolkit "
+      "sets, is empty)"]),
+    ({"per_gpu": "yes"}, {}, FOUR_GPUS, True, [f"{P}: must be true or false (got 'yes')"]),
+    # Another service names one of the GPUs the replicas take: both are named.
+    ({"per_gpu": True}, {"api": {"gpu": [2]}}, FOUR_GPUS, True,
+     [f"{P}: GPU 2 ({UUID[2]}) is also given to service 'api' {PER_GPU_CLASH}"]),
+    ({"per_gpu": True}, {"api": {"gpu": [UUID[3]]}}, FOUR_GPUS, True,
+     [f"{P}: GPU 3 ({UUID[3]}) is also given to service 'api' {PER_GPU_CLASH}"]),
+    # Two per_gpu services: every GPU twice.
+    ({"per_gpu": True}, {"api": {"per_gpu": True, "ports": []}}, FOUR_GPUS[:1], True,
+     [f"{P}: GPU 0 ({UUID[0]}) is also given to service 'api' (app_stack_services.api.per_gpu): a GPU named by index "
+      "or UUID, or taken by per_gpu, is one service's alone (allowed: another GPU, or a count, true or auto, which "
+      "share the host's GPUs)"]),
+    # Replicas cannot share a host port.
+    ({"per_gpu": True, "ports": ["9000:9000"]}, {}, FOUR_GPUS, True,
+     ["app_stack_services.worker.ports: per_gpu runs one replica per GPU, which cannot share host port(s) 9000:9000 "
+      "(allowed: none; reach the replicas through a proxy service, or by the service's name 'worker' from the "
+      "others)"]),
+    # A replica's name taken by another service.
+    ({"per_gpu": True}, {"worker-gpu1": {"preset": "worker"}}, FOUR_GPUS[:2], True,
+     [f"{P}: its replica on GPU 1 would be named 'worker-gpu1', as service 'worker-gpu1' is: rename one of them"]),
+])
+def test_per_gpu_problems(worker: dict[str, t.Any], others: dict[str, t.Any], host_gpus: list[dict[str, t.Any]],
+                          gpu_present: bool, problems: list[str]) -> None:
+    services = merged(REFERENCE_SERVICES, {"worker": worker, "api": {"gpu": False}, **others})
+    assert problems_of(services=services, gpu_present=gpu_present, host_gpus=host_gpus) == problems
+
+
+def test_a_job_runs_once_not_per_gpu() -> None:
+    problems = problems_of(services={**copy.deepcopy(REFERENCE_SERVICES), "migrate": {**MIGRATE, "per_gpu": True}},
+                           gpu_present=True, host_gpus=FOUR_GPUS)
+    assert problems == ["app_stack_services.migrate.per_gpu: a job runs once, not once per GPU (got True; allowed: "
+                        "false, or left out)"]
+
+
+def test_per_gpu_false_is_the_service_s_gpu_as_before() -> None:
+    model = model_of(services=merged(REFERENCE_SERVICES, {"worker": {"per_gpu": False}}), gpu_present=True,
+                     host_gpus=FOUR_GPUS)
+    assert model["services"]["worker"]["reservations"] == {"devices": NVIDIA_ALL} and model["replicas"] == {}
+
+
+# --- CDI device names ----------------------------------------------------------
+
+CDI_DEVICES = ["nvidia.com/gpu=all"] + [f"nvidia.com/gpu={index}" for index in range(4)]
+
+
+def cdi(*names: str) -> dict[str, t.Any]:
+    return {"devices": [{"driver": "cdi", "device_ids": list(names), "capabilities": ["gpu"]}]}
+
+
+@pytest.mark.parametrize("gpu, reservation", [
+    ("auto", cdi("nvidia.com/gpu=all")),
+    (True, cdi("nvidia.com/gpu=all")),
+    (2, cdi("nvidia.com/gpu=0", "nvidia.com/gpu=1")),
+    ([3, 1], cdi("nvidia.com/gpu=3", "nvidia.com/gpu=1")),
+    # A UUID by its GPU's index (nvidia-ctk names the devices by index).
+    ([UUID[2]], cdi("nvidia.com/gpu=2")),
+])
+def test_cdi_where_nvidia_toolkit_wrote_a_spec_and_the_engine_runs_it(gpu: t.Any, reservation: dict[str, t.Any]) -> None:
+    model = model_of(services=gpu_services(worker=gpu, api=False), gpu_present=True, host_gpus=FOUR_GPUS,
+                     cdi_devices=CDI_DEVICES, engine_version="26.1.5")
+    assert model["services"]["worker"]["reservations"] == reservation
+
+
+def test_per_gpu_replicas_by_cdi_device_name() -> None:
+    model = model_of(services=merged(REFERENCE_SERVICES, {"worker": {"per_gpu": True}, "api": {"gpu": False}}),
+                     gpu_present=True, host_gpus=FOUR_GPUS, cdi_devices=CDI_DEVICES, engine_version="26.1.5")
+    assert [model["services"][name]["reservations"] for name in REPLICAS] == [
+        cdi(f"nvidia.com/gpu={index}") for index in range(4)]
+
+
+@pytest.mark.parametrize("cdi_devices, engine_version", [
+    # legacy runtime mode (nvidia_toolkit wrote no CDI specification), or a CPU host.
+    ([], "26.1.5"),
+    # An engine before 25 cannot inject CDI devices; unknown (docker_engine did not run): not assumed.
+    (CDI_DEVICES, "24.0.7"),
+    (CDI_DEVICES, ""),
+])
+def test_the_nvidia_device_request_elsewhere(cdi_devices: list[str], engine_version: str) -> None:
+    model = model_of(services=gpu_services(worker=[1], api=False), gpu_present=True, host_gpus=FOUR_GPUS,
+                     cdi_devices=cdi_devices, engine_version=engine_version)
+    assert model["services"]["worker"]["reservations"]["devices"][0]["driver"] == "nvidia"
+
+
+@pytest.mark.parametrize("gpu, cdi_devices, problem", [
+    # More GPUs asked for than the spec (and the host) has.
+    (3, CDI_DEVICES[:3], "nvidia.com/gpu=2: not a CDI device of this host (aistack_gpu.cdi_devices, from "
+                         "nvidia_toolkit's CDI specification: nvidia.com/gpu=all, nvidia.com/gpu=0, nvidia.com/gpu=1)"),
+    # A spec that does not name a GPU the host lists (generated before the card was added).
+    ([1], CDI_DEVICES[:2], "nvidia.com/gpu=1: not a CDI device of this host (aistack_gpu.cdi_devices, from "
+                           "nvidia_toolkit's CDI specification: nvidia.com/gpu=all, nvidia.com/gpu=0)"),
+])
+def test_a_cdi_device_the_spec_does_not_name_is_refused(gpu: t.Any, cdi_devices: list[str], problem: str) -> None:
+    problems = problems_of(services=gpu_services(worker=gpu, api=False), gpu_present=True, host_gpus=FOUR_GPUS[:2],
+                           cdi_devices=cdi_devices, engine_version="26.1.5")
+    assert problems == [f"{W}: {problem}"]
+
+
+def test_cdi_devices_malformed() -> None:
+    assert problems_of(cdi_devices="nvidia.com/gpu=all") == [
+        "aistack_gpu.cdi_devices: must be a list of CDI device names (got 'nvidia.com/gpu=all')"]
 
 
 # --- environment --------------------------------------------------------------
@@ -1082,6 +1288,10 @@ BAD_INPUT: dict[str, Case] = {
     "gpu_malformed": Case(services(worker={"gpu": "yes please"}), "app_stack_services.worker.gpu"),
     "gpu_list_without_gpu": Case(services(worker={"gpu": [0]}), "app_stack_services.worker.gpu", "this host has none"),
     "gpu_list_malformed": Case(services(worker={"gpu": ["first"]}), "app_stack_services.worker.gpu", "['first']"),
+    "per_gpu_without_gpu": Case(services(worker={"per_gpu": True}), "app_stack_services.worker.per_gpu",
+                                "this host has none"),
+    "per_gpu_with_gpu": Case(services(worker={"per_gpu": True, "gpu": 1}), "app_stack_services.worker.per_gpu",
+                             "leave gpu out"),
     "healthcheck_without_test": Case(services(api={"healthcheck": {"interval": "10s"}}),
                                      "app_stack_services.api.healthcheck.test"),
     "healthcheck_none": Case(services(api={"healthcheck": "none"}), "app_stack_services.api.healthcheck",

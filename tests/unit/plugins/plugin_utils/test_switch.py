@@ -124,6 +124,33 @@ def test_before_the_up_only_the_services_that_switch_keep_their_line() -> None:
     assert "aistack_target_web" not in plan["targets_before_up"]
 
 
+REPLICAS = {"api": ["api-gpu0", "api-gpu1"]}
+
+
+def test_the_replicas_of_a_per_gpu_service_switch_together_under_its_alias() -> None:
+    model = {"start_first": ["api-gpu1", "api-gpu0"], "replicas": REPLICAS, "proxy": {"service": "nginx"}}
+    text = probe(("api-gpu0", "1.0.0"), ("api-gpu1", "1.0.0"), ("nginx", ""), ("worker", ""))
+    plan = app_stack_switch_plan(text, model, "1.0.1")
+    assert plan["live"] == ["api-gpu0", "api-gpu1"] and plan["old_ids"] == ["1", "2"]
+    # nginx reaches the release's replicas by the service's one alias.
+    assert f"set $aistack_target_api {NEW};" in plan["targets"] and "gpu" not in plan["targets"]
+    assert plan["notes"] == [] and plan["targets_before_up"] == ""
+
+
+def test_replicas_that_cannot_switch_are_replaced_in_place_together() -> None:
+    plan = switch_plan(probe(("api-gpu0", "1.0.0"), ("api-gpu1", "1.0.0"), routed=False),
+                       ["api-gpu0", "api-gpu1"], "nginx", "1.0.1", REPLICAS)
+    assert plan["live"] == [] and plan["old_ids"] == []
+    assert plan["notes"] == ["api: replaced in place this time (the proxy's live configuration does not route "
+                             "through targets.conf yet (nginx_proxy renders it))"]
+
+
+def test_the_filter_refuses_replicas_that_are_not_a_mapping() -> None:
+    from ansible.errors import AnsibleFilterError
+    with pytest.raises(AnsibleFilterError, match="replicas must be a mapping"):
+        app_stack_switch_plan("", {"start_first": [], "replicas": ["api-gpu0"]}, "1.0.1")
+
+
 def test_the_filter_refuses_a_model_that_is_not_a_mapping() -> None:
     from ansible.errors import AnsibleFilterError
     with pytest.raises(AnsibleFilterError, match="the model must be a mapping"):
