@@ -562,6 +562,10 @@ def _model(stack: _Stack, services: dict[str, dict[str, t.Any]], volumes: dict[s
         "active_services": sorted(s for s, svc in services.items() if serves(svc)),
         "jobs": sorted(s for s, svc in services.items() if active(svc) and svc["job"]),
         "images": sorted({svc["image"] for svc in services.values() if active(svc) and svc["image"]}),
+        # The images of the running services that get a GPU, where known (not before app_image built them):
+        # the pre-flight compares their CUDA version with the driver's.
+        "gpu_images": sorted({svc["image"] for svc in services.values() if serves(svc) and svc["image"]
+                              and svc["reservations"].get("devices") and (stack.images is not None or not svc["target"])}),
         "max_stop_grace_seconds": int(grace + 0.999),
         # Services whose new release starts beside the old one, behind the proxy (deploy.yml), and why
         # others a preset would start first are replaced in place.

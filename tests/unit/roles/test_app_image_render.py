@@ -45,6 +45,8 @@ EXTRA_CASES: dict[str, t.Any] = {
         "app_image_pip_index_url": "https://pypi.corp.example/simple",
     }),
     "gpu_from_fact": render_shapes.Case(None, {"aistack_gpu": {"present": True, "count": 1}}),
+    # A CUDA base whose tag names no version: the label is the base's own CUDA_VERSION alone.
+    "gpu_untagged_base": render_shapes.Case(None, {"app_image_variant": "gpu", "app_image_cuda_base": "acme/cuda:prod"}),
     "no_gpu_fact": render_shapes.Case(None, {"aistack_gpu": {"present": False}}),
     "custom_base": render_shapes.Case(None, {"app_image_python_base": "registry.corp.example:5000/python@sha256:" + "a" * 64,
                                              "app_image_healthcheck": False}),
@@ -279,6 +281,18 @@ def test_gpu_variant_follows_the_aistack_gpu_fact(rendered: dict[str, Path]) -> 
     assert dockerfile(rendered, "gpu_from_fact").global_args["ENABLE_GPU"] == "true"
     assert dockerfile(rendered, "no_gpu_fact").stages["base"].parent == "python:${PYTHON_VERSION}-slim"
     assert dockerfile(rendered, "defaults_only").stages["base"].parent == "python:${PYTHON_VERSION}-slim"
+
+
+@pytest.mark.parametrize("case, label", [
+    # The CUDA base's own CUDA_VERSION when the build sees one (NVIDIA's images set it), else its tag's version.
+    ("demeterai_gpu", 'io.aistack.deploy.cuda-version="${CUDA_VERSION:-12.6.3}"'),
+    ("gpu_from_fact", 'io.aistack.deploy.cuda-version="${CUDA_VERSION:-12.6.3}"'),
+    ("gpu_untagged_base", 'io.aistack.deploy.cuda-version="${CUDA_VERSION:-}"'),
+])
+def test_the_gpu_variant_says_which_cuda_it_is_built_for(rendered: dict[str, Path], case: str, label: str) -> None:
+    labels = dockerfile(rendered, case).effective("runtime", "LABEL")
+    assert label in labels, labels
+    assert not any("cuda-version" in text for text in dockerfile(rendered, "no_gpu_fact").effective("runtime", "LABEL"))
 
 
 def test_python_version_argument_replaces_only_a_version_tag(rendered: dict[str, Path]) -> None:

@@ -1,0 +1,125 @@
+# Copyright (c) 2026, aistack.deploy developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Whether a GPU image can run on a host's NVIDIA driver: its CUDA version against the driver's (private).
+
+An NVIDIA driver runs CUDA up to one version (``CUDA Version`` in nvidia-smi's
+header, ``aistack_gpu.cuda_version``). A container built for a newer CUDA
+either does not start (the NVIDIA runtime refuses NVIDIA's own images, whose
+``NVIDIA_REQUIRE_CUDA`` asks for their version) or starts, answers its health
+check and fails at its first CUDA call, or quietly computes on the CPU. So
+before a GPU image is deployed, its CUDA version (the label app_image writes,
+``io.aistack.deploy.cuda-version``, else the ``CUDA_VERSION`` NVIDIA's images
+and those built on them set) is compared with the driver's, by major and
+minor version, the rule NVIDIA's runtime applies. ``NVIDIA_DISABLE_REQUIRE``
+(the runtime's own switch, for CUDA forward compatibility) in the service's
+environment or the image's turns the check off for that service, as it turns
+off the runtime's.
+
+Pure functions over plain data: the model of app_stack (its GPU services,
+what each gets), the ``aistack_gpu`` fact and each image's configuration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+import re
+import typing as t
+
+CUDA_LABEL = "io.aistack.deploy.cuda-version"
+_VERSION_RE = re.compile(r"^\s*v?([0-9]+)\.([0-9]+)(?:\.[0-9]+)*\s*$")
+# A CUDA version in an image tag: after "cuda" (pytorch/pytorch:2.4.0-cuda12.4-cudnn9-runtime), or at the
+# start of a tag of a repository named cuda (nvidia/cuda:12.6.3-runtime-ubuntu24.04), where elsewhere a
+# leading version is the image's own.
+_TAG_CUDA_RE = re.compile(r"cuda-?([0-9]+\.[0-9]+(?:\.[0-9]+)?)(?![0-9.])")
+_TAG_START_RE = re.compile(r"^([0-9]+\.[0-9]+(?:\.[0-9]+)?)(?![0-9.])")
+_TRUE = ("1", "true", "yes", "on")
+
+
+def cuda_version(text: t.Any) -> tuple[int, int] | None:
+    """A CUDA version's major and minor (12.6.3 -> (12, 6)); None for anything else (empty, N/A)."""
+    match = _VERSION_RE.match(str(text or ""))
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+def tag_cuda_version(image: t.Any) -> str:
+    """The CUDA version an image reference's tag names (nvidia/cuda:12.6.3-runtime-ubuntu24.04 -> 12.6.3); ''."""
+    reference = str(image or "").split("@", 1)[0]
+    name, _sep, tag = reference.rpartition(":")
+    if not name or "/" in tag:
+        return ""  # no tag (a registry's port is no tag)
+    match = _TAG_CUDA_RE.search(tag) or (_TAG_START_RE.match(tag) if name.rsplit("/", 1)[-1] == "cuda" else None)
+    return match.group(1) if match else ""
+
+
+def _env(config: Mapping[str, t.Any]) -> dict[str, str]:
+    return dict(item.split("=", 1) for item in config.get("Env") or [] if isinstance(item, str) and "=" in item)
+
+
+def image_cuda(config: t.Any) -> tuple[str, str]:
+    """The CUDA version an image is built for and where it says so, from its configuration (Labels, Env)."""
+    config = config if isinstance(config, Mapping) else {}
+    label = str((config.get("Labels") or {}).get(CUDA_LABEL) or "").strip()
+    if label:
+        return label, f"its label {CUDA_LABEL}"
+    env = _env(config).get("CUDA_VERSION", "").strip()
+    return (env, "its CUDA_VERSION") if env else ("", "")
+
+
+def _gpu_names(indexes: t.Sequence[t.Any], gpu: Mapping[str, t.Any]) -> str:
+    """GPU 0 (NVIDIA GeForce RTX 4090), ...: the GPUs a service gets, as aistack_gpu lists them."""
+    by_index = {entry.get("index"): entry for entry in gpu.get("gpus") or [] if isinstance(entry, Mapping)}
+    names = [f"GPU {index} ({by_index[index].get('name')})" if by_index.get(index, {}).get("name") else f"GPU {index}"
+             for index in indexes]
+    return ", ".join(names) if names else "its GPUs"
+
+
+def cuda_problems(model: Mapping[str, t.Any], gpu: t.Any, images: Mapping[str, t.Any], host: str) -> list[str]:
+    """Each running GPU service whose image needs a newer CUDA than the host's driver runs, naming both.
+
+    ``images``: image reference to its configuration (Labels, Env), for the images the host has; an image
+    not there (yet), or that says no CUDA version, is not checked here. Nothing is checked where the driver's
+    CUDA version is not known (no GPU, a driver that is not usable, nvidia-smi saying N/A).
+    """
+    gpu = gpu if isinstance(gpu, Mapping) else {}
+    driver = cuda_version(gpu.get("cuda_version"))
+    if not gpu.get("present") or driver is None:
+        return []
+    services = model.get("services") or {}
+    problems = []
+    for sname, members in _gpu_services(model).items():
+        svc = services[members[0]]
+        config = images.get(svc.get("image"))
+        if not isinstance(config, Mapping):
+            continue
+        version, source = image_cuda(config)
+        needs = cuda_version(version)
+        if needs is None or needs <= driver or _disabled(svc, config):
+            continue
+        gpus = [index for member in members for index in services[member].get("gpus") or []]
+        problems.append(
+            f"service {sname} runs {svc['image']}, built for CUDA {version} ({source}), but the NVIDIA driver "
+            f"{gpu.get('driver_version') or '?'} of {_gpu_names(gpus, gpu)} on {host} runs CUDA {gpu.get('cuda_version')} "
+            "at most "
+            f"(nvidia-smi's CUDA Version, aistack_gpu.cuda_version): upgrade the driver on {host}, or deploy an image "
+            f"built for CUDA {gpu.get('cuda_version')} or older (app_image_cuda_base); NVIDIA_DISABLE_REQUIRE=true in "
+            "the service's environment skips this check where CUDA forward compatibility is installed")
+    return problems
+
+
+def _gpu_services(model: Mapping[str, t.Any]) -> dict[str, list[str]]:
+    """The running services that get a GPU, by the name the user gave: a per_gpu service with its replicas."""
+    services = model.get("services") or {}
+    found: dict[str, list[str]] = {}
+    for name in model.get("active_services") or []:
+        svc = services.get(name) or {}
+        if (svc.get("reservations") or {}).get("devices"):
+            found.setdefault(svc.get("replica_of") or name, []).append(name)
+    return found
+
+
+def _disabled(svc: Mapping[str, t.Any], config: Mapping[str, t.Any]) -> bool:
+    """NVIDIA_DISABLE_REQUIRE in the service's environment (it wins) or the image's: the runtime's own switch."""
+    value = (svc.get("environment") or {}).get("NVIDIA_DISABLE_REQUIRE", _env(config).get("NVIDIA_DISABLE_REQUIRE", ""))
+    return str(value).strip().lower() in _TRUE

@@ -1,0 +1,161 @@
+# Copyright (c) 2026, aistack.deploy developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The GPU pre-flight: a GPU image's CUDA version against the host driver's (plugin_utils/_gpu_preflight.py)."""
+
+from __future__ import annotations
+
+import json
+import typing as t
+
+import pytest
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.aistack.deploy.plugins.filter.gpu_preflight import (
+    FilterModule,
+    app_image_cuda_version,
+    app_stack_cuda_problems,
+)
+from ansible_collections.aistack.deploy.plugins.plugin_utils._gpu_preflight import (
+    cuda_problems,
+    cuda_version,
+    image_cuda,
+    tag_cuda_version,
+)
+
+UUIDS = [f"GPU-{index}e2b7a3c-1f0d-8c4e-9a61-2d7f3b8e0c4{index}" for index in range(4)]
+# The aistack_gpu fact of the synthetic host: four RTX 4090s on driver 550.127.05, which runs CUDA 12.4 at most.
+GPU = {"present": True, "usable": True, "count": 4, "driver_version": "550.127.05", "cuda_version": "12.4",
+       "gpus": [{"index": index, "name": "NVIDIA GeForce RTX 4090", "uuid": UUIDS[index]} for index in range(4)]}
+IMAGE = "acme/worker-gpu:1.0"
+DEVICE = {"devices": [{"driver": "cdi", "device_ids": ["nvidia.com/gpu=all"], "capabilities": ["gpu"]}]}
+
+
+def service(gpus: list[int], image: str = IMAGE, **more: t.Any) -> dict[str, t.Any]:
+    """A service of app_stack's model that gets GPUs (what the check reads of it)."""
+    return {"image": image, "environment": {}, "reservations": DEVICE, "gpus": gpus, **more}
+
+
+def model(**services: dict[str, t.Any]) -> dict[str, t.Any]:
+    return {"services": services, "active_services": sorted(services), "replicas": {}}
+
+
+def config(label: str = "", env: tuple[str, ...] = ()) -> dict[str, t.Any]:
+    return {"Labels": {"io.aistack.deploy.cuda-version": label} if label else {}, "Env": list(env)}
+
+
+@pytest.mark.parametrize("text, version", [
+    ("12.4", (12, 4)), ("12.6.3", (12, 6)), (" 11.8 ", (11, 8)), ("v13.0", (13, 0)),
+    ("", None), ("N/A", None), (None, None), ("12", None), ("twelve.four", None),
+])
+def test_cuda_version(text: t.Any, version: tuple[int, int] | None) -> None:
+    assert cuda_version(text) == version
+
+
+@pytest.mark.parametrize("image, version", [
+    ("nvidia/cuda:12.6.3-runtime-ubuntu24.04", "12.6.3"),
+    ("nvidia/cuda:12.4.1-cudnn-runtime-ubuntu22.04", "12.4.1"),
+    ("registry.example.com:5000/mirror/cuda:11.8.0-base-ubuntu22.04", "11.8.0"),
+    ("pytorch/pytorch:2.4.0-cuda12.4-cudnn9-runtime", "12.4"),
+    ("vllm/vllm-openai:v0.6.3", ""),
+    ("acme/worker:1.2.3", ""),  # a leading version is the image's own, but in a repository named cuda
+    ("aistack-test/cuda:fixture", ""),
+    ("registry.example.com:5000/cuda", ""),  # a port is no tag
+    ("nvidia/cuda@sha256:0123abcd", ""),
+    ("", ""),
+])
+def test_the_cuda_version_a_tag_names(image: str, version: str) -> None:
+    assert tag_cuda_version(image) == version == app_image_cuda_version(image)
+
+
+@pytest.mark.parametrize("image_config, found", [
+    # app_image's label first; NVIDIA's CUDA_VERSION where there is none.
+    (config("12.8", ("CUDA_VERSION=12.6.3",)), ("12.8", "its label io.aistack.deploy.cuda-version")),
+    (config("", ("PATH=/usr/bin", "CUDA_VERSION=12.6.3")), ("12.6.3", "its CUDA_VERSION")),
+    (config(), ("", "")),
+    (None, ("", "")),
+])
+def test_the_cuda_version_an_image_says(image_config: t.Any, found: tuple[str, str]) -> None:
+    assert image_cuda(image_config) == found
+
+
+def test_an_image_built_for_a_newer_cuda_is_refused_naming_host_gpu_and_both_versions() -> None:
+    problems = cuda_problems(model(worker=service([1])), GPU, {IMAGE: config("12.8")}, "gpu-1")
+    assert problems == [
+        "service worker runs acme/worker-gpu:1.0, built for CUDA 12.8 (its label io.aistack.deploy.cuda-version), "
+        "but the NVIDIA driver 550.127.05 of GPU 1 (NVIDIA GeForce RTX 4090) on gpu-1 runs CUDA 12.4 at most "
+        "(nvidia-smi's CUDA Version, aistack_gpu.cuda_version): upgrade the driver on gpu-1, or deploy an image built "
+        "for CUDA 12.4 or older (app_image_cuda_base); NVIDIA_DISABLE_REQUIRE=true in the service's environment skips "
+        "this check where CUDA forward compatibility is installed"]
+
+
+@pytest.mark.parametrize("image_config", [
+    config("12.4"), config("12.4.1"), config("11.8"), config("", ("CUDA_VERSION=12.2.2",)),
+    # Says nothing of its CUDA: not checked.
+    config(), config("unknown"),
+])
+def test_an_image_the_driver_runs_or_that_says_no_version_passes(image_config: dict[str, t.Any]) -> None:
+    assert cuda_problems(model(worker=service([0])), GPU, {IMAGE: image_config}, "gpu-1") == []
+
+
+@pytest.mark.parametrize("gpu", [
+    {**GPU, "cuda_version": "N/A"},  # nvidia-smi prints N/A (MIG), or no version at all
+    {**GPU, "cuda_version": ""},
+    {"present": False, "cuda_version": ""},  # a CPU host
+    {},
+])
+def test_nothing_is_checked_where_the_driver_s_cuda_is_not_known(gpu: dict[str, t.Any]) -> None:
+    assert cuda_problems(model(worker=service([0])), gpu, {IMAGE: config("12.8")}, "gpu-1") == []
+
+
+def test_only_running_gpu_services_on_images_the_host_has_are_checked() -> None:
+    services = {
+        "worker": service([0]),
+        "api": {**service([]), "reservations": {}},  # no GPU
+        "batch": service([2], image="acme/batch:1"),  # not running (its profile is not active)
+        "trainer": service([3], image="acme/trainer:2"),  # its image is not on the host yet
+    }
+    the_model = {**model(**services), "active_services": ["api", "trainer", "worker"]}
+    images = {IMAGE: config("12.4"), "acme/batch:1": config("12.8")}
+    assert cuda_problems(the_model, GPU, images, "gpu-1") == []
+
+
+def test_nvidia_disable_require_skips_the_check_as_it_skips_the_runtime_s() -> None:
+    the_model = model(worker=service([0], environment={"NVIDIA_DISABLE_REQUIRE": "true"}))
+    assert cuda_problems(the_model, GPU, {IMAGE: config("12.8")}, "gpu-1") == []
+    in_image = config("12.8", ("NVIDIA_DISABLE_REQUIRE=1",))
+    assert cuda_problems(model(worker=service([0])), GPU, {IMAGE: in_image}, "gpu-1") == []
+    # The service's own word wins over the image's.
+    overruled = model(worker=service([0], environment={"NVIDIA_DISABLE_REQUIRE": "false"}))
+    assert len(cuda_problems(overruled, GPU, {IMAGE: in_image}, "gpu-1")) == 1
+
+
+def test_a_per_gpu_service_is_named_once_with_every_gpu_of_its_replicas() -> None:
+    replicas = {f"worker-gpu{index}": service([index], replica_of="worker") for index in range(4)}
+    the_model = {**model(**replicas), "replicas": {"worker": sorted(replicas)}}
+    problems = cuda_problems(the_model, GPU, {IMAGE: config("", ("CUDA_VERSION=12.6.3",))}, "gpu-1")
+    assert len(problems) == 1
+    assert problems[0].startswith("service worker runs acme/worker-gpu:1.0, built for CUDA 12.6.3 (its CUDA_VERSION), "
+                                  "but the NVIDIA driver 550.127.05 of GPU 0 (NVIDIA GeForce RTX 4090), GPU 1 (NVIDIA "
+                                  "GeForce RTX 4090), GPU 2 (NVIDIA GeForce RTX 4090), GPU 3 (NVIDIA GeForce RTX 4090) "
+                                  "on gpu-1 runs CUDA 12.4 at most")
+
+
+def test_the_filter_reads_docker_image_info_or_the_preflight_probe() -> None:
+    the_model = model(worker=service([0]))
+    found = [{"RepoTags": [IMAGE, "acme/worker-gpu:latest"], "Config": config("12.8")}]
+    from_info = app_stack_cuda_problems(the_model, GPU, found, "gpu-1")
+    probe = (f"DF /opt 123456\nIMAGE {IMAGE} {json.dumps(config('12.8'))}\nIMAGE broken {{not json\n"
+             "CURRENT 1.0.0\n")
+    assert from_info == app_stack_cuda_problems(the_model, GPU, probe, "gpu-1") and len(from_info) == 1
+    assert FilterModule().filters()["app_stack_cuda_problems"] is app_stack_cuda_problems
+
+
+@pytest.mark.parametrize("args, message", [
+    (([], GPU, [], "h"), "the model must be a mapping"),
+    ((model(), GPU, {"x": 1}, "h"), "images must be docker_image_info's images or the pre-flight probe's output"),
+])
+def test_the_filter_refuses_what_it_cannot_read(args: tuple[t.Any, ...], message: str) -> None:
+    with pytest.raises(AnsibleFilterError, match=message):
+        app_stack_cuda_problems(*args)
