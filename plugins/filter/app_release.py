@@ -58,8 +58,10 @@ def app_stack_release_record(model: t.Any, found: t.Any, file_stats: t.Any, sett
         # Where the proxy reads targets.conf, and the services that start beside their serving release.
         "proxy_dir": str((model.get("proxy") or {}).get("config_dir") or ""),
         "start_first": list(model.get("start_first") or []),
-        # The replicas of each per_gpu service (they switch together).
+        # The replicas of each per_gpu service (they switch together), and the GPUs the gate proves each
+        # GPU service's containers see.
         "replicas": dict(model.get("replicas") or {}),
+        "gpus": dict(model.get("gpu_gate") or {}),
         "images": image_ids(list(found or []), list(model.get("images") or [])),
         # Where an image came from a registry: what a rollback pulls when the host lost it.
         "digests": image_digests(list(found or []), list(model.get("images") or [])),

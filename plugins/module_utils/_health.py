@@ -62,7 +62,16 @@ REASON_TEXT = {
     "no_healthcheck": "has no healthcheck (set without_healthcheck=running to accept a running container)",
     "not_found": "does not exist",
     "timeout": "timed out",
+    "gpus": "does not see its GPUs",
 }
+
+# What proves which GPUs a container sees: the list the driver's nvidia-smi prints inside it, which the NVIDIA
+# runtime (its hook, or a CDI specification) mounts into every GPU container.
+GPU_PROBE = ("nvidia-smi", "-L")
+# nvidia-smi -L: "GPU 0: NVIDIA GeForce RTX 4090 (UUID: GPU-5e2b7a3c-...)"; MIG devices are indented under theirs.
+_GPU_LINE_RE = re.compile(r"^GPU\s+(?P<index>[0-9]+):\s*(?P<name>.*?)\s*(?:\(UUID:\s*(?P<uuid>[^)\s]+)\))?\s*$")
+# The exit codes of a command the runtime could not start: not executable (126), not there (127).
+_NOT_STARTED = (126, 127)
 
 
 @dataclass(frozen=True)
@@ -425,6 +434,51 @@ def failure_report(results: t.Sequence[dict[str, t.Any]], log_lines: int = REPOR
     return "\n".join(blocks)
 
 
+def gpu_list(output: str) -> list[dict[str, str]]:
+    """The GPUs ``nvidia-smi -L`` lists: index (as the container numbers them), name and UUID."""
+    found = []
+    for line in output.splitlines():
+        match = _GPU_LINE_RE.match(line.strip())
+        if match and not line.startswith((" ", "\t")):
+            found.append({"index": match.group("index"), "name": match.group("name"), "uuid": match.group("uuid") or ""})
+    return found
+
+
+def _plural(count: int) -> str:
+    return f"{count} GPU" + ("" if count == 1 else "s")
+
+
+def gpu_problem(expected: t.Sequence[str], exit_code: t.Any, output: str) -> str:
+    """Why a container's ``nvidia-smi -L`` does not prove it sees exactly the GPUs it was given ("" when it does).
+
+    ``expected``: one entry per GPU the container was given: its UUID (GPU-...), which the list must name,
+    or any other label where the UUID is not known (then only the number counts).
+    """
+    wanted = [str(entry) for entry in expected]
+    said = " ".join(line.strip() for line in output.splitlines() if line.strip())
+    said = said if len(said) <= _REPORT_WIDTH else said[:_REPORT_WIDTH - 3] + "..."
+    if exit_code is None:
+        return (f"the gate could not run nvidia-smi -L in the container to prove it sees its "
+                f"{_plural(len(wanted))} ({', '.join(wanted)}): {said or 'the engine refused'}")
+    if exit_code in _NOT_STARTED:
+        return (f"nvidia-smi is not in the container, so the gate cannot prove it sees its {_plural(len(wanted))} "
+                f"({', '.join(wanted)}): exit {exit_code}: {said or 'no output'} (the NVIDIA runtime mounts it "
+                "into a GPU container: with CDI from the specification, with the nvidia runtime for "
+                "NVIDIA_DRIVER_CAPABILITIES with utility)")
+    seen = gpu_list(output) if exit_code == 0 else []
+    uuids = [gpu["uuid"] for gpu in seen]
+    missing = [entry for entry in wanted if entry.startswith("GPU-") and entry not in uuids]
+    extra = [uuid for uuid in uuids if uuid and uuid not in wanted and any(entry.startswith("GPU-") for entry in wanted)]
+    if len(seen) == len(wanted) and not missing and not extra:
+        return ""
+    listed = "; ".join(f"GPU {gpu['index']}: {gpu['name']}" + (f" ({gpu['uuid']})" if gpu["uuid"] else "")
+                       for gpu in seen) or (f"exit {exit_code}: {said}" if said or exit_code else "it listed none")
+    text = f"container sees {_plural(len(seen))}, expected {len(wanted)}: {', '.join(wanted) or 'none'}"
+    if missing and len(seen) == len(wanted):
+        text = f"container sees other GPUs than the {len(wanted)} it was given ({', '.join(wanted)})"
+    return f"{text} (nvidia-smi -L in the container: {listed})"
+
+
 # --------------------------------------------------------------------------
 # The waiter: I/O against the engine
 
@@ -466,7 +520,8 @@ class HealthWaiter:
                  project: str | None = None, services: t.Sequence[str] | None = None,
                  without_healthcheck: str = "fail", timeout: float = 300, log_lines: int = 50,
                  poll_interval: float = 0.5, clock: t.Callable[[], float] = time.monotonic,
-                 wall_clock: t.Callable[[], float] = time.time, host: str = "") -> None:
+                 wall_clock: t.Callable[[], float] = time.time, host: str = "",
+                 gpus: t.Mapping[str, t.Sequence[str]] | None = None) -> None:
         self.api = api
         self.containers = list(containers or [])
         self.project = project
@@ -478,6 +533,8 @@ class HealthWaiter:
         self.clock = clock
         self.wall_clock = wall_clock
         self.host = host or engine_host(None)
+        # Service (or container) -> the GPUs each of its containers must see, once ready (see gpu_problem).
+        self.gpus = {str(key): [str(entry) for entry in value] for key, value in (gpus or {}).items()}
         self.targets: list[Target] = []
         self.stream_interruptions = 0
         self.last_error = ""
@@ -507,6 +564,8 @@ class HealthWaiter:
             if problem:
                 return False, problem, [self._result(target) for target in self.targets]
             self._loop(deadline)
+            if self.gpus and all(target.verdict.state == READY for target in self.targets):
+                self._check_gpus()
             if any(target.verdict.state == FAILED for target in self.targets):
                 self._check_engine()  # before the stream is closed: its end is a clue
         finally:
@@ -733,6 +792,32 @@ class HealthWaiter:
     def _engine_gone(self, detail: str) -> None:
         self.engine_stopped = True
         self.engine_detail = detail
+
+    # -- GPUs ----------------------------------------------------------------
+
+    def _check_gpus(self) -> None:
+        """Once every container is ready: each GPU container lists exactly its GPUs (nvidia-smi -L inside it)."""
+        for target in self.targets:
+            expected = self.gpus.get(target.service or "", self.gpus.get(target.name))
+            if expected is None or not target.id:
+                continue
+            exit_code, output = self._exec(target.id, GPU_PROBE)
+            problem = gpu_problem(expected, exit_code, output)
+            if problem:
+                self._settle(target, failed("gpus", problem))
+
+    def _exec(self, container: str, argv: t.Sequence[str]) -> tuple[t.Any, str]:
+        """Run a command in a container: its exit code and output (None and the engine's refusal)."""
+        from docker.errors import APIError  # pylint: disable=import-outside-toplevel
+
+        try:
+            created = self.api.exec_create(container, list(argv), stdout=True, stderr=True)
+            raw = self.api.exec_start(created["Id"])
+            code = self.api.exec_inspect(created["Id"]).get("ExitCode")
+        except APIError as exc:
+            return None, str(exc.explanation or exc)
+        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw or "")
+        return code, text
 
     # -- results -----------------------------------------------------------
 

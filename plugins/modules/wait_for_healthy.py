@@ -83,6 +83,19 @@ options:
     type: int
     default: 300
     version_added: 0.2.0
+  gpus:
+    description:
+      - Also prove that GPU containers see their GPUs, once every container waited for is ready.
+      - A service (with O(project)) or container name to the GPUs each of its containers was given, one entry per
+        GPU - its UUID as C(nvidia-smi -L) prints it (V(GPU-5e2b7a3c-...)), or any other label where the UUID is not
+        known (then only their number counts).
+      - The module runs C(nvidia-smi -L) inside each such container (the NVIDIA runtime mounts it into a GPU
+        container, with CDI from the specification) and fails the wait with RV(containers[].reason=gpus) when the
+        container lists another number of GPUs or other GPUs than these - C(container sees 0 GPUs, expected 1) for
+        one that answers its health check but would compute on the CPU - or when C(nvidia-smi) is not in the
+        container or cannot run there, which is said, never passed.
+    type: dict
+    version_added: 0.2.0
   log_lines:
     description:
       - How many of the last lines of a failed container's log to return.
@@ -136,6 +149,14 @@ EXAMPLES = r"""
     ca_path: /etc/aistack/docker-tls/ca.pem
     client_cert: /etc/aistack/docker-tls/cert.pem
     client_key: /etc/aistack/docker-tls/key.pem
+
+- name: Gate one worker per GPU, proving that each sees its own GPU and no other
+  aistack.deploy.wait_for_healthy:
+    project: demeter
+    services: [worker-gpu0, worker-gpu1]
+    gpus:
+      worker-gpu0: [GPU-5e2b7a3c-1f0d-8c4e-9a61-2d7f3b8e0c45]
+      worker-gpu1: [GPU-9a1d0c2e-7b3f-4e5d-8c6b-1f2e3d4c5b6a]
 
 - name: Gate a release and show why it failed
   block:
@@ -206,7 +227,7 @@ containers:
       description: Why the container failed the wait.
       type: str
       returned: failure
-      choices: [unhealthy, exited, oom_killed, removed, restarted, paused, no_healthcheck, not_found, timeout]
+      choices: [unhealthy, exited, oom_killed, removed, restarted, paused, no_healthcheck, not_found, timeout, gpus]
       sample: unhealthy
     detail:
       description: More about the reason, such as the exit code or the restart count; may be empty.
@@ -326,6 +347,7 @@ def main() -> None:
         "without_healthcheck": {"type": "str", "choices": ["fail", "running"], "default": "fail"},
         "wait_timeout": {"type": "int", "default": 300},
         "log_lines": {"type": "int", "default": 50},
+        "gpus": {"type": "dict"},
     }
     module = AnsibleModule(
         argument_spec=argument_spec,
@@ -339,6 +361,10 @@ def main() -> None:
         module.fail_json(msg="containers is empty: name at least one container to wait for")
     if params["project"] is not None and not params["project"]:
         module.fail_json(msg="project is empty: name the compose project to wait for")
+    if not all(isinstance(gpus, list) and all(isinstance(gpu, (str, int)) for gpu in gpus)
+               for gpus in (params["gpus"] or {}).values()):
+        module.fail_json(msg="gpus: each service or container must map to a list of the GPUs it was given "
+                             "(their UUIDs, or labels where the UUIDs are not known)")
     if params["wait_timeout"] < 0 or params["log_lines"] < 0:
         module.fail_json(msg="wait_timeout and log_lines must not be negative")
 
@@ -353,6 +379,7 @@ def main() -> None:
         timeout=params["wait_timeout"],
         log_lines=params["log_lines"],
         host=engine_host(params["docker_host"]),
+        gpus=params["gpus"],
     )
     try:
         ok, message, results = waiter.run()

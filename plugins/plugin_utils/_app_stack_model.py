@@ -571,6 +571,8 @@ def _model(stack: _Stack, services: dict[str, dict[str, t.Any]], volumes: dict[s
         # others a preset would start first are replaced in place.
         "start_first": sorted(s for s, svc in services.items() if serves(svc) and svc["rollout"] == "start-first"),
         "rollout_notes": rollout_notes,
+        # What the health gate proves each running GPU service's containers see (nvidia-smi -L inside them).
+        "gpu_gate": _gpu_gate(stack, services),
         "problems": list(stack.problems),
     }
 
@@ -827,6 +829,22 @@ def _gpus_given(stack: _Stack, services: dict[str, dict[str, t.Any]]) -> None:
             svc["gpus"], svc["gpu_count"] = indexes, len(indexes) if indexes else None
         else:
             svc["gpus"], svc["gpu_count"] = indexes[:device["count"]], device["count"]
+
+
+def _gpu_gate(stack: _Stack, services: dict[str, dict[str, t.Any]]) -> dict[str, list[str]]:
+    """The GPUs each running GPU service's containers must see, one entry each: its UUID, else GPU <id>.
+
+    A UUID is what nvidia-smi -L names in the container (indexes start from 0 there); where aistack_gpu does not
+    list the host's GPUs, only their number counts, and a service with every GPU of such a host is left out.
+    """
+    uuids = {gpu["index"]: gpu.get("uuid") or "" for gpu in stack.spec["host_gpus"]}
+    gate = {}
+    for sname, svc in services.items():
+        if not stack.serves(svc) or not svc["gpu_count"]:
+            continue
+        entries = [gpu if str(gpu).startswith("GPU-") else uuids.get(gpu) or f"GPU {gpu}" for gpu in svc["gpus"]]
+        gate[sname] = entries + [f"GPU {index}" for index in range(len(entries), svc["gpu_count"])]
+    return gate
 
 
 def _cdi_form(stack: _Stack, services: dict[str, dict[str, t.Any]]) -> None:

@@ -34,6 +34,16 @@ def test_the_record_holds_ids_and_the_digests_of_images_from_a_registry() -> Non
     assert record["digests"] == {"team/app-api:1.0.0": DIGEST}
 
 
+def test_the_record_holds_what_a_rollback_gates_and_switches_by() -> None:
+    model = {**MODEL, "start_first": ["api-gpu0", "api-gpu1"], "replicas": {"api": ["api-gpu0", "api-gpu1"]},
+             "gpu_gate": {"api-gpu0": ["GPU-0e2b"], "api-gpu1": ["GPU-1e2b"]}}
+    record = app_stack_release_record(model, FOUND, [], {"release": "1.0.0"})
+    assert record["replicas"] == {"api": ["api-gpu0", "api-gpu1"]}
+    assert record["gpus"] == {"api-gpu0": ["GPU-0e2b"], "api-gpu1": ["GPU-1e2b"]}
+    # A model without them (a CPU stack): empty, so that a rollback switches and gates as before.
+    assert (app_stack_release_record(MODEL, FOUND, [], {})["replicas"], app_stack_release_record(MODEL, FOUND, [], {})["gpus"]) == ({}, {})
+
+
 def test_a_rollback_gets_the_recorded_digest_of_each_lost_image() -> None:
     record = app_stack_release_record(MODEL, FOUND, [], {"release": "1.0.0"})
     lost = app_stack_missing_images(record["images"], [FOUND[1]], record["digests"])

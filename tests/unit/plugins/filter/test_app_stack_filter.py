@@ -369,6 +369,29 @@ def test_the_gpus_a_service_gets(gpu: t.Any, host_gpus: list[dict[str, t.Any]], 
     assert (worker["gpus"], worker["gpu_count"]) == (gpus, count)
 
 
+@pytest.mark.parametrize("gpus, host_gpus, gate", [
+    # What the health gate proves each GPU container sees: the UUIDs of its GPUs.
+    ({"worker": [3, 1]}, FOUR_GPUS, {"worker": [UUID[3], UUID[1]]}),
+    ({"worker": "auto", "api": 2}, FOUR_GPUS, {"worker": UUID, "api": UUID[:2]}),
+    # Where the host's GPUs are not listed: a UUID as written, and only the number of the others.
+    ({"worker": [0, "GPU-abc"]}, [], {"worker": ["GPU 0", "GPU-abc"]}),
+    ({"worker": 2}, [], {"worker": ["GPU 0", "GPU 1"]}),
+    # Every GPU of a host that does not list them: not known, not gated on GPUs.
+    ({"worker": True}, [], {}),
+])
+def test_the_gpus_the_gate_proves(gpus: dict[str, t.Any], host_gpus: list[dict[str, t.Any]],
+                                  gate: dict[str, list[str]]) -> None:
+    services = merged(gpu_services(**gpus), {name: {"gpu": False} for name in ("api", "worker") if name not in gpus})
+    assert model_of(services=services, gpu_present=True, host_gpus=host_gpus)["gpu_gate"] == gate
+
+
+def test_the_gate_proves_each_replica_sees_its_own_gpu() -> None:
+    model = model_of(services=merged(REFERENCE_SERVICES, {"worker": {"per_gpu": True}, "api": {"gpu": False}}),
+                     gpu_present=True, host_gpus=FOUR_GPUS, cdi_devices=CDI_DEVICES, engine_version="26.1.5")
+    assert model["gpu_gate"] == {f"worker-gpu{index}": [UUID[index]] for index in range(4)}
+    assert model_of()["gpu_gate"] == {}  # a CPU host
+
+
 def test_gpu_ids_render_as_compose_device_ids_in_yaml() -> None:
     compose = compose_of(services=gpu_services(worker=[0, UUID[1]]), gpu_present=True, host_gpus=FOUR_GPUS)
     # Compose reads device_ids as strings: an index stays a quoted '0' in the file.

@@ -11,7 +11,7 @@ import time
 import typing as t
 
 import pytest
-from docker.errors import NotFound
+from docker.errors import APIError, NotFound
 
 from ansible_collections.aistack.deploy.plugins.module_utils import _health as h
 
@@ -338,6 +338,24 @@ class FakeApi:
         self.after_inspect: t.Callable[[], None] | None = None  # runs once, after the next inspect
         self.down: BaseException | None = None  # the engine is gone: every request raises this
         self.before_ping: t.Callable[[], None] | None = None
+        # What a command run in a container gives, by container id: (exit code, output), or what exec raises.
+        self.exec_results: dict[str, t.Any] = {}
+        self._execs: dict[str, t.Any] = {}
+
+    def exec_create(self, container: str, cmd: list[str], **kwargs: t.Any) -> dict[str, str]:
+        self.calls.append(f"exec {container} {' '.join(cmd)}")
+        result = self.exec_results.get(container, (0, ""))
+        if isinstance(result, BaseException):
+            raise result
+        exec_id = f"exec-{len(self._execs)}"
+        self._execs[exec_id] = result
+        return {"Id": exec_id}
+
+    def exec_start(self, exec_id: str) -> bytes:
+        return self._execs[exec_id][1].encode()
+
+    def exec_inspect(self, exec_id: str) -> dict[str, t.Any]:
+        return {"ExitCode": self._execs[exec_id][0]}
 
     def ping(self) -> bool:
         self.calls.append("ping")
@@ -819,3 +837,100 @@ def test_failure_report_fewer_log_lines_and_a_missing_container() -> None:
         "gone: does not exist", "c: exited with code 1", "  last 2 log line(s):", "    b", "    c"]
     assert h.failure_report(results, 0).splitlines() == ["gone: does not exist", "c: exited with code 1",
                                                          "  no log lines"]
+
+
+# --------------------------------------------------------------------------
+# GPUs: nvidia-smi -L inside each GPU container, once it is ready
+
+UUIDS = [f"GPU-{index}e2b7a3c-1f0d-8c4e-9a61-2d7f3b8e0c4{index}" for index in range(4)]
+
+
+def smi(*uuids: str) -> str:
+    """nvidia-smi -L of a container that sees these GPUs (numbered from 0 inside it, as the driver does)."""
+    return "".join(f"GPU {index}: NVIDIA GeForce RTX 4090 (UUID: {uuid})\n" for index, uuid in enumerate(uuids))
+
+
+def test_gpu_list_reads_nvidia_smi_l() -> None:
+    text = (smi(UUIDS[2]) + "  MIG 1g.10gb     Device  0: (UUID: MIG-aa5f1c2e-0f4b-5d1e-9c39-0c4e2a2b8f11)\n"
+            "GPU 1: Tesla T4\n")
+    assert h.gpu_list(text) == [
+        {"index": "0", "name": "NVIDIA GeForce RTX 4090", "uuid": UUIDS[2]},
+        {"index": "1", "name": "Tesla T4", "uuid": ""}]
+    assert h.gpu_list("No devices were found\n") == []
+
+
+@pytest.mark.parametrize("expected, code, output, problem", [
+    # Exactly its GPUs, by UUID; or by number where the UUIDs are not known.
+    ([UUIDS[1]], 0, smi(UUIDS[1]), ""),
+    ([UUIDS[0], UUIDS[3]], 0, smi(UUIDS[3], UUIDS[0]), ""),
+    (["GPU 0", "GPU 1"], 0, smi(UUIDS[0], UUIDS[1]), ""),
+    # Healthy, but on the CPU: no GPU at all.
+    ([UUIDS[3]], 6, "No devices were found\n",
+     f"container sees 0 GPUs, expected 1: {UUIDS[3]} (nvidia-smi -L in the container: exit 6: No devices were found)"),
+    ([UUIDS[3]], 0, "",
+     f"container sees 0 GPUs, expected 1: {UUIDS[3]} (nvidia-smi -L in the container: it listed none)"),
+    ([UUIDS[0]], 9, "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver.\n",
+     f"container sees 0 GPUs, expected 1: {UUIDS[0]} (nvidia-smi -L in the container: exit 9: NVIDIA-SMI has failed "
+     "because it couldn't communicate with the NVIDIA driver.)"),
+    # Every GPU of the host where it was given one.
+    ([UUIDS[1]], 0, smi(*UUIDS[:2]),
+     f"container sees 2 GPUs, expected 1: {UUIDS[1]} (nvidia-smi -L in the container: GPU 0: NVIDIA GeForce RTX "
+     f"4090 ({UUIDS[0]}); GPU 1: NVIDIA GeForce RTX 4090 ({UUIDS[1]}))"),
+    # Another GPU than its own.
+    ([UUIDS[1]], 0, smi(UUIDS[2]),
+     f"container sees other GPUs than the 1 it was given ({UUIDS[1]}) (nvidia-smi -L in the container: GPU 0: NVIDIA "
+     f"GeForce RTX 4090 ({UUIDS[2]}))"),
+])
+def test_gpu_problem(expected: list[str], code: int, output: str, problem: str) -> None:
+    assert h.gpu_problem(expected, code, output) == problem
+
+
+@pytest.mark.parametrize("code", [126, 127])
+def test_no_nvidia_smi_in_the_container_is_said_never_passed(code: int) -> None:
+    problem = h.gpu_problem([UUIDS[0]], code, 'exec: "nvidia-smi": executable file not found in $PATH\n')
+    assert problem.startswith(f"nvidia-smi is not in the container, so the gate cannot prove it sees its 1 GPU "
+                              f"({UUIDS[0]}): exit {code}: exec: \"nvidia-smi\": executable file not found in $PATH")
+
+
+def gpu_worker(name: str) -> dict[str, t.Any]:
+    return inspect(name, health="healthy", labels={h.LABEL_PROJECT: "demo", h.LABEL_SERVICE: name})
+
+
+def test_the_gate_proves_each_gpu_container_sees_its_own_gpus() -> None:
+    workers = [gpu_worker(f"worker-gpu{index}") for index in range(2)]
+    api = FakeApi(*workers, summaries=[{"Id": w["Id"], "Names": [w["Name"]], "Labels": w["Config"]["Labels"]}
+                                       for w in workers])
+    api.exec_results = {workers[0]["Id"]: (0, smi(UUIDS[0])), workers[1]["Id"]: (0, smi(UUIDS[1]))}
+    ok, message, _results, _waiter = wait(api, containers=None, project="demo",
+                                          gpus={"worker-gpu0": [UUIDS[0]], "worker-gpu1": [UUIDS[1]]})
+    assert ok, message
+    assert [call for call in api.calls if call.startswith("exec")] == [
+        f"exec {workers[0]['Id']} nvidia-smi -L", f"exec {workers[1]['Id']} nvidia-smi -L"]
+
+
+def test_a_healthy_gpu_container_that_sees_no_gpu_fails_the_gate_with_the_reason() -> None:
+    workers = [gpu_worker(f"worker-gpu{index}") for index in range(2)]
+    api = FakeApi(*workers, summaries=[{"Id": w["Id"], "Names": [w["Name"]], "Labels": w["Config"]["Labels"]}
+                                       for w in workers])
+    api.exec_results = {workers[0]["Id"]: (0, smi(UUIDS[0])), workers[1]["Id"]: (6, "No devices were found\n")}
+    ok, message, results, _waiter = wait(api, containers=None, project="demo",
+                                         gpus={"worker-gpu0": [UUIDS[0]], "worker-gpu1": [UUIDS[1]]})
+    assert not ok
+    assert message == (f"Not healthy: worker-gpu1 (service worker-gpu1) does not see its GPUs: container sees 0 GPUs, "
+                       f"expected 1: {UUIDS[1]} (nvidia-smi -L in the container: exit 6: No devices were found)")
+    assert results[0]["ready"] and "reason" not in results[0]
+    assert results[1]["reason"] == "gpus" and not results[1]["ready"]
+    report = h.failure_report(results)
+    assert report.startswith("worker-gpu1 (service worker-gpu1): does not see its GPUs (container sees 0 GPUs")
+
+
+def test_the_gpus_are_asked_only_once_every_container_is_ready_and_by_name_too() -> None:
+    web = inspect("web", health="unhealthy")
+    api = FakeApi(web)
+    ok, _message, _results, _waiter = wait(api, gpus={"web": [UUIDS[0]]})
+    assert not ok and not any(call.startswith("exec") for call in api.calls)
+    healthy = FakeApi(inspect("web", health="healthy"))
+    healthy.exec_results = {healthy.data[next(iter(healthy.data))]["Id"]: APIError("container is not running")}
+    ok, message, _results, _waiter = wait(healthy, gpus={"web": ["GPU 0"]})
+    assert not ok and "the gate could not run nvidia-smi -L in the container to prove it sees its 1 GPU (GPU 0): " \
+        "container is not running" in message

@@ -71,6 +71,17 @@ class Api:
     def logs(self, ref: str, **kwargs: t.Any) -> bytes:
         return b"booting\nTraceback: boom\n"
 
+    # nvidia-smi -L in a container: what the gate's GPU probe runs (smi_output, smi_exit below).
+    def exec_create(self, container: str, cmd: list[str], **kwargs: t.Any) -> dict[str, str]:
+        self.exec_cmd = (container, cmd)  # pylint: disable=attribute-defined-outside-init
+        return {"Id": "exec-1"}
+
+    def exec_start(self, exec_id: str) -> bytes:
+        return getattr(self, "smi_output", b"")
+
+    def exec_inspect(self, exec_id: str) -> dict[str, t.Any]:
+        return {"ExitCode": getattr(self, "smi_exit", 0)}
+
 
 class Client:
     def __init__(self, api: Api) -> None:
@@ -104,6 +115,7 @@ def engine(monkeypatch: pytest.MonkeyPatch) -> t.Callable[..., Api]:
     ({"project": ""}, "project is empty: name the compose project to wait for"),
     ({"containers": ["a"], "wait_timeout": -1}, "wait_timeout and log_lines must not be negative"),
     ({"containers": ["a"], "without_healthcheck": "ignore"}, "value of without_healthcheck must be one of: fail, running"),
+    ({"containers": ["a"], "gpus": {"a": "GPU-1"}}, "gpus: each service or container must map to a list of the GPUs"),
 ])
 def test_bad_arguments(run_module: t.Callable[..., t.Any], engine: t.Callable[..., Api],
                        args: dict[str, t.Any], message: str) -> None:
@@ -257,3 +269,27 @@ def test_client_kwargs_tls(tmp_path: t.Any) -> None:
                                            "ca_path": str(ca)})
     assert kwargs["tls"].verify == str(ca)
     assert kwargs["base_url"] == "tcp://192.0.2.1:2376"  # the SDK turns tcp into https for TLS
+
+
+GPU_UUID = "GPU-5e2b7a3c-1f0d-8c4e-9a61-2d7f3b8e0c45"
+
+
+def test_a_gpu_container_that_sees_its_gpu_passes(run_module: t.Callable[..., t.Any],
+                                                  engine: t.Callable[..., Api]) -> None:
+    api = engine(container("worker", "healthy"))
+    api.smi_output = f"GPU 0: NVIDIA GeForce RTX 4090 (UUID: {GPU_UUID})\n".encode()  # type: ignore[attr-defined]
+    result = run_module(wait_for_healthy.main, {"containers": ["worker"], "gpus": {"worker": [GPU_UUID]}})
+    assert not result.failed, result.result
+    assert api.exec_cmd == ("worker-id", ["nvidia-smi", "-L"])  # type: ignore[attr-defined]
+
+
+def test_a_healthy_gpu_container_that_sees_no_gpu_fails_the_wait(run_module: t.Callable[..., t.Any],
+                                                                 engine: t.Callable[..., Api]) -> None:
+    api = engine(container("worker", "healthy"))
+    api.smi_exit, api.smi_output = 6, b"No devices were found\n"  # type: ignore[attr-defined]
+    result = run_module(wait_for_healthy.main, {"containers": ["worker"], "gpus": {"worker": [GPU_UUID]}})
+    assert result.failed
+    assert result.result["msg"] == (f"Not healthy: worker does not see its GPUs: container sees 0 GPUs, expected 1: "
+                                    f"{GPU_UUID} (nvidia-smi -L in the container: exit 6: No devices were found)")
+    assert result.result["containers"][0]["reason"] == "gpus"
+    assert result.result["report"].startswith("worker: does not see its GPUs (container sees 0 GPUs, expected 1")
