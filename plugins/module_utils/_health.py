@@ -62,7 +62,7 @@ REASON_TEXT = {
     "no_healthcheck": "has no healthcheck (set without_healthcheck=running to accept a running container)",
     "not_found": "does not exist",
     "timeout": "timed out",
-    "gpus": "does not see its GPUs",
+    "gpu_mismatch": "does not see exactly its GPUs",
 }
 
 # What proves which GPUs a container sees: the list the driver's nvidia-smi prints inside it, which the NVIDIA
@@ -804,7 +804,7 @@ class HealthWaiter:
             exit_code, output = self._exec(target.id, GPU_PROBE)
             problem = gpu_problem(expected, exit_code, output)
             if problem:
-                self._settle(target, failed("gpus", problem))
+                self._settle(target, failed("gpu_mismatch", problem))
 
     def _exec(self, container: str, argv: t.Sequence[str]) -> tuple[t.Any, str]:
         """Run a command in a container: its exit code and output (None and the engine's refusal)."""

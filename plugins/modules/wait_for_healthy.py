@@ -90,7 +90,7 @@ options:
         GPU - its UUID as C(nvidia-smi -L) prints it (V(GPU-5e2b7a3c-...)), or any other label where the UUID is not
         known (then only their number counts).
       - The module runs C(nvidia-smi -L) inside each such container (the NVIDIA runtime mounts it into a GPU
-        container, with CDI from the specification) and fails the wait with RV(containers[].reason=gpus) when the
+        container, with CDI from the specification) and fails the wait with RV(containers[].reason=gpu_mismatch) when the
         container lists another number of GPUs or other GPUs than these - C(container sees 0 GPUs, expected 1) for
         one that answers its health check but would compute on the CPU - or when C(nvidia-smi) is not in the
         container or cannot run there, which is said, never passed.
@@ -227,7 +227,7 @@ containers:
       description: Why the container failed the wait.
       type: str
       returned: failure
-      choices: [unhealthy, exited, oom_killed, removed, restarted, paused, no_healthcheck, not_found, timeout, gpus]
+      choices: [unhealthy, exited, oom_killed, removed, restarted, paused, no_healthcheck, not_found, timeout, gpu_mismatch]
       sample: unhealthy
     detail:
       description: More about the reason, such as the exit code or the restart count; may be empty.

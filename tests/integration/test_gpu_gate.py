@@ -57,13 +57,13 @@ def test_a_container_that_lists_exactly_its_gpu_passes(docker_client: t.Any, con
 def test_a_container_that_sees_fewer_gpus_than_it_was_given_fails(docker_client: t.Any,
                                                                   containers: dict[str, str]) -> None:
     ok, message, results = gate(docker_client, containers["with_smi"], [UUID, "GPU-ffff"])
-    assert not ok and results[0]["reason"] == "gpus"
-    assert f"does not see its GPUs: container sees 1 GPU, expected 2: {UUID}, GPU-ffff" in message
+    assert not ok and results[0]["reason"] == "gpu_mismatch"
+    assert f"does not see exactly its GPUs: container sees 1 GPU, expected 2: {UUID}, GPU-ffff" in message
 
 
 def test_without_nvidia_smi_the_gate_says_so_and_fails(docker_client: t.Any, containers: dict[str, str]) -> None:
     ok, message, results = gate(docker_client, containers["without"], ["GPU 0"])
-    assert not ok and results[0]["reason"] == "gpus"
+    assert not ok and results[0]["reason"] == "gpu_mismatch"
     # The engine's exec says the program is not there: exit 126 or 127, as the runtime reports it.
     assert re.search(r"nvidia-smi is not in the container, so the gate cannot prove it sees its 1 GPU \(GPU 0\): "
                      r"exit 12[67]: .*nvidia-smi", message), message

@@ -916,12 +916,12 @@ def test_a_healthy_gpu_container_that_sees_no_gpu_fails_the_gate_with_the_reason
     ok, message, results, _waiter = wait(api, containers=None, project="demo",
                                          gpus={"worker-gpu0": [UUIDS[0]], "worker-gpu1": [UUIDS[1]]})
     assert not ok
-    assert message == (f"Not healthy: worker-gpu1 (service worker-gpu1) does not see its GPUs: container sees 0 GPUs, "
+    assert message == (f"Not healthy: worker-gpu1 (service worker-gpu1) does not see exactly its GPUs: container sees 0 GPUs, "
                        f"expected 1: {UUIDS[1]} (nvidia-smi -L in the container: exit 6: No devices were found)")
     assert results[0]["ready"] and "reason" not in results[0]
-    assert results[1]["reason"] == "gpus" and not results[1]["ready"]
+    assert results[1]["reason"] == "gpu_mismatch" and not results[1]["ready"]
     report = h.failure_report(results)
-    assert report.startswith("worker-gpu1 (service worker-gpu1): does not see its GPUs (container sees 0 GPUs")
+    assert report.startswith("worker-gpu1 (service worker-gpu1): does not see exactly its GPUs (container sees 0 GPUs")
 
 
 def test_the_gpus_are_asked_only_once_every_container_is_ready_and_by_name_too() -> None:

@@ -289,7 +289,7 @@ def test_a_healthy_gpu_container_that_sees_no_gpu_fails_the_wait(run_module: t.C
     api.smi_exit, api.smi_output = 6, b"No devices were found\n"  # type: ignore[attr-defined]
     result = run_module(wait_for_healthy.main, {"containers": ["worker"], "gpus": {"worker": [GPU_UUID]}})
     assert result.failed
-    assert result.result["msg"] == (f"Not healthy: worker does not see its GPUs: container sees 0 GPUs, expected 1: "
+    assert result.result["msg"] == (f"Not healthy: worker does not see exactly its GPUs: container sees 0 GPUs, expected 1: "
                                     f"{GPU_UUID} (nvidia-smi -L in the container: exit 6: No devices were found)")
-    assert result.result["containers"][0]["reason"] == "gpus"
-    assert result.result["report"].startswith("worker: does not see its GPUs (container sees 0 GPUs, expected 1")
+    assert result.result["containers"][0]["reason"] == "gpu_mismatch"
+    assert result.result["report"].startswith("worker: does not see exactly its GPUs (container sees 0 GPUs, expected 1")
