@@ -68,11 +68,14 @@ def image_cuda(config: t.Any) -> tuple[str, str]:
 
 
 def _gpu_names(indexes: t.Sequence[t.Any], gpu: Mapping[str, t.Any]) -> str:
-    """GPU 0 (NVIDIA GeForce RTX 4090), ...: the GPUs a service gets, as aistack_gpu lists them."""
+    """GPU 1 (NVIDIA GeForce RTX 4090), GPUs 0, 2 (NVIDIA L4): the GPUs a service gets, by model, as aistack_gpu lists them."""
     by_index = {entry.get("index"): entry for entry in gpu.get("gpus") or [] if isinstance(entry, Mapping)}
-    names = [f"GPU {index} ({by_index[index].get('name')})" if by_index.get(index, {}).get("name") else f"GPU {index}"
-             for index in indexes]
-    return ", ".join(names) if names else "its GPUs"
+    models: dict[str, list[str]] = {}
+    for index in indexes:
+        models.setdefault(str(by_index.get(index, {}).get("name") or ""), []).append(str(index))
+    names = [("GPU " if len(found) == 1 else "GPUs ") + ", ".join(found) + (f" ({model})" if model else "")
+             for model, found in models.items()]
+    return "; ".join(names) if names else "its GPUs"
 
 
 def cuda_problems(model: Mapping[str, t.Any], gpu: t.Any, images: Mapping[str, t.Any], host: str) -> list[str]:

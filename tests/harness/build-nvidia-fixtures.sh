@@ -10,9 +10,12 @@
 #       nvidia-container-toolkit-base (nvidia-ctk, nvidia-container-runtime)
 #       and nvidia-container-toolkit (nvidia-container-runtime-hook); the
 #       programs are the scripts in nvidia/ (runtime -> runc, cdi generate ->
-#       a spec mapping /dev/null as /dev/nvidia0). Also
-#       /fixtures/aistack-fixture-nvidia-driver.deb: an nvidia-smi that prints
-#       the one_gpu output of tests/unit/plugins/module_utils/fixtures/nvidia_smi.
+#       a spec mapping /dev/null as /dev/nvidia<index> for each GPU). Also
+#       /fixtures/aistack-fixture-nvidia-driver.deb: the synthetic driver of
+#       four GPUs, an nvidia-smi (nvidia/nvidia-smi) printing the four_gpus
+#       output of tests/unit/plugins/module_utils/fixtures/nvidia_smi for the
+#       GPUs whose /dev/nvidia<index> exists, and a postinst that makes those
+#       nodes (null devices) on the host.
 #   aistack-test/cuda:fixture   a stand-in for an NVIDIA CUDA runtime base
 #       (app_image_cuda_base): aistack-test/python:3.13-slim plus NVIDIA's
 #       environment variables.
@@ -24,7 +27,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 fixtures=$here/nvidia
-smi_case=$here/../unit/plugins/module_utils/fixtures/nvidia_smi/one_gpu
+smi_case=$here/../unit/plugins/module_utils/fixtures/nvidia_smi/four_gpus
 log() { printf '[nvidia-fixtures] %s\n' "$*" >&2; }
 
 repo_tag=aistack-test/nvidia-repo:fixture
@@ -93,19 +96,16 @@ build_repo() {
       "$fixtures/nvidia-container-runtime-hook:/usr/bin/nvidia-container-runtime-hook"
   done
 
-  # The fixture driver: an nvidia-smi printing the one_gpu case, outside the
-  # repository (the role never installs drivers; prepare.yml does).
-  {
-    printf '#!/bin/sh\n# TEST FIXTURE of aistack.deploy, never shipped: prints nvidia-smi output of one GPU\n'
-    printf '# (tests/unit/plugins/module_utils/fixtures/nvidia_smi/one_gpu).\ncase "$*" in\n'
-    printf '  *--query-gpu=*) cat <<'"'"'AISTACK_EOF'"'"'\n'
-    cat "$smi_case/query.txt"
-    printf 'AISTACK_EOF\n  ;;\n  *) cat <<'"'"'AISTACK_EOF'"'"'\n'
-    cat "$smi_case/summary.txt"
-    printf 'AISTACK_EOF\n  ;;\nesac\n'
-  } > "$work/nvidia-smi"
-  pkg aistack-fixture-nvidia-driver "$driver_version-1" "" "nvidia-smi of one GPU (fixture)" \
-    "$work/nvidia-smi:/usr/bin/nvidia-smi"
+  # The fixture driver: nvidia-smi with the four_gpus case put in, and a
+  # postinst that makes a device node per GPU; outside the repository (the
+  # role never installs drivers; prepare.yml does).
+  awk -v query="$smi_case/query.txt" -v summary="$smi_case/summary.txt" '
+    $0 == "@QUERY@" { while ((getline line < query) > 0) print line; next }
+    $0 == "@SUMMARY@" { while ((getline line < summary) > 0) print line; next }
+    { print }' "$fixtures/nvidia-smi" > "$work/nvidia-smi"
+  sed "s/@COUNT@/$(grep -c . "$smi_case/query.txt")/g" "$fixtures/nvidia-driver-postinst" > "$work/postinst"
+  pkg aistack-fixture-nvidia-driver "$driver_version-1" "" "nvidia-smi of four GPUs (fixture)" \
+    "$work/nvidia-smi:/usr/bin/nvidia-smi" "$work/postinst:/DEBIAN/postinst"
   mv "$pool/aistack-fixture-nvidia-driver_${driver_version}-1_all.deb" "$www/fixtures/aistack-fixture-nvidia-driver.deb"
 
   # Flat repository metadata, signed by a throwaway key.

@@ -1,4 +1,9 @@
-"""Verify nvidia_toolkit on the synthetic GPU host and the CPU host (testinfra)."""
+"""Verify nvidia_toolkit and the GPU deploy on the synthetic GPU host and the CPU host (testinfra).
+
+Each test runs on the host it is about, found by name in the scenario's
+inventory: none is run on both hosts only to be skipped on one. The side
+effects come last, in this order.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +13,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import testinfra
 
 GPU_HOST = "aistack-nvidia-gpu"
+CPU_HOST = "aistack-nvidia-cpu"
 SOURCES = "/etc/apt/sources.list.d/nvidia-container-toolkit.sources"
 KEYRING = "/etc/apt/keyrings/nvidia-container-toolkit.asc"
 CDI_SPEC = "/etc/cdi/nvidia.yaml"
@@ -17,25 +24,26 @@ CDI_RECORD = "/var/lib/aistack/nvidia_toolkit/cdi.json"
 IMAGE = "aistack-verify/busybox:latest"
 SMI = "/usr/bin/nvidia-smi"
 SCENARIO = Path(__file__).resolve().parents[1]
+REPO = SCENARIO.parents[1]
 INVENTORY = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/nonexistent")) / "inventory"
+# The four synthetic GPUs (tests/unit/plugins/module_utils/fixtures/nvidia_smi/four_gpus), by index.
+UUIDS = ["GPU-5e2b7a3c-1f0d-8c4e-9a61-2d7f3b8e0c45", "GPU-a3c91f4e-62b0-4d8a-b7e5-0c19d2f6e831",
+         "GPU-7d04e2b9-18c5-43f7-9e6a-5b2c8d1f0a76", "GPU-c8f65a13-9e27-4b1d-a0c4-3e7f2d59b184"]
+WORKERS = [f"worker-gpu{index}" for index in range(4)]
 
 
-def is_gpu_host(host) -> bool:
-    return host.backend.get_hostname() == GPU_HOST
+def host_named(name: str):
+    return testinfra.get_host(f"ansible://{name}?ansible_inventory={INVENTORY}")
 
 
-@pytest.fixture
-def gpu_host(host):
-    if not is_gpu_host(host):
-        pytest.skip("GPU host only")
-    return host
+@pytest.fixture(scope="module")
+def gpu_host():
+    return host_named(GPU_HOST)
 
 
-@pytest.fixture
-def cpu_host(host):
-    if is_gpu_host(host):
-        pytest.skip("CPU host only")
-    return host
+@pytest.fixture(scope="module")
+def cpu_host():
+    return host_named(CPU_HOST)
 
 
 def docker_info(host) -> dict:
@@ -46,8 +54,9 @@ def daemon_json(host) -> dict:
     return json.loads(host.file("/etc/docker/daemon.json").content_string)
 
 
-def test_planted_and_docker_engine_keys_survive(host):
-    config = daemon_json(host)
+@pytest.mark.parametrize("name", [GPU_HOST, CPU_HOST])
+def test_planted_and_docker_engine_keys_survive(name: str) -> None:
+    config = daemon_json(host_named(name))
     assert config["labels"] == ["aistack.planted=survives"]
     assert config["live-restore"] is True
     assert config["default-address-pools"][0]["base"] == "10.213.0.0/16"
@@ -79,6 +88,9 @@ def test_gpu_host_cdi_spec_for_the_driver(gpu_host):
     assert spec.exists
     assert "kind: nvidia.com/gpu" in spec.content_string
     assert "driver 550.127.05" in spec.content_string
+    # A device per GPU, by index, and all of them.
+    assert gpu_host.check_output("nvidia-ctk cdi list").split() == [
+        "nvidia.com/gpu=0", "nvidia.com/gpu=1", "nvidia.com/gpu=2", "nvidia.com/gpu=3", "nvidia.com/gpu=all"]
     record = json.loads(gpu_host.file(CDI_RECORD).content_string)
     assert record == {"driver_version": "550.127.05", "spec_path": CDI_SPEC}
 
@@ -103,8 +115,8 @@ def test_gpu_host_nvidia_runtime_runs_containers(gpu_host):
 
 
 def test_gpu_host_gpus_flag_device_request(gpu_host):
-    # What compose's `driver: nvidia` reservation asks for: dockerd's nvidia
-    # driver runs the toolkit's prestart hook.
+    # What compose's `driver: nvidia` reservation asks for (the legacy runtime
+    # mode): dockerd's nvidia driver runs the toolkit's prestart hook.
     out = gpu_host.check_output(f"docker run --rm --pull=never --gpus all {IMAGE} sh -c 'echo with-gpus'")
     assert out.strip() == "with-gpus"
 
@@ -124,29 +136,39 @@ def test_cpu_host_has_nothing_nvidia(cpu_host):
     assert cpu_host.run("grep -rl nvidia /etc/apt/sources.list.d/").stdout == ""
 
 
-def worker(host) -> dict:
-    name = host.check_output("docker ps -q --filter label=com.docker.compose.project=demeterai-ml "
-                             "--filter label=com.docker.compose.service=worker")
-    assert name, "no running worker of the DemeterAI shape"
-    return json.loads(host.check_output(f"docker inspect {name.splitlines()[0]}"))[0]
+def containers_of(host, service: str) -> list[dict]:
+    ids = host.check_output("docker ps -q --filter label=com.docker.compose.project=demeterai-ml "
+                            f"--filter label=com.docker.compose.service={service}").split()
+    return [json.loads(host.check_output(f"docker inspect {cid}"))[0] for cid in ids]
 
 
-def test_demeterai_gpu_host_gets_the_gpu_variant_with_a_device_request(gpu_host):
-    container = worker(gpu_host)
-    image = json.loads(gpu_host.check_output(f"docker image inspect {container['Image']}"))[0]
-    assert image["Config"]["Labels"]["io.aistack.deploy.variant"] == "gpu"
-    assert container["Config"]["Image"].startswith("aistack-test/demeterai-ml-gpu-worker:")
-    requests = container["HostConfig"]["DeviceRequests"]
-    assert requests and requests[0]["Driver"] == "nvidia", requests
-    assert ["gpu"] in requests[0]["Capabilities"]
-    assert container["State"]["Health"]["Status"] == "healthy"
-    assert "CUDA_VISIBLE_DEVICES=0" in container["Config"]["Env"]
+def test_demeterai_gpu_host_runs_one_worker_per_gpu_each_seeing_only_its_own(gpu_host):
+    assert containers_of(gpu_host, "worker") == []
+    for index, service in enumerate(WORKERS):
+        (container,) = containers_of(gpu_host, service)
+        image = json.loads(gpu_host.check_output(f"docker image inspect {container['Image']}"))[0]
+        assert image["Config"]["Labels"]["io.aistack.deploy.variant"] == "gpu"
+        # The CUDA stand-in's CUDA_VERSION, which the fixture driver runs.
+        assert image["Config"]["Labels"]["io.aistack.deploy.cuda-version"] == "12.4.1"
+        assert container["Config"]["Image"].startswith("aistack-test/demeterai-ml-gpu-worker:")
+        assert container["Config"]["Labels"]["io.aistack.deploy.gpu"] == str(index)
+        assert container["State"]["Health"]["Status"] == "healthy"
+        requests = container["HostConfig"]["DeviceRequests"]
+        assert [(r["Driver"], r["DeviceIDs"], r["Capabilities"]) for r in requests] == [
+            ("cdi", [f"nvidia.com/gpu={index}"], [["gpu"]])], requests
+        assert "CUDA_VISIBLE_DEVICES=0" in container["Config"]["Env"]
+        # Its own device node and no other, and the driver's nvidia-smi lists that GPU alone (as GPU 0).
+        nodes = gpu_host.check_output(f"docker exec {container['Id']} sh -c 'ls /dev | grep ^nvidia'").split()
+        assert nodes == [f"nvidia{index}"], (service, nodes)
+        listed = gpu_host.check_output(f"docker exec {container['Id']} nvidia-smi -L")
+        assert listed.strip() == f"GPU 0: NVIDIA GeForce RTX 4090 (UUID: {UUIDS[index]})"
 
 
-def test_demeterai_cpu_host_gets_the_cpu_variant_without_one(cpu_host):
-    container = worker(cpu_host)
+def test_demeterai_cpu_host_gets_the_cpu_variant_without_a_gpu(cpu_host):
+    (container,) = containers_of(cpu_host, "worker")
     image = json.loads(cpu_host.check_output(f"docker image inspect {container['Image']}"))[0]
     assert image["Config"]["Labels"]["io.aistack.deploy.variant"] == "cpu"
+    assert "io.aistack.deploy.cuda-version" not in image["Config"]["Labels"]
     assert container["Config"]["Image"].startswith("aistack-test/demeterai-ml-cpu-worker:")
     assert not container["HostConfig"]["DeviceRequests"]
     assert container["State"]["Health"]["Status"] == "healthy"
@@ -154,10 +176,14 @@ def test_demeterai_cpu_host_gets_the_cpu_variant_without_one(cpu_host):
 
 # ---------------------------------------------------------------- side effects, GPU host, in this order
 
-def run_role() -> subprocess.CompletedProcess[str]:
+def ansible_playbook(playbook: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, ANSIBLE_FORCE_COLOR="false", NO_COLOR="1")
-    return subprocess.run(["ansible-playbook", "-i", str(INVENTORY), str(SCENARIO / "side_effect.yml"),
-                           "--limit", GPU_HOST], capture_output=True, text=True, env=env, check=False)
+    return subprocess.run(["ansible-playbook", "-i", str(INVENTORY), str(playbook), *args],
+                          capture_output=True, text=True, env=env, check=False)
+
+
+def run_role() -> subprocess.CompletedProcess[str]:
+    return ansible_playbook(SCENARIO / "side_effect.yml", "--limit", GPU_HOST)
 
 
 def recap(output: str) -> dict[str, int]:
@@ -200,3 +226,67 @@ def test_side_effect_driver_library_mismatch_fails_clearly_and_changes_nothing(g
         assert recap(run.stdout)["failed"] == 1
     finally:
         gpu_host.check_output(f"mv /root/nvidia-smi.orig {SMI}")
+
+
+def worker_ids(host) -> list[str]:
+    return sorted(container["Id"] for service in WORKERS for container in containers_of(host, service))
+
+
+# An image of a GPU service built for CUDA 12.8, which the fixture driver (CUDA 12.4 at most) does not run.
+TOO_NEW = "aistack-verify/cuda-too-new:12.8"
+
+
+def test_side_effect_a_gpu_image_built_for_a_newer_cuda_is_refused_in_the_preflight(gpu_host):
+    gpu_host.check_output(f"printf 'FROM {IMAGE}\\nLABEL io.aistack.deploy.cuda-version=12.8\\n' "
+                          f"| docker build -q -t {TOO_NEW} -")
+    before = worker_ids(gpu_host)
+    stack = {
+        "aistack_hosts": GPU_HOST,
+        "app_stack_name": "cuda-check",
+        "app_stack_services": {"inference": {"image": TOO_NEW, "gpu": True, "command": ["sleep", "3600"],
+                                             "healthcheck": {"test": ["CMD", "true"]}}},
+        "app_stack_required_secrets": [],
+        # app_image's input, checked in the same pre-flight (the DemeterAI worker's).
+        "app_image_context_src": str(SCENARIO / "demeterai-app"),
+        "app_image_targets": ["worker"],
+        "app_image_celery_app": "app.celery_app",
+    }
+    run = ansible_playbook(REPO / "site.yml", "-e", json.dumps(stack))
+    output = (run.stdout + run.stderr).replace('\\"', '"')
+    assert run.returncode != 0
+    assert (f"{GPU_HOST} cannot take release latest of cuda-check: service inference runs {TOO_NEW}, built for CUDA "
+            "12.8 (its label io.aistack.deploy.cuda-version), but the NVIDIA driver 550.127.05 of GPUs 0, 1, 2, 3 "
+            f"(NVIDIA GeForce RTX 4090) on {GPU_HOST} runs CUDA 12.4 at most") in output, output[-4000:]
+    assert "Nothing has changed on any host" in output
+    # Refused in the first play, before the deploy play's lock, roles and containers.
+    assert "Take the app's deploy lock" not in output
+    assert not gpu_host.file("/opt/aistack/cuda-check").exists
+    assert worker_ids(gpu_host) == before
+    gpu_host.check_output(f"docker image rm {TOO_NEW}")
+
+
+def test_side_effect_a_gpu_container_that_sees_no_device_fails_its_gate_and_goes_back(gpu_host):
+    before = json.loads(gpu_host.file("/opt/aistack/demeterai-ml/state.json").content_string)
+    run = ansible_playbook(SCENARIO / "gpu_gate.yml")
+    output = run.stdout.replace('\\"', '"')
+    assert run.returncode == 0, output[-4000:]
+    assert "GATE FAILED AS IT MUST: Release gpu-gate of demeterai-ml did not become healthy" in output
+    # The gate's reason, once, in the failed container's block; the others passed.
+    assert (f"worker-gpu3): does not see exactly its GPUs (container sees 0 GPUs, expected 1: {UUIDS[3]} (nvidia-smi -L "
+            "in the container: exit 6: No devices were found))") in output, output[-4000:]
+    assert "worker-gpu0): does not see" not in output
+    assert "Rolled back to release latest, which is healthy again and stays current" in output
+    # current and state.json name the release converge deployed; the failed one is in the history.
+    assert gpu_host.file("/opt/aistack/demeterai-ml/current").linked_to == "/opt/aistack/demeterai-ml/releases/latest"
+    state = json.loads(gpu_host.file("/opt/aistack/demeterai-ml/state.json").content_string)
+    assert (state["current"], state["last_healthy"]) == ("latest", before["last_healthy"]) == ("latest", "latest")
+    failed = state["history"][-1]
+    assert (failed["release"], failed["result"], failed["cause"], failed["rolled_back_to"]) == (
+        "gpu-gate", "failed", "health gate", "latest")
+    # The workers of release latest serve again, healthy; the specification is back as nvidia_toolkit wrote it.
+    for service in WORKERS:
+        (container,) = containers_of(gpu_host, service)
+        assert container["State"]["Health"]["Status"] == "healthy"
+        assert not any(env.startswith("GATE_CASE=") for env in container["Config"]["Env"])
+    assert "AISTACK_FIXTURE_LOST_GPU" not in gpu_host.file(CDI_SPEC).content_string
+    assert not gpu_host.file(f"{CDI_SPEC}.gate").exists

@@ -58,6 +58,17 @@ def test_one_gpu():
     assert fact["driver_state"] == "ok" and fact["driver_message"] == ""
 
 
+def test_four_gpus():
+    """The synthetic GPU host's driver (tests/harness/build-nvidia-fixtures.sh prints this case)."""
+    gpus = parse_query(fixture("four_gpus", "query.txt"))
+    assert [gpu["index"] for gpu in gpus] == [0, 1, 2, 3]
+    assert len({gpu["uuid"] for gpu in gpus}) == 4 and gpus[0]["uuid"] == "GPU-5e2b7a3c-1f0d-8c4e-9a61-2d7f3b8e0c45"
+    assert [gpu["memory_free_mib"] for gpu in gpus] == [24052, 24210, 24210, 24210]
+    summary = fixture("four_gpus", "summary.txt")
+    assert (parse_driver_version(summary), parse_cuda_version(summary)) == ("550.127.05", "12.4")
+    assert len(table_gpus(summary)) == 4
+
+
 def test_eight_gpus():
     gpus = parse_query(fixture("eight_gpus", "query.txt"))
     assert [gpu["index"] for gpu in gpus] == list(range(8))

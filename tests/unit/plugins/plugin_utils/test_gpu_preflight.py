@@ -137,9 +137,16 @@ def test_a_per_gpu_service_is_named_once_with_every_gpu_of_its_replicas() -> Non
     problems = cuda_problems(the_model, GPU, {IMAGE: config("", ("CUDA_VERSION=12.6.3",))}, "gpu-1")
     assert len(problems) == 1
     assert problems[0].startswith("service worker runs acme/worker-gpu:1.0, built for CUDA 12.6.3 (its CUDA_VERSION), "
-                                  "but the NVIDIA driver 550.127.05 of GPU 0 (NVIDIA GeForce RTX 4090), GPU 1 (NVIDIA "
-                                  "GeForce RTX 4090), GPU 2 (NVIDIA GeForce RTX 4090), GPU 3 (NVIDIA GeForce RTX 4090) "
-                                  "on gpu-1 runs CUDA 12.4 at most")
+                                  "but the NVIDIA driver 550.127.05 of GPUs 0, 1, 2, 3 (NVIDIA GeForce RTX 4090) on "
+                                  "gpu-1 runs CUDA 12.4 at most")
+
+
+def test_gpus_of_different_models_are_named_by_model() -> None:
+    mixed = {**GPU, "gpus": [*GPU["gpus"][:3], {"index": 3, "name": "NVIDIA L4", "uuid": UUIDS[3]}]}
+    problems = cuda_problems(model(worker=service([0, 3, 1])), mixed, {IMAGE: config("12.8")}, "gpu-1")
+    assert "of GPUs 0, 1 (NVIDIA GeForce RTX 4090); GPU 3 (NVIDIA L4) on gpu-1" in problems[0]
+    unlisted = cuda_problems(model(worker=service(["GPU-abc"])), {**GPU, "gpus": []}, {IMAGE: config("12.8")}, "h")
+    assert "of GPU GPU-abc on h" in unlisted[0]
 
 
 def test_the_filter_reads_docker_image_info_or_the_preflight_probe() -> None:
