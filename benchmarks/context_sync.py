@@ -13,7 +13,8 @@ connection community.docker.docker) by two methods, each into its own directory:
   (ansible.posix.synchronize needs rsync on the hosts, which the test hosts lack: not measured.)
 
 Each method's context is laid out once first (not measured; copy's by docker cp, which puts the same bytes and
-modes where copy would), then each runs --runs times with nothing changed, the two interleaved. Printed per host count: the median seconds of the method's tasks (from the first task's start to
+modes where copy would), then each runs --runs times with nothing changed, the two interleaved. Printed per
+host count: the median seconds of the method's tasks (from the first task's start to
 the last task's end, Ansible's json callback), the ratio ours/copy, and ours' 4-host/1-host ratio.
 
 Usage: python benchmarks/context_sync.py [--runs 3] [--files 100] [--json out.json]

@@ -293,7 +293,7 @@ report:
   type: str
   sample: |-
     horus-api-1 (service api): unhealthy (status running)
-      last probe: exit 1: urllib.error.URLError: <urlopen error [Errno 111] Connection refused>
+      last probe: exit 1: ConnectionRefusedError: [Errno 111] Connection refused
       last 2 log line(s):
         INFO:     Started server process [1]
         ERROR:    Application startup failed. Exiting.

@@ -164,8 +164,8 @@ def registry_with_release() -> t.Iterator[str]:
             subprocess.run(["docker", "rmi", pushed], check=False, capture_output=True)
 
 
-def test_pull_passes_when_the_registry_has_the_image_and_names_one_it_lacks(tmp_path: Path,
-                                                                             registry_with_release: str) -> None:
+def test_pull_passes_when_the_registry_has_the_image_and_names_one_it_lacks(
+        tmp_path: Path, registry_with_release: str) -> None:
     ok = run_images(tmp_path, app_image_registry=registry_with_release, app_image_release="1.0")
     assert ok.returncode == 0, ok.stdout[-3000:]
     # Asked, not pulled: the host's engine still lacks it.

@@ -3,7 +3,8 @@
 ``ansible-playbook --list-tasks`` with the operator's ``--tags`` and
 ``--skip-tags`` (nothing runs, no host is reached; two runs, about a second
 each; here and not in the unit tier because the playbook needs community.docker
-and the other collections the oldest unit venv does not carry): each role's work carries the role's name; whatever the tags, the pre-flight, the deploy lock, every
+and the other collections the oldest unit venv does not carry): each role's work carries the role's name;
+whatever the tags, the pre-flight, the deploy lock, every
 role's input checks and facts, and the rollout's record run (``always``).
 ``--list-tasks`` leaves out a block's ``rescue`` and ``always`` sections, so
 those (the lock given back, a failed host's outcome) are read from the

@@ -426,8 +426,6 @@ def test_the_same_gpu_for_a_service_that_does_not_run_is_no_clash() -> None:
         f"{W}: GPU 0 ({UUID[0]}) {CLASH}"]
 
 
-
-
 @pytest.mark.parametrize("gpus, host_gpus, gpu_present, problems", [
     # Not on the host: the value and what the host has.
     ({"worker": [4]}, FOUR_GPUS, True,

@@ -23,7 +23,9 @@ def b64(value: object) -> str:
     return base64.b64encode(json.dumps(value, indent=2).encode()).decode()
 
 
-def probe(*containers: str, record: object = RECORD, state: object = STATE, current: str = "releases/1.0.0") -> str:
+def probe(*containers: str, record: object = "default", state: object = "default", current: str = "releases/1.0.0") -> str:
+    record = RECORD if record == "default" else record
+    state = STATE if state == "default" else state
     lines = [f"CURRENT {current}"] if current else []
     lines += ["RELEASE 0.9.0", "RELEASE 1.0.0"]
     lines += [f"CONTAINER {c}" for c in containers]
