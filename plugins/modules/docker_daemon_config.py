@@ -31,18 +31,18 @@ author:
   - aistack.deploy developers (@aistack)
 attributes:
   check_mode:
-    description: Can run in check mode and return changed status prediction without modifying target.
     support: full
     details:
       - Validation runs in check mode too, so a change that would fail validation fails there as well.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
     support: full
+    details:
+      - The diff is the file's JSON before and after, as the module writes it.
   idempotent:
-    description:
-      - When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
-      - This assumes that the system controlled/queried by the module has not changed in a relevant way.
     support: full
+extends_documentation_fragment:
+  - aistack.deploy.attributes
+  - aistack.deploy.attributes.posix
 options:
   path:
     description:

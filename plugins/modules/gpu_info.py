@@ -20,22 +20,10 @@ description:
   - Reads only; never changes the host.
 author:
   - aistack.deploy developers (@aistack)
-attributes:
-  check_mode:
-    description: Can run in check mode and return changed status prediction without modifying target.
-    support: full
-    details:
-      - The module only reads, and does the same in check mode.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
-    support: none
-    details:
-      - The module changes nothing.
-  idempotent:
-    description:
-      - When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
-      - This assumes that the system controlled/queried by the module has not changed in a relevant way.
-    support: full
+extends_documentation_fragment:
+  - aistack.deploy.attributes
+  - aistack.deploy.attributes.info_module
+  - aistack.deploy.attributes.linux
 options:
   sysfs_root:
     description:

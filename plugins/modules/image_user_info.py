@@ -22,16 +22,15 @@ description:
 extends_documentation_fragment:
   - aistack.deploy.docker
   - aistack.deploy.docker.api_timeout
+  - aistack.deploy.attributes
+  - aistack.deploy.attributes.actiongroup_docker
+  - aistack.deploy.attributes.info_module
+  - aistack.deploy.attributes.posix
 attributes:
-  check_mode:
-    description: Can run in check mode and return the same result.
-    support: full
-  diff_mode:
-    description: Returns no diff; the module changes nothing.
-    support: none
   idempotent:
-    description: Running it again with the same inputs gives the same result.
-    support: full
+    details:
+      - It creates a container from the image to read its user database, never starts it, and removes it at once;
+        it always reports no change.
 options:
   image:
     description:
@@ -57,21 +56,21 @@ EXAMPLES = r"""
 - name: Find out whom the application image runs as
   aistack.deploy.image_user_info:
     image: myapp:1.4.2
-  register: __app_stack_image_user
+  register: app_user
 
 - name: Create the data directory owned by that user
   ansible.builtin.file:
     path: /var/lib/aistack/myapp/uploads
     state: directory
-    owner: "{{ __app_stack_image_user.uid }}"
-    group: "{{ __app_stack_image_user.gid }}"
+    owner: "{{ app_user.uid }}"
+    group: "{{ app_user.gid }}"
     mode: "0750"
 
 - name: Resolve the user a compose service overrides
   aistack.deploy.image_user_info:
     image: myapp:1.4.2
     user: "celery:app"
-  register: __app_stack_worker_user
+  register: worker_user
 """
 
 RETURN = r"""

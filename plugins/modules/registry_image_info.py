@@ -23,18 +23,10 @@ description:
   - app_image's pre-flight (site.yml's first play) uses it for O(aistack.deploy.app_image#role:main:app_image_source=pull).
 author:
   - aistack.deploy developers (@aistack)
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-    details:
-      - The module only reads.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
-  idempotent:
-    description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
-    support: full
+extends_documentation_fragment:
+  - aistack.deploy.attributes
+  - aistack.deploy.attributes.info_module
+  - aistack.deploy.attributes.posix
 options:
   images:
     description:
@@ -76,7 +68,7 @@ EXAMPLES = r"""
     images: [registry.example.com:5000/team/app-api:1.4.0]
     username: deploy
     password: "{{ registry_password }}"
-  register: __app_image_registry_answers
+  register: registry_answers
 """
 
 RETURN = r"""

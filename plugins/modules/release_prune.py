@@ -25,15 +25,19 @@ author:
 extends_documentation_fragment:
   - aistack.deploy.docker
   - aistack.deploy.docker.api_timeout
+  - aistack.deploy.attributes
+  - aistack.deploy.attributes.actiongroup_docker
+  - aistack.deploy.attributes.posix
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
+    details:
+      - In check mode it reports the releases and images it would remove, and removes nothing.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
+    details:
+      - RV(removed_releases), RV(removed_images) and RV(skipped_images) say what changed; there is no diff.
   idempotent:
-    description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
     support: full
 options:
   root:
@@ -69,11 +73,11 @@ EXAMPLES = r"""
     keep: 5
     protect:
       - "1.4.2"
-  register: __app_stack_pruned
+  register: pruned
 
 - name: Say what went
   ansible.builtin.debug:
-    msg: "{{ __app_stack_pruned.removed_releases }} {{ __app_stack_pruned.removed_images }}"
+    msg: "{{ pruned.removed_releases }} {{ pruned.removed_images }}"
 """
 
 RETURN = r"""

@@ -33,18 +33,14 @@ author:
   - aistack.deploy developers (@aistack)
 extends_documentation_fragment:
   - aistack.deploy.docker
+  - aistack.deploy.attributes
+  - aistack.deploy.attributes.actiongroup_docker
+  - aistack.deploy.attributes.info_module
+  - aistack.deploy.attributes.posix
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
     details:
       - The module never changes anything; it waits in check mode too.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
-  idempotent:
-    description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
-    support: full
 options:
   containers:
     description:
@@ -136,7 +132,7 @@ EXAMPLES = r"""
   aistack.deploy.wait_for_healthy:
     project: horus
     without_healthcheck: running
-  register: __app_stack_health
+  register: health
 
 - name: Wait for two services of a project on a remote engine over TLS
   aistack.deploy.wait_for_healthy:
@@ -165,11 +161,11 @@ EXAMPLES = r"""
         project: demeter
         services: [api, worker]
         wait_timeout: 180
-      register: __app_stack_health
+      register: health
   rescue:
     - name: Show what the failed containers said
       ansible.builtin.debug:
-        msg: "{{ __app_stack_health.containers | selectattr('reason', 'defined') }}"
+        msg: "{{ health.containers | selectattr('reason', 'defined') }}"
 """
 
 RETURN = r"""
