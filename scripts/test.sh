@@ -150,6 +150,8 @@ tier_lint() {
   step "ansible-test sanity, oldest ($(pyver "$OLDEST_VENV"); text checks with the newest only)" \
     in_venv "$OLDEST_VENV" tests/harness/sanity.sh "$(pyver "$OLDEST_VENV")" "${skip[@]}"
   step "collection build, install, ansible-doc" in_venv "$NEWEST_VENV" tests/harness/build-and-doc.sh
+  # antsibull-docs lint and the Sphinx docs site of the built collection (offline).
+  step "docs site (antsibull-docs lint, Sphinx build)" in_venv "$NEWEST_VENV" tests/harness/docs-site.sh
   return "$tier_failed"
 }
 
