@@ -111,13 +111,17 @@ def write_atomically(path: str, data: bytes, mode: int = 0o644) -> None:
         raise
 
 
-def wanted_tree(source: str, excluded: t.Collection[str], extras: t.Mapping[str, str]) -> dict[str, tuple[t.Any, ...]]:
-    """Name to ("dir",), ("file", bytes, mode) or ("link", target): what BUILD_DIR must hold, parents first."""
+def wanted_tree(source: str, excluded: t.Collection[str],
+                extras: t.Mapping[str, str]) -> tuple[dict[str, tuple[t.Any, ...]], list[str]]:
+    """What BUILD_DIR must hold, parents first (name to ("dir",), ("file", bytes, mode) or ("link", target)),
+    and the source's names in it (as pack() lists them)."""
     wanted: dict[str, tuple[t.Any, ...]] = {}
+    names = []
     for path, name in members(source, excluded):
         entry = tarinfo(path, name)
         if entry is None:
             continue
+        names.append(name)
         if entry.isdir():
             wanted[name] = ("dir",)
         elif entry.issym():
@@ -130,7 +134,7 @@ def wanted_tree(source: str, excluded: t.Collection[str], extras: t.Mapping[str,
         for depth in range(1, len(parts)):
             wanted.setdefault("/".join(parts[:depth]), ("dir",))
         wanted[name] = ("file", content.encode("utf-8"), 0o644)
-    return wanted
+    return wanted, names
 
 
 def _current(path: str) -> tuple[t.Any, ...] | None:
@@ -233,14 +237,7 @@ def context_hash(target: str) -> str:
     return listing.hexdigest()
 
 
-def main_layout(args: list[str], excluded: list[str], check: bool) -> int:
-    if len(args) != 2:
-        print(__doc__.split("\n\n")[1], file=sys.stderr)
-        return 2
-    target, source = args
-    if not os.path.isdir(source):
-        print(json.dumps({"failed": True, "msg": f"{source}: not a directory"}))
-        return 2
+def main_layout(source: str, target: str, excluded: list[str], present: list[str], check: bool) -> int:
     text = sys.stdin.read() if not sys.stdin.isatty() else ""
     try:
         extras = json.loads(text) if text.strip() else {}
@@ -249,14 +246,12 @@ def main_layout(args: list[str], excluded: list[str], check: bool) -> int:
     if not isinstance(extras, dict) or not all(isinstance(v, str) for v in extras.values()):
         print(json.dumps({"failed": True, "msg": "the extra files must be a JSON object of name to content"}))
         return 2
-    wanted = wanted_tree(source, excluded, extras)
-    names = [name for path, name in members(source, excluded) if tarinfo(path, name) is not None]
+    wanted, names = wanted_tree(source, excluded, extras)
     try:
         changed = lay_out(target, wanted, check)
     except OSError as exc:
         print(json.dumps({"failed": True, "msg": f"{target}: {exc}"}))
         return 2
-    present = [name for name in excluded if os.path.lexists(os.path.join(source, name))]
     print(json.dumps({"changed": changed, "names": names, "excluded": present, "hash": context_hash(target)}))
     return 0
 
@@ -264,17 +259,21 @@ def main_layout(args: list[str], excluded: list[str], check: bool) -> int:
 def main(argv: list[str]) -> int:
     excluded = [a.split("=", 1)[1] for a in argv if a.startswith("--exclude=")]
     args = [a for a in argv if a != "--check" and not a.startswith("--exclude=")]
-    if args[:1] == ["--layout"]:
-        return main_layout(args[1:], excluded, "--check" in argv)
+    layout = args[:1] == ["--layout"]
+    if layout:
+        args = args[1:]
     if len(args) != 2:
         print(__doc__.split("\n\n")[1], file=sys.stderr)
         return 2
-    source, target = args
+    # pack: SOURCE_DIR ARCHIVE; --layout: BUILD_DIR SOURCE_DIR
+    source, target = reversed(args) if layout else args
     if not os.path.isdir(source):
         print(json.dumps({"failed": True, "msg": f"{source}: not a directory"}))
         return 2
-    data, names = pack(source, excluded)
     present = [name for name in excluded if os.path.lexists(os.path.join(source, name))]
+    if layout:
+        return main_layout(source, target, excluded, present, "--check" in argv)
+    data, names = pack(source, excluded)
     try:
         with open(target, "rb") as current:
             changed = current.read() != data
