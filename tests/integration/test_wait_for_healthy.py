@@ -66,7 +66,7 @@ def _iso(value: str) -> float:
 @pytest.fixture(scope="module")
 def names() -> dict[str, str]:
     tags = ["healthy", "unhealthy", "exit", "loop", "nohc", "timeout", "web", "worker", "slow", "oneoff"]
-    return {tag: _name(tag) for tag in tags} | {"project": _name("proj")}
+    return {tag: _name(tag) for tag in tags} | {"project": _name("proj"), "gate": _name("gate")}
 
 
 @pytest.fixture(scope="module")
@@ -102,15 +102,32 @@ def play(docker_client: t.Any, busybox_image: str, names: dict[str, str],
   ignore_errors: true
 {lines}"""
 
+    def gate(app: str, services: list[str]) -> str:
+        return f"""
+- name: gate
+  ansible.builtin.include_role:
+    name: aistack.deploy.app_stack
+    tasks_from: gate.yml
+    apply:
+      ignore_errors: true
+  vars:
+    app_stack_name: {app}
+    app_stack_health_timeout: {WAIT}
+    __app_stack_gate_release: "2.0"
+    __app_stack_gate_services: {json.dumps(services)}
+"""
+
     ready = "touch /tmp/ready"
     tasks = "".join([
         run(n["healthy"], "--health-cmd", "test -f /tmp/ready", "--health-retries", "30", *HC,
             command=f"sleep 2; {ready}; exec sleep 1d"),
         wait("healthy", f"containers: [{n['healthy']}]\nwait_timeout: {WAIT}"),
         wait("healthy again in check mode", f"containers: [{n['healthy']}]\nwait_timeout: 5", check_mode="true"),
-        run(n["unhealthy"], "--health-cmd", "echo probe says no; exit 1", "--health-retries", "2", *HC,
-            command="echo starting up; exec sleep 1d"),
-        wait("unhealthy", f"containers: [{n['unhealthy']}]\nwait_timeout: {WAIT}"),
+        # Through app_stack's gate (gate.yml), as a recorded release brought up again is gated.
+        run(n["unhealthy"], "--label", f"com.docker.compose.project={n['gate']}",
+            "--label", "com.docker.compose.service=api", "--health-cmd", "echo probe says no; exit 1",
+            "--health-retries", "2", *HC, command="echo starting up; exec sleep 1d"),
+        gate(n["gate"], ["api"]),
         run(n["exit"], "--health-cmd", "test -f /tmp/ready", *HC, command="echo bye; sleep 2; exit 3"),
         wait("exit", f"containers: [{n['exit']}]\nwait_timeout: {WAIT}"),
         run(n["loop"], "--restart", "always", "--health-cmd", "test -f /tmp/ready", *HC,
@@ -164,20 +181,47 @@ def test_check_mode(play: dict[str, Task]) -> None:
     assert task.result["changed"] is False and _only(task)["ready"]
 
 
+GATE = "aistack.deploy.app_stack : gate | "
+
+
 def test_unhealthy_fails_fast_with_evidence(play: dict[str, Task]) -> None:
-    task = play["unhealthy"]
-    assert task.result["failed"] and task.seconds < FAST_FAIL, task
+    task = play[GATE + "Wait until the release is healthy"]
+    # The gate registers the module's failed result (failed_when: false) and stops in a task of its own.
+    assert not task.result.get("failed") and task.seconds < FAST_FAIL, task
     container = _only(task)
-    assert container["reason"] == "unhealthy"
+    assert container["reason"] == "unhealthy" and container["service"] == "api"
     assert container["health_log"] and container["health_log"][-1]["exit_code"] == 1
     assert "probe says no" in container["health_log"][-1]["output"]
     assert "starting up" in container["log_tail"]
     assert task.result["msg"].endswith("turned unhealthy: last probe exited 1: probe says no")
     # The readable report: one block, the probe's useful line and the log, each once.
     report = task.result["report"].splitlines()
-    assert report[0] == f"{container['name']}: unhealthy (status running)", report
+    assert report[0] == f"{container['name']} (service api): unhealthy (status running)", report
     assert report[1] == "  last probe: exit 1: probe says no", report
     assert "    starting up" in report and task.result["report"].count("probe says no") == 1
+
+
+def test_a_failed_gate_prints_its_report_once_and_no_json(play: dict[str, Task], names: dict[str, str]) -> None:
+    """What the default callback prints of app_stack's gate: the report's lines once, then one short line.
+
+    The callback prints a failed task's whole result: the gate's one failed task must hold nothing but its message
+    (no containers, probe log or log tail as JSON), and the report must appear in no other task's output.
+    """
+    wait = play[GATE + "Wait until the release is healthy"].result
+    shown = play[GATE + "Show each failed container once (reason, last probe, last log lines)"].result
+    stop = play[GATE + "Stop here when a container failed the health gate (each one shown above, once)"].result
+    assert shown["msg"] == wait["report"].splitlines() and not shown.get("failed")
+    assert stop["failed"] is True
+    assert not {"containers", "report", "health_log", "log_tail"} & set(stop), stop
+    name = _only(play[GATE + "Wait until the release is healthy"])["name"]
+    assert stop["msg"] == (f"Release 2.0 of {names['gate']} did not become healthy again: {name} unhealthy "
+                           "(each failed container is shown above, once)")
+    failed = [task_name for task_name, task in play.items()
+              if task.result.get("failed") and task_name.startswith(GATE)]
+    assert failed == [GATE + "Stop here when a container failed the health gate (each one shown above, once)"]
+    # Printed once: the probe's useful line is in the report's lines and in no failed task's message.
+    assert sum(json.dumps(task.result).count("probe says no") for task_name, task in play.items()
+               if task_name.startswith(GATE) and task_name != GATE + "Wait until the release is healthy") == 1
 
 
 def test_exit_fails_fast(play: dict[str, Task]) -> None:
