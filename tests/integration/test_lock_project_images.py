@@ -17,7 +17,9 @@ built with the engine's classic builder (the Docker SDK's):
 
 The builder stage's export is run again with the network off: it reads only
 the lock, which is what lets app_image_offline install the tool from the
-wheelhouse like any other package. Images and containers are named
+wheelhouse like any other package. A dependency added to pyproject.toml and
+not locked stops the builder stage at the tool's own check, with a line that
+names the lock and the command that fixes it. Images and containers are named
 aistack-it-poetry-* and aistack-it-pdm-* and removed afterwards.
 """
 
@@ -25,12 +27,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tomllib
 import typing as t
 import urllib.request
+import uuid
 from pathlib import Path
 
 import pytest
@@ -154,3 +158,35 @@ def test_it_runs_as_non_root_and_turns_healthy(tool: str, docker_client: t.Any, 
         assert run_in(docker_client, image, "id", "-u") == "10001"
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as answer:
             assert json.loads(answer.read()) == {"name": TOOLS[tool].example, "version": "0.1.0"}
+
+
+def test_a_lock_that_no_longer_matches_pyproject_stops_the_build(
+        tool: str, docker_client: t.Any, context: Path, image: str, tmp_path: Path) -> None:
+    """The user added a dependency and did not lock again: no export, no image, and a line saying what to run.
+
+    After the image fixture, the tool's own layer is in the build cache: this build stops within seconds.
+    """
+    stale = tmp_path / "context"
+    shutil.copytree(context, stale)
+    pyproject = stale / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace('"uvicorn>=0.30",', '"uvicorn>=0.30",\n    "h11>=0.14",', 1))
+    assert '"h11>=0.14"' in pyproject.read_text()
+    tag = f"aistack-it-{tool}-stale-{uuid.uuid4().hex[:8]}"
+    log = ""
+    try:
+        docker_client.images.build(path=str(stale), target="builder", tag=tag, pull=False, rm=True, forcerm=True)
+    except Exception as exc:  # pylint: disable=broad-exception-caught  # docker.errors.BuildError carries the log
+        log = "".join(chunk.get("stream", "") + chunk.get("error", "") for chunk in getattr(exc, "build_log", []))
+    finally:
+        # The layers this build made (the COPY of the stale files) are dangling: remove them, newest first.
+        made = re.findall(r"(?<!Using cache\n) ---> ([0-9a-f]{12})\n", log)
+        for name in [tag, *reversed(made)]:
+            try:
+                docker_client.images.remove(name)
+            except Exception:  # pylint: disable=broad-exception-caught  # not there (the build failed), or in use
+                pass
+    assert log, f"{tool}: the builder stage was built from a stale {TOOLS[tool].lock}"
+    # The line the check echoes (the RUN step's own text, also in the log, starts with "Step"); stderr is coloured.
+    log = re.sub(r"\x1b\[[0-9;]*m", "", log)
+    said = [line for line in log.splitlines() if line.startswith(f"app_image: {TOOLS[tool].lock} does not match")]
+    assert said and f'run "{tool} lock" in the project, commit {TOOLS[tool].lock}' in said[0], log[-3000:]

@@ -438,7 +438,7 @@ def test_a_poetry_project_installs_what_its_lock_pins_and_the_project(rendered: 
     assert copies[0] == "pyproject.toml poetry.lock gpu.txt ./"
     text = " ".join(builder_run(rendered, "poetry_project").split())  # one space between words
     assert "python -m venv /opt/poetry && /opt/poetry/bin/pip install --no-cache-dir poetry==2.5.1" \
-           " poetry-plugin-export==1.10.1 && " in text
+           " poetry-plugin-export==1.10.1" in text
     export = "/opt/poetry/bin/poetry export --no-interaction --only main --format requirements.txt"
     assert f"{export} --output requirements.lock && {export} --without-hashes --output requirements.txt" in text
     assert "pip wheel --no-cache-dir --wheel-dir /wheels -r requirements.lock" in text  # hashes checked
@@ -458,13 +458,35 @@ def test_a_pdm_project_installs_what_its_lock_pins(rendered: dict[str, Path], ca
     assert copies[-1] == "pyproject.toml pdm.lock ./"
     text = " ".join(builder_run(rendered, case).split())  # one space between words
     # Offline, PDM comes from the wheelhouse like every package; its export reads only the lock.
-    assert f"/opt/pdm/bin/pip install --no-cache-dir {source}pdm==2.29.4 && " in text
+    assert f"/opt/pdm/bin/pip install --no-cache-dir {source}pdm==2.29.4" in text
     export = "PDM_CHECK_UPDATE=false /opt/pdm/bin/pdm export --prod --format requirements"
     assert f"{export} --output requirements.lock && {export} --no-hashes --output requirements.txt" in text
     assert f"pip wheel --no-cache-dir {source}--wheel-dir /wheels -r requirements.lock" in text
     # distribution = false: no package, so the project is not installed (its code is still copied to the workdir).
     assert ". /src/" not in copies and "/project/" not in text
     assert "/opt/pdm" not in (rendered[case] / "Dockerfile").read_text().split("FROM base AS runtime")[1]
+
+
+@pytest.mark.parametrize("case, lock, check, relock", [
+    ("uv_project", "uv.lock", "/opt/uv/bin/uv lock --check --offline", "uv lock"),
+    ("poetry_project", "poetry.lock", "/opt/poetry/bin/poetry check --lock --no-interaction", "poetry lock"),
+    ("pdm_project_offline", "pdm.lock", "PDM_CHECK_UPDATE=false /opt/pdm/bin/pdm lock --check", "pdm lock"),
+])
+def test_a_lock_that_no_longer_matches_stops_the_build_before_its_export(
+        rendered: dict[str, Path], case: str, lock: str, check: str, relock: str) -> None:
+    instructions = dockerfile(rendered, case).stages["builder"].instructions
+    tool = relock.split()[0]
+    install = next(n for n, i in enumerate(instructions) if f"/opt/{tool}/bin/pip install" in i.args)
+    copy = next(n for n, i in enumerate(instructions) if i.name == "COPY" and i.args.startswith(f"pyproject.toml {lock}"))
+    # The tool's own layer comes before the lock is copied: a change of the dependencies does not install it again.
+    assert instructions[install].name == "RUN" and install < copy
+    deps = " ".join(instructions[copy + 1].args.split())
+    # The tool's own check (offline: it reads pyproject.toml and the lock) comes first; its failure names the lock
+    # and what makes it match, and stops the build before anything is exported from it.
+    assert deps.startswith(f"{{ {check} || {{ echo 'app_image: {lock} does not match pyproject.toml ("), deps
+    assert f'run "{relock}" in the project, commit {lock} and deploy again; nothing is built from a stale lock\' >&2; ' \
+           "exit 1; }; } && " in deps
+    assert deps.index(check) < deps.index(f"/opt/{tool}/bin/{tool} export")
 
 
 def test_a_project_without_a_lock_is_installed_with_pip(rendered: dict[str, Path]) -> None:
