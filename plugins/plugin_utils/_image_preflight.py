@@ -8,7 +8,8 @@ app_image's preflight.yml looks, read-only, at what each source needs and this m
 
 * ``pull``: each ``<app_image_registry>/<name>-<target>:<release>`` is on the host already (pull.yml then
   pulls nothing), or the registry has it, asked from the host (module registry_image_info) with the role's
-  credentials. Only an answer that decides refuses: the registry said it has no such tag (404), or refused the
+  credentials; nothing is asked with ``app_image_preflight_registry`` false (a host that reaches the registry
+  through a mirror or proxy of its engine's that ``docker info`` does not show). Only an answer that decides refuses: the registry said it has no such tag (404), or refused the
   credentials the pull would use, or could not be reached at all. Without credentials a 401 decides nothing (the
   engine may hold a login of its own).
 * ``build_controller``: the controller's Docker engine answers (context.yml and build.yml run there on every
@@ -75,8 +76,9 @@ def parse_host_probe(output: str, daemon_settings: Mapping[str, t.Any] | None = 
 
 
 def to_ask(settings: Mapping[str, t.Any], probe: Mapping[str, t.Any]) -> list[str]:
-    """The registry images the host lacks: those the registry must have."""
-    if settings.get("app_image_source") != "pull":
+    """The registry images the host lacks: those the registry must have (none when the check is turned off)."""
+    # The role hands the switch over as `| bool`: True or False, or their strings where templating gives strings.
+    if settings.get("app_image_source") != "pull" or str(settings.get("app_image_preflight_registry")) == "False":
         return []
     has = {full_reference(ref) for ref in probe.get("has") or []}
     return [image for image in registry_images(settings) if full_reference(image) not in has]

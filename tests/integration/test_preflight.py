@@ -216,3 +216,14 @@ def test_an_image_already_on_the_host_needs_no_registry(tmp_path: Path) -> None:
         subprocess.run(["docker", "rmi", local], check=False, capture_output=True)
     assert done.returncode == 0, done.stdout[-3000:]
     assert "preflight | Ask the registry for the images the host lacks, from the host] ***\nskipping" in done.stdout
+
+
+def test_the_registry_check_can_be_turned_off(tmp_path: Path) -> None:
+    # A host that reaches the registry only through its engine's own mirror or proxy (docker info shows neither):
+    # here nobody answers at the address, and with the check off the run goes on to the pull.
+    done = run_images(tmp_path, app_image_registry=f"127.0.0.1:{free_port()}", app_image_release="3.0",
+                      app_image_preflight_registry=False)
+    assert done.returncode == 0, done.stdout[-3000:]
+    for task in ("Look at the registry images on the host and how its engine reaches registries",
+                 "Ask the registry for the images the host lacks, from the host"):
+        assert f"preflight | {task}] ***\nskipping" in done.stdout, done.stdout[-3000:]

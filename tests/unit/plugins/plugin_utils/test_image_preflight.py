@@ -44,6 +44,18 @@ def test_only_the_images_the_host_lacks_are_asked() -> None:
     assert p.to_ask({**PULL, "app_image_source": "build_host"}, parsed) == []
 
 
+@pytest.mark.parametrize("switch, asked", [(True, IMAGES), ("True", IMAGES), (False, []), ("False", [])])
+def test_the_registry_check_can_be_turned_off(switch: t.Any, asked: list[str]) -> None:
+    """app_image_preflight_registry false: a host that reaches the registry through its engine's own mirror or
+    proxy (which docker info does not show) is not refused; the images it lacks are not asked for."""
+    settings = {**PULL, "app_image_preflight_registry": switch}
+    assert p.to_ask(settings, p.parse_host_probe("")) == asked  # a host without either image
+    # Nothing asked, nothing refused; the controller's checks stay (an extra image it lacks).
+    extra = {**settings, "app_image_extra_images": ["team/tool:1"]}
+    assert p.image_preflight_problems(extra, "web-1", [], {"images": []}) == [
+        p.image_preflight_problems({**PULL, "app_image_extra_images": ["team/tool:1"]}, "web-1", [], {"images": []})[0]]
+
+
 @pytest.mark.parametrize("registry, probe, expected", [
     ("127.0.0.1:5000", "", True),
     ("10.1.2.3:5000/team", 'INSECURE "10.1.0.0/16"', True),
