@@ -9,9 +9,9 @@ app_image's preflight.yml looks, read-only, at what each source needs and this m
 * ``pull``: each ``<app_image_registry>/<name>-<target>:<release>`` is on the host already (pull.yml then
   pulls nothing), or the registry has it, asked from the host (module registry_image_info) with the role's
   credentials; nothing is asked with ``app_image_preflight_registry`` false (a host that reaches the registry
-  through a mirror or proxy of its engine's that ``docker info`` does not show). Only an answer that decides refuses: the registry said it has no such tag (404), or refused the
-  credentials the pull would use, or could not be reached at all. Without credentials a 401 decides nothing (the
-  engine may hold a login of its own).
+  through a mirror or proxy of its engine's that ``docker info`` does not show). Only an answer that decides
+  refuses: the registry said it has no such tag (404), or refused the credentials the pull would use, or could
+  not be reached at all. Without credentials a 401 decides nothing (the engine may hold a login of its own).
 * ``build_controller``: the controller's Docker engine answers (context.yml and build.yml run there on every
   run, whatever the hosts have).
 * any source with ``app_image_extra_images``: the controller's engine has each of them (distribute.yml saves

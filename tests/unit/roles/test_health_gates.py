@@ -45,7 +45,7 @@ def _role_text(path: Path) -> str:
 
 def test_the_gates_are_found() -> None:
     # deploy.yml's gate of a new release, gate.yml's of a recorded one, nginx_proxy's of the proxy.
-    found = {f"{path.parent.parent.name}/{path.name}" for path, _ in _gates()}
+    found = {f"{path.parent.parent.name}/{path.name}" for path, _task in _gates()}
     assert {"app_stack/deploy.yml", "app_stack/gate.yml", "nginx_proxy/service.yml"} <= found, found
 
 
