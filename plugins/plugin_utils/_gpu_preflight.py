@@ -126,3 +126,66 @@ def _disabled(svc: Mapping[str, t.Any], config: Mapping[str, t.Any]) -> bool:
     """NVIDIA_DISABLE_REQUIRE in the service's environment (it wins) or the image's: the runtime's own switch."""
     value = (svc.get("environment") or {}).get("NVIDIA_DISABLE_REQUIRE", _env(config).get("NVIDIA_DISABLE_REQUIRE", ""))
     return str(value).strip().lower() in _TRUE
+
+
+def held_gpus(requests: t.Any, host_gpus: t.Sequence[Mapping[str, t.Any]]) -> set[int]:
+    """The indexes of the host's GPUs that running containers hold, from their device requests.
+
+    ``requests``: one list per container, its ``HostConfig.DeviceRequests`` as ``docker inspect`` shows them:
+    CDI devices (``nvidia.com/gpu=<index|uuid|all>``), the nvidia driver's ``DeviceIDs`` (an index or a UUID)
+    or its ``Count`` (the first N GPUs, -1 for every one). Requests of other drivers hold no GPU.
+    """
+    indexes = [gpu.get("index") for gpu in host_gpus]
+    held: set[int] = set()
+    for container in requests if isinstance(requests, list) else []:
+        for request in container if isinstance(container, list) else []:
+            if not isinstance(request, Mapping) or request.get("Driver") not in ("cdi", "nvidia", ""):
+                continue
+            ids = [str(device) for device in request.get("DeviceIDs") or []]
+            if request.get("Driver") == "cdi":
+                ids = [device.split("=", 1)[1] for device in ids if device.startswith("nvidia.com/gpu=")]
+            elif not ids:
+                count = request.get("Count") or 0
+                held.update(indexes if count < 0 else indexes[:count])
+                continue
+            for device in ids:
+                held.update(indexes if device == "all" else
+                            [gpu.get("index") for gpu in host_gpus if device in (str(gpu.get("index")), gpu.get("uuid"))])
+    return held
+
+
+def gpu_memory_problems(model: Mapping[str, t.Any], gpu: t.Any, held: t.Collection[int], host: str) -> list[str]:
+    """Each running GPU service whose gpu_memory_mb (what one container needs) a GPU it gets cannot give.
+
+    A GPU is measured by the memory it has free (``aistack_gpu.gpus``, read this run), except one the app's
+    running containers hold (``held``): what they use is given back when they stop, so there the need is
+    measured against the GPU's whole memory (whether two containers fit at once is the start-first room check's
+    to decide, which falls back to stop-first). Nothing is checked where the host does not list its GPUs with
+    their memory, nor for a GPU a service names that the host does not list.
+    """
+    gpu = gpu if isinstance(gpu, Mapping) else {}
+    by_index = {entry.get("index"): entry for entry in gpu.get("gpus") or [] if isinstance(entry, Mapping)}
+    if not gpu.get("usable") or not by_index:
+        return []
+    services = model.get("services") or {}
+    problems = []
+    for sname, members in _gpu_services(model).items():
+        need = services[members[0]].get("gpu_memory_mb")
+        if not need:
+            continue
+        short = []
+        given = {index for member in members for index in services[member].get("gpus") or []}
+        for index in sorted(index for index in given if index in by_index):
+            entry = by_index[index]
+            whole = index in held
+            room = entry.get("memory_mib" if whole else "memory_free_mib")
+            if isinstance(room, int) and room < need:
+                short.append(f"GPU {index} ({entry.get('name') or '?'}"
+                             + (f", {entry['uuid']}" if entry.get("uuid") else "")
+                             + f") has {room} MiB {'in all' if whole else 'free'}")
+        if short:
+            problems.append(
+                f"service {sname} needs {need} MiB of GPU memory (app_stack_services.{sname}.gpu_memory_mb), but on "
+                f"{host} {'; '.join(short)}: give it a GPU with room (gpu, per_gpu), free the GPU of what else runs "
+                "there, or lower gpu_memory_mb if the service needs less")
+    return problems

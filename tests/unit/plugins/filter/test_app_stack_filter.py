@@ -28,6 +28,7 @@ from ansible_collections.aistack.deploy.plugins.filter.app_stack import (
     app_stack_model,
     app_stack_secret_problems,
 )
+from ansible_collections.aistack.deploy.plugins.filter.gpu_preflight import app_stack_gpu_memory_problems
 
 ROLE = Path(__file__).resolve().parents[4] / "roles" / "app_stack"
 ROLE_DEFAULTS = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
@@ -495,6 +496,23 @@ def test_per_gpu_gives_each_gpu_a_replica_of_its_own() -> None:
     assert model["active_services"] == ["api", "postgres", "redis", *REPLICAS]
     # The preset's gpu: auto gives way: no replica shares its GPU with the others.
     assert model["volumes"]["data"]["mounted_by"] == ["api", *REPLICAS]
+
+
+def test_the_preflight_names_the_per_gpu_replica_whose_gpu_lacks_its_memory() -> None:
+    # The model as the pre-flight has it, then the GPU memory check (plugins/filter/gpu_preflight.py) on it.
+    model = model_of(services=merged(REFERENCE_SERVICES, {"worker": {"per_gpu": True, "gpu_memory_mb": 20000},
+                                                          "api": {"gpu": False}}),
+                     gpu_present=True, host_gpus=FOUR_GPUS)
+    gpu = {"usable": True, "gpus": [{**entry, "name": "NVIDIA L4", "memory_mib": 23034,
+                                     "memory_free_mib": 12000 if entry["index"] == 2 else 22000}
+                                    for entry in FOUR_GPUS]}
+    assert app_stack_gpu_memory_problems(model, gpu, "", "gpu-1") == [
+        "service worker needs 20000 MiB of GPU memory (app_stack_services.worker.gpu_memory_mb), but on gpu-1 GPU 2 "
+        f"(NVIDIA L4, {UUID[2]}) has 12000 MiB free: give it a GPU with room (gpu, per_gpu), free the GPU of what else "
+        "runs there, or lower gpu_memory_mb if the service needs less"]
+    # Its own running worker holds GPU 2: a stop-first deploy frees it.
+    held = 'GPUREQ [{"Driver":"nvidia","DeviceIDs":["2"],"Capabilities":[["gpu"]]}]\n'
+    assert app_stack_gpu_memory_problems(model, gpu, held, "gpu-1") == []
 
 
 def test_per_gpu_replicas_in_the_compose_file() -> None:

@@ -2,7 +2,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""The GPU pre-flight: a GPU image's CUDA version against the host driver's (plugin_utils/_gpu_preflight.py)."""
+"""The GPU pre-flight: a GPU image's CUDA version against the host driver's, a GPU service's memory against its
+GPUs' (plugin_utils/_gpu_preflight.py)."""
 
 from __future__ import annotations
 
@@ -16,10 +17,13 @@ from ansible_collections.aistack.deploy.plugins.filter.gpu_preflight import (
     FilterModule,
     app_image_cuda_version,
     app_stack_cuda_problems,
+    app_stack_gpu_memory_problems,
 )
 from ansible_collections.aistack.deploy.plugins.plugin_utils._gpu_preflight import (
     cuda_problems,
     cuda_version,
+    gpu_memory_problems,
+    held_gpus,
     image_cuda,
     tag_cuda_version,
 )
@@ -166,3 +170,104 @@ def test_the_filter_reads_docker_image_info_or_the_preflight_probe() -> None:
 def test_the_filter_refuses_what_it_cannot_read(args: tuple[t.Any, ...], message: str) -> None:
     with pytest.raises(AnsibleFilterError, match=message):
         app_stack_cuda_problems(*args)
+
+
+# ---------------------------------------------------------------- GPU memory (gpu_memory_mb)
+
+# The synthetic host's memory: 24564 MiB each, GPU 0 with 24052 free, the others 24210 (the four_gpus fixture).
+FREE = [24052, 24210, 24210, 24210]
+MEMORY_GPU = {**GPU, "gpus": [{**entry, "memory_mib": 24564, "memory_free_mib": FREE[entry["index"]]}
+                              for entry in GPU["gpus"]]}
+
+
+def needs(gpus: list[t.Any], mib: int | None, **more: t.Any) -> dict[str, t.Any]:
+    return service(gpus, gpu_memory_mb=mib, **more)
+
+
+@pytest.mark.parametrize("gpus, mib", [
+    ([0], 24052), ([1], 24210), ([0, 1, 2, 3], 24000), ([2], 1),
+    ([0], None),  # declares no need: nothing to check
+    (["GPU-unknown"], 999999),  # a GPU the host does not list: not checked here (the model names it)
+])
+def test_a_service_whose_gpus_have_its_memory_free_passes(gpus: list[t.Any], mib: int | None) -> None:
+    assert gpu_memory_problems(model(worker=needs(gpus, mib)), MEMORY_GPU, set(), "gpu-1") == []
+
+
+def test_a_service_needing_more_than_its_gpu_has_free_is_refused_naming_host_gpu_need_and_free() -> None:
+    problems = gpu_memory_problems(model(worker=needs([0], 24100)), MEMORY_GPU, set(), "gpu-1")
+    assert problems == [
+        "service worker needs 24100 MiB of GPU memory (app_stack_services.worker.gpu_memory_mb), but on gpu-1 GPU 0 "
+        f"(NVIDIA GeForce RTX 4090, {UUIDS[0]}) has 24052 MiB free: give it a GPU with room (gpu, per_gpu), free the "
+        "GPU of what else runs there, or lower gpu_memory_mb if the service needs less"]
+
+
+def test_every_short_gpu_of_a_service_is_named_and_a_per_gpu_service_once() -> None:
+    replicas = {f"worker-gpu{index}": needs([index], 24100, replica_of="worker") for index in range(4)}
+    problems = gpu_memory_problems({**model(**replicas), "replicas": {"worker": sorted(replicas)}}, MEMORY_GPU, set(),
+                                   "gpu-1")
+    assert len(problems) == 1
+    assert "service worker needs 24100 MiB" in problems[0]
+    assert f"GPU 0 (NVIDIA GeForce RTX 4090, {UUIDS[0]}) has 24052 MiB free" in problems[0]
+    assert "GPU 1" not in problems[0] and "GPU 3" not in problems[0]
+    both = gpu_memory_problems(model(trainer=needs([0, 1], 24300)), MEMORY_GPU, set(), "gpu-1")
+    assert "GPU 0 (NVIDIA GeForce RTX 4090, " in both[0] and "; GPU 1 (NVIDIA GeForce RTX 4090, " in both[0]
+    assert "has 24210 MiB free:" in both[0]
+
+
+def test_a_gpu_the_app_already_holds_is_measured_by_its_whole_memory() -> None:
+    # The running release's containers use some of GPU 0: a stop-first deploy gives it back.
+    the_model = model(worker=needs([0], 24100))
+    assert gpu_memory_problems(the_model, MEMORY_GPU, {0}, "gpu-1") == []
+    too_big = gpu_memory_problems(model(worker=needs([0], 30000)), MEMORY_GPU, {0}, "gpu-1")
+    assert f"GPU 0 (NVIDIA GeForce RTX 4090, {UUIDS[0]}) has 24564 MiB in all" in too_big[0]
+    # Held elsewhere: GPU 0 still counts what is free.
+    assert len(gpu_memory_problems(the_model, MEMORY_GPU, {1, 2}, "gpu-1")) == 1
+
+
+@pytest.mark.parametrize("gpu", [
+    {**MEMORY_GPU, "usable": False},  # a driver that does not answer: its figures are not known
+    {**MEMORY_GPU, "gpus": []},
+    {"present": False},
+    {},
+])
+def test_nothing_is_checked_where_the_gpus_and_their_memory_are_not_known(gpu: dict[str, t.Any]) -> None:
+    assert gpu_memory_problems(model(worker=needs([0], 10 ** 6)), gpu, set(), "gpu-1") == []
+
+
+def test_only_running_gpu_services_are_checked() -> None:
+    the_model = {**model(worker=needs([0], 10 ** 6), batch=needs([1], 10 ** 6)), "active_services": ["batch"]}
+    problems = gpu_memory_problems(the_model, MEMORY_GPU, set(), "gpu-1")
+    assert len(problems) == 1 and problems[0].startswith("service batch ")
+
+
+@pytest.mark.parametrize("requests, held", [
+    ([], set()),
+    ([[{"Driver": "cdi", "DeviceIDs": ["nvidia.com/gpu=1"], "Capabilities": [["gpu"]]}]], {1}),
+    ([[{"Driver": "cdi", "DeviceIDs": [f"nvidia.com/gpu={UUIDS[2]}"]}]], {2}),
+    ([[{"Driver": "cdi", "DeviceIDs": ["nvidia.com/gpu=all"]}]], {0, 1, 2, 3}),
+    ([[{"Driver": "nvidia", "Count": 2, "DeviceIDs": None}]], {0, 1}),
+    ([[{"Driver": "", "Count": -1, "Capabilities": [["gpu"]]}]], {0, 1, 2, 3}),  # docker run --gpus all
+    ([[{"Driver": "nvidia", "DeviceIDs": ["3", UUIDS[1]]}]], {1, 3}),
+    # Two containers, one without a GPU (null requests); another driver's devices hold no GPU.
+    ([None, [{"Driver": "cdi", "DeviceIDs": ["nvidia.com/gpu=0"]}], [{"Driver": "other", "Count": -1}]], {0}),
+    ([[{"Driver": "cdi", "DeviceIDs": ["vendor.com/fpga=0"]}]], set()),
+])
+def test_the_gpus_running_containers_hold(requests: list[t.Any], held: set[int]) -> None:
+    assert held_gpus(requests, MEMORY_GPU["gpus"]) == held
+
+
+def test_the_filter_reads_the_preflight_probe() -> None:
+    the_model = model(worker=needs([0], 24100))
+    assert len(app_stack_gpu_memory_problems(the_model, MEMORY_GPU, "DF /opt 1\nCURRENT 1.0\n", "gpu-1")) == 1
+    probe = 'OURS \nGPUREQ [{"Driver":"cdi","DeviceIDs":["nvidia.com/gpu=0"]}]\nGPUREQ null\nGPUREQ {broken\n'
+    assert app_stack_gpu_memory_problems(the_model, MEMORY_GPU, probe, "gpu-1") == []
+    assert FilterModule().filters()["app_stack_gpu_memory_problems"] is app_stack_gpu_memory_problems
+
+
+@pytest.mark.parametrize("args, message", [
+    (([], MEMORY_GPU, "", "h"), "the model must be a mapping"),
+    ((model(), MEMORY_GPU, [], "h"), "probe must be the output of app_stack's pre-flight probe"),
+])
+def test_the_memory_filter_refuses_what_it_cannot_read(args: tuple[t.Any, ...], message: str) -> None:
+    with pytest.raises(AnsibleFilterError, match=message):
+        app_stack_gpu_memory_problems(*args)
