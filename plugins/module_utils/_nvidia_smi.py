@@ -13,6 +13,8 @@ can be tested on fixture trees and on nvidia-smi output as the driver prints it:
 - ``parse_query`` reads ``nvidia-smi --query-gpu=... --format=csv,noheader,nounits``;
 - ``parse_cuda_version`` reads the CUDA version from the header of plain
   ``nvidia-smi`` (the query interface has no field for it);
+- ``parse_mig_devices`` reads the MIG devices of ``nvidia-smi -L`` (asked only
+  where a GPU has MIG mode enabled);
 - ``classify_failure`` tells the driver's failures apart ("No devices were
   found", driver/library version mismatch, no driver);
 - ``summarize`` makes the ``aistack_gpu`` fact out of all of it.
@@ -41,6 +43,12 @@ RC_VERSION_MISMATCH = 18
 _CUDA_VERSION = re.compile(r"CUDA (?:UMD )?Version\s*:?\s*([0-9]+(?:\.[0-9]+)*)")
 _DRIVER_VERSION = re.compile(r"(?:Driver|KMD) Version\s*:?\s*([0-9]+(?:\.[0-9]+)*)")
 _NOT_AVAILABLE = {"", "[N/A]", "N/A", "[Not Supported]", "Not Supported"}
+LIST_ARGS = ("-L",)
+# nvidia-smi -L: each GPU, then its MIG devices indented below it. From R470 on a MIG device's UUID is
+# MIG-<uuid>; R450 printed MIG-GPU-<the GPU's uuid>/<GPU instance>/<compute instance>. Profiles look like
+# 1g.5gb, 3g.20gb, 1g.10gb+me (media extensions), 1c.3g.20gb (compute instance profiles).
+_LIST_GPU = re.compile(r"^GPU\s+(\d+):")
+_LIST_MIG = re.compile(r"^\s+MIG\s+(\S+)\s+Device\s+(\d+):\s*\(UUID:\s*(MIG-[^)\s]+)\)\s*$")
 
 
 class NvidiaSmiError(Exception):
@@ -118,6 +126,32 @@ def parse_query(text: str) -> list[dict[str, t.Any]]:
     return sorted(gpus, key=lambda gpu: gpu["index"])
 
 
+def parse_mig_devices(text: str) -> list[dict[str, t.Any]]:
+    """The MIG devices ``nvidia-smi -L`` lists, each with the GPU listed above it, in the order listed.
+
+    Each is ``{gpu, index, profile, uuid, cdi_device}``: ``gpu`` the GPU's index, ``index`` the MIG
+    device's number on that GPU, ``cdi_device`` the name ``nvidia-ctk cdi generate`` gives it
+    (``nvidia.com/gpu=<gpu>:<index>``). A MIG line before any GPU line is output this parser does not
+    understand.
+    """
+    devices: list[dict[str, t.Any]] = []
+    gpu = None
+    for number, line in enumerate(text.splitlines(), start=1):
+        listed_gpu = _LIST_GPU.match(line)
+        if listed_gpu:
+            gpu = int(listed_gpu.group(1))
+            continue
+        mig = _LIST_MIG.match(line)
+        if not mig:
+            continue
+        if gpu is None:
+            raise NvidiaSmiError(f"line {number}: a MIG device before any GPU: {line!r}")
+        index = int(mig.group(2))
+        devices.append({"gpu": gpu, "index": index, "profile": mig.group(1), "uuid": mig.group(3),
+                        "cdi_device": f"nvidia.com/gpu={gpu}:{index}"})
+    return devices
+
+
 def parse_cuda_version(text: str) -> str:
     """The CUDA version the driver supports, from plain ``nvidia-smi`` (or ``-q``); "" when not shown."""
     match = _CUDA_VERSION.search(text)
@@ -153,7 +187,8 @@ DRIVER_STATES = {
 
 
 def summarize(pci: list[dict[str, str]], state: str, gpus: list[dict[str, t.Any]] | None = None,
-              cuda_version: str = "", detail: str = "") -> dict[str, t.Any]:
+              cuda_version: str = "", detail: str = "",
+              mig_devices: list[dict[str, t.Any]] | None = None) -> dict[str, t.Any]:
     """The ``aistack_gpu`` fact.
 
     ``present``: the host has an NVIDIA GPU: on the PCI bus, listed by nvidia-smi, or behind a
@@ -181,6 +216,8 @@ def summarize(pci: list[dict[str, str]], state: str, gpus: list[dict[str, t.Any]
         "driver_version": driver_versions[0] if driver_versions else "",
         "cuda_version": cuda_version if usable else "",
         "mig_enabled": any(gpu["mig_mode"] == "Enabled" for gpu in gpus),
+        # The MIG devices of the GPUs in MIG mode (nvidia-smi -L), each a device of its own to a container.
+        "mig_devices": list(mig_devices or []) if usable else [],
         "gpus": gpus,
         "pci_devices": pci,
         "driver_state": state,

@@ -40,7 +40,8 @@ options:
 notes:
   - C(nvidia-smi) is run twice, with C(--query-gpu) for the fields index, name, uuid, memory.total,
     driver_version, pci.bus_id, mig.mode.current and memory.free (C(--format=csv,noheader,nounits)),
-    and plain for the CUDA version in its header.
+    and plain for the CUDA version in its header; a third time, with C(-L), where a GPU is in MIG mode,
+    for its MIG devices.
 seealso:
   - name: nvidia-smi documentation
     description: The NVIDIA System Management Interface and its query fields.
@@ -120,6 +121,21 @@ gpu:
       description: Multi-Instance GPU mode is on for at least one GPU.
       type: bool
       sample: false
+    mig_devices:
+      description:
+        - The MIG devices of the GPUs in MIG mode, as C(nvidia-smi -L) lists them, each a device a container
+          can be given on its own. C(gpu) is the index of its GPU, C(index) its number on that GPU, C(profile)
+          its MIG profile, C(cdi_device) the CDI device name C(nvidia-ctk cdi generate) gives it.
+        - Empty without MIG, and when not usable.
+      type: list
+      elements: dict
+      sample:
+        - gpu: 0
+          index: 0
+          profile: 3g.20gb
+          uuid: MIG-0c4b7d3e-2a9f-5e81-b6d0-1f3a8c7e5b29
+          cdi_device: nvidia.com/gpu=0:0
+      version_added: 0.2.0
     gpus:
       description: Each GPU C(nvidia-smi) lists.
       type: list
@@ -160,10 +176,12 @@ import typing as t
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.aistack.deploy.plugins.module_utils._nvidia_smi import (
+    LIST_ARGS,
     QUERY_ARGS,
     NvidiaSmiError,
     classify_failure,
     parse_cuda_version,
+    parse_mig_devices,
     parse_query,
     scan_pci,
     summarize,
@@ -200,7 +218,23 @@ def detect(module: AnsibleModule) -> dict[str, t.Any]:
     if not gpus:
         return summarize(pci, "no_devices", detail="nvidia-smi listed no GPU")
     rc, out, err = module.run_command([smi])
-    return summarize(pci, "ok", gpus, parse_cuda_version(out) if rc == 0 else "")
+    cuda = parse_cuda_version(out) if rc == 0 else ""
+    return summarize(pci, "ok", gpus, cuda, mig_devices=mig_devices(module, smi, gpus))
+
+
+def mig_devices(module: AnsibleModule, smi: str, gpus: list[dict[str, t.Any]]) -> list[dict[str, t.Any]]:
+    """The MIG devices, asked of nvidia-smi -L only where a GPU is in MIG mode; [] where it cannot tell."""
+    if not any(gpu["mig_mode"] == "Enabled" for gpu in gpus):
+        return []
+    rc, out, err = module.run_command([smi, *LIST_ARGS])
+    if rc != 0:
+        module.warn(f"{smi} -L failed (exit code {rc}): {_first_line(out, err)}; no MIG devices reported")
+        return []
+    try:
+        return parse_mig_devices(out)
+    except NvidiaSmiError as exc:
+        module.warn(f"unexpected output of {smi} -L: {exc}; no MIG devices reported")
+        return []
 
 
 def main() -> None:

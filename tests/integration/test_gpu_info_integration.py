@@ -24,6 +24,7 @@ def nvidia_smi(directory: Path, case: str) -> Path:
         "#!/bin/sh\n"
         'case "$*" in\n'
         f"  *--query-gpu=*) cat {shlex.quote(str(case_dir / 'query.txt'))} ;;\n"
+        f"  -L) cat {shlex.quote(str(case_dir / 'list.txt'))} ;;\n"
         f"  *) cat {shlex.quote(str(case_dir / 'summary.txt'))} ;;\n"
         "esac\n"
         f"exit {(case_dir / 'rc').read_text().strip()}\n")
@@ -83,6 +84,8 @@ def test_mig_node(playbook, tmp_path):
     gpu = run_gpu_info(playbook, sysfs(tmp_path / "sys", {"0000:07:00.0": ("0x10de", "0x20b0", "0x030200")}),
                        nvidia_smi(tmp_path / "bin", "mig_enabled"))
     assert gpu["mig_enabled"] is True and gpu["count"] == 1
+    # nvidia-smi -L: its two MIG devices, by the CDI names nvidia-ctk gives them.
+    assert [device["cdi_device"] for device in gpu["mig_devices"]] == ["nvidia.com/gpu=0:0", "nvidia.com/gpu=0:1"]
 
 
 def test_cpu_host_with_a_leftover_nvidia_smi(playbook, tmp_path):

@@ -13,6 +13,7 @@ from ansible_collections.aistack.deploy.plugins.module_utils._nvidia_smi import 
     classify_failure,
     parse_cuda_version,
     parse_driver_version,
+    parse_mig_devices,
     parse_query,
     scan_pci,
     summarize,
@@ -94,6 +95,49 @@ def test_mig_enabled():
     assert fact["driver_version"] == "525.105.17"
 
 
+MIG_UUIDS = ["MIG-0c4b7d3e-2a9f-5e81-b6d0-1f3a8c7e5b29", "MIG-7e21a9c4-5b3d-5f06-8a1e-d94c2b7f6e03"]
+
+
+def test_mig_devices_of_the_list():
+    devices = parse_mig_devices(fixture("mig_enabled", "list.txt"))
+    assert devices == [
+        {"gpu": 0, "index": 0, "profile": "3g.20gb", "uuid": MIG_UUIDS[0], "cdi_device": "nvidia.com/gpu=0:0"},
+        {"gpu": 0, "index": 1, "profile": "3g.20gb", "uuid": MIG_UUIDS[1], "cdi_device": "nvidia.com/gpu=0:1"},
+    ]
+    gpus = parse_query(fixture("mig_enabled", "query.txt"))
+    fact = summarize([], "ok", gpus, "12.0", mig_devices=devices)
+    assert fact["mig_devices"] == devices and fact["count"] == 1
+
+
+@pytest.mark.parametrize("text, expected", [
+    # R450 named a MIG device by its GPU's UUID and its GPU and compute instances.
+    ("GPU 0: A100-SXM4-40GB (UUID: GPU-5d5ba0d6-d33d-2b2c-524d-9e3d8d2b8a77)\n"
+     "  MIG 1g.5gb Device 0: (UUID: MIG-GPU-5d5ba0d6-d33d-2b2c-524d-9e3d8d2b8a77/7/0)\n",
+     [(0, 0, "1g.5gb", "MIG-GPU-5d5ba0d6-d33d-2b2c-524d-9e3d8d2b8a77/7/0")]),
+    # Two GPUs, the second in MIG mode with profiles of other kinds; the first's are its own.
+    ("GPU 0: NVIDIA H100 80GB HBM3 (UUID: GPU-aa)\n"
+     "GPU 1: NVIDIA H100 80GB HBM3 (UUID: GPU-bb)\n"
+     "  MIG 1g.10gb+me   Device  0: (UUID: MIG-11)\n"
+     "  MIG 1c.3g.40gb   Device  1: (UUID: MIG-22)\n",
+     [(1, 0, "1g.10gb+me", "MIG-11"), (1, 1, "1c.3g.40gb", "MIG-22")]),
+    # No MIG: GPUs only (the four synthetic GPUs' list), and nothing at all.
+    ("GPU 0: NVIDIA GeForce RTX 4090 (UUID: GPU-5e2b7a3c-1f0d-8c4e-9a61-2d7f3b8e0c45)\n", []),
+    ("", []),
+])
+def test_mig_devices_of_each_driver_s_list(text, expected):
+    assert [(d["gpu"], d["index"], d["profile"], d["uuid"]) for d in parse_mig_devices(text)] == expected
+
+
+def test_mig_device_before_any_gpu_is_not_understood():
+    with pytest.raises(NvidiaSmiError, match="line 1: a MIG device before any GPU"):
+        parse_mig_devices("  MIG 1g.5gb Device 0: (UUID: MIG-11)\n")
+
+
+def test_mig_devices_are_only_reported_with_usable_gpus():
+    devices = parse_mig_devices(fixture("mig_enabled", "list.txt"))
+    assert summarize([], "no_devices", mig_devices=devices)["mig_devices"] == []
+
+
 def test_query_order_follows_index():
     text = ("1, B, GPU-b, 100, 550.1, 00000000:02:00.0, Disabled, 90\n"
             "0, A, GPU-a, 200, 550.1, 00000000:01:00.0, Disabled, 180\n")
@@ -168,7 +212,8 @@ def test_missing_driver_without_pci_is_a_cpu_host():
     assert fact == {
         "present": False, "usable": False, "count": 0, "models": [], "memory_mib": [], "memory_total_mib": 0,
         "memory_free_mib": [],
-        "driver_version": "", "cuda_version": "", "mig_enabled": False, "gpus": [], "pci_devices": [],
+        "driver_version": "", "cuda_version": "", "mig_enabled": False, "mig_devices": [], "gpus": [],
+        "pci_devices": [],
         "driver_state": "missing", "driver_message": fact["driver_message"],
     }
     assert "not installed" in fact["driver_message"]

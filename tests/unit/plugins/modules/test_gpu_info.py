@@ -13,13 +13,15 @@ FIXTURES = Path(__file__).parents[1] / "module_utils" / "fixtures" / "nvidia_smi
 
 
 def fake_nvidia_smi(tmp_path: Path, case: str) -> str:
-    """An nvidia-smi that prints a fixture case: the query output when asked a query, else the summary."""
+    """An nvidia-smi that prints a fixture case: the query output when asked a query, its list for -L, else the
+    summary."""
     case_dir = FIXTURES / case
     script = tmp_path / "nvidia-smi"
     script.write_text(
         "#!/bin/sh\n"
         'case "$*" in\n'
         f"  *--query-gpu=*) cat {shlex.quote(str(case_dir / 'query.txt'))} ;;\n"
+        f"  -L) cat {shlex.quote(str(case_dir / 'list.txt'))} ;;\n"
         f"  *) cat {shlex.quote(str(case_dir / 'summary.txt'))} ;;\n"
         "esac\n"
         f"exit {(case_dir / 'rc').read_text().strip()}\n")
@@ -64,7 +66,30 @@ def test_eight_gpus(run_module, tmp_path):
 def test_mig(run_module, tmp_path):
     result = run_module(gpu_info.main, {"sysfs_root": pci_tree(tmp_path, 1),
                                         "nvidia_smi": fake_nvidia_smi(tmp_path, "mig_enabled")})
-    assert result.result["gpu"]["mig_enabled"] is True
+    gpu = result.result["gpu"]
+    assert gpu["mig_enabled"] is True
+    assert [(d["gpu"], d["index"], d["profile"], d["cdi_device"]) for d in gpu["mig_devices"]] == [
+        (0, 0, "3g.20gb", "nvidia.com/gpu=0:0"), (0, 1, "3g.20gb", "nvidia.com/gpu=0:1")]
+
+
+def test_mig_list_that_fails_reports_no_mig_devices_and_warns(run_module, tmp_path, monkeypatch):
+    warnings: list[str] = []
+    monkeypatch.setattr(gpu_info.AnsibleModule, "warn", lambda self, message: warnings.append(message))
+    smi = Path(fake_nvidia_smi(tmp_path, "mig_enabled"))
+    smi.write_text(smi.read_text().replace("  -L) cat", "  -L) echo 'Unable to list MIG devices' >&2; exit 3; cat"))
+    result = run_module(gpu_info.main, {"sysfs_root": pci_tree(tmp_path, 1), "nvidia_smi": str(smi)})
+    gpu = result.result["gpu"]
+    assert gpu["usable"] and gpu["mig_enabled"] and gpu["mig_devices"] == []
+    assert [w for w in warnings if "-L failed (exit code 3): Unable to list MIG devices" in w], warnings
+
+
+def test_no_mig_asks_for_no_list(run_module, tmp_path, monkeypatch):
+    warnings: list[str] = []
+    monkeypatch.setattr(gpu_info.AnsibleModule, "warn", lambda self, message: warnings.append(message))
+    # The one_gpu case has no list.txt: an nvidia-smi -L would fail and warn.
+    result = run_module(gpu_info.main, {"sysfs_root": pci_tree(tmp_path, 1),
+                                        "nvidia_smi": fake_nvidia_smi(tmp_path, "one_gpu")})
+    assert result.result["gpu"]["mig_devices"] == [] and warnings == []
 
 
 @pytest.mark.parametrize("case", ["version_mismatch", "no_driver", "no_devices"])
