@@ -30,6 +30,9 @@ INVENTORY = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/nonexistent"))
 UUIDS = ["GPU-5e2b7a3c-1f0d-8c4e-9a61-2d7f3b8e0c45", "GPU-a3c91f4e-62b0-4d8a-b7e5-0c19d2f6e831",
          "GPU-7d04e2b9-18c5-43f7-9e6a-5b2c8d1f0a76", "GPU-c8f65a13-9e27-4b1d-a0c4-3e7f2d59b184"]
 WORKERS = [f"worker-gpu{index}" for index in range(4)]
+# One image name, one controller build: the GPU variant's tag carries -gpu (app_image's README).
+GPU_WORKER_IMAGE = "aistack-test/demeterai-ml-worker:latest-gpu"
+CPU_WORKER_IMAGE = "aistack-test/demeterai-ml-worker:latest"
 
 
 def host_named(name: str):
@@ -150,7 +153,7 @@ def test_demeterai_gpu_host_runs_one_worker_per_gpu_each_seeing_only_its_own(gpu
         assert image["Config"]["Labels"]["io.aistack.deploy.variant"] == "gpu"
         # The CUDA stand-in's CUDA_VERSION, which the fixture driver runs.
         assert image["Config"]["Labels"]["io.aistack.deploy.cuda-version"] == "12.4.1"
-        assert container["Config"]["Image"].startswith("aistack-test/demeterai-ml-gpu-worker:")
+        assert container["Config"]["Image"] == GPU_WORKER_IMAGE
         assert container["Config"]["Labels"]["io.aistack.deploy.gpu"] == str(index)
         assert container["State"]["Health"]["Status"] == "healthy"
         requests = container["HostConfig"]["DeviceRequests"]
@@ -169,9 +172,28 @@ def test_demeterai_cpu_host_gets_the_cpu_variant_without_a_gpu(cpu_host):
     image = json.loads(cpu_host.check_output(f"docker image inspect {container['Image']}"))[0]
     assert image["Config"]["Labels"]["io.aistack.deploy.variant"] == "cpu"
     assert "io.aistack.deploy.cuda-version" not in image["Config"]["Labels"]
-    assert container["Config"]["Image"].startswith("aistack-test/demeterai-ml-cpu-worker:")
+    assert container["Config"]["Image"] == CPU_WORKER_IMAGE
     assert not container["HostConfig"]["DeviceRequests"]
     assert container["State"]["Health"]["Status"] == "healthy"
+
+
+def repository_tags(host, repository: str) -> list[str]:
+    out = host.check_output(f"docker image ls --format '{{{{.Repository}}}}:{{{{.Tag}}}}' {repository}")
+    return sorted(out.split())
+
+
+def test_demeterai_one_controller_build_each_host_only_its_variant_recorded(gpu_host, cpu_host):
+    # The controller's engine holds both variants of the one image name, each labelled with its variant.
+    inspect = subprocess.run(["docker", "image", "inspect", GPU_WORKER_IMAGE, CPU_WORKER_IMAGE],
+                             capture_output=True, text=True, check=True)
+    labels = [image["Config"]["Labels"] for image in json.loads(inspect.stdout)]
+    assert [label["io.aistack.deploy.variant"] for label in labels] == ["gpu", "cpu"]
+    # Each host was sent only the variant for its hardware, and its release records which it runs.
+    for host, image, variant in ((gpu_host, GPU_WORKER_IMAGE, "gpu"), (cpu_host, CPU_WORKER_IMAGE, "cpu")):
+        assert repository_tags(host, "aistack-test/demeterai-ml-worker") == [image]
+        record = json.loads(host.file("/opt/aistack/demeterai-ml/releases/latest/release.json").content_string)
+        assert list(record["images"]) == [image]
+        assert (record["delivery"]["source"], record["delivery"]["variant"]) == ("build_controller", variant)
 
 
 # ---------------------------------------------------------------- side effects, GPU host, in this order
@@ -236,15 +258,20 @@ def worker_ids(host) -> list[str]:
 TOO_NEW = "aistack-verify/cuda-too-new:12.8"
 
 
-def test_side_effect_a_gpu_image_built_for_a_newer_cuda_is_refused_in_the_preflight(gpu_host):
+def test_side_effect_a_newer_cuda_and_too_little_gpu_memory_are_refused_in_the_preflight(gpu_host):
     gpu_host.check_output(f"printf 'FROM {IMAGE}\\nLABEL io.aistack.deploy.cuda-version=12.8\\n' "
                           f"| docker build -q -t {TOO_NEW} -")
     before = worker_ids(gpu_host)
     stack = {
         "aistack_hosts": GPU_HOST,
         "app_stack_name": "cuda-check",
-        "app_stack_services": {"inference": {"image": TOO_NEW, "gpu": True, "command": ["sleep", "3600"],
-                                             "healthcheck": {"test": ["CMD", "true"]}}},
+        "app_stack_services": {
+            "inference": {"image": TOO_NEW, "gpu": True, "command": ["sleep", "3600"],
+                          "healthcheck": {"test": ["CMD", "true"]}},
+            # Needs more GPU memory than GPU 0 has free (the fixture's 24052 MiB): refused in the same pre-flight.
+            "embedder": {"image": IMAGE, "gpu": [0], "gpu_memory_mb": 30000, "command": ["sleep", "3600"],
+                         "healthcheck": {"test": ["CMD", "true"]}},
+        },
         "app_stack_required_secrets": [],
         # app_image's input, checked in the same pre-flight (the DemeterAI worker's).
         "app_image_context_src": str(SCENARIO / "demeterai-app"),
@@ -257,6 +284,8 @@ def test_side_effect_a_gpu_image_built_for_a_newer_cuda_is_refused_in_the_prefli
     assert (f"{GPU_HOST} cannot take release latest of cuda-check: service inference runs {TOO_NEW}, built for CUDA "
             "12.8 (its label io.aistack.deploy.cuda-version), but the NVIDIA driver 550.127.05 of GPUs 0, 1, 2, 3 "
             f"(NVIDIA GeForce RTX 4090) on {GPU_HOST} runs CUDA 12.4 at most") in output, output[-4000:]
+    assert ("service embedder needs 30000 MiB of GPU memory (app_stack_services.embedder.gpu_memory_mb), but on "
+            f"{GPU_HOST} GPU 0 (NVIDIA GeForce RTX 4090, {UUIDS[0]}) has 24052 MiB free") in output, output[-4000:]
     assert "Nothing has changed on any host" in output
     # Refused in the first play, before the deploy play's lock, roles and containers.
     assert "Take the app's deploy lock" not in output
@@ -290,3 +319,35 @@ def test_side_effect_a_gpu_container_that_sees_no_device_fails_its_gate_and_goes
         assert not any(env.startswith("GATE_CASE=") for env in container["Config"]["Env"])
     assert "AISTACK_FIXTURE_LOST_GPU" not in gpu_host.file(CDI_SPEC).content_string
     assert not gpu_host.file(f"{CDI_SPEC}.gate").exists
+
+
+def test_side_effect_a_gpu_service_behind_nginx_starts_first_where_its_gpu_has_room_else_stops_first(gpu_host):
+    # Docker's own record of the api containers' starts and stops, followed while the releases roll (the engine
+    # keeps too few past events to read them afterwards: the workers' health probes are events too).
+    follow = ("echo $$ > /run/gpu-rollout-events.pid; exec timeout 900 docker events --filter type=container "
+              "--filter label=com.docker.compose.project=gpu-rollout --filter label=com.docker.compose.service=api "
+              "--filter event=start --filter event=die "
+              "--format '{{.Action}} {{index .Actor.Attributes \"io.aistack.deploy.release\"}}'")
+    events = subprocess.Popen(["docker", "exec", GPU_HOST, "sh", "-c", follow], stdout=subprocess.PIPE, text=True)
+    try:
+        run = ansible_playbook(SCENARIO / "gpu_rollout.yml")
+    finally:
+        gpu_host.run("sleep 1; kill $(cat /run/gpu-rollout-events.pid)")
+        seen = [line.strip() for line in events.communicate(timeout=30)[0].splitlines()]
+    output = run.stdout.replace('\\"', '"')
+    assert run.returncode == 0, output[-4000:]
+    # r2 started while r1 still ran (start-first: 8000 MiB fits twice in GPU 1's 24210 MiB free); r3 started
+    # only once r2 had stopped (stop-first: replaced in place, its container carries no release label, which
+    # only start-first containers need).
+    assert seen == ["start r1", "start r2", "die r1", "die r2", "start"], seen
+    # Why r3 stopped first, in the deploy's output: the GPU, its free memory and the need.
+    assert (f"api: GPU 1 ({UUIDS[1]}) has 24210 MiB free and a second container needs 24300 MiB (gpu_memory_mb): "
+            "two do not fit") in output, output[-4000:]
+    assert output.count("two do not fit") == 1
+    state = json.loads(gpu_host.file("/opt/aistack/gpu-rollout/state.json").content_string)
+    assert state["current"] == "r3"
+    (container,) = json.loads(gpu_host.check_output(
+        "docker inspect $(docker ps -q --filter label=com.docker.compose.project=gpu-rollout "
+        "--filter label=com.docker.compose.service=api)"))
+    assert "ROLLOUT=r3" in container["Config"]["Env"]
+    assert [r["DeviceIDs"] for r in container["HostConfig"]["DeviceRequests"]] == [["nvidia.com/gpu=1"]]
