@@ -160,33 +160,54 @@ def test_it_runs_as_non_root_and_turns_healthy(tool: str, docker_client: t.Any, 
             assert json.loads(answer.read()) == {"name": TOOLS[tool].example, "version": "0.1.0"}
 
 
-def test_a_lock_that_no_longer_matches_pyproject_stops_the_build(
-        tool: str, docker_client: t.Any, context: Path, image: str, tmp_path: Path) -> None:
-    """The user added a dependency and did not lock again: no export, no image, and a line saying what to run.
+def made_layers(message: str) -> list[str]:
+    """The layers a failed build made, from docker_image's message (its log as a list): not cached, not a base."""
+    lines = re.findall(r"'((?:[^'\\]|\\.)*)'", message.partition("logs: ")[2])
+    return [match.group(1) for before, line in zip([""] + lines, lines)
+            if (match := re.fullmatch(r"\s*---> ([0-9a-f]{12})\s*", line))
+            and "Using cache" not in before and ": FROM " not in before]
 
-    After the image fixture, the tool's own layer is in the build cache: this build stops within seconds.
+
+ROLE_BUILD = """
+- name: Build the release with app_image
+  ansible.builtin.include_role:
+    name: aistack.deploy.app_image
+  vars: {role_vars}
+"""
+STOP = "aistack.deploy.app_image : build | Stop here when the app's lock no longer matches pyproject.toml " \
+       "(nothing was built from it)"
+
+
+def test_a_lock_that_no_longer_matches_pyproject_stops_the_build(
+        tool: str, docker_client: t.Any, project: Path, image: str, tmp_path: Path,
+        playbook: t.Callable[..., t.Any]) -> None:
+    """The user added a dependency and did not lock again: app_image stops with one line saying what to run.
+
+    The role builds on this machine (build_controller) the Dockerfile the image fixture built, so the tool's own
+    layer is in the build cache and the builder stage stops at the check within seconds; no image is tagged.
     """
-    stale = tmp_path / "context"
-    shutil.copytree(context, stale)
+    stale = tmp_path / "src"
+    shutil.copytree(project, stale, ignore=shutil.ignore_patterns(".venv", "__pycache__"))
     pyproject = stale / "pyproject.toml"
     pyproject.write_text(pyproject.read_text().replace('"uvicorn>=0.30",', '"uvicorn>=0.30",\n    "h11>=0.14",', 1))
     assert '"h11>=0.14"' in pyproject.read_text()
-    tag = f"aistack-it-{tool}-stale-{uuid.uuid4().hex[:8]}"
-    log = ""
-    try:
-        docker_client.images.build(path=str(stale), target="builder", tag=tag, pull=False, rm=True, forcerm=True)
-    except Exception as exc:  # pylint: disable=broad-exception-caught  # docker.errors.BuildError carries the log
-        log = "".join(chunk.get("stream", "") + chunk.get("error", "") for chunk in getattr(exc, "build_log", []))
-    finally:
-        # The layers this build made (the COPY of the stale files) are dangling: remove them, newest first.
-        made = re.findall(r"(?<!Using cache\n) ---> ([0-9a-f]{12})\n", log)
-        for name in [tag, *reversed(made)]:
-            try:
-                docker_client.images.remove(name)
-            except Exception:  # pylint: disable=broad-exception-caught  # not there (the build failed), or in use
-                pass
-    assert log, f"{tool}: the builder stage was built from a stale {TOOLS[tool].lock}"
-    # The line the check echoes (the RUN step's own text, also in the log, starts with "Step"); stderr is coloured.
-    log = re.sub(r"\x1b\[[0-9;]*m", "", log)
-    said = [line for line in log.splitlines() if line.startswith(f"app_image: {TOOLS[tool].lock} does not match")]
-    assert said and f'run "{tool} lock" in the project, commit {TOOLS[tool].lock}' in said[0], log[-3000:]
+    name = f"aistack-it/{tool}-stale-{uuid.uuid4().hex[:8]}"
+    role_vars = {"app_image_source": "build_controller", "app_image_name": name, "app_image_release": "1.0",
+                 "app_image_targets": ["api"], "app_image_context_src": str(stale),
+                 "app_image_python_base": PYTHON_BASE, "app_image_python_version": "3.13",
+                 "app_image_build_packages": [], "app_image_controller_dir": str(tmp_path / "controller"),
+                 "app_image_extra_ca_certificates": render_shapes.machine_ca_certificates(),
+                 **render_shapes.machine_pip_settings()}
+    done = playbook(ROLE_BUILD.format(role_vars=json.dumps(role_vars)))
+    build = done.task("aistack.deploy.app_image : build | Build the images")
+    for layer in reversed(made_layers(" ".join(str(item.get("msg", "")) for item in build.get("results", [])))):
+        try:  # the layers this build made (the COPY of the stale files) are dangling: remove them, newest first
+            docker_client.images.remove(layer)
+        except Exception:  # pylint: disable=broad-exception-caught  # in use by another build, or gone
+            pass
+    assert done.rc != 0 and not build.get("failed"), build
+    stop = done.task(STOP)
+    assert stop["failed"] and stop["msg"] == (
+        f"app_image: {TOOLS[tool].lock} does not match pyproject.toml (see the check above): run \"{tool} lock\" in "
+        f"the project, commit {TOOLS[tool].lock} and deploy again; nothing is built from a stale lock"), stop
+    assert not docker_client.images.list(name=f"{name}-api")
