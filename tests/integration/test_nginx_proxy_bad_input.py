@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 ROLE = "aistack.deploy.nginx_proxy"
-LAST_VALIDATE_TASK = "validate | Check the stack has a proxy service"
+LAST_VALIDATE_TASK = "validate_stack | Check the stack has a proxy service"
 
 
 def _pem_pair(days: int = 30) -> tuple[str, str]:

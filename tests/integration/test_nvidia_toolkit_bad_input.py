@@ -111,7 +111,7 @@ def _check(run: RunResult, bad: dict[str, Case], good: dict[str, Case]) -> None:
     for name, case in bad.items():
         assert_fails_in_validation(run, name, case.names)
     for name in good:
-        assert_passes_validation(run, name, "validate | Check the GPU, its driver and Docker (nothing has changed yet)")
+        assert_passes_validation(run, name, "validate_host | Check the GPU, its driver and Docker (nothing has changed yet)")
 
 
 def test_bad_input_on_a_host_without_gpu(tmp_path: Path) -> None:
