@@ -3,7 +3,8 @@
 examples/uv-backend has no requirements.txt: with the role's defaults
 (app_image_dependencies auto) the Dockerfile takes the dependencies from its
 uv.lock and installs the package itself (its pyproject.toml has a
-[build-system]). The lock is made here with `uv lock` against this machine's
+[build-system]). Its own Dockerfile, its database and its prestart are the
+app_stack_shapes scenario's (molecule/app_stack_shapes/tests/test_uv_backend.py). The lock is made here with `uv lock` against this machine's
 index (discovered, never written down), as its README says a user makes it.
 Then the image, built with the engine's classic builder (the Docker SDK's):
 
@@ -75,7 +76,8 @@ def test_the_image_has_exactly_the_locked_versions_and_no_dev_group(
         docker_client: t.Any, image: str, project: Path) -> None:
     locked = {p["name"]: p["version"] for p in tomllib.loads((project / "uv.lock").read_text())["package"]}
     installed = json.loads(run_in(docker_client, image, "uv-backend-info"))  # the project's console script
-    assert installed == {"uv-backend": "0.1.0", "fastapi": locked["fastapi"], "uvicorn": locked["uvicorn"]}
+    assert installed == {"uv-backend": "0.1.0", **{name: locked[name] for name in
+                                                   ("fastapi", "uvicorn", "sqlalchemy", "alembic", "psycopg")}}
     assert "pytest" in locked  # the dev group is in the lock...
     frozen = run_in(docker_client, image, "pip", "list", "--format=freeze").lower().splitlines()
     assert not any(line.startswith("pytest==") for line in frozen)  # ...and not in the image

@@ -1,13 +1,15 @@
-"""The console script uv-backend-info: the installed versions of the app and its web stack, as JSON."""
+"""The console script uv-backend-info: the installed versions of the app and its web and database stack, as JSON."""
 
 from __future__ import annotations
 
 import json
 from importlib.metadata import version
 
+PACKAGES = ("uv-backend", "fastapi", "uvicorn", "sqlalchemy", "alembic", "psycopg")
+
 
 def main() -> None:
-    print(json.dumps({name: version(name) for name in ("uv-backend", "fastapi", "uvicorn")}))
+    print(json.dumps({name: version(name) for name in PACKAGES}))
 
 
 if __name__ == "__main__":
