@@ -176,7 +176,9 @@ scenario_weight() {
   # integration, 2 cores; the clean-clone runs of 2026-12-02 and -03).
   case $1 in
     releases) echo 15 ;;
-    app_stack_shapes) echo 10 ;;
+    # A third host since 2026-12-04 (uv-backend through site.yml, two image
+    # builds): about half as long again as the two shapes alone.
+    app_stack_shapes) echo 15 ;;
     app_stack) echo 10 ;;
     fleet) echo 7 ;;
     nvidia_toolkit) echo 3 ;;

@@ -1,6 +1,7 @@
-"""Verify the Mini AI Analyst and Horus AI stacks (testinfra): every service of
-the shape runs healthy, /health answers 200, and what each shape asks of its
-stack is there (limits, published ports, volumes and their owners, ffmpeg)."""
+"""Verify the Mini AI Analyst and Horus AI stacks and uv-backend's (testinfra):
+every service of the shape runs healthy, /health answers 200, and what each
+shape asks of its stack is there (limits, published ports, volumes and their
+owners, ffmpeg). uv-backend's own stories: test_uv_backend.py."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ import testinfra
 SHAPES = {
     "aistack-shape-mini": ("mini-ai-analyst", {"api", "worker", "beat", "flower", "redis"}),
     "aistack-shape-horus": ("horus", {"api", "postgres"}),
+    # Its prestart is a job: run and removed before the release served.
+    "aistack-shape-uv": ("uv-backend", {"api", "postgres"}),
 }
 
 
