@@ -6,12 +6,14 @@
 
 app_image's preflight.yml looks, read-only, at what each source needs and this module decides:
 
-* ``pull``: each ``<app_image_registry>/<name>-<target>:<release>`` is on the host already (pull.yml then
+* ``pull``: each ``<app_image_registry>/<name>-<target>:<tag>`` is on the host already (pull.yml then
   pulls nothing), or the registry has it, asked from the host (module registry_image_info) with the role's
   credentials; nothing is asked with ``app_image_preflight_registry`` false (a host that reaches the registry
   through a mirror or proxy of its engine's that ``docker info`` does not show). Only an answer that decides
   refuses: the registry said it has no such tag (404), or refused the credentials the pull would use, or could
   not be reached at all. Without credentials a 401 decides nothing (the engine may hold a login of its own).
+  The tag is the one the host pulls (``app_image_tag``): the release, or ``<release>-gpu`` on a host that takes
+  the GPU variant of the generated Dockerfile, as a controller build tags and pushes it.
 * ``build_controller``: the controller's Docker engine answers (context.yml and build.yml run there on every
   run, whatever the hosts have).
 * any source with ``app_image_extra_images``: the controller's engine has each of them (distribute.yml saves
@@ -34,14 +36,19 @@ from ansible_collections.aistack.deploy.plugins.module_utils._release import ful
 _PROXY_KEYS = {"https_proxy", "http_proxy", "no_proxy"}
 
 
+def image_tag(settings: Mapping[str, t.Any]) -> str:
+    """The tag this host's images carry: app_image_tag (<release>, or <release>-gpu), else the release."""
+    return str(settings.get("app_image_tag") or settings["app_image_release"])
+
+
 def release_images(settings: Mapping[str, t.Any]) -> list[str]:
-    """<name>-<target>:<release> of every target, as the other roles name them."""
-    return [f"{settings['app_image_name']}-{target}:{settings['app_image_release']}"
+    """<name>-<target>:<tag> of every target, as the other roles name them."""
+    return [f"{settings['app_image_name']}-{target}:{image_tag(settings)}"
             for target in settings.get("app_image_targets") or []]
 
 
 def registry_images(settings: Mapping[str, t.Any]) -> list[str]:
-    """<registry>/<name>-<target>:<release> of every target: what pull.yml pulls."""
+    """<registry>/<name>-<target>:<tag> of every target: what pull.yml pulls."""
     return [f"{settings['app_image_registry']}/{image}" for image in release_images(settings)]
 
 
@@ -94,6 +101,17 @@ def _controller_refs(controller: Mapping[str, t.Any]) -> set[str]:
             for ref in list(image.get("RepoTags") or []) + list(image.get("RepoDigests") or [])}
 
 
+def _pull_origin(settings: Mapping[str, t.Any]) -> str:
+    """The variables a pulled image's name comes from, with the GPU variant's tag where it differs."""
+    release = str(settings.get("app_image_release"))
+    origin = (f"app_image_source=pull with app_image_registry={settings.get('app_image_registry') or ''}, "
+              f"app_image_name={settings.get('app_image_name')}, app_image_release={release}")
+    if image_tag(settings) != release:
+        origin += (f"; this host takes the GPU variant (app_image_variant={settings.get('app_image_variant')}), "
+                   f"tagged {image_tag(settings)} as a controller build pushes it")
+    return origin
+
+
 def image_preflight_problems(settings: Mapping[str, t.Any], host: str, answers: Sequence[Mapping[str, t.Any]],
                              controller: Mapping[str, t.Any] | None) -> list[str]:
     """Every image the host could not get, each naming the host, the image, the variable and what was tried.
@@ -104,14 +122,12 @@ def image_preflight_problems(settings: Mapping[str, t.Any], host: str, answers: 
     """
     problems = []
     source = settings.get("app_image_source")
-    registry = settings.get("app_image_registry") or ""
     user = settings.get("app_image_registry_username") or ""
+    origin = _pull_origin(settings)
     for answer in answers:
         image, found, status = answer.get("image"), answer.get("found"), answer.get("status")
         said = answer.get("said") or ""
         asked = f"asked {answer.get('url')} from {host}"
-        origin = (f"app_image_source=pull with app_image_registry={registry}, app_image_name="
-                  f"{settings.get('app_image_name')}, app_image_release={settings.get('app_image_release')}")
         if found is False and status == 404:
             problems.append(f"{host} cannot pull image {image} ({origin}): the registry has no such tag ({asked}: "
                             f"404 {said}). Push it first (app_image_push on a build), or correct the variable")

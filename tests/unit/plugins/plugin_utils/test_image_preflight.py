@@ -89,6 +89,28 @@ def test_pull_answers() -> None:
                                       None) == []
 
 
+GPU_PULL = {**PULL, "app_image_tag": "1.0-gpu", "app_image_variant": "auto"}
+
+
+def test_a_gpu_host_asks_for_the_gpu_variants_tag() -> None:
+    """A host that takes the GPU variant pulls <release>-gpu (app_image_tag, as a controller build pushes it):
+    the registry is asked for that tag, the host's own copy is looked for under it, and a missing tag names
+    both the release the user wrote and the tag the host asked for."""
+    gpu_images = [image.replace(":1.0", ":1.0-gpu") for image in IMAGES]
+    assert p.to_ask(GPU_PULL, p.parse_host_probe("")) == gpu_images
+    # The CPU variant's tag on the host is not the GPU variant's.
+    assert p.to_ask(GPU_PULL, p.parse_host_probe(PROBE)) == gpu_images
+    assert p.to_ask(GPU_PULL, p.parse_host_probe(f"HAS {gpu_images[0]}")) == gpu_images[1:]
+    # A settings dict without app_image_tag (or an empty one) is the release, as before.
+    assert p.to_ask({**PULL, "app_image_tag": ""}, p.parse_host_probe("")) == IMAGES
+    [missing] = p.image_preflight_problems(GPU_PULL, "gpu-1", [answer(gpu_images[1], False, 404)], None)
+    assert missing.startswith(
+        "gpu-1 cannot pull image reg.example:5000/team/app-worker:1.0-gpu (app_image_source=pull with "
+        "app_image_registry=reg.example:5000, app_image_name=team/app, app_image_release=1.0; this host takes the "
+        "GPU variant (app_image_variant=auto), tagged 1.0-gpu as a controller build pushes it): the registry has "
+        "no such tag"), missing
+
+
 BUILD = {**PULL, "app_image_source": "build_controller", "app_image_extra_images": ["postgres:17", "redis"]}
 
 
