@@ -70,6 +70,8 @@ REASON_TEXT = {
 GPU_PROBE = ("nvidia-smi", "-L")
 # nvidia-smi -L: "GPU 0: NVIDIA GeForce RTX 4090 (UUID: GPU-5e2b7a3c-...)"; MIG devices are indented under theirs.
 _GPU_LINE_RE = re.compile(r"^GPU\s+(?P<index>[0-9]+):\s*(?P<name>.*?)\s*(?:\(UUID:\s*(?P<uuid>[^)\s]+)\))?\s*$")
+# "  MIG 3g.20gb     Device  0: (UUID: MIG-7d9e2c4a-...)", under the GPU it is part of.
+_MIG_LINE_RE = re.compile(r"^\s+MIG\s+(?P<profile>\S+)\s+Device\s+(?P<index>[0-9]+):\s*\(UUID:\s*(?P<uuid>MIG-[^)\s]+)\)\s*$")
 # The exit codes of a command the runtime could not start: not executable (126), not there (127).
 _NOT_STARTED = (126, 127)
 
@@ -444,6 +446,28 @@ def gpu_list(output: str) -> list[dict[str, str]]:
     return found
 
 
+def seen_devices(output: str, wanted: t.Collection[str]) -> list[dict[str, str]]:
+    """What a container sees as the gate counts it: each GPU ``nvidia-smi -L`` lists, except that a GPU listed
+    with MIG devices under it, and not given whole (its UUID not in ``wanted``), counts as those MIG devices."""
+    gpus: list[dict[str, t.Any]] = []
+    for line in output.splitlines():
+        gpu = _GPU_LINE_RE.match(line.strip())
+        mig = _MIG_LINE_RE.match(line)
+        if gpu and not line.startswith((" ", "\t")):
+            gpus.append({"index": gpu.group("index"), "name": gpu.group("name"), "uuid": gpu.group("uuid") or "",
+                         "migs": []})
+        elif mig and gpus:
+            gpus[-1]["migs"].append(mig.groupdict())
+    seen = []
+    for gpu in gpus:
+        if gpu["migs"] and gpu["uuid"] not in wanted:
+            seen.extend({"index": f"{gpu['index']}:{mig['index']}", "name": f"MIG {mig['profile']} of {gpu['name']}",
+                         "uuid": mig["uuid"]} for mig in gpu["migs"])
+        else:
+            seen.append({key: gpu[key] for key in ("index", "name", "uuid")})
+    return seen
+
+
 def _plural(count: int) -> str:
     return f"{count} GPU" + ("" if count == 1 else "s")
 
@@ -451,8 +475,9 @@ def _plural(count: int) -> str:
 def gpu_problem(expected: t.Sequence[str], exit_code: t.Any, output: str) -> str:
     """Why a container's ``nvidia-smi -L`` does not prove it sees exactly the GPUs it was given ("" when it does).
 
-    ``expected``: one entry per GPU the container was given: its UUID (GPU-...), which the list must name,
-    or any other label where the UUID is not known (then only the number counts).
+    ``expected``: one entry per GPU the container was given: its UUID (GPU-..., or MIG-... for a MIG device,
+    which the list names under its GPU), which the list must name, or any other label where the UUID is not
+    known (then only the number counts).
     """
     wanted = [str(entry) for entry in expected]
     said = " ".join(line.strip() for line in output.splitlines() if line.strip())
@@ -465,13 +490,15 @@ def gpu_problem(expected: t.Sequence[str], exit_code: t.Any, output: str) -> str
                 f"({', '.join(wanted)}): exit {exit_code}: {said or 'no output'} (the NVIDIA runtime mounts it "
                 "into a GPU container: with CDI from the specification, with the nvidia runtime for "
                 "NVIDIA_DRIVER_CAPABILITIES with utility)")
-    seen = gpu_list(output) if exit_code == 0 else []
+    seen = seen_devices(output, wanted) if exit_code == 0 else []
     uuids = [gpu["uuid"] for gpu in seen]
-    missing = [entry for entry in wanted if entry.startswith("GPU-") and entry not in uuids]
-    extra = [uuid for uuid in uuids if uuid and uuid not in wanted and any(entry.startswith("GPU-") for entry in wanted)]
+    named = [entry for entry in wanted if entry.startswith(("GPU-", "MIG-"))]
+    missing = [entry for entry in named if entry not in uuids]
+    extra = [uuid for uuid in uuids if uuid and uuid not in wanted and named]
     if len(seen) == len(wanted) and not missing and not extra:
         return ""
-    listed = "; ".join(f"GPU {gpu['index']}: {gpu['name']}" + (f" ({gpu['uuid']})" if gpu["uuid"] else "")
+    listed = "; ".join(f"{'MIG device' if ':' in gpu['index'] else 'GPU'} {gpu['index']}: {gpu['name']}"
+                       + (f" ({gpu['uuid']})" if gpu["uuid"] else "")
                        for gpu in seen) or (f"exit {exit_code}: {said}" if said or exit_code else "it listed none")
     text = f"container sees {_plural(len(seen))}, expected {len(wanted)}: {', '.join(wanted) or 'none'}"
     if missing and len(seen) == len(wanted):

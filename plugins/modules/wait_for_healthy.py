@@ -85,6 +85,8 @@ options:
       - A service (with O(project)) or container name to the GPUs each of its containers was given, one entry per
         GPU - its UUID as C(nvidia-smi -L) prints it (V(GPU-5e2b7a3c-...)), or any other label where the UUID is not
         known (then only their number counts).
+      - A MIG device is given by its UUID (V(MIG-7d9e2c4a-...)), which C(nvidia-smi -L) lists under its GPU; a GPU
+        listed with MIG devices under it that is not given whole counts as those MIG devices.
       - The module runs C(nvidia-smi -L) inside each such container (the NVIDIA runtime mounts it into a GPU
         container, with CDI from the specification) and fails the wait with RV(containers[].reason=gpu_mismatch) when the
         container lists another number of GPUs or other GPUs than these - C(container sees 0 GPUs, expected 1) for

@@ -35,7 +35,9 @@ from ansible_collections.aistack.deploy.plugins.plugin_utils._app_stack_service 
     engine_major,
     gpu_label,
     host_gpu,
+    host_mig,
     is_int,
+    is_mig,
     seconds,
     service_settings,
     str_list,
@@ -144,12 +146,14 @@ def app_stack_model(spec: t.Any) -> dict[str, t.Any]:
     read_only, tmpfs, cap_drop, no_new_privileges, log_driver, log_options), profiles, images (target -> image),
     env (every service with env_file), secret_names, gpu_present, gpu_free_mib (each GPU's free memory, for
     whether a GPU service can start first), host_gpus (aistack_gpu.gpus: each GPU's index and uuid, for the GPUs
-    a service names), engine_version (the host's Docker Engine, for healthchecks'
+    a service names), mig_devices (aistack_gpu.mig_devices: each MIG device's gpu, index and uuid), host (the
+    inventory name, for the problems), engine_version (the host's Docker Engine, for healthchecks'
     start_interval; '' when unknown).
     """
     stack = _Stack(plain(spec) if isinstance(spec, Mapping) else {})
     _top_settings(stack)
     stack.spec["host_gpus"] = _host_gpus(stack.spec, stack.problems)
+    stack.spec["mig_devices"] = _host_migs(stack.spec, stack.problems)
     _common_env(stack)
     _chosen_services(stack)
     volumes = _volumes(stack)
@@ -162,7 +166,8 @@ def app_stack_model(spec: t.Any) -> dict[str, t.Any]:
     _exclusive_gpus(stack, services)
     explicit = {sname for sname, sspec in stack.services_in.items() if isinstance(sspec, dict) and "rollout" in sspec}
     rollout_notes = _rollouts(services, explicit, stack.active, stack.presets, stack.proxy_runs,
-                              _GpuFree(_gpu_free(stack.spec, stack.problems), stack.spec["host_gpus"]), stack.problems)
+                              _GpuFree(_gpu_free(stack.spec, stack.problems), stack.spec["host_gpus"],
+                                       stack.spec["mig_devices"]), stack.problems)
     services, replicas = _replicas(stack, services, volumes)
     _gpus_given(stack, services)
     _cdi_form(stack, services)
@@ -674,10 +679,12 @@ def _rollout(sname: str, svc: dict[str, t.Any], explicit: bool, proxy_runs: bool
 
 
 class _GpuFree(t.NamedTuple):
-    """The host's GPUs as the room check reads them: each one's free memory (MiB), and each one (index, uuid)."""
+    """The host's GPUs as the room check reads them: each one's free memory (MiB), and each one (index, uuid);
+    and its MIG devices, whose free memory nvidia-smi does not report."""
 
     free: Sequence[int]
     gpus: list[dict[str, t.Any]]
+    migs: list[dict[str, t.Any]] = []
 
 
 def _gpu_free(spec: Mapping[str, t.Any], problems: Problems) -> list[int]:
@@ -699,18 +706,34 @@ def _host_gpus(spec: Mapping[str, t.Any], problems: Problems) -> list[dict[str, 
     return gpus
 
 
+def _host_migs(spec: Mapping[str, t.Any], problems: Problems) -> list[dict[str, t.Any]]:
+    """The host's MIG devices (aistack_gpu.mig_devices: each with its gpu, index and uuid); [] when none or unknown."""
+    migs = spec.get("mig_devices") or []
+    if not isinstance(migs, list) or not all(isinstance(mig, dict) and is_int(mig.get("gpu"))
+                                             and is_int(mig.get("index")) and isinstance(mig.get("uuid", ""), str)
+                                             for mig in migs):
+        problems.add("aistack_gpu.mig_devices", f"must be a list of MIG devices, each with its gpu, index and uuid "
+                                                f"(got {migs!r})")
+        return []
+    return migs
+
+
 def _exclusive_gpus(stack: _Stack, services: dict[str, dict[str, t.Any]]) -> None:
     """A GPU a running service names by index or UUID, or takes with per_gpu, is its own: a second is refused.
 
-    Where aistack_gpu lists the GPUs, an index and the UUID of the same GPU are the same GPU. A count, true or
-    auto is shared use and claims nothing: such a service may get a GPU another names.
+    Where aistack_gpu lists the GPUs, an index and the UUID of the same GPU are the same GPU (a MIG device's
+    <gpu>:<mig> and UUID likewise). A MIG device is its service's alone too, and a GPU given whole to one
+    service cannot have a MIG device given to another. A count, true or auto is shared use and claims nothing:
+    such a service may get a GPU another names.
     """
     claimed: dict[str, str] = {}
+    labels: dict[str, str] = {}
     for sname, svc in services.items():
         if not stack.serves(svc):
             continue
         for device_id in (svc["reservations"].get("devices") or [{}])[0].get("device_ids") or []:
-            key, label = gpu_label(device_id, stack.spec["host_gpus"])
+            key, label = gpu_label(device_id, stack.spec["host_gpus"], stack.spec["mig_devices"])
+            labels.setdefault(key, label)
             other = claimed.setdefault(key, sname)
             if other != sname:
                 stack.problems.add(f"app_stack_services.{sname}.{_gpu_key(svc)}",
@@ -718,6 +741,14 @@ def _exclusive_gpus(stack: _Stack, services: dict[str, dict[str, t.Any]]) -> Non
                                    f"{_gpu_key(services[other])}): a GPU named by index or UUID, or taken by "
                                    "per_gpu, is one service's alone (allowed: another GPU, or a count, true or "
                                    "auto, which share the host's GPUs)")
+    for key, sname in claimed.items():
+        whole = claimed.get(key.split(":")[0]) if ":" in key else None
+        if whole is not None and whole != sname:
+            stack.problems.add(f"app_stack_services.{sname}.{_gpu_key(services[sname])}",
+                               f"{labels[key]} is a MIG device of {labels[key.split(':')[0]]}, which service "
+                               f"{whole!r} is given whole (app_stack_services.{whole}.{_gpu_key(services[whole])}): "
+                               "a GPU given whole is that service's alone, its MIG devices too (allowed: another "
+                               "GPU for one of them, or MIG devices of that GPU for both)")
 
 
 def _gpu_room(svc: dict[str, t.Any], gpu_free: _GpuFree) -> tuple[str, bool]:
@@ -736,12 +767,12 @@ def _gpu_room(svc: dict[str, t.Any], gpu_free: _GpuFree) -> tuple[str, bool]:
         return "it uses a GPU whose free memory is not known (aistack_gpu.memory_free_mib, read by nvidia_toolkit)", False
     device = svc["reservations"]["devices"][0]
     if "device_ids" in device:
-        used = [(gpu_label(device_id, gpu_free.gpus)[1], _free_of(device_id, gpu_free))
+        used = [(gpu_label(device_id, gpu_free.gpus, gpu_free.migs)[1], _free_of(device_id, gpu_free))
                 for device_id in device["device_ids"]]
         unknown = [label for label, room in used if room is None]
         if unknown:
             return (f"the free memory of {', '.join(unknown)} is not known (aistack_gpu.memory_free_mib and "
-                    "aistack_gpu.gpus, read by nvidia_toolkit)"), False
+                    "aistack_gpu.gpus, read by nvidia_toolkit; nvidia-smi reports none for a MIG device)"), False
     else:
         count = device["count"]
         used = [(f"GPU {index}", room) for index, room in enumerate(free)][:None if count == "all" else count]
@@ -756,7 +787,10 @@ def _gpu_room(svc: dict[str, t.Any], gpu_free: _GpuFree) -> tuple[str, bool]:
 
 
 def _free_of(device_id: str, gpu_free: _GpuFree) -> int | None:
-    """The free memory (MiB) of the GPU a device id names: by its place in aistack_gpu.gpus, else by index."""
+    """The free memory (MiB) of the GPU a device id names: by its place in aistack_gpu.gpus, else by index (None
+    for a MIG device)."""
+    if is_mig(device_id):
+        return None
     found = host_gpu(device_id, gpu_free.gpus)
     position = found[0] if found else (int(device_id) if device_id.isdigit() and not gpu_free.gpus else None)
     return gpu_free.free[position] if position is not None and position < len(gpu_free.free) else None
@@ -790,15 +824,16 @@ def _replicas(stack: _Stack, services: dict[str, dict[str, t.Any]],
                                f"service, or by the service's name {sname!r} from the others)")
         replicas[sname] = []
         for device_id in device["device_ids"]:
-            name = f"{sname}-gpu{device_id}"
+            # A MIG device <gpu>:<mig> (per_gpu on a GPU in MIG mode): <service>-gpu<gpu>-mig<mig>.
+            name = f"{sname}-gpu{device_id.replace(':', '-mig')}"
             if name in services:
                 stack.problems.add(f"app_stack_services.{sname}.per_gpu",
-                                   f"its replica on GPU {device_id} would be named {name!r}, as service {name!r} "
-                                   "is: rename one of them")
+                                   f"its replica on {'MIG device' if is_mig(device_id) else 'GPU'} {device_id} "
+                                   f"would be named {name!r}, as service {name!r} is: rename one of them")
                 continue
             replica = copy.deepcopy(svc)
             replica["reservations"]["devices"] = [dict(device, device_ids=[device_id])]
-            replica.update(replica_of=sname, gpu_index=int(device_id))
+            replica.update(replica_of=sname, gpu_index=device_id if is_mig(device_id) else int(device_id))
             out[name] = replica
             replicas[sname].append(name)
     for svc in out.values():
@@ -811,8 +846,8 @@ def _replicas(stack: _Stack, services: dict[str, dict[str, t.Any]],
 def _gpus_given(stack: _Stack, services: dict[str, dict[str, t.Any]]) -> None:
     """Which GPUs each service's containers get: ``gpus`` and ``gpu_count`` of every service.
 
-    ``gpus``: the indexes of the host's GPUs (aistack_gpu.gpus) it gets; where the host does not list its GPUs,
-    the ids a list names as written, and nothing for a count. ``gpu_count``: how many GPUs one container gets
+    ``gpus``: the indexes of the host's GPUs (aistack_gpu.gpus) it gets, and its MIG devices as <gpu>:<mig>;
+    where the host does not list its GPUs, the ids a list names as written, and nothing for a count. ``gpu_count``: how many GPUs one container gets
     (None for every GPU of a host whose GPUs are not listed). The pre-flight names these GPUs, the gate counts them.
     """
     host_gpus = stack.spec["host_gpus"]
@@ -823,7 +858,9 @@ def _gpus_given(stack: _Stack, services: dict[str, dict[str, t.Any]]) -> None:
             svc["gpus"], svc["gpu_count"] = [], 0
         elif "device_ids" in device:
             found = [host_gpu(device_id, host_gpus) for device_id in device["device_ids"]]
-            svc["gpus"] = [gpu[1]["index"] if gpu else device_id for gpu, device_id in zip(found, device["device_ids"])]
+            svc["gpus"] = [gpu[1]["index"] if gpu else
+                           gpu_label(device_id, host_gpus, stack.spec["mig_devices"])[0] if is_mig(device_id) else
+                           device_id for gpu, device_id in zip(found, device["device_ids"])]
             svc["gpu_count"] = len(found)
         elif device["count"] == "all":
             svc["gpus"], svc["gpu_count"] = indexes, len(indexes) if indexes else None
@@ -834,15 +871,18 @@ def _gpus_given(stack: _Stack, services: dict[str, dict[str, t.Any]]) -> None:
 def _gpu_gate(stack: _Stack, services: dict[str, dict[str, t.Any]]) -> dict[str, list[str]]:
     """The GPUs each running GPU service's containers must see, one entry each: its UUID, else GPU <id>.
 
-    A UUID is what nvidia-smi -L names in the container (indexes start from 0 there); where aistack_gpu does not
-    list the host's GPUs, only their number counts, and a service with every GPU of such a host is left out.
+    A UUID is what nvidia-smi -L names in the container (indexes start from 0 there; a MIG device's MIG-...
+    under its GPU); where aistack_gpu does not list the host's GPUs, only their number counts, and a service with
+    every GPU of such a host is left out.
     """
-    uuids = {gpu["index"]: gpu.get("uuid") or "" for gpu in stack.spec["host_gpus"]}
+    uuids: dict[t.Any, str] = {gpu["index"]: gpu.get("uuid") or "" for gpu in stack.spec["host_gpus"]}
+    uuids.update({f"{mig['gpu']}:{mig['index']}": mig.get("uuid") or "" for mig in stack.spec["mig_devices"]})
     gate = {}
     for sname, svc in services.items():
         if not stack.serves(svc) or not svc["gpu_count"]:
             continue
-        entries = [gpu if str(gpu).startswith("GPU-") else uuids.get(gpu) or f"GPU {gpu}" for gpu in svc["gpus"]]
+        entries = [gpu if str(gpu).startswith(("GPU-", "MIG-")) else uuids.get(gpu) or
+                   (f"MIG device {gpu}" if ":" in str(gpu) else f"GPU {gpu}") for gpu in svc["gpus"]]
         gate[sname] = entries + [f"GPU {index}" for index in range(len(entries), svc["gpu_count"])]
     return gate
 
@@ -853,19 +893,26 @@ def _cdi_form(stack: _Stack, services: dict[str, dict[str, t.Any]]) -> None:
     CDI where nvidia_toolkit generated a CDI specification (aistack_gpu.cdi_devices names its devices:
     nvidia_toolkit_runtime_mode cdi) and the engine injects CDI devices (Docker Engine 25 or later); the
     nvidia driver's device request (count, device_ids) everywhere else. A count N is the first N GPUs, as
-    the nvidia driver gives them; a GPU named by UUID is asked for by its index.
+    the nvidia driver gives them; a GPU named by UUID is asked for by its index, a MIG device as <gpu>:<mig>
+    (nvidia-ctk's name for it). The nvidia driver gets a MIG device by its UUID (MIG-..., what
+    NVIDIA_VISIBLE_DEVICES takes) where the host lists it.
     """
     cdi_devices = stack.spec.get("cdi_devices") or []
     if not str_list(cdi_devices):
         stack.problems.add("aistack_gpu.cdi_devices", f"must be a list of CDI device names (got {cdi_devices!r})")
         return
     if not cdi_devices or engine_major(stack.spec.get("engine_version")) < CDI_ENGINE:
+        for svc in services.values():
+            device = (svc["reservations"].get("devices") or [{}])[0]
+            if device.get("device_ids"):
+                device["device_ids"] = [(host_mig(device_id, stack.spec["mig_devices"]) or {}).get("uuid") or device_id
+                                        if is_mig(device_id) else device_id for device_id in device["device_ids"]]
         return
     for sname, svc in services.items():
         device = (svc["reservations"].get("devices") or [{}])[0]
         if not device:
             continue
-        names = _cdi_names(device, stack.spec["host_gpus"])
+        names = _cdi_names(device, stack.spec["host_gpus"], stack.spec["mig_devices"])
         # A GPU the host does not list is a problem of its own already (_gpus_on_host).
         missing = [name for name, listed in names if listed and name not in cdi_devices]
         if missing and stack.active(svc):
@@ -876,13 +923,19 @@ def _cdi_form(stack: _Stack, services: dict[str, dict[str, t.Any]]) -> None:
                                            "capabilities": ["gpu"]}]
 
 
-def _cdi_names(device: dict[str, t.Any], host_gpus: list[dict[str, t.Any]]) -> list[tuple[str, bool]]:
-    """The CDI device names of an nvidia device request, each with whether the host lists its GPU."""
+def _cdi_names(device: dict[str, t.Any], host_gpus: list[dict[str, t.Any]],
+               migs: list[dict[str, t.Any]]) -> list[tuple[str, bool]]:
+    """The CDI device names of an nvidia device request, each with whether the host lists its GPU or MIG device."""
     if "count" in device:
         count = device["count"]
         return [(f"{CDI_KIND}=all", True)] if count == "all" else [(f"{CDI_KIND}={index}", True) for index in range(count)]
     names = []
     for device_id in device["device_ids"]:
+        if is_mig(device_id):
+            mig = host_mig(device_id, migs)
+            names.append((f"{CDI_KIND}={mig['gpu']}:{mig['index']}" if mig else f"{CDI_KIND}={device_id}",
+                          mig is not None or not host_gpus))
+            continue
         found = host_gpu(device_id, host_gpus)
         names.append((f"{CDI_KIND}={found[1]['index'] if found else device_id}", found is not None or not host_gpus))
     return names

@@ -41,6 +41,11 @@ CAPABILITY_RE = re.compile(r"^(ALL|[A-Z_]+)$")
 SIGNAL_RE = re.compile(r"^SIG[A-Z0-9]+$")
 # A GPU's UUID as nvidia-smi lists it (aistack_gpu.gpus[].uuid): GPU-5e2b7a3c-1f0d-8c4e-9a61-2d7f3b8e0c45.
 GPU_UUID_RE = re.compile(r"^GPU-[0-9a-fA-F][0-9a-fA-F-]*$")
+# A MIG device as aistack_gpu.mig_devices lists it: its UUID (nvidia-smi -L: MIG-<uuid> from R470 on,
+# MIG-GPU-<the GPU's uuid>/<GPU instance>/<compute instance> before), or "<GPU index>:<MIG device index>", the
+# name nvidia-ctk gives its CDI device (nvidia.com/gpu=0:1).
+MIG_UUID_RE = re.compile(r"^MIG-[0-9a-zA-Z][0-9a-zA-Z/-]*$")
+MIG_INDEX_RE = re.compile(r"^([0-9]+):([0-9]+)$")
 ROLLOUTS = ("start-first", "stop-first")
 
 
@@ -338,15 +343,17 @@ def _gpu(svc: dict[str, t.Any], where: str, spec: dict[str, t.Any], reservations
     """The service's gpu setting (false when wrong); reserves the GPUs in ``reservations`` where the host has one.
 
     true and auto reserve every GPU, a number the first N (compose ``count``), all shared with other services;
-    a list reserves those GPUs, by index or UUID (compose ``device_ids``), which must be on the host where
-    aistack_gpu lists its GPUs (``spec['host_gpus']``). Only auto is left out on a host without GPU.
+    a list reserves those GPUs, by index or UUID (compose ``device_ids``), and MIG devices, by UUID or
+    ``<gpu>:<mig>``, which must be on the host where aistack_gpu lists its GPUs (``spec['host_gpus']``) and MIG
+    devices (``spec['mig_devices']``). Only auto is left out on a host without GPU.
     """
     gpu = svc.get("gpu", False)
     gpu_present = bool(spec.get("gpu_present"))
     ids = gpu_device_ids(gpu)
     if not (isinstance(gpu, bool) or gpu == "auto" or (is_int(gpu) and gpu > 0) or ids):
         problems.add(f"{where}.gpu", f"must be true, false, auto, a number of GPUs, or a list of GPU indexes or "
-                                     f"UUIDs such as [0, 1] or [GPU-5e2b7a3c-...] (got {gpu!r})")
+                                     f"UUIDs such as [0, 1] or [GPU-5e2b7a3c-...], or of MIG devices such as "
+                                     f"['0:1'] or [MIG-7d9e2c4a-...] (got {gpu!r})")
         gpu = False
     if (gpu is True or is_int(gpu) or ids) and not gpu_present:
         problems.add(f"{where}.gpu", "asks for a GPU but this host has none (aistack_gpu.present is false); "
@@ -357,7 +364,7 @@ def _gpu(svc: dict[str, t.Any], where: str, spec: dict[str, t.Any], reservations
         device: dict[str, t.Any] = {"driver": "nvidia"}
         if ids:
             device["device_ids"] = ids
-            _gpus_on_host(ids, gpu, where, spec.get("host_gpus") or [], problems)
+            _gpus_on_host(ids, gpu, where, spec, problems)
         else:
             device["count"] = gpu if is_int(gpu) else "all"
         device["capabilities"] = ["gpu"]
@@ -391,26 +398,55 @@ def _per_gpu(svc: dict[str, t.Any], where: str, spec: dict[str, t.Any], reservat
         problems.add(f"{where}.per_gpu", "runs one replica per GPU, but the host's GPUs are not listed "
                                          "(aistack_gpu.gpus, which nvidia_toolkit sets, is empty)")
     else:
-        reservations["devices"] = [{"driver": "nvidia", "device_ids": [str(gpu["index"]) for gpu in host_gpus],
-                                    "capabilities": ["gpu"]}]
+        ids = per_gpu_device_ids(host_gpus, spec.get("mig_devices") or [])
+        for gpu in host_gpus:
+            if gpu.get("mig_mode") == "Enabled" and str(gpu["index"]) in ids:
+                problems.add(f"{where}.per_gpu", f"runs one replica per GPU, and per MIG device on a GPU in MIG mode, "
+                                                 f"but GPU {gpu['index']} of {host_name(spec)} is in MIG mode with no "
+                                                 "MIG device (aistack_gpu.mig_devices): make its MIG devices "
+                                                 "(nvidia-smi mig -cgi <profiles> -C), or turn its MIG mode off")
+        reservations["devices"] = [{"driver": "nvidia", "device_ids": ids, "capabilities": ["gpu"]}]
     return True
 
 
+def per_gpu_device_ids(host_gpus: list[dict[str, t.Any]], migs: list[dict[str, t.Any]]) -> list[str]:
+    """What per_gpu gives a replica each: every GPU by index, or in its place its MIG devices (<gpu>:<mig>)."""
+    ids: list[str] = []
+    for gpu in host_gpus:
+        own = [f"{mig['gpu']}:{mig['index']}" for mig in migs if mig.get("gpu") == gpu["index"]]
+        ids.extend(own or [str(gpu["index"])])
+    return ids
+
+
+def host_name(spec: dict[str, t.Any]) -> str:
+    """The host as the problems name it (the model's spec['host'], the inventory name), else "this host"."""
+    return str(spec.get("host") or "this host")
+
+
 def gpu_device_ids(gpu: t.Any) -> list[str] | None:
-    """The compose device_ids of a list of GPU indexes (0, '1') and UUIDs (GPU-...); None when gpu is no such list."""
+    """The compose device_ids of a list of GPU indexes (0, '1') and UUIDs (GPU-...), and of MIG devices ('0:1',
+    MIG-...); None when gpu is no such list."""
     if not isinstance(gpu, list) or not gpu:
         return None
     ids = []
     for item in gpu:
+        mig = MIG_INDEX_RE.match(item) if isinstance(item, str) else None
         if is_int(item) and item >= 0:
             ids.append(str(item))
         elif isinstance(item, str) and item.isdigit() and item.isascii():
             ids.append(str(int(item)))
-        elif isinstance(item, str) and GPU_UUID_RE.match(item):
+        elif mig:
+            ids.append(f"{int(mig.group(1))}:{int(mig.group(2))}")
+        elif isinstance(item, str) and (GPU_UUID_RE.match(item) or MIG_UUID_RE.match(item)):
             ids.append(item)
         else:
             return None
     return ids
+
+
+def is_mig(device_id: str) -> bool:
+    """Whether a device id names a MIG device (<gpu>:<mig> or MIG-...) rather than a whole GPU."""
+    return bool(MIG_INDEX_RE.match(device_id) or device_id.startswith("MIG-"))
 
 
 def host_gpu(device_id: str, host_gpus: list[dict[str, t.Any]]) -> tuple[int, dict[str, t.Any]] | None:
@@ -421,8 +457,24 @@ def host_gpu(device_id: str, host_gpus: list[dict[str, t.Any]]) -> tuple[int, di
     return None
 
 
-def gpu_label(device_id: str, host_gpus: list[dict[str, t.Any]]) -> tuple[str, str]:
-    """A GPU as a key (its index and its UUID give the same where the host lists them) and as problems name it."""
+def host_mig(device_id: str, migs: t.Sequence[dict[str, t.Any]]) -> dict[str, t.Any] | None:
+    """The host's MIG device (an entry of aistack_gpu.mig_devices) that a device id names by <gpu>:<mig> or UUID."""
+    for mig in migs:
+        if device_id in (f"{mig.get('gpu')}:{mig.get('index')}", mig.get("uuid")):
+            return mig
+    return None
+
+
+def gpu_label(device_id: str, host_gpus: list[dict[str, t.Any]],
+              migs: t.Sequence[dict[str, t.Any]] = ()) -> tuple[str, str]:
+    """A GPU or MIG device as a key (a GPU's index and UUID give the same where the host lists them, a MIG
+    device's <gpu>:<mig> and UUID likewise) and as problems name it."""
+    if is_mig(device_id):
+        mig = host_mig(device_id, migs)
+        if mig is None:
+            return device_id, f"MIG device {device_id}"
+        key = f"{mig['gpu']}:{mig['index']}"
+        return key, f"MIG device {key} ({mig['uuid']})" if mig.get("uuid") else f"MIG device {key}"
     found = host_gpu(device_id, host_gpus)
     if found is None:
         return device_id, f"GPU {device_id}"
@@ -430,19 +482,38 @@ def gpu_label(device_id: str, host_gpus: list[dict[str, t.Any]]) -> tuple[str, s
     return str(gpu["index"]), f"GPU {gpu['index']} ({gpu['uuid']})" if gpu.get("uuid") else f"GPU {gpu['index']}"
 
 
-def _gpus_on_host(ids: list[str], gpu: t.Any, where: str, host_gpus: list[dict[str, t.Any]],
-                  problems: Problems) -> None:
-    """Each GPU a list names is on the host (where aistack_gpu lists them), and named once."""
+def migs_listed(migs: t.Sequence[dict[str, t.Any]]) -> str:
+    """The host's MIG devices as a refusal lists them."""
+    if not migs:
+        return ("the host has no MIG device: aistack_gpu.mig_devices is empty (no GPU in MIG mode, or none with "
+                "MIG devices made)")
+    return "the host's MIG devices, aistack_gpu.mig_devices: " + ", ".join(
+        f"{mig['gpu']}:{mig['index']} ({mig.get('uuid') or '?'}, {mig.get('profile') or '?'})" for mig in migs)
+
+
+def _gpus_on_host(ids: list[str], gpu: t.Any, where: str, spec: dict[str, t.Any], problems: Problems) -> None:
+    """Each GPU or MIG device a list names is on the host (where aistack_gpu lists its GPUs), and named once; a
+    GPU is not named whole beside one of its own MIG devices."""
+    host_gpus, migs = spec.get("host_gpus") or [], spec.get("mig_devices") or []
     seen: dict[str, str] = {}
     for device_id in ids:
-        key, label = gpu_label(device_id, host_gpus)
-        if host_gpus and host_gpu(device_id, host_gpus) is None:
+        key, label = gpu_label(device_id, host_gpus, migs)
+        if host_gpus and is_mig(device_id) and host_mig(device_id, migs) is None:
+            problems.add(f"{where}.gpu", f"MIG device {device_id} is not on {host_name(spec)} (got {gpu!r}; "
+                                         f"{migs_listed(migs)})")
+        elif host_gpus and not is_mig(device_id) and host_gpu(device_id, host_gpus) is None:
             have = ", ".join(f"{g['index']} ({g['uuid']})" if g.get("uuid") else str(g["index"]) for g in host_gpus)
-            problems.add(f"{where}.gpu", f"GPU {device_id} is not on this host (got {gpu!r}; the host's GPUs by "
-                                         f"index and UUID, aistack_gpu.gpus: {have})")
+            problems.add(f"{where}.gpu", f"GPU {device_id} is not on {host_name(spec)} (got {gpu!r}; the host's GPUs "
+                                         f"by index and UUID, aistack_gpu.gpus: {have})")
         elif key in seen:
             problems.add(f"{where}.gpu", f"names {label} twice (as {seen[key]} and {device_id}; got {gpu!r})")
         seen.setdefault(key, device_id)
+    for key, device_id in seen.items():
+        parent = key.split(":")[0] if MIG_INDEX_RE.match(key) else None
+        if parent is not None and parent in seen:
+            problems.add(f"{where}.gpu", f"names GPU {parent} whole ({seen[parent]}) and its MIG device {key} "
+                                         f"({device_id}; got {gpu!r}): a container gets either the whole GPU or "
+                                         "MIG devices of it")
 
 
 def _gpu_memory(svc: dict[str, t.Any], gpu: t.Any, where: str, problems: Problems) -> int | None:

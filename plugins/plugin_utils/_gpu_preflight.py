@@ -72,7 +72,9 @@ def _gpu_names(indexes: t.Sequence[t.Any], gpu: Mapping[str, t.Any]) -> str:
     by_index = {entry.get("index"): entry for entry in gpu.get("gpus") or [] if isinstance(entry, Mapping)}
     models: dict[str, list[str]] = {}
     for index in indexes:
-        models.setdefault(str(by_index.get(index, {}).get("name") or ""), []).append(str(index))
+        # A MIG device (<gpu>:<mig>) is of its GPU's model.
+        parent = int(str(index).split(":", 1)[0]) if ":" in str(index) else index
+        models.setdefault(str(by_index.get(parent, {}).get("name") or ""), []).append(str(index))
     names = [("GPU " if len(found) == 1 else "GPUs ") + ", ".join(found) + (f" ({model})" if model else "")
              for model, found in models.items()]
     return "; ".join(names) if names else "its GPUs"

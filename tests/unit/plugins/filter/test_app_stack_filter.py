@@ -453,12 +453,12 @@ def test_gpu_id_problems(gpus: dict[str, t.Any], host_gpus: list[dict[str, t.Any
     assert problems_of(services=gpu_services(**gpus), gpu_present=gpu_present, host_gpus=host_gpus) == problems
 
 
-@pytest.mark.parametrize("gpu", [[], [-1], [True], [1.5], ["gpu0"], ["GPU-"], ["MIG-1234"], [[0]], {"0": 1}, "0,1",
-                                 0])
+@pytest.mark.parametrize("gpu", [[], [-1], [True], [1.5], ["gpu0"], ["GPU-"], ["MIG-"], ["0:"], ["0:1:2"], [[0]],
+                                 {"0": 1}, "0,1", 0])
 def test_gpu_malformed(gpu: t.Any) -> None:
     assert problems_of(services=gpu_services(worker=gpu), gpu_present=True, host_gpus=FOUR_GPUS) == [
         f"{W}: must be true, false, auto, a number of GPUs, or a list of GPU indexes or UUIDs such as [0, 1] or "
-        f"[GPU-5e2b7a3c-...] (got {gpu!r})"]
+        f"[GPU-5e2b7a3c-...], or of MIG devices such as ['0:1'] or [MIG-7d9e2c4a-...] (got {gpu!r})"]
 
 
 def test_a_job_takes_no_gpu_list() -> None:
@@ -678,6 +678,119 @@ def test_a_cdi_device_the_spec_does_not_name_is_refused(gpu: t.Any, cdi_devices:
 def test_cdi_devices_malformed() -> None:
     assert problems_of(cdi_devices="nvidia.com/gpu=all") == [
         "aistack_gpu.cdi_devices: must be a list of CDI device names (got 'nvidia.com/gpu=all')"]
+
+
+# --- MIG devices ----------------------------------------------------------------
+
+# GPU 1 of the four in MIG mode, with two MIG devices (aistack_gpu.gpus and .mig_devices as gpu_info reports them).
+MIG_GPUS = [{**gpu, "mig_mode": "Enabled" if gpu["index"] == 1 else "Disabled"} for gpu in FOUR_GPUS]
+MIG_UUID = ["MIG-7d9e2c4a-51b3-5f0e-a8d6-1c2b3e4f5a60", "MIG-9a1b2c3d-4e5f-5a6b-8c7d-9e0f1a2b3c4d"]
+MIGS = [{"gpu": 1, "index": index, "profile": "3g.20gb", "uuid": MIG_UUID[index],
+         "cdi_device": f"nvidia.com/gpu=1:{index}"} for index in range(2)]
+MIG_CDI = CDI_DEVICES + ["nvidia.com/gpu=1:0", "nvidia.com/gpu=1:1"]
+ON_MIG_HOST = {"gpu_present": True, "host_gpus": MIG_GPUS, "mig_devices": MIGS, "host": "gpu-1"}
+MIG_HAVE = (f"the host's MIG devices, aistack_gpu.mig_devices: 1:0 ({MIG_UUID[0]}, 3g.20gb), "
+            f"1:1 ({MIG_UUID[1]}, 3g.20gb)")
+
+
+@pytest.mark.parametrize("gpu", [["1:1"], [MIG_UUID[1]], ["01:1"]])
+def test_a_mig_device_by_index_or_uuid(gpu: t.Any) -> None:
+    """The CDI name nvidia-ctk gives it (nvidia.com/gpu=1:1) where CDI runs; elsewhere the nvidia driver's
+    device_ids with its UUID (what NVIDIA_VISIBLE_DEVICES takes); the gate proves the container sees it."""
+    cdi_model = model_of(services=gpu_services(worker=gpu, api=False), cdi_devices=MIG_CDI, engine_version="26.1.5",
+                         **ON_MIG_HOST)
+    worker = cdi_model["services"]["worker"]
+    assert worker["reservations"] == cdi("nvidia.com/gpu=1:1")
+    assert (worker["gpus"], worker["gpu_count"]) == (["1:1"], 1)
+    assert cdi_model["gpu_gate"] == {"worker": [MIG_UUID[1]]}
+    legacy = model_of(services=gpu_services(worker=gpu, api=False), **ON_MIG_HOST)
+    device = {"driver": "nvidia", "device_ids": [MIG_UUID[1]], "capabilities": ["gpu"]}
+    assert legacy["services"]["worker"]["reservations"] == {"devices": [device]}
+    for model, rendered in ((cdi_model, cdi("nvidia.com/gpu=1:1")["devices"]), (legacy, [device])):
+        compose = app_stack_compose(model, COMPOSE_DEFAULTS, ENV_FILE)
+        assert compose["services"]["worker"]["deploy"] == {"resources": {"reservations": {"devices": rendered}}}
+
+
+def test_mig_devices_and_whole_gpus_of_different_services() -> None:
+    """A MIG device each for two services, and another GPU whole for a third: no clash."""
+    services = merged(gpu_services(worker=["1:0"], api=["1:1"]), {"embedder": {"preset": "worker", "gpu": [2]}})
+    model = model_of(services=services, cdi_devices=MIG_CDI, engine_version="26.1.5", **ON_MIG_HOST)
+    assert model["gpu_gate"] == {"worker": [MIG_UUID[0]], "api": [MIG_UUID[1]], "embedder": [UUID[2]]}
+
+
+@pytest.mark.parametrize("gpus, host, problems", [
+    # A MIG device the host does not have: the service, the host, the device and what the host has.
+    ({"worker": ["1:5"]}, ON_MIG_HOST,
+     [f"{W}: MIG device 1:5 is not on gpu-1 (got ['1:5']; {MIG_HAVE})"]),
+    ({"worker": ["MIG-00000000-0000-0000-0000-000000000000"]}, ON_MIG_HOST,
+     [f"{W}: MIG device MIG-00000000-0000-0000-0000-000000000000 is not on gpu-1 (got "
+      f"['MIG-00000000-0000-0000-0000-000000000000']; {MIG_HAVE})"]),
+    # A host without MIG devices.
+    ({"worker": ["0:0"]}, {"gpu_present": True, "host_gpus": FOUR_GPUS, "host": "gpu-2"},
+     [f"{W}: MIG device 0:0 is not on gpu-2 (got ['0:0']; the host has no MIG device: aistack_gpu.mig_devices is "
+      "empty (no GPU in MIG mode, or none with MIG devices made))"]),
+    # GPU 1 whole for one service while another has one of its MIG devices: both named.
+    ({"api": [1], "worker": ["1:0"]}, ON_MIG_HOST,
+     [f"{W}: MIG device 1:0 ({MIG_UUID[0]}) is a MIG device of GPU 1 ({UUID[1]}), which service 'api' is given "
+      "whole (app_stack_services.api.gpu): a GPU given whole is that service's alone, its MIG devices too (allowed: "
+      "another GPU for one of them, or MIG devices of that GPU for both)"]),
+    # One MIG device, by <gpu>:<mig> and by UUID, for two services.
+    ({"api": ["1:0"], "worker": [MIG_UUID[0]]}, ON_MIG_HOST,
+     [f"{W}: MIG device 1:0 ({MIG_UUID[0]}) is also given to service 'api' (app_stack_services.api.gpu): a GPU named "
+      "by index or UUID, or taken by per_gpu, is one service's alone (allowed: another GPU, or a count, true or "
+      "auto, which share the host's GPUs)"]),
+    # One service: a GPU whole and its own MIG device; a MIG device twice.
+    ({"worker": [UUID[1], "1:1"]}, ON_MIG_HOST,
+     [f"{W}: names GPU 1 whole ({UUID[1]}) and its MIG device 1:1 (1:1; got ['{UUID[1]}', '1:1']): a container gets "
+      "either the whole GPU or MIG devices of it"]),
+    ({"worker": ["1:0", MIG_UUID[0]]}, ON_MIG_HOST,
+     [f"{W}: names MIG device 1:0 ({MIG_UUID[0]}) twice (as 1:0 and {MIG_UUID[0]}; got ['1:0', '{MIG_UUID[0]}'])"]),
+])
+def test_mig_device_problems(gpus: dict[str, t.Any], host: dict[str, t.Any], problems: list[str]) -> None:
+    services = merged(gpu_services(**gpus), {name: {"gpu": False} for name in ("api", "worker") if name not in gpus})
+    assert problems_of(services=services, **host) == problems
+
+
+def test_mig_devices_of_a_host_whose_gpus_are_not_listed_are_taken_as_written() -> None:
+    model = model_of(services=gpu_services(worker=["0:1", "MIG-abc"], api=False), gpu_present=True)
+    assert model["services"]["worker"]["reservations"]["devices"][0]["device_ids"] == ["0:1", "MIG-abc"]
+    assert model["gpu_gate"] == {"worker": ["MIG device 0:1", "MIG-abc"]}
+
+
+MIG_REPLICAS = ["worker-gpu0", "worker-gpu1-mig0", "worker-gpu1-mig1", "worker-gpu2", "worker-gpu3"]
+
+
+def test_per_gpu_on_a_gpu_in_mig_mode_runs_a_replica_per_mig_device() -> None:
+    model = model_of(services=merged(REFERENCE_SERVICES, {"worker": {"per_gpu": True}, "api": {"gpu": False}}),
+                     cdi_devices=MIG_CDI, engine_version="26.1.5", **ON_MIG_HOST)
+    assert model["replicas"] == {"worker": MIG_REPLICAS}
+    names = ["nvidia.com/gpu=0", "nvidia.com/gpu=1:0", "nvidia.com/gpu=1:1", "nvidia.com/gpu=2", "nvidia.com/gpu=3"]
+    assert [model["services"][name]["reservations"] for name in MIG_REPLICAS] == [cdi(name) for name in names]
+    assert model["gpu_gate"] == dict(zip(MIG_REPLICAS, [[UUID[0]], [MIG_UUID[0]], [MIG_UUID[1]], [UUID[2]], [UUID[3]]]))
+    compose = app_stack_compose(model, COMPOSE_DEFAULTS, ENV_FILE)
+    assert compose["services"]["worker-gpu1-mig1"]["labels"]["io.aistack.deploy.gpu"] == "1:1"
+    assert compose["services"]["worker-gpu2"]["labels"]["io.aistack.deploy.gpu"] == "2"
+
+
+def test_per_gpu_refuses_a_gpu_in_mig_mode_without_mig_devices() -> None:
+    services = merged(REFERENCE_SERVICES, {"worker": {"per_gpu": True}, "api": {"gpu": False}})
+    assert problems_of(services=services, gpu_present=True, host_gpus=MIG_GPUS, mig_devices=[], host="gpu-1") == [
+        "app_stack_services.worker.per_gpu: runs one replica per GPU, and per MIG device on a GPU in MIG mode, but "
+        "GPU 1 of gpu-1 is in MIG mode with no MIG device (aistack_gpu.mig_devices): make its MIG devices "
+        "(nvidia-smi mig -cgi <profiles> -C), or turn its MIG mode off"]
+
+
+def test_a_mig_device_s_free_memory_is_not_known_so_it_stops_first() -> None:
+    services = merged(PROXIED, {"api": {"gpu": ["1:0"], "gpu_memory_mb": 4000}, "worker": {"gpu": False}})
+    model = model_of(services=services, gpu_free_mib=[24000] * 4, **ON_MIG_HOST)
+    assert model["start_first"] == []
+    assert f"the free memory of MIG device 1:0 ({MIG_UUID[0]}) is not known" in model["rollout_notes"]["api"]
+
+
+@pytest.mark.parametrize("migs", [{"gpu": 1}, [{"gpu": "1", "index": 0, "uuid": "MIG-a"}], [{"gpu": 1}]])
+def test_mig_devices_malformed(migs: t.Any) -> None:
+    assert problems_of(mig_devices=migs) == [
+        f"aistack_gpu.mig_devices: must be a list of MIG devices, each with its gpu, index and uuid (got {migs!r})"]
 
 
 # --- environment --------------------------------------------------------------

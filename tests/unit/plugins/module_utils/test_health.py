@@ -885,6 +885,38 @@ def test_gpu_problem(expected: list[str], code: int, output: str, problem: str) 
     assert h.gpu_problem(expected, code, output) == problem
 
 
+MIG = ["MIG-7d9e2c4a-51b3-5f0e-a8d6-1c2b3e4f5a60", "MIG-9a1b2c3d-4e5f-5a6b-8c7d-9e0f1a2b3c4d"]
+
+
+def mig_smi(*migs: str, gpu: str = UUIDS[1]) -> str:
+    """nvidia-smi -L in a container given MIG devices of one GPU: the GPU, its MIG devices indented below it."""
+    return f"GPU 0: NVIDIA A100-SXM4-40GB (UUID: {gpu})\n" + "".join(
+        f"  MIG 3g.20gb     Device  {MIG.index(uuid)}: (UUID: {uuid})\n" for uuid in migs)
+
+
+@pytest.mark.parametrize("expected, output, problem", [
+    # A MIG device: the container lists its GPU and, under it, the MIG device it was given.
+    ([MIG[1]], mig_smi(MIG[1]), ""),
+    ([MIG[0], MIG[1]], mig_smi(*MIG), ""),
+    # The GPU given whole (in MIG mode, its MIG devices listed under it): the GPU counts.
+    ([UUIDS[1]], mig_smi(*MIG), ""),
+    # Given one MIG device, it sees both: the other slice's work shares its memory.
+    ([MIG[0]], mig_smi(*MIG),
+     f"container sees 2 GPUs, expected 1: {MIG[0]} (nvidia-smi -L in the container: MIG device 0:0: MIG 3g.20gb of "
+     f"NVIDIA A100-SXM4-40GB ({MIG[0]}); MIG device 0:1: MIG 3g.20gb of NVIDIA A100-SXM4-40GB ({MIG[1]}))"),
+    # The other MIG device than its own.
+    ([MIG[0]], mig_smi(MIG[1]),
+     f"container sees other GPUs than the 1 it was given ({MIG[0]}) (nvidia-smi -L in the container: MIG device 0:1: "
+     f"MIG 3g.20gb of NVIDIA A100-SXM4-40GB ({MIG[1]}))"),
+    # The GPU with no MIG device under it: the slice did not reach the container.
+    ([MIG[0]], mig_smi(),
+     f"container sees other GPUs than the 1 it was given ({MIG[0]}) (nvidia-smi -L in the container: GPU 0: NVIDIA "
+     f"A100-SXM4-40GB ({UUIDS[1]}))"),
+])
+def test_gpu_problem_with_mig_devices(expected: list[str], output: str, problem: str) -> None:
+    assert h.gpu_problem(expected, 0, output) == problem
+
+
 @pytest.mark.parametrize("code", [126, 127])
 def test_no_nvidia_smi_in_the_container_is_said_never_passed(code: int) -> None:
     problem = h.gpu_problem([UUIDS[0]], code, 'exec: "nvidia-smi": executable file not found in $PATH\n')

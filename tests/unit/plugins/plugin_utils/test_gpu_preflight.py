@@ -94,6 +94,15 @@ def test_an_image_built_for_a_newer_cuda_is_refused_naming_host_gpu_and_both_ver
         "this check where CUDA forward compatibility is installed"]
 
 
+def test_a_mig_device_is_named_with_its_gpu_s_model_and_its_memory_is_not_measured() -> None:
+    # A MIG device (<gpu>:<mig>, as app_stack's model lists it) is of its GPU's model.
+    [problem] = cuda_problems(model(worker=service(["1:0"], gpu_memory_mb=90000)), GPU, {IMAGE: config("12.8")}, "gpu-1")
+    assert "of GPU 1:0 (NVIDIA GeForce RTX 4090) on gpu-1" in problem
+    # nvidia-smi reports free memory per GPU, not per MIG device: nothing to measure it against.
+    memory = {**GPU, "gpus": [{**entry, "memory_mib": 24564, "memory_free_mib": 24000} for entry in GPU["gpus"]]}
+    assert gpu_memory_problems(model(worker=service(["1:0"], gpu_memory_mb=90000)), memory, set(), "gpu-1") == []
+
+
 @pytest.mark.parametrize("image_config", [
     config("12.4"), config("12.4.1"), config("11.8"), config("", ("CUDA_VERSION=12.2.2",)),
     # Says nothing of its CUDA: not checked.
