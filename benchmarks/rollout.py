@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import itertools
 import json
 import os
 import ssl
@@ -72,7 +73,7 @@ class Loop(threading.Thread):
     def figures(self) -> dict[str, float]:
         good = [at for at, status in self.seen if status == 200]
         return {"requests": len(self.seen), "failed": sum(1 for _at, s in self.seen if s != 200),
-                "longest_gap_s": max((b - a for a, b in zip(good, good[1:])), default=0.0)}
+                "longest_gap_s": max((b - a for a, b in itertools.pairwise(good)), default=0.0)}
 
 
 def address(host: str) -> str:

@@ -9,6 +9,13 @@ A thin wrapper: the logic lives in plugins/plugin_utils/_retention.py.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+import typing as t
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.aistack.deploy.plugins.plugin_utils._retention import retention_plan
+
 DOCUMENTATION = r"""
 name: app_stack_retention_plan
 version_added: 0.2.0
@@ -104,13 +111,6 @@ _value:
       type: list
       elements: str
 """
-
-from collections.abc import Mapping
-import typing as t
-
-from ansible.errors import AnsibleFilterError
-
-from ansible_collections.aistack.deploy.plugins.plugin_utils._retention import retention_plan
 
 
 def app_stack_retention_plan(entries: t.Any, volumes: t.Any, mountpoints: t.Any = None) -> dict[str, t.Any]:

@@ -479,7 +479,7 @@ def _dependencies(stack: _Stack, services: dict[str, dict[str, t.Any]], sname: s
 def _host_ports(sname: str, svc: dict[str, t.Any], used_ports: dict[tuple[str, str, str], str],
                 problems: Problems) -> None:
     """The host ports a service publishes, each free (on its address and on 0.0.0.0); recorded in ``used_ports``."""
-    for port, variable in zip(svc["ports"], svc["port_variables"]):
+    for port, variable in zip(svc["ports"], svc["port_variables"], strict=True):
         match = PORT_RE.match(port)
         if match and match.group("host"):
             key = (match.group("ip") or "0.0.0.0", match.group("host"), match.group("proto") or "tcp")
@@ -860,7 +860,7 @@ def _gpus_given(stack: _Stack, services: dict[str, dict[str, t.Any]]) -> None:
             found = [host_gpu(device_id, host_gpus) for device_id in device["device_ids"]]
             svc["gpus"] = [gpu[1]["index"] if gpu else
                            gpu_label(device_id, host_gpus, stack.spec["mig_devices"])[0] if is_mig(device_id) else
-                           device_id for gpu, device_id in zip(found, device["device_ids"])]
+                           device_id for gpu, device_id in zip(found, device["device_ids"], strict=True)]
             svc["gpu_count"] = len(found)
         elif device["count"] == "all":
             svc["gpus"], svc["gpu_count"] = indexes, len(indexes) if indexes else None

@@ -86,7 +86,7 @@ def wanted_ports(services: Mapping[str, t.Any], active: Sequence[str]) -> list[t
         service = services.get(name) or {}
         ports = service.get("ports") or []
         variables = service.get("port_variables") or [f"app_stack_services.{name}.ports"] * len(ports)
-        for spec, variable in zip(ports, variables):
+        for spec, variable in zip(ports, variables, strict=True):
             match = _PORT.match(str(spec))
             if match and (match.group("proto") or "tcp") == "tcp":
                 wanted.append((name, (match.group("ip") or "0.0.0.0").strip("[]"), int(match.group("host")), variable))

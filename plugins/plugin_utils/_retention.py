@@ -36,8 +36,8 @@ SIZE_ALLOWED = "a size such as 10G, 500M, 1024K (powers of 1024; also T) or a nu
 # white space, unquotes and expands '%' specifiers: such paths are refused.
 UNIT_UNSAFE_RE = re.compile(r"[\s\"'%\\\x00-\x1f\x7f]")
 
-Problems = t.List[str]
-Entry = t.Dict[str, t.Any]
+Problems = list[str]
+Entry = dict[str, t.Any]
 
 
 def _is_int(value: t.Any) -> bool:

@@ -88,9 +88,9 @@ def start_registry(client: t.Any, image: str, **kwargs: t.Any) -> tuple[t.Any, s
                 if exc.code == 401:  # basic authentication on: it answers
                     break
                 raise
-            except OSError:
+            except OSError as exc:
                 if time.monotonic() > deadline:
-                    raise AssertionError("the registry never answered:\n" + container.logs().decode()[-3000:])
+                    raise AssertionError("the registry never answered:\n" + container.logs().decode()[-3000:]) from exc
                 time.sleep(0.2)
         return container, f"127.0.0.1:{port}"
     except BaseException:

@@ -163,7 +163,7 @@ def test_it_runs_as_non_root_and_turns_healthy(tool: str, docker_client: t.Any, 
 def made_layers(message: str) -> list[str]:
     """The layers a failed build made, from docker_image's message (its log as a list): not cached, not a base."""
     lines = re.findall(r"'((?:[^'\\]|\\.)*)'", message.partition("logs: ")[2])
-    return [match.group(1) for before, line in zip([""] + lines, lines)
+    return [match.group(1) for before, line in zip(["", *lines], lines, strict=False)
             if (match := re.fullmatch(r"\s*---> ([0-9a-f]{12})\s*", line))
             and "Using cache" not in before and ": FROM " not in before]
 

@@ -75,7 +75,6 @@ def play(docker_client: t.Any, busybox_image: str, names: dict[str, str],
     """Run every scenario once; remove their containers afterwards."""
     n = names
     img = busybox_image
-    hc = " ".join(HC)
     project = n["project"]
 
     def run(name: str, *args: str, command: str = "exec sleep 1d") -> str:

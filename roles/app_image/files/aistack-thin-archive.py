@@ -82,7 +82,7 @@ def omittable(archive: tarfile.TarFile, have: set[str]) -> tuple[set[str], int]:
         layers = [posixpath.normpath(path) for path in entry["Layers"]]
         if len(layers) != len(diff_ids):
             return set(), 0  # not an archive this script understands: nothing is left out
-        for path, chain in zip(layers, chain_ids(diff_ids)):
+        for path, chain in zip(layers, chain_ids(diff_ids), strict=True):
             (omit if chain in have else keep).add(path)
     omit -= keep
     layers = len(omit | keep)

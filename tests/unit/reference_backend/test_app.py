@@ -54,7 +54,7 @@ def client_fixture(env: dict[str, Path]) -> t.Iterator[TestClient]:  # pylint: d
 
 def expected_score(features: dict[str, float]) -> float:
     doc = json.loads(SAMPLE_MODEL.read_text())
-    z = doc["bias"] + sum(w * features[f] for f, w in zip(doc["features"], doc["weights"]))
+    z = doc["bias"] + sum(w * features[f] for f, w in zip(doc["features"], doc["weights"], strict=True))
     return 1 / (1 + math.exp(-z))
 
 

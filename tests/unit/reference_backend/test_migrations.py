@@ -27,8 +27,8 @@ import pytest
 pytest.importorskip("sqlalchemy")
 pytest.importorskip("alembic")
 
-from alembic.config import Config  # noqa: E402  pylint: disable=wrong-import-position
-from alembic.script import ScriptDirectory  # noqa: E402  pylint: disable=wrong-import-position
+from alembic.config import Config  # pylint: disable=wrong-import-position
+from alembic.script import ScriptDirectory  # pylint: disable=wrong-import-position
 
 ROOT = Path(__file__).resolve().parents[3]
 APP = ROOT / "examples" / "reference-backend" / "app"

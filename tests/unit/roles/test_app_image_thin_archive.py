@@ -61,12 +61,12 @@ def saved(path: Path, layout: str, layers: t.Sequence[bytes] = tuple(LAYERS), sh
             config_path = f"blobs/sha256/{digest(config)[7:]}"
             add(archive, "oci-layout", b'{"imageLayoutVersion": "1.0.0"}')
             add(archive, "index.json", b"{}")
-            for layer, name in zip(layers, paths):
+            for layer, name in zip(layers, paths, strict=True):
                 add(archive, name, layer)
         else:
             paths = [f"{n:064x}/layer.tar" for n in range(len(layers))]
             config_path = f"{digest(config)[7:]}.json"
-            for n, (layer, name) in enumerate(zip(layers, paths)):
+            for n, (layer, name) in enumerate(zip(layers, paths, strict=True)):
                 if shared_link and n == len(layers) - 1:
                     add(archive, name, link="../" + paths[0])  # a layer with the same content as the first
                 else:

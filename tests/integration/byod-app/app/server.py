@@ -7,7 +7,7 @@ import json
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
+    def do_GET(self) -> None:  # the name http.server calls
         status = 200 if self.path in ("/", "/health") else 404
         body = json.dumps({"app": "byod", "path": self.path}).encode()
         self.send_response(status)

@@ -24,7 +24,7 @@ class FakeAPI:
         self.fail_remove = fail_remove
         self.removed: list[str] = []
 
-    def containers(self, all: bool = False) -> list[dict[str, t.Any]]:  # noqa: A002  (the SDK's name)
+    def containers(self, all: bool = False) -> list[dict[str, t.Any]]:  # `all`: the SDK's name
         return [{"ImageID": image_id, "Names": [f"/{name}"]} for image_id, names in self.users.items() for name in names]
 
     def inspect_image(self, ref: str) -> dict[str, str]:

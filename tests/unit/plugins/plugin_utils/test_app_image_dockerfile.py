@@ -115,7 +115,7 @@ PROBE = {"Test": ["CMD", "python", "-c", "pass"], "Interval": 2000000000}
 def test_built_image_problems(changed: dict[str, t.Any], results: list[t.Any], found: list[str]) -> None:
     problems = built_image_problems({**CHECKED, **changed}, results)
     assert len(problems) == len(found), problems
-    for problem, text in zip(problems, found):
+    for problem, text in zip(problems, found, strict=True):
         assert text in problem
     for problem in problems:
         assert "app_image_dockerfile_checks" in problem
