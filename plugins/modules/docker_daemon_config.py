@@ -323,7 +323,8 @@ def apply(module: AnsibleModule) -> dict[str, t.Any]:
     before_text, current = read_current(path)
     wanted, keys = desired_config(params, current)
     changed = not same_config(current, wanted)
-    after_text = render_config(wanted) if changed else before_text
+    new_text = render_config(wanted) if changed else None
+    after_text = before_text if new_text is None else new_text
     result: dict[str, t.Any] = {
         "changed": changed,
         "config": wanted,
@@ -337,15 +338,15 @@ def apply(module: AnsibleModule) -> dict[str, t.Any]:
             "before_header": f"{path} (content)",
             "after_header": f"{path} (content)",
         }
-    if not changed:
+    if new_text is None:  # not changed
         return result
     if params["validate"]:
-        result["validated_with"] = validate(module, wanted, after_text)
+        result["validated_with"] = validate(module, wanted, new_text)
     if module.check_mode:
         return result
     if params["backup"] and before_text is not None:
         result["backup_file"] = module.backup_local(path)
-    write_config(module, path, after_text, creating=before_text is None)
+    write_config(module, path, new_text, creating=before_text is None)
     return result
 
 

@@ -104,6 +104,7 @@ images:
 
 import os
 import ssl
+from http.client import HTTPMessage
 import typing as t
 import urllib.error
 import urllib.request
@@ -116,7 +117,8 @@ from ansible_collections.aistack.deploy.plugins.module_utils._registry import Re
 class _KeepMethod(urllib.request.HTTPRedirectHandler):
     """Follow redirects (registries send blobs elsewhere) but keep the method: a HEAD stays a HEAD."""
 
-    def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
+    def redirect_request(self, req: urllib.request.Request, fp: t.IO[bytes], code: int, msg: str, headers: HTTPMessage,
+                         newurl: str) -> urllib.request.Request | None:
         new = super().redirect_request(req, fp, code, msg, headers, newurl)
         if new is not None:
             new.method = req.get_method()

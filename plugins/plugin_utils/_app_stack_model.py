@@ -766,6 +766,7 @@ def _gpu_room(svc: dict[str, t.Any], gpu_free: _GpuFree) -> tuple[str, bool]:
     if not free:
         return "it uses a GPU whose free memory is not known (aistack_gpu.memory_free_mib, read by nvidia_toolkit)", False
     device = svc["reservations"]["devices"][0]
+    used: list[tuple[str, int | None]]  # each GPU's label and free MiB (None: not known)
     if "device_ids" in device:
         used = [(gpu_label(device_id, gpu_free.gpus, gpu_free.migs)[1], _free_of(device_id, gpu_free))
                 for device_id in device["device_ids"]]
@@ -775,7 +776,7 @@ def _gpu_room(svc: dict[str, t.Any], gpu_free: _GpuFree) -> tuple[str, bool]:
                     "aistack_gpu.gpus, read by nvidia_toolkit; nvidia-smi reports none for a MIG device)"), False
     else:
         count = device["count"]
-        used = [(f"GPU {index}", room) for index, room in enumerate(free)][:None if count == "all" else count]
+        used = [(f"GPU {index}", room) for index, room in enumerate(free[:None if count == "all" else count])]
         if count != "all" and len(used) < count:
             return f"it asks for {count} GPU(s) and the host has {len(free)}", True
     short = [(room, position, label) for position, (label, room) in enumerate(used) if room is not None and room < need]

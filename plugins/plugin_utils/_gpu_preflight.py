@@ -137,7 +137,9 @@ def held_gpus(requests: t.Any, host_gpus: t.Sequence[Mapping[str, t.Any]]) -> se
     CDI devices (``nvidia.com/gpu=<index|uuid|all>``), the nvidia driver's ``DeviceIDs`` (an index or a UUID)
     or its ``Count`` (the first N GPUs, -1 for every one). Requests of other drivers hold no GPU.
     """
-    indexes = [gpu.get("index") for gpu in host_gpus]
+    # gpu_info reports each GPU's index as an int; an entry without one can hold nothing.
+    gpus = [(gpu["index"], gpu) for gpu in host_gpus if isinstance(gpu.get("index"), int)]
+    indexes = [index for index, _gpu in gpus]
     held: set[int] = set()
     for container in requests if isinstance(requests, list) else []:
         for request in container if isinstance(container, list) else []:
@@ -152,7 +154,7 @@ def held_gpus(requests: t.Any, host_gpus: t.Sequence[Mapping[str, t.Any]]) -> se
                 continue
             for device in ids:
                 held.update(indexes if device == "all" else
-                            [gpu.get("index") for gpu in host_gpus if device in (str(gpu.get("index")), gpu.get("uuid"))])
+                            [index for index, gpu in gpus if device in (str(index), gpu.get("uuid"))])
     return held
 
 

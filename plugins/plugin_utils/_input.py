@@ -42,7 +42,7 @@ TYPE_NAMES = {
 }
 
 
-class Problems(list):
+class Problems(list[str]):
     """Problems, each ``<variable>: <what is wrong>``, each once."""
 
     def add(self, where: str, text: str) -> None:

@@ -54,7 +54,7 @@ def _quote(value: t.Any) -> str:
     return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _port(value: t.Any) -> bool:
+def _port(value: t.Any) -> t.TypeGuard[int | str]:
     return isinstance(value, int) and not isinstance(value, bool) and 0 < value < 65536 or \
         isinstance(value, str) and value.isdigit() and 0 < int(value) < 65536
 

@@ -96,7 +96,8 @@ class _Dumper(yaml.SafeDumper):
 
     def choose_scalar_style(self) -> str:
         style = super().choose_scalar_style()
-        if style == "'" and "\\" not in self.event.value:
+        # Called for scalar events only: the isinstance tells mypy so.
+        if style == "'" and isinstance(self.event, yaml.ScalarEvent) and "\\" not in self.event.value:
             return '"'
         return style
 
