@@ -11,8 +11,8 @@ _app_image_input.py.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 import typing as t
+from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
 

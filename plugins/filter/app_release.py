@@ -10,8 +10,8 @@ with the module release_prune.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 import typing as t
+from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
 

@@ -9,8 +9,8 @@ A thin wrapper: the logic lives in plugins/plugin_utils/_retention.py.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 import typing as t
+from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
 

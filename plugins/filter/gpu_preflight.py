@@ -10,9 +10,9 @@ Thin wrappers: the logic lives in plugins/plugin_utils/_gpu_preflight.py.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 import json
 import typing as t
+from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
 

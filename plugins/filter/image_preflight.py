@@ -9,8 +9,8 @@ Thin wrappers: the logic lives in plugins/plugin_utils/_image_preflight.py.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 import typing as t
+from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
 

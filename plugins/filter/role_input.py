@@ -15,15 +15,17 @@ import typing as t
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.aistack.deploy.plugins.plugin_utils._input import optional_list
-from ansible_collections.aistack.deploy.plugins.plugin_utils._input import role_input_problems as _role_input_problems
+from ansible_collections.aistack.deploy.plugins.plugin_utils._app_image_input import app_image_problems
+from ansible_collections.aistack.deploy.plugins.plugin_utils._app_stack_input import app_stack_settings_problems
 from ansible_collections.aistack.deploy.plugins.plugin_utils._docker_engine_input import docker_engine_problems
+from ansible_collections.aistack.deploy.plugins.plugin_utils._input import (
+    optional_list,
+    role_input_problems as _role_input_problems,
+)
 from ansible_collections.aistack.deploy.plugins.plugin_utils._nvidia_toolkit_input import (
     nvidia_toolkit_host_problems,
     nvidia_toolkit_problems,
 )
-from ansible_collections.aistack.deploy.plugins.plugin_utils._app_image_input import app_image_problems
-from ansible_collections.aistack.deploy.plugins.plugin_utils._app_stack_input import app_stack_settings_problems
 
 
 def _mapping(value: t.Any, name: str, what: str) -> None:

@@ -9,8 +9,8 @@ Thin wrappers: the logic lives in plugins/plugin_utils/_rollout.py.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 import typing as t
+from collections.abc import Mapping, Sequence
 
 from ansible.errors import AnsibleFilterError
 

@@ -9,8 +9,8 @@ Thin wrapper: the logic lives in plugins/plugin_utils/_switch.py.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 import typing as t
+from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
 

@@ -104,10 +104,10 @@ images:
 
 import os
 import ssl
-from http.client import HTTPMessage
 import typing as t
 import urllib.error
 import urllib.request
+from http.client import HTTPMessage
 
 from ansible.module_utils.basic import AnsibleModule
 

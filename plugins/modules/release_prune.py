@@ -109,10 +109,10 @@ skipped_images:
 
 import json
 import os
-from datetime import datetime
 import shutil
 import traceback
 import typing as t
+from datetime import datetime
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -121,7 +121,11 @@ from ansible_collections.aistack.deploy.plugins.module_utils._docker_client impo
     DockerException,
     get_client,
 )
-from ansible_collections.aistack.deploy.plugins.module_utils._release import images_to_remove, releases_to_keep, rollback_target
+from ansible_collections.aistack.deploy.plugins.module_utils._release import (
+    images_to_remove,
+    releases_to_keep,
+    rollback_target,
+)
 
 
 def read_json(path: str) -> dict[str, t.Any]:

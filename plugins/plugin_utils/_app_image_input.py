@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Mapping
 import typing as t
+from collections.abc import Mapping
 
 from ansible_collections.aistack.deploy.plugins.plugin_utils._input import Problems, plain, show
 

@@ -11,8 +11,8 @@ The services, volumes and presets are the data model's to check
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 import typing as t
+from collections.abc import Mapping
 
 from ansible_collections.aistack.deploy.plugins.plugin_utils._input import Problems, plain, show
 

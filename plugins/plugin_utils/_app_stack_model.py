@@ -23,10 +23,9 @@ from __future__ import annotations
 import copy
 import dataclasses
 import re
-from collections.abc import Mapping, Sequence
 import typing as t
+from collections.abc import Mapping, Sequence
 
-from ansible_collections.aistack.deploy.plugins.plugin_utils._input import Problems, plain
 from ansible_collections.aistack.deploy.plugins.plugin_utils._app_stack_service import (
     ENV_NAME_RE,
     PORT_RE,
@@ -42,6 +41,7 @@ from ansible_collections.aistack.deploy.plugins.plugin_utils._app_stack_service 
     service_settings,
     str_list,
 )
+from ansible_collections.aistack.deploy.plugins.plugin_utils._input import Problems, plain
 
 VOLUME_KEYS = frozenset({"type", "path", "mode", "owner", "files"})
 FILE_KEYS = frozenset({"src", "dest", "mode"})

@@ -13,8 +13,8 @@ this collection.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 import typing as t
+from collections.abc import Mapping, Sequence
 
 from ansible_collections.aistack.deploy.plugins.module_utils._release import archive_name, full_reference, short_id
 

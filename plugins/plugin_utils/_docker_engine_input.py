@@ -13,8 +13,8 @@ docker_daemon_config module runs (module_utils/_daemon_config.py).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 import typing as t
+from collections.abc import Mapping
 
 from ansible_collections.aistack.deploy.plugins.module_utils._daemon_config import (
     DaemonConfigError,

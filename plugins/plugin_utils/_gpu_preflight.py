@@ -23,9 +23,9 @@ what each gets), the ``aistack_gpu`` fact and each image's configuration.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 import re
 import typing as t
+from collections.abc import Mapping
 
 CUDA_LABEL = "io.aistack.deploy.cuda-version"
 _VERSION_RE = re.compile(r"^\s*v?([0-9]+)\.([0-9]+)(?:\.[0-9]+)*\s*$")

@@ -27,8 +27,8 @@ takes it as insecure), ``PROXY <https_proxy|http_proxy|no_proxy> <value>`` (the 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 import typing as t
+from collections.abc import Mapping, Sequence
 
 from ansible_collections.aistack.deploy.plugins.module_utils._registry import is_insecure, split_reference
 from ansible_collections.aistack.deploy.plugins.module_utils._release import full_reference

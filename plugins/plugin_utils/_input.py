@@ -25,8 +25,8 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from collections.abc import Mapping
 import typing as t
+from collections.abc import Mapping
 
 # What `-e name=value` hands over for a boolean (Ansible's own spellings).
 BOOL_STRINGS = frozenset({"true", "false", "yes", "no", "on", "off", "1", "0", "y", "n", "t", "f"})

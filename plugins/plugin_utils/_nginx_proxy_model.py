@@ -17,8 +17,8 @@ Pure functions over plain data, used by the filter in plugins/filter/nginx_proxy
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 import typing as t
+from collections.abc import Mapping
 
 from ansible_collections.aistack.deploy.plugins.plugin_utils._input import Problems, plain
 from ansible_collections.aistack.deploy.plugins.plugin_utils._switch import target_variable

@@ -12,8 +12,8 @@ role installs anything on a GPU host.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 import typing as t
+from collections.abc import Mapping
 
 from ansible.module_utils.compat.version import LooseVersion
 

@@ -19,9 +19,9 @@ variable that decides it. Pure functions over plain data.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 import re
 import typing as t
+from collections.abc import Mapping, Sequence
 
 # [ip:]host:container[/proto], as app_stack's model accepts them.
 _PORT = re.compile(r"^(?:(?P<ip>[0-9.]+|\[[0-9a-fA-F:]+\]):)?(?P<host>\d+):(?P<container>\d+)(?:/(?P<proto>tcp|udp))?$")

@@ -12,10 +12,10 @@ Pure functions over plain data, used by the filters in plugins/filter/rollout.py
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 import datetime
 import re
 import typing as t
+from collections.abc import Mapping, Sequence
 
 DEFAULT_BATCHES: list[t.Any] = [1, "25%", "100%"]
 RESULTS = ("deployed", "failed", "not started")

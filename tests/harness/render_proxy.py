@@ -29,6 +29,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
 # ansible-playbook of the venv this Python belongs to (the same lookup as the app_image and app_stack renders).
 from render_shapes import _ansible_playbook
 

@@ -32,6 +32,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+
 from built_image import healthy_container, run_in  # tests/harness
 
 HARNESS = Path(__file__).resolve().parents[2] / "tests" / "harness"

@@ -30,8 +30,18 @@ import typing as t
 from pathlib import Path
 
 import pytest
-from bad_input import RunResult, assert_fails_in_validation, assert_passes_validation, assert_ran, inventory, \
-    local_host, merged, role_tasks, run_playbook
+
+from bad_input import (
+    RunResult,
+    assert_fails_in_validation,
+    assert_passes_validation,
+    assert_ran,
+    inventory,
+    local_host,
+    merged,
+    role_tasks,
+    run_playbook,
+)
 
 ROLE = "aistack.deploy.app_stack"
 LAST_VALIDATE_TASK = "validate | Refuse missing and placeholder secrets"

@@ -19,8 +19,17 @@ import typing as t
 from pathlib import Path
 
 import pytest
-from bad_input import RunResult, assert_fails_in_validation, assert_passes_validation, assert_ran, inventory, \
-    local_host, role_tasks, run_playbook
+
+from bad_input import (
+    RunResult,
+    assert_fails_in_validation,
+    assert_passes_validation,
+    assert_ran,
+    inventory,
+    local_host,
+    role_tasks,
+    run_playbook,
+)
 
 ROLE = "aistack.deploy.docker_engine"
 

@@ -31,14 +31,15 @@ import re
 import shutil
 import subprocess
 import sys
-import tomllib
 import typing as t
 import urllib.request
 import uuid
 from pathlib import Path
 
 import pytest
+import tomllib
 import yaml
+
 import render_shapes  # tests/harness, put on sys.path by tests/conftest.py
 from built_image import built_image, healthy_container, run_in  # tests/harness
 

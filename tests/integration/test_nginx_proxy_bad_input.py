@@ -23,12 +23,21 @@ import typing as t
 from pathlib import Path
 
 import pytest
-from bad_input import RunResult, assert_fails_in_validation, assert_passes_validation, assert_ran, inventory, \
-    local_host, role_tasks, run_playbook
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
+from bad_input import (
+    RunResult,
+    assert_fails_in_validation,
+    assert_passes_validation,
+    assert_ran,
+    inventory,
+    local_host,
+    role_tasks,
+    run_playbook,
+)
 
 ROLE = "aistack.deploy.nginx_proxy"
 LAST_VALIDATE_TASK = "validate_stack | Check the stack has a proxy service"

@@ -34,6 +34,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+
 import render_shapes  # tests/harness, put on sys.path by tests/conftest.py
 from built_image import built_image  # tests/harness
 

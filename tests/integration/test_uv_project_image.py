@@ -24,12 +24,13 @@ import os
 import shutil
 import subprocess
 import sys
-import tomllib
 import typing as t
 import urllib.request
 from pathlib import Path
 
 import pytest
+import tomllib
+
 import render_shapes  # tests/harness, put on sys.path by tests/conftest.py
 from built_image import built_image, healthy_container, run_in  # tests/harness
 

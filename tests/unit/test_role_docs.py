@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 import role_docs  # tests/harness, put on sys.path by tests/conftest.py
 
 ROLES = sorted(path.parent.parent.name for path in role_docs.ROLES_DIR.glob("*/meta/argument_specs.yml"))

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 import render_shapes  # tests/harness, put on sys.path by tests/conftest.py
 
 REPO_ROOT = Path(__file__).resolve().parents[3]

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 import render_shapes  # tests/harness, put on sys.path by tests/conftest.py
 
 SHAPES_DIR = render_shapes.SHAPES

@@ -19,9 +19,7 @@ from pathlib import Path
 import jinja2
 import pytest
 import yaml
-from bad_input import merged  # tests/harness, put on sys.path by tests/conftest.py
 
-from ansible_collections.aistack.deploy.plugins.plugin_utils._switch import release_alias
 from ansible_collections.aistack.deploy.plugins.filter.app_stack import (
     FilterModule,
     app_stack_compose,
@@ -29,6 +27,8 @@ from ansible_collections.aistack.deploy.plugins.filter.app_stack import (
     app_stack_secret_problems,
 )
 from ansible_collections.aistack.deploy.plugins.filter.gpu_preflight import app_stack_gpu_memory_problems
+from ansible_collections.aistack.deploy.plugins.plugin_utils._switch import release_alias
+from bad_input import merged  # tests/harness, put on sys.path by tests/conftest.py
 
 ROLE = Path(__file__).resolve().parents[4] / "roles" / "app_stack"
 ROLE_DEFAULTS = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())

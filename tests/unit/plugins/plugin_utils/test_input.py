@@ -19,8 +19,13 @@ import yaml
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.aistack.deploy.plugins.filter.role_input import FilterModule, role_input_problems
-from ansible_collections.aistack.deploy.plugins.plugin_utils._input import Problems, plain, show, unknown_variables
-from ansible_collections.aistack.deploy.plugins.plugin_utils._input import role_input_problems as check
+from ansible_collections.aistack.deploy.plugins.plugin_utils._input import (
+    Problems,
+    plain,
+    role_input_problems as check,
+    show,
+    unknown_variables,
+)
 
 ROLES_DIR = Path(__file__).resolve().parents[4] / "roles"
 ROLES = ("docker_engine", "nvidia_toolkit", "app_image", "app_stack", "nginx_proxy")

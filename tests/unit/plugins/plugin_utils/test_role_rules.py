@@ -19,8 +19,8 @@ import pytest
 import yaml
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.aistack.deploy.plugins.filter.role_input import FilterModule
 from ansible_collections.aistack.deploy.plugins.filter.app_image import FilterModule as AppImageFilters
+from ansible_collections.aistack.deploy.plugins.filter.role_input import FilterModule
 from ansible_collections.aistack.deploy.plugins.plugin_utils._app_image_input import app_image_problems, dependency_plan
 from ansible_collections.aistack.deploy.plugins.plugin_utils._app_stack_input import app_stack_settings_problems
 from ansible_collections.aistack.deploy.plugins.plugin_utils._docker_engine_input import docker_engine_problems

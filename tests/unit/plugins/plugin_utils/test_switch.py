@@ -10,7 +10,12 @@ import pytest
 
 from ansible_collections.aistack.deploy.plugins.filter.switch import app_stack_switch_plan
 from ansible_collections.aistack.deploy.plugins.plugin_utils._switch import (
-    parse_probe, release_alias, switch_plan, target_variable, targets_text)
+    parse_probe,
+    release_alias,
+    switch_plan,
+    target_variable,
+    targets_text,
+)
 
 MODEL = {"start_first": ["api"], "proxy": {"service": "nginx"}}
 OLD, NEW = release_alias("api", "1.0.0"), release_alias("api", "1.0.1")
