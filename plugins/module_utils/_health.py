@@ -451,14 +451,14 @@ def seen_devices(output: str, wanted: t.Collection[str]) -> list[dict[str, str]]
     with MIG devices under it, and not given whole (its UUID not in ``wanted``), counts as those MIG devices."""
     gpus: list[dict[str, t.Any]] = []
     for line in output.splitlines():
-        gpu = _GPU_LINE_RE.match(line.strip())
-        mig = _MIG_LINE_RE.match(line)
-        if gpu and not line.startswith((" ", "\t")):
-            gpus.append({"index": gpu.group("index"), "name": gpu.group("name"), "uuid": gpu.group("uuid") or "",
-                         "migs": []})
-        elif mig and gpus:
-            gpus[-1]["migs"].append(mig.groupdict())
-    seen = []
+        gpu_line = _GPU_LINE_RE.match(line.strip())
+        mig_line = _MIG_LINE_RE.match(line)
+        if gpu_line and not line.startswith((" ", "\t")):
+            gpus.append({"index": gpu_line.group("index"), "name": gpu_line.group("name"),
+                         "uuid": gpu_line.group("uuid") or "", "migs": []})
+        elif mig_line and gpus:
+            gpus[-1]["migs"].append(mig_line.groupdict())
+    seen: list[dict[str, str]] = []
     for gpu in gpus:
         if gpu["migs"] and gpu["uuid"] not in wanted:
             seen.extend({"index": f"{gpu['index']}:{mig['index']}", "name": f"MIG {mig['profile']} of {gpu['name']}",

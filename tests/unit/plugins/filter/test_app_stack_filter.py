@@ -766,7 +766,7 @@ def test_per_gpu_on_a_gpu_in_mig_mode_runs_a_replica_per_mig_device() -> None:
     assert model["replicas"] == {"worker": MIG_REPLICAS}
     names = ["nvidia.com/gpu=0", "nvidia.com/gpu=1:0", "nvidia.com/gpu=1:1", "nvidia.com/gpu=2", "nvidia.com/gpu=3"]
     assert [model["services"][name]["reservations"] for name in MIG_REPLICAS] == [cdi(name) for name in names]
-    assert model["gpu_gate"] == dict(zip(MIG_REPLICAS, [[UUID[0]], [MIG_UUID[0]], [MIG_UUID[1]], [UUID[2]], [UUID[3]]]))
+    assert model["gpu_gate"] == dict(zip(MIG_REPLICAS, [[UUID[0]], [MIG_UUID[0]], [MIG_UUID[1]], [UUID[2]], [UUID[3]]], strict=True))
     compose = app_stack_compose(model, COMPOSE_DEFAULTS, ENV_FILE)
     assert compose["services"]["worker-gpu1-mig1"]["labels"]["io.aistack.deploy.gpu"] == "1:1"
     assert compose["services"]["worker-gpu2"]["labels"]["io.aistack.deploy.gpu"] == "2"
