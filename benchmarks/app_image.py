@@ -69,15 +69,23 @@ CMD ["uvicorn", "app.main:app", "--host", "0.0.0.0", "--port", "8000"]
 def contexts(workdir: Path) -> dict[str, Path]:
     sys.path.insert(0, str(HARNESS))
     import render_shapes as render  # pylint: disable=import-outside-toplevel  # the harness's own renderer
-    ours = render.build_context(workdir / "ours", SHAPE, BACKEND, {
-        "app_image_python_base": BASE, "app_image_python_version": "3.13"})
-    single = render.build_context(workdir / "single", SHAPE, BACKEND, {
-        "app_image_python_base": BASE, "app_image_python_version": "3.13"})
+
+    ours = render.build_context(
+        workdir / "ours", SHAPE, BACKEND, {"app_image_python_base": BASE, "app_image_python_version": "3.13"}
+    )
+    single = render.build_context(
+        workdir / "single", SHAPE, BACKEND, {"app_image_python_base": BASE, "app_image_python_version": "3.13"}
+    )
     pip = render.machine_pip_settings()
-    pip_env = "".join(f" \\\n    {name}={value!r}" for name, value in (
-        ("PIP_INDEX_URL", pip.get("app_image_pip_index_url", "")),
-        ("PIP_EXTRA_INDEX_URL", " ".join(pip["app_image_pip_extra_index_urls"])),
-        ("PIP_TRUSTED_HOST", " ".join(pip["app_image_pip_trusted_hosts"]))) if value)
+    pip_env = "".join(
+        f" \\\n    {name}={value!r}"
+        for name, value in (
+            ("PIP_INDEX_URL", pip.get("app_image_pip_index_url", "")),
+            ("PIP_EXTRA_INDEX_URL", " ".join(pip["app_image_pip_extra_index_urls"])),
+            ("PIP_TRUSTED_HOST", " ".join(pip["app_image_pip_trusted_hosts"])),
+        )
+        if value
+    )
     (single / "Dockerfile").write_text(SINGLE_STAGE.format(base=BASE, pip_env=pip_env.replace("'", '"')))
     # The single-stage file copies everything: keep only the usual exclusions.
     (single / ".dockerignore").write_text("**/__pycache__\n**/*.pyc\n.git\n")
@@ -87,7 +95,9 @@ def contexts(workdir: Path) -> dict[str, Path]:
 def build(client: t.Any, context: Path, tag: str, *, nocache: bool, target: str | None) -> float:
     start = time.monotonic()
     kwargs = {"target": target} if target else {}
-    image = client.images.build(path=str(context), tag=tag, pull=False, rm=True, forcerm=True, nocache=nocache, **kwargs)[0]
+    image = client.images.build(
+        path=str(context), tag=tag, pull=False, rm=True, forcerm=True, nocache=nocache, **kwargs
+    )[0]
     took = time.monotonic() - start
     BUILT.add(image.id)
     return took
@@ -102,9 +112,13 @@ def touch_code(context: Path, run: int) -> None:
 def start_and_wait(client: t.Any, tag: str, name: str) -> tuple[float, float, int]:
     """Seconds to healthy, seconds to the first 200 seen from the host, and the host port."""
     start = time.monotonic()
-    container = client.containers.run(tag, name=name, detach=True,
-                                      volumes={str(BACKEND / "models"): {"bind": "/app/models", "mode": "ro"}},
-                                      ports={"8000/tcp": ("127.0.0.1", None)})
+    container = client.containers.run(
+        tag,
+        name=name,
+        detach=True,
+        volumes={str(BACKEND / "models"): {"bind": "/app/models", "mode": "ro"}},
+        ports={"8000/tcp": ("127.0.0.1", None)},
+    )
     port, first_200, healthy = 0, 0.0, 0.0
     while not healthy:
         if time.monotonic() - start > 120:
@@ -167,8 +181,12 @@ def measure(client: t.Any, variant: str, context: Path, runs: int, requests: int
         finally:
             client.containers.get(name).remove(force=True)
     latency.sort()
-    figures.update(healthy_s=statistics.median(healthy), first_200_s=statistics.median(first),
-                   health_median_ms=statistics.median(latency), health_p95_ms=latency[int(len(latency) * 0.95) - 1])
+    figures.update(
+        healthy_s=statistics.median(healthy),
+        first_200_s=statistics.median(first),
+        health_median_ms=statistics.median(latency),
+        health_p95_ms=latency[int(len(latency) * 0.95) - 1],
+    )
     return figures
 
 
@@ -187,10 +205,15 @@ def cleanup(client: t.Any) -> None:
 
 
 def report(results: dict[str, dict[str, t.Any]]) -> str:
-    rows = [("image size (MB)", "size_mb", "{:.0f}"), ("cold build (s)", "cold_build_s", "{:.1f}"),
-            ("cached rebuild (s)", "cached_rebuild_s", "{:.1f}"), ("start to healthy (s)", "healthy_s", "{:.2f}"),
-            ("start to first 200 (s)", "first_200_s", "{:.2f}"), ("/health median (ms)", "health_median_ms", "{:.2f}"),
-            ("/health p95 (ms)", "health_p95_ms", "{:.2f}")]
+    rows = [
+        ("image size (MB)", "size_mb", "{:.0f}"),
+        ("cold build (s)", "cold_build_s", "{:.1f}"),
+        ("cached rebuild (s)", "cached_rebuild_s", "{:.1f}"),
+        ("start to healthy (s)", "healthy_s", "{:.2f}"),
+        ("start to first 200 (s)", "first_200_s", "{:.2f}"),
+        ("/health median (ms)", "health_median_ms", "{:.2f}"),
+        ("/health p95 (ms)", "health_p95_ms", "{:.2f}"),
+    ]
     lines = [f"{'figure':24} {'ours':>9} {'single':>9} {'ours/single':>12}  goal"]
     for label, key, fmt in rows:
         ours, single = results["ours"][key], results["single"][key]

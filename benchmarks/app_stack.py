@@ -58,15 +58,33 @@ def changed(output: str, host: str) -> int:
 
 
 def current_release(host: str) -> str:
-    state = subprocess.run(["docker", "exec", host, "cat", f"/opt/aistack/{APP}/state.json"],
-                           capture_output=True, text=True, check=True).stdout
+    state = subprocess.run(
+        ["docker", "exec", host, "cat", f"/opt/aistack/{APP}/state.json"], capture_output=True, text=True, check=True
+    ).stdout
     return json.loads(state)["last_healthy"]
 
 
 def compose_wait(host: str) -> float:
     start = time.monotonic()
-    subprocess.run(["docker", "exec", host, "docker", "compose", "-p", APP, "-f", f"/opt/aistack/{APP}/current/compose.yaml",
-                    "up", "-d", "--wait"], capture_output=True, text=True, check=True)
+    subprocess.run(
+        [
+            "docker",
+            "exec",
+            host,
+            "docker",
+            "compose",
+            "-p",
+            APP,
+            "-f",
+            f"/opt/aistack/{APP}/current/compose.yaml",
+            "up",
+            "-d",
+            "--wait",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return time.monotonic() - start
 
 
@@ -80,8 +98,13 @@ def main() -> int:
         os.environ["ANSIBLE_VAULT_PASSWORD_FILE"] = str(cache / "local-fleet-vault-password")
     host = HOSTS[0]
     start_release = current_release(host)
-    figures: dict[str, list[float]] = {"noop_one_host": [], "noop_fleet_per_host": [], "release_deploy": [],
-                                       "rollback": [], "compose_up_wait_noop": []}
+    figures: dict[str, list[float]] = {
+        "noop_one_host": [],
+        "noop_fleet_per_host": [],
+        "release_deploy": [],
+        "rollback": [],
+        "compose_up_wait_noop": [],
+    }
     same = ("-e", f"aistack_release={start_release}")  # every run starts from the release the fleet is on
     for run in range(args.runs):
         seconds, proc = playbook(*same, limit=host)
@@ -99,8 +122,13 @@ def main() -> int:
             raise SystemExit(f"release deploy failed:\n{proc.stdout[-3000:]}")
         figures["release_deploy"].append(seconds)
 
-        seconds, proc = playbook("-e", f"aistack_release=bench-bad-{run}",
-                                 "-e", json.dumps({"app_stack_env": {"MODEL_FILE": "missing.json"}}), limit=host)
+        seconds, proc = playbook(
+            "-e",
+            f"aistack_release=bench-bad-{run}",
+            "-e",
+            json.dumps({"app_stack_env": {"MODEL_FILE": "missing.json"}}),
+            limit=host,
+        )
         text = proc.stdout + proc.stderr
         if proc.returncode == 0 or "Rolled back to release" not in text:
             raise SystemExit(f"the bad release was not rolled back:\n{text[-3000:]}")
@@ -115,9 +143,11 @@ def main() -> int:
     print(f"{'figure':<28}{'median s':>10}   runs")
     for key, values in figures.items():
         print(f"{key:<28}{medians[key]:>10.1f}   {', '.join(f'{v:.1f}' for v in values)}")
-    print(f"\nno-op re-run of site.yml vs a hand-run `docker compose up -d --wait`: "
-          f"{medians['noop_one_host'] / medians['compose_up_wait_noop']:.1f}x "
-          "(site.yml also checks the engine, the image, volumes, secrets, the unit and the health of every container)")
+    print(
+        f"\nno-op re-run of site.yml vs a hand-run `docker compose up -d --wait`: "
+        f"{medians['noop_one_host'] / medians['compose_up_wait_noop']:.1f}x "
+        "(site.yml also checks the engine, the image, volumes, secrets, the unit and the health of every container)"
+    )
     if args.json:
         args.json.write_text(json.dumps({"runs": figures, "median": medians}, indent=2))
     return 0

@@ -83,13 +83,29 @@ def make_app(root: Path, files: int) -> Path:
 
 def start_hosts(names: list[str]) -> None:
     for name in names:
-        subprocess.run(["docker", "run", "-d", "--name", name, "--label", f"{PREFIX}=1", "--entrypoint", "sleep",
-                        IMAGE, "infinity"], check=True, capture_output=True)
+        subprocess.run(
+            [
+                "docker",
+                "run",
+                "-d",
+                "--name",
+                name,
+                "--label",
+                f"{PREFIX}=1",
+                "--entrypoint",
+                "sleep",
+                IMAGE,
+                "infinity",
+            ],
+            check=True,
+            capture_output=True,
+        )
 
 
 def remove_hosts() -> None:
-    found = subprocess.run(["docker", "ps", "-aq", "--filter", f"label={PREFIX}=1"], capture_output=True, text=True,
-                           check=False).stdout.split()
+    found = subprocess.run(
+        ["docker", "ps", "-aq", "--filter", f"label={PREFIX}=1"], capture_output=True, text=True, check=False
+    ).stdout.split()
     if found:
         subprocess.run(["docker", "rm", "-f", *found], check=False, capture_output=True)
 
@@ -103,19 +119,44 @@ def run(work: Path, method: str, names: list[str], app: Path, timeout: int) -> f
     play = work / f"{method}.yml"
     play.write_text(PLAY.format(method=method, tasks=OURS if method == "ours" else COPY))
     inventory = work / "hosts.yml"
-    inventory.write_text(json.dumps({"all": {"hosts": {name: None for name in names}, "vars": {
-        "ansible_connection": "community.docker.docker", "ansible_python_interpreter": "/usr/bin/python3"}}}))
-    variables = {"app_image_context_src": str(app), "app_image_name": "ctx/bench", "app_image_release": "1.0",
-                 "app_image_controller_dir": str(work / "controller")}
-    proc = subprocess.run(["ansible-playbook", "-i", str(inventory), str(play), "-e", json.dumps(variables)],
-                          capture_output=True, text=True, cwd=ROOT, check=False, timeout=timeout,
-                          env=dict(os.environ, ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json", NO_COLOR="1",
-                                   ANSIBLE_FORCE_COLOR="false"))
+    inventory.write_text(
+        json.dumps(
+            {
+                "all": {
+                    "hosts": {name: None for name in names},
+                    "vars": {
+                        "ansible_connection": "community.docker.docker",
+                        "ansible_python_interpreter": "/usr/bin/python3",
+                    },
+                }
+            }
+        )
+    )
+    variables = {
+        "app_image_context_src": str(app),
+        "app_image_name": "ctx/bench",
+        "app_image_release": "1.0",
+        "app_image_controller_dir": str(work / "controller"),
+    }
+    proc = subprocess.run(
+        ["ansible-playbook", "-i", str(inventory), str(play), "-e", json.dumps(variables)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+        timeout=timeout,
+        env=dict(os.environ, ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json", NO_COLOR="1", ANSIBLE_FORCE_COLOR="false"),
+    )
     if proc.returncode != 0:
-        raise SystemExit(f"{method} on {len(names)} host(s): rc {proc.returncode}\n{proc.stdout[-3000:]}"
-                         f"\n{proc.stderr[-2000:]}")
-    tasks = [task for play_data in json.loads(proc.stdout)["plays"] for task in play_data["tasks"]
-             if not task["task"]["name"].endswith("| start")]
+        raise SystemExit(
+            f"{method} on {len(names)} host(s): rc {proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-2000:]}"
+        )
+    tasks = [
+        task
+        for play_data in json.loads(proc.stdout)["plays"]
+        for task in play_data["tasks"]
+        if not task["task"]["name"].endswith("| start")
+    ]
     changed = sum(1 for task in tasks for result in task["hosts"].values() if result.get("changed"))
     start = min(_seconds(task["task"]["duration"]["start"]) for task in tasks)
     end = max(_seconds(task["task"]["duration"]["end"]) for task in tasks)
@@ -134,14 +175,20 @@ def measure(work: Path, app: Path, sizes: list[int], runs: int, timeout: int) ->
             subprocess.run(["docker", "exec", name, "mkdir", "-p", "/opt/ctx/copy"], check=True)
             subprocess.run(["docker", "cp", f"{app}/.", f"{name}:/opt/ctx/copy/"], check=True, capture_output=True)
         for number in range(runs):
-            for method in (("ours", "copy") if number % 2 == 0 else ("copy", "ours")):
+            for method in ("ours", "copy") if number % 2 == 0 else ("copy", "ours"):
                 seconds = run(work, method, names, app, timeout)
                 if seconds < 0:
                     raise SystemExit(f"{method} on {size} host(s) changed {-seconds:.0f} thing(s) on a no-op run")
                 figures[method].append(seconds)
         ours, copy = statistics.median(figures["ours"]), statistics.median(figures["copy"])
-        row = {"hosts": size, "ours_s": ours, "copy_s": copy, "ours/copy": round(ours / copy, 3) if copy else None,
-               "ours_runs": figures["ours"], "copy_runs": figures["copy"]}
+        row = {
+            "hosts": size,
+            "ours_s": ours,
+            "copy_s": copy,
+            "ours/copy": round(ours / copy, 3) if copy else None,
+            "ours_runs": figures["ours"],
+            "copy_runs": figures["copy"],
+        }
         print(json.dumps(row), flush=True)
         rows.append(row)
         remove_hosts()
@@ -170,15 +217,19 @@ def main() -> int:
             rows = measure(work, app, args.sizes, args.runs, args.timeout)
         finally:
             remove_hosts()
-    print(f"\nBuild-context sync on a no-op run, {args.files}-file app, median of {args.runs} "
-          f"({time.monotonic() - started:.0f} s in all):")
+    print(
+        f"\nBuild-context sync on a no-op run, {args.files}-file app, median of {args.runs} "
+        f"({time.monotonic() - started:.0f} s in all):"
+    )
     print(f"{'hosts':>5}  {'ours s':>7}  {'copy s':>7}  {'ours/copy':>9}")
     for row in rows:
         print(f"{row['hosts']:>5}  {row['ours_s']:>7.2f}  {row['copy_s']:>7.2f}  {row['ours/copy']:>9}")
     by_size = {row["hosts"]: row for row in rows}
     if 1 in by_size and 4 in by_size:
-        print(f"4 hosts / 1 host: ours {by_size[4]['ours_s'] / by_size[1]['ours_s']:.2f}, "
-              f"copy {by_size[4]['copy_s'] / by_size[1]['copy_s']:.2f}")
+        print(
+            f"4 hosts / 1 host: ours {by_size[4]['ours_s'] / by_size[1]['ours_s']:.2f}, "
+            f"copy {by_size[4]['copy_s'] / by_size[1]['copy_s']:.2f}"
+        )
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2) + "\n")
     return 0

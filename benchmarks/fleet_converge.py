@@ -50,10 +50,19 @@ IMAGE_NAME = "aistack-bench/reference-backend"
 
 def fleet(names: list[str], image: str, state: str) -> None:
     """Start or remove the benchmark's test hosts with the local fleet's own playbook."""
-    extra = {"fleet_state": state, "testhost_network": NETWORK, "testhost_label": NETWORK,
-             "testhost_platforms": [{"name": name, "image": image} for name in names]}
-    subprocess.run(["ansible-playbook", str(EXAMPLE / "fleet.yml"), "-e", json.dumps(extra)], cwd=ROOT, check=True,
-                   stdout=subprocess.DEVNULL, env=dict(os.environ, ANSIBLE_FORCE_COLOR="false"))
+    extra = {
+        "fleet_state": state,
+        "testhost_network": NETWORK,
+        "testhost_label": NETWORK,
+        "testhost_platforms": [{"name": name, "image": image} for name in names],
+    }
+    subprocess.run(
+        ["ansible-playbook", str(EXAMPLE / "fleet.yml"), "-e", json.dumps(extra)],
+        cwd=ROOT,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        env=dict(os.environ, ANSIBLE_FORCE_COLOR="false"),
+    )
 
 
 def inventory(workdir: Path, names: list[str]) -> Path:
@@ -70,8 +79,14 @@ def inventory(workdir: Path, names: list[str]) -> Path:
             target.symlink_to(EXAMPLE / "group_vars" / "aistack" / name)
     secret_file = inv / "group_vars" / "aistack" / "secrets.yml"
     if not secret_file.exists():
-        secret_file.write_text(yaml.safe_dump({"vault_postgres_password": secrets.token_urlsafe(24),
-                                               "vault_app_secret_key": secrets.token_urlsafe(32)}))
+        secret_file.write_text(
+            yaml.safe_dump(
+                {
+                    "vault_postgres_password": secrets.token_urlsafe(24),
+                    "vault_app_secret_key": secrets.token_urlsafe(32),
+                }
+            )
+        )
         secret_file.chmod(0o600)
     hosts = yaml.safe_load((EXAMPLE / "hosts.yml").read_text())
     hosts["aistack"]["hosts"] = {name: None for name in names}
@@ -84,11 +99,21 @@ def host_cpu_seconds(names: list[str]) -> float | None:
     """CPU seconds the hosts' containers used so far (cgroup v1 or v2); None where they cannot be read."""
     total = 0.0
     for name in names:
-        cid = subprocess.run(["docker", "inspect", "-f", "{{.Id}}", name], capture_output=True, text=True,
-                             check=True).stdout.strip()
+        cid = subprocess.run(
+            ["docker", "inspect", "-f", "{{.Id}}", name], capture_output=True, text=True, check=True
+        ).stdout.strip()
         v1 = Path(f"/sys/fs/cgroup/cpuacct/docker/{cid}/cpuacct.usage")
-        v2 = next((p for p in (Path(f"/sys/fs/cgroup/system.slice/docker-{cid}.scope/cpu.stat"),
-                               Path(f"/sys/fs/cgroup/docker/{cid}/cpu.stat")) if p.exists()), None)
+        v2 = next(
+            (
+                p
+                for p in (
+                    Path(f"/sys/fs/cgroup/system.slice/docker-{cid}.scope/cpu.stat"),
+                    Path(f"/sys/fs/cgroup/docker/{cid}/cpu.stat"),
+                )
+                if p.exists()
+            ),
+            None,
+        )
         if v1.exists():
             total += int(v1.read_text()) / 1e9
         elif v2 is not None:
@@ -101,23 +126,40 @@ def host_cpu_seconds(names: list[str]) -> float | None:
 def converge(workdir: Path, names: list[str], batches: list[str | int], label: str) -> dict:
     """One site.yml run on the hosts: wall, controller CPU (waited children), hosts' CPU, and the recap."""
     hosts_file = inventory(workdir, names)
-    extra = {"aistack_batches": batches, "aistack_audit_log": str(workdir / "audit.jsonl"),
-             "app_image_name": IMAGE_NAME, "app_image_controller_dir": str(workdir / "controller")}
+    extra = {
+        "aistack_batches": batches,
+        "aistack_audit_log": str(workdir / "audit.jsonl"),
+        "app_image_name": IMAGE_NAME,
+        "app_image_controller_dir": str(workdir / "controller"),
+    }
     command = ["ansible-playbook", "-i", str(hosts_file), str(ROOT / "site.yml"), "-e", json.dumps(extra)]
     before_host = host_cpu_seconds(names)
     before = os.times()
     start = time.monotonic()
-    proc = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=False,
-                          env=dict(os.environ, ANSIBLE_FORCE_COLOR="false", NO_COLOR="1"))
+    proc = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+        env=dict(os.environ, ANSIBLE_FORCE_COLOR="false", NO_COLOR="1"),
+    )
     wall = time.monotonic() - start
     after = os.times()
     after_host = host_cpu_seconds(names)
     controller = (after.children_user - before.children_user) + (after.children_system - before.children_system)
     changed = sum(int(m) for m in re.findall(r"^aistack-bench-\d+\s+:.* changed=(\d+)", proc.stdout, re.M))
-    row = {"run": label, "hosts": len(names), "batches": batches, "rc": proc.returncode, "wall_s": round(wall, 1),
-           "controller_cpu_s": round(controller, 1), "controller_cpu_s_per_host": round(controller / len(names), 1),
-           "hosts_cpu_s": None if before_host is None or after_host is None else round(after_host - before_host, 1),
-           "changed": changed}
+    row = {
+        "run": label,
+        "hosts": len(names),
+        "batches": batches,
+        "rc": proc.returncode,
+        "wall_s": round(wall, 1),
+        "controller_cpu_s": round(controller, 1),
+        "controller_cpu_s_per_host": round(controller / len(names), 1),
+        "hosts_cpu_s": None if before_host is None or after_host is None else round(after_host - before_host, 1),
+        "changed": changed,
+    }
     print(json.dumps(row), flush=True)
     if proc.returncode != 0:
         (workdir / f"{label}.log").write_text(proc.stdout + proc.stderr)
@@ -161,24 +203,34 @@ def main() -> int:
             if names:
                 fleet(names, args.image, "down")
             # The controller's archives go with the temp dir, the hosts' images with the hosts; the build stays.
-            built = subprocess.run(["docker", "images", "-q", "--filter", f"reference={IMAGE_NAME}-*"],
-                                   capture_output=True, text=True, check=False).stdout.split()
+            built = subprocess.run(
+                ["docker", "images", "-q", "--filter", f"reference={IMAGE_NAME}-*"],
+                capture_output=True,
+                text=True,
+                check=False,
+            ).stdout.split()
             if built:
                 subprocess.run(["docker", "rmi", "-f", *sorted(set(built))], check=False, stdout=subprocess.DEVNULL)
 
     one = next((r for r in rows if r["hosts"] == 1 and r["run"].endswith("first deploy")), None)
     print(f"\nsite.yml on fresh test hosts ({args.image}), this machine's {os.cpu_count()} cores shared by all")
-    print(f"{'run':<48}{'wall s':>8}{'ratio to 1 host':>17}{'one at a time':>15}{'ctl CPU-s/host':>16}"
-          f"{'hosts CPU-s':>13}{'changed':>9}")
+    print(
+        f"{'run':<48}{'wall s':>8}{'ratio to 1 host':>17}{'one at a time':>15}{'ctl CPU-s/host':>16}"
+        f"{'hosts CPU-s':>13}{'changed':>9}"
+    )
     for row in rows:
         first = row["run"].endswith("first deploy")
         ratio = f"{row['wall_s'] / one['wall_s']:.2f}" if one and first else "-"
         alone = f"{row['hosts']:.2f}" if one and first else "-"
         hosts_cpu = "n/a" if row["hosts_cpu_s"] is None else f"{row['hosts_cpu_s']:.0f}"
-        print(f"{row['run']:<48}{row['wall_s']:>8.1f}{ratio:>17}{alone:>15}{row['controller_cpu_s_per_host']:>16.1f}"
-              f"{hosts_cpu:>13}{row['changed']:>9}")
-    print("ratio to 1 host: this run's wall time / the 1-host first deploy's; one at a time: the same ratio for one "
-          "run per host (N). Goal for 4 hosts in one batch: 1.6 or less.")
+        print(
+            f"{row['run']:<48}{row['wall_s']:>8.1f}{ratio:>17}{alone:>15}{row['controller_cpu_s_per_host']:>16.1f}"
+            f"{hosts_cpu:>13}{row['changed']:>9}"
+        )
+    print(
+        "ratio to 1 host: this run's wall time / the 1-host first deploy's; one at a time: the same ratio for one "
+        "run per host (N). Goal for 4 hosts in one batch: 1.6 or less."
+    )
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2))
     return 0

@@ -83,7 +83,7 @@ class CallbackModule(CallbackBase):
         self._record(result, "failed")
 '''
 
-FLOOR = '''
+FLOOR = """
 import sys
 import docker
 
@@ -97,7 +97,7 @@ if status not in ("healthy", "unhealthy"):
         if status in ("healthy", "unhealthy"):
             break
 sys.exit(0 if status == "healthy" else 1)
-'''
+"""
 
 
 class Scenario(t.NamedTuple):
@@ -119,10 +119,29 @@ class Scenario(t.NamedTuple):
         return self.seconds + 2 if self.outcome == "healthy" else self.seconds
 
     def docker_run_args(self, name: str) -> list[str]:
-        return ["docker", "run", "-d", "--name", name, "--label", f"{LABEL}={SESSION}",
-                "--health-cmd", "test -f /tmp/ready", "--health-interval", "1s", "--health-timeout", "2s",
-                "--health-retries", "1", "--health-start-period", f"{self.start_period()}s",
-                IMAGE, "sh", "-c", self.command()]
+        return [
+            "docker",
+            "run",
+            "-d",
+            "--name",
+            name,
+            "--label",
+            f"{LABEL}={SESSION}",
+            "--health-cmd",
+            "test -f /tmp/ready",
+            "--health-interval",
+            "1s",
+            "--health-timeout",
+            "2s",
+            "--health-retries",
+            "1",
+            "--health-start-period",
+            f"{self.start_period()}s",
+            IMAGE,
+            "sh",
+            "-c",
+            self.command(),
+        ]
 
 
 class Trial(t.NamedTuple):
@@ -130,7 +149,7 @@ class Trial(t.NamedTuple):
     scenario: str
     method: str
     latency: float | None  # seconds from the health event to the return
-    outcome_ok: bool       # returned ok for healthy, failed for unhealthy
+    outcome_ok: bool  # returned ok for healthy, failed for unhealthy
     note: str
 
 
@@ -140,8 +159,9 @@ class EventClock:
     def __init__(self, client: t.Any) -> None:
         self.seen: dict[str, list[tuple[str, float]]] = {}
         self.lock = threading.Lock()
-        self.stream = client.api.events(decode=True, filters={
-            "type": "container", "event": "health_status", "label": f"{LABEL}={SESSION}"})
+        self.stream = client.api.events(
+            decode=True, filters={"type": "container", "event": "health_status", "label": f"{LABEL}={SESSION}"}
+        )
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self) -> None:
@@ -173,8 +193,9 @@ def find_compose() -> list[str] | None:
             candidates.append([path])
     for command in candidates:
         try:
-            out = subprocess.run([*command, "version", "--short"], capture_output=True, text=True,
-                                 timeout=20, check=False)
+            out = subprocess.run(
+                [*command, "version", "--short"], capture_output=True, text=True, timeout=20, check=False
+            )
         except OSError:
             continue
         if out.returncode == 0 and out.stdout.strip().lstrip("v").startswith("2"):
@@ -240,17 +261,26 @@ class Bench:
     def _playbook(self, name: str, scenario: Scenario, method: str) -> tuple[float | None, bool, str]:
         tasks = self._tasks(name, scenario, method)
         play = self.work / f"{name}.yml"
-        play.write_text("- hosts: localhost\n  gather_facts: false\n  tasks:\n"
-                        + textwrap.indent(textwrap.dedent(tasks).strip() + "\n", "    "))
+        play.write_text(
+            "- hosts: localhost\n  gather_facts: false\n  tasks:\n"
+            + textwrap.indent(textwrap.dedent(tasks).strip() + "\n", "    ")
+        )
         times = self.work / f"{name}.times"
         env = dict(self.env, AISTACK_BENCH_TIMES=str(times))
-        subprocess.run(["ansible-playbook", "-i", "localhost,", "-c", "local", str(play)],
-                       capture_output=True, text=True, env=env, check=False)
+        subprocess.run(
+            ["ansible-playbook", "-i", "localhost,", "-c", "local", str(play)],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+        )
         if not times.exists():
             return None, False, "the Wait task did not run"
         record = json.loads(times.read_text().splitlines()[-1])
         expected = "ok" if scenario.outcome == "healthy" else "failed"
-        note = "" if record["status"] == expected else f"returned {record['status']} (rc {record['rc']}): {record['msg']}"
+        note = (
+            "" if record["status"] == expected else f"returned {record['status']} (rc {record['rc']}): {record['msg']}"
+        )
         return record["time"], record["status"] == "ok", note
 
     def _tasks(self, name: str, scenario: Scenario, method: str) -> str:
@@ -262,12 +292,15 @@ class Bench:
 """
         until_timeout = scenario.seconds + 60
         if method == "ours":
-            return start + f"""
+            return (
+                start
+                + f"""
 - name: Wait
   aistack.deploy.wait_for_healthy:
     containers: [{name}]
     wait_timeout: {until_timeout}
 """
+            )
         if method == "docker_container":
             # It waits through `unhealthy` until this timeout (default 300 s):
             # keep that short in the unhealthy scenarios to bound the run.
@@ -292,7 +325,9 @@ class Bench:
 """
         if method.startswith("info_until_"):
             delay = int(method.rsplit("_", 1)[1])
-            return start + f"""
+            return (
+                start
+                + f"""
 - name: Wait
   community.docker.docker_container_info:
     name: {name}
@@ -302,19 +337,45 @@ class Bench:
   delay: {delay}
   failed_when: info.container.State.Health.Status != 'healthy'
 """
+            )
         if method == "compose_wait":
             project = name
             self.projects.append(project)
             compose_file = self.work / f"{name}.compose.yaml"
-            compose_file.write_text(json.dumps({"services": {"app": {
-                "image": IMAGE, "pull_policy": "never", "container_name": name,
-                "command": ["sh", "-c", scenario.command()],
-                "labels": {LABEL: SESSION},
-                "healthcheck": {"test": ["CMD-SHELL", "test -f /tmp/ready"], "interval": "1s",
-                                "timeout": "2s", "retries": 1,
-                                "start_period": f"{scenario.start_period()}s"}}}}))
-            argv = [*(self.compose or []), "-p", project, "-f", str(compose_file),
-                    "up", "-d", "--wait", "--wait-timeout", str(until_timeout)]
+            compose_file.write_text(
+                json.dumps(
+                    {
+                        "services": {
+                            "app": {
+                                "image": IMAGE,
+                                "pull_policy": "never",
+                                "container_name": name,
+                                "command": ["sh", "-c", scenario.command()],
+                                "labels": {LABEL: SESSION},
+                                "healthcheck": {
+                                    "test": ["CMD-SHELL", "test -f /tmp/ready"],
+                                    "interval": "1s",
+                                    "timeout": "2s",
+                                    "retries": 1,
+                                    "start_period": f"{scenario.start_period()}s",
+                                },
+                            }
+                        }
+                    }
+                )
+            )
+            argv = [
+                *(self.compose or []),
+                "-p",
+                project,
+                "-f",
+                str(compose_file),
+                "up",
+                "-d",
+                "--wait",
+                "--wait-timeout",
+                str(until_timeout),
+            ]
             return f"""
 - name: Wait
   ansible.builtin.command:
@@ -344,24 +405,33 @@ def summarize(trials: list[Trial], scenarios: list[Scenario], methods: list[str]
     lines = []
     for scenario in scenarios:
         rows = {m: [tr for tr in trials if tr.scenario == scenario.label and tr.method == m] for m in methods}
-        medians = {m: statistics.median([tr.latency for tr in rs if tr.latency is not None])
-                   for m, rs in rows.items() if any(tr.latency is not None for tr in rs)}
+        medians = {
+            m: statistics.median([tr.latency for tr in rs if tr.latency is not None])
+            for m, rs in rows.items()
+            if any(tr.latency is not None for tr in rs)
+        }
         ours, floor = medians.get("ours"), medians.get("sdk_floor")
-        lines.append(f"\n{scenario.label}: seconds from Docker's health_status: {scenario.outcome} event "
-                     f"to the task {'returning' if scenario.outcome == 'healthy' else 'failing'}")
+        lines.append(
+            f"\n{scenario.label}: seconds from Docker's health_status: {scenario.outcome} event "
+            f"to the task {'returning' if scenario.outcome == 'healthy' else 'failing'}"
+        )
         lines.append(f"  {'method':<17}{'n':>3}{'median':>9}{'min':>9}{'max':>9}{'x ours':>9}{'- floor':>9}  outcome")
         for method in methods:
             done = [tr.latency for tr in rows[method] if tr.latency is not None]
             if not done:
-                lines.append(f"  {method:<17}{len(rows[method]):>3}   (no result) {rows[method][0].note if rows[method] else ''}")
+                lines.append(
+                    f"  {method:<17}{len(rows[method]):>3}   (no result) {rows[method][0].note if rows[method] else ''}"
+                )
                 continue
             median = medians[method]
             ratio = f"{median / ours:.1f}" if ours else "-"
             over = f"{median - floor:+.3f}" if floor is not None else "-"
             wrong = [tr for tr in rows[method] if not tr.outcome_ok]
             outcome = "as expected" if not wrong else f"{len(wrong)} wrong: {wrong[0].note[:80]}"
-            lines.append(f"  {method:<17}{len(done):>3}{median:>9.3f}{min(done):>9.3f}{max(done):>9.3f}"
-                         f"{ratio:>9}{over:>9}  {outcome}")
+            lines.append(
+                f"  {method:<17}{len(done):>3}{median:>9.3f}{min(done):>9.3f}{max(done):>9.3f}"
+                f"{ratio:>9}{over:>9}  {outcome}"
+            )
         if ours is not None:
             goal = GOALS[scenario.outcome]
             lines.append(f"  goal: ours <= {goal} s -> {'met' if ours <= goal else 'NOT met'} ({ours:.3f} s)")
@@ -389,13 +459,15 @@ def main() -> None:
     try:
         for run in range(args.runs):
             for scenario in scenarios:
-                order = methods[run % len(methods):] + methods[:run % len(methods)]
+                order = methods[run % len(methods) :] + methods[: run % len(methods)]
                 for method in order:
                     trial = bench.trial(run, scenario, method)
                     trials.append(trial)
                     latency = "-" if trial.latency is None else f"{trial.latency:.3f}"
-                    sys.stderr.write(f"run {run + 1}/{args.runs} {scenario.label:<22} {method:<17} {latency:>8} s"
-                                     f"{'' if trial.outcome_ok else '  WRONG OUTCOME ' + trial.note[:100]}\n")
+                    sys.stderr.write(
+                        f"run {run + 1}/{args.runs} {scenario.label:<22} {method:<17} {latency:>8} s"
+                        f"{'' if trial.outcome_ok else '  WRONG OUTCOME ' + trial.note[:100]}\n"
+                    )
     finally:
         bench.cleanup_all()
     if args.json:

@@ -41,8 +41,10 @@ PREFIX = "aistack-it-bench-delivery"
 def context(workdir: Path) -> Path:
     sys.path.insert(0, str(HARNESS))
     import render_shapes as render  # pylint: disable=import-outside-toplevel  # the harness's own renderer
-    return render.build_context(workdir / "ctx", SHAPE, BACKEND, {
-        "app_image_python_base": BASE, "app_image_python_version": "3.13"})
+
+    return render.build_context(
+        workdir / "ctx", SHAPE, BACKEND, {"app_image_python_base": BASE, "app_image_python_version": "3.13"}
+    )
 
 
 def build(client: t.Any, ctx: Path, tag: str, target: str = "api") -> str:
@@ -78,14 +80,27 @@ def measure(client: t.Any, work: Path, runs: int) -> dict[str, t.Any]:
     thin_s, loads = [], {"whole": [], "thin": []}
     for _run in range(runs):
         start = time.monotonic()
-        out = json.loads(subprocess.run([sys.executable, str(THIN), str(whole), str(work / "thin.tar")], input=said,
-                                        capture_output=True, text=True, check=True).stdout)
+        out = json.loads(
+            subprocess.run(
+                [sys.executable, str(THIN), str(whole), str(work / "thin.tar")],
+                input=said,
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+        )
         thin_s.append(time.monotonic() - start)
         loads["whole"].append(load(whole, expect, client, f"{PREFIX}:b"))
         loads["thin"].append(load(Path(out["path"]), expect, client, f"{PREFIX}:b"))
-    return {"whole_mb": out["archive_bytes"] / 2**20, "thin_mb": out["bytes"] / 2**20,
-            "layers": out["layers"], "omitted": out["omitted"], "thin_s": statistics.median(thin_s),
-            "load_whole_s": statistics.median(loads["whole"]), "load_thin_s": statistics.median(loads["thin"])}
+    return {
+        "whole_mb": out["archive_bytes"] / 2**20,
+        "thin_mb": out["bytes"] / 2**20,
+        "layers": out["layers"],
+        "omitted": out["omitted"],
+        "thin_s": statistics.median(thin_s),
+        "load_whole_s": statistics.median(loads["whole"]),
+        "load_thin_s": statistics.median(loads["thin"]),
+    }
 
 
 def cleanup(client: t.Any) -> None:
@@ -95,14 +110,16 @@ def cleanup(client: t.Any) -> None:
 
 
 def report(r: dict[str, t.Any]) -> str:
-    return "\n".join([
-        f"{'figure':28} {'thin':>9} {'whole':>9} {'thin/whole':>11}",
-        f"{'archive to copy (MiB)':28} {r['thin_mb']:>9.2f} {r['whole_mb']:>9.1f} {r['thin_mb'] / r['whole_mb']:>11.4f}",
-        f"{'docker load (s)':28} {r['load_thin_s']:>9.2f} {r['load_whole_s']:>9.2f} "
-        f"{r['load_thin_s'] / r['load_whole_s']:>11.3f}",
-        f"{'writing the thin archive (s)':28} {r['thin_s']:>9.2f} {'-':>9}",
-        f"layers left out: {r['omitted']} of {r['layers']}",
-    ])
+    return "\n".join(
+        [
+            f"{'figure':28} {'thin':>9} {'whole':>9} {'thin/whole':>11}",
+            f"{'archive to copy (MiB)':28} {r['thin_mb']:>9.2f} {r['whole_mb']:>9.1f} {r['thin_mb'] / r['whole_mb']:>11.4f}",
+            f"{'docker load (s)':28} {r['load_thin_s']:>9.2f} {r['load_whole_s']:>9.2f} "
+            f"{r['load_thin_s'] / r['load_whole_s']:>11.3f}",
+            f"{'writing the thin archive (s)':28} {r['thin_s']:>9.2f} {'-':>9}",
+            f"layers left out: {r['omitted']} of {r['layers']}",
+        ]
+    )
 
 
 def main() -> int:

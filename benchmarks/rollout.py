@@ -72,13 +72,20 @@ class Loop(threading.Thread):
 
     def figures(self) -> dict[str, float]:
         good = [at for at, status in self.seen if status == 200]
-        return {"requests": len(self.seen), "failed": sum(1 for _at, s in self.seen if s != 200),
-                "longest_gap_s": max((b - a for a, b in itertools.pairwise(good)), default=0.0)}
+        return {
+            "requests": len(self.seen),
+            "failed": sum(1 for _at, s in self.seen if s != 200),
+            "longest_gap_s": max((b - a for a, b in itertools.pairwise(good)), default=0.0),
+        }
 
 
 def address(host: str) -> str:
-    out = subprocess.run(["docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}", host],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}", host],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return out.split()[0]
 
 
@@ -86,11 +93,27 @@ def deploy(host: str, release: str, services: dict, env: dict | None) -> tuple[f
     extra = {"aistack_release": release, "app_stack_services": services, "aistack_batches": [1]}
     if env is not None:
         extra["app_stack_env"] = env
-    command = ["ansible-playbook", "-i", str(INVENTORY), str(ROOT / "site.yml"), "--limit", host,
-               "--skip-tags", "docker_engine,nvidia_toolkit", "-e", json.dumps(extra)]
+    command = [
+        "ansible-playbook",
+        "-i",
+        str(INVENTORY),
+        str(ROOT / "site.yml"),
+        "--limit",
+        host,
+        "--skip-tags",
+        "docker_engine,nvidia_toolkit",
+        "-e",
+        json.dumps(extra),
+    ]
     start = time.monotonic()
-    proc = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=False,
-                          env=dict(os.environ, ANSIBLE_FORCE_COLOR="false", NO_COLOR="1"))
+    proc = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+        env=dict(os.environ, ANSIBLE_FORCE_COLOR="false", NO_COLOR="1"),
+    )
     return time.monotonic() - start, proc.returncode
 
 
@@ -128,16 +151,25 @@ def main() -> int:
             seconds, code = deploy(args.host, release, services, env)
             loop.halt.set()
             loop.join()
-            trial = {"case": "/".join(case), "release": release, "seconds": round(seconds, 1), "rc": code,
-                     **loop.figures()}
+            trial = {
+                "case": "/".join(case),
+                "release": release,
+                "seconds": round(seconds, 1),
+                "rc": code,
+                **loop.figures(),
+            }
             trials.append(trial)
             print(json.dumps(trial), flush=True)
             expected_ok = case[0] == "good"
             if (code == 0) != expected_ok:
-                raise SystemExit(f"{trial['case']}: ansible-playbook rc {code}, expected {'0' if expected_ok else 'a failure'}")
+                raise SystemExit(
+                    f"{trial['case']}: ansible-playbook rc {code}, expected {'0' if expected_ok else 'a failure'}"
+                )
 
     print(f"\n{args.host}, {args.runs} run(s) per case, request loop through nginx over HTTPS at 10/s")
-    print(f"{'case':<22}{'deploy s':>10}{'failed req':>12}{'longest gap s':>15}   ratio to stop-first (time, failed, gap)")
+    print(
+        f"{'case':<22}{'deploy s':>10}{'failed req':>12}{'longest gap s':>15}   ratio to stop-first (time, failed, gap)"
+    )
     medians = {}
     for case in cases:
         rows = [t for t in trials if t["case"] == "/".join(case)]
@@ -145,7 +177,9 @@ def main() -> int:
     for case, fig in medians.items():
         ref = medians[(case[0], "stop-first")]
         ratio = ", ".join(f"{fig[k] / ref[k]:.2f}" if ref[k] else "-" for k in ("seconds", "failed", "longest_gap_s"))
-        print(f"{'/'.join(case):<22}{fig['seconds']:>10.1f}{fig['failed']:>12.0f}{fig['longest_gap_s']:>15.2f}   {ratio}")
+        print(
+            f"{'/'.join(case):<22}{fig['seconds']:>10.1f}{fig['failed']:>12.0f}{fig['longest_gap_s']:>15.2f}   {ratio}"
+        )
     # Leave the host on a healthy release of the same code.
     deploy(args.host, f"bench-{stamp}-end", base, None)
     if args.json:

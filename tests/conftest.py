@@ -23,8 +23,10 @@ def collection_tree() -> Path:
     # One tree per checkout (scripts/lib.sh names it the same way), so that two
     # clones on one machine never see each other.
     checkout = hashlib.sha256(str(REPO_ROOT).encode()).hexdigest()[:8]
-    base = Path(os.environ.get("AISTACK_COLLECTIONS_TREE")
-                or Path(tempfile.gettempdir()) / f"aistack-collections-{os.getuid()}-{checkout}")
+    base = Path(
+        os.environ.get("AISTACK_COLLECTIONS_TREE")
+        or Path(tempfile.gettempdir()) / f"aistack-collections-{os.getuid()}-{checkout}"
+    )
     link = base / "ansible_collections" / "aistack" / "deploy"
     link.parent.mkdir(parents=True, exist_ok=True)
     if link.is_symlink() and link.resolve() != REPO_ROOT:

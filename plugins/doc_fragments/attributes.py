@@ -20,7 +20,6 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-
     # The descriptions: every module extends this one.
     DOCUMENTATION = r"""
 options: {}

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-
     # The engine connection options, shared by every module that talks to Docker.
     DOCUMENTATION = r"""
 options:

@@ -49,8 +49,9 @@ def app_image_changed_tags(results: t.Any, context_hash: t.Any, name: t.Any, rel
     return changed
 
 
-def app_image_distribution(names: t.Any, releases: t.Any, on_controller: t.Any, on_host: t.Any, host: t.Any,
-                           replace: t.Any = False) -> dict[str, t.Any]:
+def app_image_distribution(
+    names: t.Any, releases: t.Any, on_controller: t.Any, on_host: t.Any, host: t.Any, replace: t.Any = False
+) -> dict[str, t.Any]:
     """The images to load on a host, in one pass; see plugins/plugin_utils/_distribution.py."""
     for what, value in (("the images to distribute", names), ("releases", releases)):
         if not isinstance(value, list) or not all(isinstance(name, str) and name for name in value):
@@ -90,7 +91,10 @@ def app_image_built_problems(variables: t.Any, results: t.Any) -> list[str]:
 
 class FilterModule:
     def filters(self) -> dict[str, t.Callable[..., t.Any]]:
-        return {"app_image_changed_tags": app_image_changed_tags, "app_image_distribution": app_image_distribution,
-                "app_image_dependency_plan": app_image_dependency_plan,
-                "app_image_dockerfile_plan": app_image_dockerfile_plan,
-                "app_image_built_problems": app_image_built_problems}
+        return {
+            "app_image_changed_tags": app_image_changed_tags,
+            "app_image_distribution": app_image_distribution,
+            "app_image_dependency_plan": app_image_dependency_plan,
+            "app_image_dockerfile_plan": app_image_dockerfile_plan,
+            "app_image_built_problems": app_image_built_problems,
+        }

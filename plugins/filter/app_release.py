@@ -36,15 +36,18 @@ def _mapping(value: t.Any, what: str, name: str) -> Mapping[str, t.Any]:
 
 
 def app_stack_release_differences(recorded: t.Any, new: t.Any) -> list[str]:
-    return release_differences(_mapping(recorded, "the recorded release", "app_stack_release_differences"),
-                               _mapping(new, "the new release", "app_stack_release_differences"))
+    return release_differences(
+        _mapping(recorded, "the recorded release", "app_stack_release_differences"),
+        _mapping(new, "the new release", "app_stack_release_differences"),
+    )
 
 
 def app_stack_rollback_target(state: t.Any, leaving: t.Any, available: t.Any) -> str:
     if not isinstance(available, (list, tuple)):
         raise AnsibleFilterError("app_stack_rollback_target: available must be a list of release names")
-    return rollback_target(_mapping(state, "the state", "app_stack_rollback_target"), str(leaving or ""),
-                           [str(name) for name in available])
+    return rollback_target(
+        _mapping(state, "the state", "app_stack_rollback_target"), str(leaving or ""), [str(name) for name in available]
+    )
 
 
 def app_stack_release_record(model: t.Any, found: t.Any, file_stats: t.Any, settings: t.Any) -> dict[str, t.Any]:
@@ -52,21 +55,23 @@ def app_stack_release_record(model: t.Any, found: t.Any, file_stats: t.Any, sett
     what the model and the host say (services, proxy, image IDs and registry digests, volume file checksums)."""
     model = _mapping(model, "the model", "app_stack_release_record")
     record = dict(_mapping(settings, "the settings", "app_stack_release_record"))
-    record.update({
-        "services": list(model.get("active_services") or []),
-        "proxy_service": str((model.get("proxy") or {}).get("service") or ""),
-        # Where the proxy reads targets.conf, and the services that start beside their serving release.
-        "proxy_dir": str((model.get("proxy") or {}).get("config_dir") or ""),
-        "start_first": list(model.get("start_first") or []),
-        # The replicas of each per_gpu service (they switch together), and the GPUs the gate proves each
-        # GPU service's containers see.
-        "replicas": dict(model.get("replicas") or {}),
-        "gpus": dict(model.get("gpu_gate") or {}),
-        "images": image_ids(list(found or []), list(model.get("images") or [])),
-        # Where an image came from a registry: what a rollback pulls when the host lost it.
-        "digests": image_digests(list(found or []), list(model.get("images") or [])),
-        "files": file_checksums(list(file_stats or [])),
-    })
+    record.update(
+        {
+            "services": list(model.get("active_services") or []),
+            "proxy_service": str((model.get("proxy") or {}).get("service") or ""),
+            # Where the proxy reads targets.conf, and the services that start beside their serving release.
+            "proxy_dir": str((model.get("proxy") or {}).get("config_dir") or ""),
+            "start_first": list(model.get("start_first") or []),
+            # The replicas of each per_gpu service (they switch together), and the GPUs the gate proves each
+            # GPU service's containers see.
+            "replicas": dict(model.get("replicas") or {}),
+            "gpus": dict(model.get("gpu_gate") or {}),
+            "images": image_ids(list(found or []), list(model.get("images") or [])),
+            # Where an image came from a registry: what a rollback pulls when the host lost it.
+            "digests": image_digests(list(found or []), list(model.get("images") or [])),
+            "files": file_checksums(list(file_stats or [])),
+        }
+    )
     return record
 
 
@@ -79,8 +84,11 @@ def app_stack_image_problems(recorded: t.Any, found: t.Any) -> list[str]:
 
 
 def app_stack_missing_images(recorded: t.Any, found: t.Any, digests: t.Any = None) -> list[dict[str, str]]:
-    return missing_images(_mapping(recorded, "the recorded images", "app_stack_missing_images"), list(found or []),
-                          _mapping(digests, "the recorded digests", "app_stack_missing_images"))
+    return missing_images(
+        _mapping(recorded, "the recorded images", "app_stack_missing_images"),
+        list(found or []),
+        _mapping(digests, "the recorded digests", "app_stack_missing_images"),
+    )
 
 
 class FilterModule:

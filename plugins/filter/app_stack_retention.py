@@ -115,11 +115,14 @@ _value:
 
 def app_stack_retention_plan(entries: t.Any, volumes: t.Any, mountpoints: t.Any = None) -> dict[str, t.Any]:
     if not isinstance(volumes, Mapping):
-        raise AnsibleFilterError(f"app_stack_retention_plan: volumes must be the model's volumes mapping, "
-                                 f"got {type(volumes).__name__}")
+        raise AnsibleFilterError(
+            f"app_stack_retention_plan: volumes must be the model's volumes mapping, got {type(volumes).__name__}"
+        )
     if mountpoints is not None and not isinstance(mountpoints, Mapping):
-        raise AnsibleFilterError(f"app_stack_retention_plan: mountpoints must be a mapping of Docker volume names "
-                                 f"to host directories, got {type(mountpoints).__name__}")
+        raise AnsibleFilterError(
+            f"app_stack_retention_plan: mountpoints must be a mapping of Docker volume names "
+            f"to host directories, got {type(mountpoints).__name__}"
+        )
     return retention_plan(entries, volumes, mountpoints)
 
 

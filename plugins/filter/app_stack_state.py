@@ -18,7 +18,9 @@ from ansible_collections.aistack.deploy.plugins.plugin_utils._app_stack_state im
 
 def app_stack_host_state(probe: t.Any, root: t.Any = "the app's root") -> dict[str, t.Any]:
     if not isinstance(probe, str):
-        raise AnsibleFilterError(f"app_stack_host_state: expects the probe's output (a string), got {type(probe).__name__}")
+        raise AnsibleFilterError(
+            f"app_stack_host_state: expects the probe's output (a string), got {type(probe).__name__}"
+        )
     try:
         return parse_state_probe(probe, str(root))
     except ValueError as exc:

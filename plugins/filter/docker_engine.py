@@ -18,9 +18,13 @@ from ansible_collections.aistack.deploy.plugins.plugin_utils._docker_engine_pack
 
 def docker_engine_missing_packages(wanted: t.Any, probe: t.Any) -> list[str]:
     if isinstance(wanted, (str, bytes)) or not isinstance(wanted, t.Iterable):
-        raise AnsibleFilterError(f"docker_engine_missing_packages: expects a list of packages, got {type(wanted).__name__}")
+        raise AnsibleFilterError(
+            f"docker_engine_missing_packages: expects a list of packages, got {type(wanted).__name__}"
+        )
     if not isinstance(probe, str):
-        raise AnsibleFilterError(f"docker_engine_missing_packages: expects dpkg-query's output (a string), got {type(probe).__name__}")
+        raise AnsibleFilterError(
+            f"docker_engine_missing_packages: expects dpkg-query's output (a string), got {type(probe).__name__}"
+        )
     return missing_packages(wanted, probe)
 
 

@@ -41,8 +41,9 @@ def _probe_images(text: str) -> dict[str, t.Any]:
 def _found_images(found: t.Any) -> dict[str, t.Any]:
     """The images of a docker_image_info result, by each of their tags."""
     if not isinstance(found, list) or not all(isinstance(image, Mapping) for image in found):
-        raise AnsibleFilterError("app_stack_cuda_problems: images must be docker_image_info's images or the "
-                                 "pre-flight probe's output")
+        raise AnsibleFilterError(
+            "app_stack_cuda_problems: images must be docker_image_info's images or the pre-flight probe's output"
+        )
     return {tag: image.get("Config") or {} for image in found for tag in image.get("RepoTags") or []}
 
 
@@ -68,9 +69,13 @@ def _probe_requests(text: str) -> list[t.Any]:
 
 def app_stack_gpu_memory_problems(model: t.Any, gpu: t.Any, probe: t.Any, host: t.Any) -> list[str]:
     if not isinstance(model, Mapping):
-        raise AnsibleFilterError(f"app_stack_gpu_memory_problems: the model must be a mapping, got {type(model).__name__}")
+        raise AnsibleFilterError(
+            f"app_stack_gpu_memory_problems: the model must be a mapping, got {type(model).__name__}"
+        )
     if not isinstance(probe, str):
-        raise AnsibleFilterError("app_stack_gpu_memory_problems: probe must be the output of app_stack's pre-flight probe")
+        raise AnsibleFilterError(
+            "app_stack_gpu_memory_problems: probe must be the output of app_stack's pre-flight probe"
+        )
     gpu = gpu if isinstance(gpu, Mapping) else {}
     held = held_gpus(_probe_requests(probe), [entry for entry in gpu.get("gpus") or [] if isinstance(entry, Mapping)])
     return gpu_memory_problems(model, gpu, held, str(host))
@@ -82,5 +87,8 @@ def app_image_cuda_version(image: t.Any) -> str:
 
 class FilterModule:
     def filters(self) -> dict[str, t.Callable[..., t.Any]]:
-        return {"app_stack_cuda_problems": app_stack_cuda_problems, "app_image_cuda_version": app_image_cuda_version,
-                "app_stack_gpu_memory_problems": app_stack_gpu_memory_problems}
+        return {
+            "app_stack_cuda_problems": app_stack_cuda_problems,
+            "app_image_cuda_version": app_image_cuda_version,
+            "app_stack_gpu_memory_problems": app_stack_gpu_memory_problems,
+        }

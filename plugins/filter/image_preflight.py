@@ -32,19 +32,26 @@ def app_image_preflight_plan(settings: t.Any, probe: t.Any = "", daemon_settings
     """What to ask the registry from the host: the images it lacks, whether plain HTTP may be tried, the proxy."""
     settings = _mapping("app_image_preflight_plan", settings)
     parsed = parse_host_probe(str(probe or ""), daemon_settings if isinstance(daemon_settings, Mapping) else None)
-    return {"ask": to_ask(settings, parsed), "insecure": registry_insecure(settings, parsed),
-            "environment": parsed["proxy"]}
+    return {
+        "ask": to_ask(settings, parsed),
+        "insecure": registry_insecure(settings, parsed),
+        "environment": parsed["proxy"],
+    }
 
 
-def app_image_preflight_problems(settings: t.Any, host: t.Any, answers: t.Any = None,
-                                 controller: t.Any = None) -> list[str]:
+def app_image_preflight_problems(
+    settings: t.Any, host: t.Any, answers: t.Any = None, controller: t.Any = None
+) -> list[str]:
     settings = _mapping("app_image_preflight_problems", settings)
     found = [answer for answer in answers or [] if isinstance(answer, Mapping)]
-    return image_preflight_problems(settings, str(host or ""), found,
-                                    controller if isinstance(controller, Mapping) else None)
+    return image_preflight_problems(
+        settings, str(host or ""), found, controller if isinstance(controller, Mapping) else None
+    )
 
 
 class FilterModule:
     def filters(self) -> dict[str, t.Callable[..., t.Any]]:
-        return {"app_image_preflight_plan": app_image_preflight_plan,
-                "app_image_preflight_problems": app_image_preflight_problems}
+        return {
+            "app_image_preflight_plan": app_image_preflight_plan,
+            "app_image_preflight_problems": app_image_preflight_problems,
+        }

@@ -19,13 +19,22 @@ from ansible_collections.aistack.deploy.plugins.plugin_utils._preflight import p
 
 def app_stack_preflight_problems(probe: t.Any, model: t.Any, min_free_mb: t.Any, host: t.Any = "") -> list[str]:
     if not isinstance(model, Mapping):
-        raise AnsibleFilterError(f"app_stack_preflight_problems: the model must be a mapping, got {type(model).__name__}")
+        raise AnsibleFilterError(
+            f"app_stack_preflight_problems: the model must be a mapping, got {type(model).__name__}"
+        )
     try:
         minimum = int(min_free_mb)
     except (TypeError, ValueError) as exc:
-        raise AnsibleFilterError(f"app_stack_preflight_problems: min_free_mb must be a whole number, got {min_free_mb!r}") from exc
-    return preflight_problems(str(probe or ""), model.get("services") or {}, list(model.get("active_services") or []),
-                              minimum, str(host or ""))
+        raise AnsibleFilterError(
+            f"app_stack_preflight_problems: min_free_mb must be a whole number, got {min_free_mb!r}"
+        ) from exc
+    return preflight_problems(
+        str(probe or ""),
+        model.get("services") or {},
+        list(model.get("active_services") or []),
+        minimum,
+        str(host or ""),
+    )
 
 
 class FilterModule:

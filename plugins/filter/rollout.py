@@ -35,15 +35,22 @@ def rollout_gate(outcomes: t.Any, max_fail_percentage: t.Any = 0, active: t.Any 
     try:
         limit = float(max_fail_percentage)
     except (TypeError, ValueError) as exc:
-        raise AnsibleFilterError(f"rollout_gate: max_fail_percentage must be a number, got {max_fail_percentage!r}") from exc
+        raise AnsibleFilterError(
+            f"rollout_gate: max_fail_percentage must be a number, got {max_fail_percentage!r}"
+        ) from exc
     if active is not None and (isinstance(active, (str, bytes, Mapping)) or not isinstance(active, Sequence)):
         raise AnsibleFilterError(f"rollout_gate: active must be a list of host names, got {type(active).__name__}")
-    return _rollout_gate(_mapping(outcomes, "the outcomes", "rollout_gate"), limit,
-                         None if active is None else [str(host) for host in active])
+    return _rollout_gate(
+        _mapping(outcomes, "the outcomes", "rollout_gate"),
+        limit,
+        None if active is None else [str(host) for host in active],
+    )
 
 
 def rollout_report(outcomes: t.Any, run: t.Any) -> dict[str, t.Any]:
-    return _rollout_report(_mapping(outcomes, "the outcomes", "rollout_report"), _mapping(run, "the run", "rollout_report"))
+    return _rollout_report(
+        _mapping(outcomes, "the outcomes", "rollout_report"), _mapping(run, "the run", "rollout_report")
+    )
 
 
 class FilterModule:

@@ -23,8 +23,13 @@ def app_stack_switch_plan(probe: t.Any, model: t.Any, release: t.Any) -> dict[st
     replicas = model.get("replicas") or {}
     if not isinstance(replicas, Mapping):
         raise AnsibleFilterError(f"app_stack_switch_plan: replicas must be a mapping, got {type(replicas).__name__}")
-    return switch_plan(str(probe or ""), [str(s) for s in model.get("start_first") or []],
-                       str((model.get("proxy") or {}).get("service") or ""), str(release), replicas)
+    return switch_plan(
+        str(probe or ""),
+        [str(s) for s in model.get("start_first") or []],
+        str((model.get("proxy") or {}).get("service") or ""),
+        str(release),
+        replicas,
+    )
 
 
 class FilterModule:

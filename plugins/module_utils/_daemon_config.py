@@ -34,6 +34,7 @@ class DaemonConfigError(Exception):
 
 # --- reading and writing ---------------------------------------------------
 
+
 def parse_config(text: str, source: str = "daemon.json") -> Config:
     """Return the configuration in text; an empty (or blank) text counts as {}."""
     if not text.strip():
@@ -45,9 +46,7 @@ def parse_config(text: str, source: str = "daemon.json") -> Config:
             f"{source} is not valid JSON ({exc}); refusing to overwrite it, fix or remove it first"
         ) from exc
     if not isinstance(data, dict):
-        raise DaemonConfigError(
-            f"{source} holds a JSON {json_type(data)}, not an object; refusing to overwrite it"
-        )
+        raise DaemonConfigError(f"{source} holds a JSON {json_type(data)}, not an object; refusing to overwrite it")
     return data
 
 
@@ -84,13 +83,12 @@ def json_type(value: t.Any) -> str:
 
 # --- key paths ---------------------------------------------------------------
 
+
 def split_key(path: str) -> list[str]:
     """Split a key path such as 'log-opts/max-size' into its parts."""
     parts = path.split(KEY_SEPARATOR)
     if not path or any(not part for part in parts):
-        raise DaemonConfigError(
-            f"invalid key path {path!r}: write nested keys as 'parent/child', without empty parts"
-        )
+        raise DaemonConfigError(f"invalid key path {path!r}: write nested keys as 'parent/child', without empty parts")
     return parts
 
 
@@ -99,6 +97,7 @@ def join_key(parts: t.Sequence[str]) -> str:
 
 
 # --- merge and removal -------------------------------------------------------
+
 
 def merge_config(base: Config, settings: Config) -> Config:
     """Return base with settings merged in; neither argument is modified.
@@ -172,28 +171,79 @@ _MISSING = object()
 # keys our roles and users write most; other keys pass unchecked (dockerd
 # --validate, where available, checks everything).
 
-_BOOL_KEYS = frozenset((
-    "debug", "experimental", "icc", "init", "ip-forward", "ip-masq", "ip6tables",
-    "iptables", "ipv6", "live-restore", "no-new-privileges", "raw-logs",
-    "selinux-enabled", "tls", "tlsverify", "userland-proxy",
-))
-_INT_KEYS = frozenset((
-    "max-concurrent-downloads", "max-concurrent-uploads", "max-download-attempts",
-    "mtu", "shutdown-timeout",
-))
-_STR_KEYS = frozenset((
-    "bip", "bridge", "cgroup-parent", "containerd", "default-cgroupns-mode",
-    "default-gateway", "default-gateway-v6", "default-ipc-mode", "default-runtime",
-    "default-shm-size", "fixed-cidr", "fixed-cidr-v6", "group", "init-path",
-    "log-driver", "log-format", "seccomp-profile", "storage-driver", "tlscacert",
-    "tlscert", "tlskey", "userns-remap",
-))
+_BOOL_KEYS = frozenset(
+    (
+        "debug",
+        "experimental",
+        "icc",
+        "init",
+        "ip-forward",
+        "ip-masq",
+        "ip6tables",
+        "iptables",
+        "ipv6",
+        "live-restore",
+        "no-new-privileges",
+        "raw-logs",
+        "selinux-enabled",
+        "tls",
+        "tlsverify",
+        "userland-proxy",
+    )
+)
+_INT_KEYS = frozenset(
+    (
+        "max-concurrent-downloads",
+        "max-concurrent-uploads",
+        "max-download-attempts",
+        "mtu",
+        "shutdown-timeout",
+    )
+)
+_STR_KEYS = frozenset(
+    (
+        "bip",
+        "bridge",
+        "cgroup-parent",
+        "containerd",
+        "default-cgroupns-mode",
+        "default-gateway",
+        "default-gateway-v6",
+        "default-ipc-mode",
+        "default-runtime",
+        "default-shm-size",
+        "fixed-cidr",
+        "fixed-cidr-v6",
+        "group",
+        "init-path",
+        "log-driver",
+        "log-format",
+        "seccomp-profile",
+        "storage-driver",
+        "tlscacert",
+        "tlscert",
+        "tlskey",
+        "userns-remap",
+    )
+)
 _ABS_PATH_KEYS = frozenset(("data-root", "exec-root", "pidfile"))
-_STR_LIST_KEYS = frozenset((
-    "allow-nondistributable-artifacts", "authorization-plugins", "cdi-spec-dirs",
-    "dns", "dns-opts", "dns-search", "exec-opts", "hosts", "insecure-registries",
-    "labels", "node-generic-resources", "registry-mirrors", "storage-opts",
-))
+_STR_LIST_KEYS = frozenset(
+    (
+        "allow-nondistributable-artifacts",
+        "authorization-plugins",
+        "cdi-spec-dirs",
+        "dns",
+        "dns-opts",
+        "dns-search",
+        "exec-opts",
+        "hosts",
+        "insecure-registries",
+        "labels",
+        "node-generic-resources",
+        "registry-mirrors",
+        "storage-opts",
+    )
+)
 _CHOICES = {
     "log-level": ("debug", "info", "warn", "error", "fatal"),
     "default-cgroupns-mode": ("host", "private"),
@@ -210,8 +260,9 @@ def validate_config(config: Config) -> list[str]:
 
 def _validate_key(key: str, value: t.Any) -> list[str]:
     if KEY_SEPARATOR in key:
-        return [f"{key}: top-level keys of daemon.json hold no '{KEY_SEPARATOR}'; "
-                "write nested settings as nested dicts"]
+        return [
+            f"{key}: top-level keys of daemon.json hold no '{KEY_SEPARATOR}'; write nested settings as nested dicts"
+        ]
     if key in _BOOL_KEYS:
         return _expect(key, value, "boolean")
     if key in _INT_KEYS:
@@ -278,16 +329,18 @@ def _check_mirrors(key: str, value: list[str]) -> list[str]:
     if key != "registry-mirrors":
         return []
     # dockerd refuses mirrors without an http(s) scheme at start-up.
-    return [f"{key}[{index}]: must be an http:// or https:// URL, got {item!r}"
-            for index, item in enumerate(value)
-            if not item.startswith(("http://", "https://"))]
+    return [
+        f"{key}[{index}]: must be an http:// or https:// URL, got {item!r}"
+        for index, item in enumerate(value)
+        if not item.startswith(("http://", "https://"))
+    ]
 
 
 def _check_log_opts(key: str, value: t.Any) -> list[str]:
     errors = _expect(key, value, "object")
     if errors:
         return errors
-    hint = " (dockerd accepts only strings here: quote numbers, e.g. \"3\")"
+    hint = ' (dockerd accepts only strings here: quote numbers, e.g. "3")'
     for name in sorted(value):
         errors.extend(_expect(f"{key}/{name}", value[name], "string", hint))
     return errors
@@ -354,8 +407,10 @@ def _check_address_pool(path: str, pool: t.Any) -> list[str]:
     except ValueError:
         return [f"{path}/base: must be a network in CIDR notation, got {pool['base']!r}"]
     if not network.prefixlen <= pool["size"] <= network.max_prefixlen:
-        errors.append(f"{path}/size: must be between {network.prefixlen} and "
-                      f"{network.max_prefixlen} for base {pool['base']}, got {pool['size']}")
+        errors.append(
+            f"{path}/size: must be between {network.prefixlen} and "
+            f"{network.max_prefixlen} for base {pool['base']}, got {pool['size']}"
+        )
     return errors
 
 
@@ -384,6 +439,7 @@ _STRUCTURED: dict[str, t.Callable[[str, t.Any], list[str]]] = {
 
 
 # --- dockerd --validate ------------------------------------------------------
+
 
 def help_supports_validate(help_text: str) -> bool:
     """Tell from `dockerd --help` output whether `--validate` exists (Engine >= 23)."""

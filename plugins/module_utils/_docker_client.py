@@ -22,6 +22,7 @@ DOCKER_IMPORT_ERROR: str | None
 try:
     import docker  # pylint: disable=unused-import
     from docker.errors import DockerException  # pylint: disable=unused-import
+
     DOCKER_IMPORT_ERROR = None
 except ImportError:
     DOCKER_IMPORT_ERROR = traceback.format_exc()

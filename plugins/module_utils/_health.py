@@ -71,7 +71,9 @@ GPU_PROBE = ("nvidia-smi", "-L")
 # nvidia-smi -L: "GPU 0: NVIDIA GeForce RTX 4090 (UUID: GPU-5e2b7a3c-...)"; MIG devices are indented under theirs.
 _GPU_LINE_RE = re.compile(r"^GPU\s+(?P<index>[0-9]+):\s*(?P<name>.*?)\s*(?:\(UUID:\s*(?P<uuid>[^)\s]+)\))?\s*$")
 # "  MIG 3g.20gb     Device  0: (UUID: MIG-7d9e2c4a-...)", under the GPU it is part of.
-_MIG_LINE_RE = re.compile(r"^\s+MIG\s+(?P<profile>\S+)\s+Device\s+(?P<index>[0-9]+):\s*\(UUID:\s*(?P<uuid>MIG-[^)\s]+)\)\s*$")
+_MIG_LINE_RE = re.compile(
+    r"^\s+MIG\s+(?P<profile>\S+)\s+Device\s+(?P<index>[0-9]+):\s*\(UUID:\s*(?P<uuid>MIG-[^)\s]+)\)\s*$"
+)
 # The exit codes of a command the runtime could not start: not executable (126), not there (127).
 _NOT_STARTED = (126, 127)
 
@@ -155,8 +157,7 @@ def split_action(action: str) -> tuple[str, str]:
     return name.strip(), arg.strip()
 
 
-def classify_event(action: str, attributes: dict[str, t.Any], wanted: str | None,
-                   running_seen: bool) -> Verdict | None:
+def classify_event(action: str, attributes: dict[str, t.Any], wanted: str | None, running_seen: bool) -> Verdict | None:
     """Verdict from one container event; None when the event changes nothing.
 
     running_seen: the container was already running when we looked. Its
@@ -275,8 +276,9 @@ def event_filters(containers: t.Sequence[str] | None = None, project: str | None
     return filters
 
 
-def select_project_containers(summaries: t.Sequence[dict[str, t.Any]], project: str,
-                              services: t.Sequence[str] | None) -> tuple[list[dict[str, t.Any]], list[str]]:
+def select_project_containers(
+    summaries: t.Sequence[dict[str, t.Any]], project: str, services: t.Sequence[str] | None
+) -> tuple[list[dict[str, t.Any]], list[str]]:
     """Containers of a compose project, minus one-off ones, narrowed to services.
 
     Returns the selected container summaries (from GET /containers/json) and
@@ -371,7 +373,7 @@ _REPORT_WIDTH = 300  # characters of one probe or log line in it
 
 def _clip(line: str) -> str:
     line = line.rstrip()
-    return line if len(line) <= _REPORT_WIDTH else line[:_REPORT_WIDTH - 3] + "..."
+    return line if len(line) <= _REPORT_WIDTH else line[: _REPORT_WIDTH - 3] + "..."
 
 
 def probe_line(entries: t.Sequence[dict[str, t.Any]]) -> str:
@@ -442,7 +444,9 @@ def gpu_list(output: str) -> list[dict[str, str]]:
     for line in output.splitlines():
         match = _GPU_LINE_RE.match(line.strip())
         if match and not line.startswith((" ", "\t")):
-            found.append({"index": match.group("index"), "name": match.group("name"), "uuid": match.group("uuid") or ""})
+            found.append(
+                {"index": match.group("index"), "name": match.group("name"), "uuid": match.group("uuid") or ""}
+            )
     return found
 
 
@@ -454,15 +458,27 @@ def seen_devices(output: str, wanted: t.Collection[str]) -> list[dict[str, str]]
         gpu_line = _GPU_LINE_RE.match(line.strip())
         mig_line = _MIG_LINE_RE.match(line)
         if gpu_line and not line.startswith((" ", "\t")):
-            gpus.append({"index": gpu_line.group("index"), "name": gpu_line.group("name"),
-                         "uuid": gpu_line.group("uuid") or "", "migs": []})
+            gpus.append(
+                {
+                    "index": gpu_line.group("index"),
+                    "name": gpu_line.group("name"),
+                    "uuid": gpu_line.group("uuid") or "",
+                    "migs": [],
+                }
+            )
         elif mig_line and gpus:
             gpus[-1]["migs"].append(mig_line.groupdict())
     seen: list[dict[str, str]] = []
     for gpu in gpus:
         if gpu["migs"] and gpu["uuid"] not in wanted:
-            seen.extend({"index": f"{gpu['index']}:{mig['index']}", "name": f"MIG {mig['profile']} of {gpu['name']}",
-                         "uuid": mig["uuid"]} for mig in gpu["migs"])
+            seen.extend(
+                {
+                    "index": f"{gpu['index']}:{mig['index']}",
+                    "name": f"MIG {mig['profile']} of {gpu['name']}",
+                    "uuid": mig["uuid"],
+                }
+                for mig in gpu["migs"]
+            )
         else:
             seen.append({key: gpu[key] for key in ("index", "name", "uuid")})
     return seen
@@ -481,15 +497,19 @@ def gpu_problem(expected: t.Sequence[str], exit_code: t.Any, output: str) -> str
     """
     wanted = [str(entry) for entry in expected]
     said = " ".join(line.strip() for line in output.splitlines() if line.strip())
-    said = said if len(said) <= _REPORT_WIDTH else said[:_REPORT_WIDTH - 3] + "..."
+    said = said if len(said) <= _REPORT_WIDTH else said[: _REPORT_WIDTH - 3] + "..."
     if exit_code is None:
-        return (f"the gate could not run nvidia-smi -L in the container to prove it sees its "
-                f"{_plural(len(wanted))} ({', '.join(wanted)}): {said or 'the engine refused'}")
+        return (
+            f"the gate could not run nvidia-smi -L in the container to prove it sees its "
+            f"{_plural(len(wanted))} ({', '.join(wanted)}): {said or 'the engine refused'}"
+        )
     if exit_code in _NOT_STARTED:
-        return (f"nvidia-smi is not in the container, so the gate cannot prove it sees its {_plural(len(wanted))} "
-                f"({', '.join(wanted)}): exit {exit_code}: {said or 'no output'} (the NVIDIA runtime mounts it "
-                "into a GPU container: with CDI from the specification, with the nvidia runtime for "
-                "NVIDIA_DRIVER_CAPABILITIES with utility)")
+        return (
+            f"nvidia-smi is not in the container, so the gate cannot prove it sees its {_plural(len(wanted))} "
+            f"({', '.join(wanted)}): exit {exit_code}: {said or 'no output'} (the NVIDIA runtime mounts it "
+            "into a GPU container: with CDI from the specification, with the nvidia runtime for "
+            "NVIDIA_DRIVER_CAPABILITIES with utility)"
+        )
     seen = seen_devices(output, wanted) if exit_code == 0 else []
     uuids = [gpu["uuid"] for gpu in seen]
     named = [entry for entry in wanted if entry.startswith(("GPU-", "MIG-"))]
@@ -497,9 +517,11 @@ def gpu_problem(expected: t.Sequence[str], exit_code: t.Any, output: str) -> str
     extra = [uuid for uuid in uuids if uuid and uuid not in wanted and named]
     if len(seen) == len(wanted) and not missing and not extra:
         return ""
-    listed = "; ".join(f"{'MIG device' if ':' in gpu['index'] else 'GPU'} {gpu['index']}: {gpu['name']}"
-                       + (f" ({gpu['uuid']})" if gpu["uuid"] else "")
-                       for gpu in seen) or (f"exit {exit_code}: {said}" if said or exit_code else "it listed none")
+    listed = "; ".join(
+        f"{'MIG device' if ':' in gpu['index'] else 'GPU'} {gpu['index']}: {gpu['name']}"
+        + (f" ({gpu['uuid']})" if gpu["uuid"] else "")
+        for gpu in seen
+    ) or (f"exit {exit_code}: {said}" if said or exit_code else "it listed none")
     text = f"container sees {_plural(len(seen))}, expected {len(wanted)}: {', '.join(wanted) or 'none'}"
     if missing and len(seen) == len(wanted):
         text = f"container sees other GPUs than the {len(wanted)} it was given ({', '.join(wanted)})"
@@ -543,12 +565,22 @@ class HealthWaiter:
     went away during the wait.
     """
 
-    def __init__(self, api: t.Any, *, containers: t.Sequence[str] | None = None,
-                 project: str | None = None, services: t.Sequence[str] | None = None,
-                 without_healthcheck: str = "fail", timeout: float = 300, log_lines: int = 50,
-                 poll_interval: float = 0.5, clock: t.Callable[[], float] = time.monotonic,
-                 wall_clock: t.Callable[[], float] = time.time, host: str = "",
-                 gpus: t.Mapping[str, t.Sequence[str]] | None = None) -> None:
+    def __init__(
+        self,
+        api: t.Any,
+        *,
+        containers: t.Sequence[str] | None = None,
+        project: str | None = None,
+        services: t.Sequence[str] | None = None,
+        without_healthcheck: str = "fail",
+        timeout: float = 300,
+        log_lines: int = 50,
+        poll_interval: float = 0.5,
+        clock: t.Callable[[], float] = time.monotonic,
+        wall_clock: t.Callable[[], float] = time.time,
+        host: str = "",
+        gpus: t.Mapping[str, t.Sequence[str]] | None = None,
+    ) -> None:
         self.api = api
         self.containers = list(containers or [])
         self.project = project
@@ -607,11 +639,11 @@ class HealthWaiter:
             summaries = self.api.containers(all=True, filters={"label": [f"{LABEL_PROJECT}={self.project}"]})
             selected, missing = select_project_containers(summaries, self.project, self.services)
             if missing:
-                return (f"Compose project {self.project!r} has no container for service(s) "
-                        f"{', '.join(missing)}")
+                return f"Compose project {self.project!r} has no container for service(s) {', '.join(missing)}"
             if not selected:
                 return f"Compose project {self.project!r} has no containers" + (
-                    f" for services {', '.join(self.services)}" if self.services else "")
+                    f" for services {', '.join(self.services)}" if self.services else ""
+                )
             refs = [summary["Id"] for summary in selected]
         else:
             refs = self.containers
@@ -652,8 +684,7 @@ class HealthWaiter:
             target.restart_count = restarts
         target.wanted = waited_for(inspect, self.without_healthcheck)
         verdict = classify_state(inspect, self.without_healthcheck)
-        if not first and ((target.started_ns and started_ns > target.started_ns)
-                          or restarts > target.restart_count):
+        if not first and ((target.started_ns and started_ns > target.started_ns) or restarts > target.restart_count):
             # Seen by inspecting while the event stream was down.
             verdict = failed("restarted", f"restart count {restarts}")
         if state.get("Running"):
@@ -676,12 +707,12 @@ class HealthWaiter:
         engine registering the subscription (it sends its response headers
         before it subscribes).
         """
-        stream = self.api.events(decode=True, since=f"{since:.9f}",
-                                 filters=event_filters(self.containers, self.project))
+        stream = self.api.events(
+            decode=True, since=f"{since:.9f}", filters=event_filters(self.containers, self.project)
+        )
         self._generation += 1
         self._stream = stream
-        reader = threading.Thread(target=self._read, args=(stream, self._generation),
-                                  name="docker-events", daemon=True)
+        reader = threading.Thread(target=self._read, args=(stream, self._generation), name="docker-events", daemon=True)
         reader.start()
 
     def _read(self, stream: t.Any, generation: int) -> None:

@@ -35,14 +35,16 @@ from dataclasses import dataclass, field
 try:
     from docker.errors import NotFound
 except ImportError:  # the module reports the missing SDK through get_client()
+
     class NotFound(Exception):  # type: ignore[no-redef]
         """Stand-in so that `except NotFound` works without the SDK."""
+
 
 PASSWD_PATH = "/etc/passwd"
 GROUP_PATH = "/etc/group"
 # Same bounds as the engine (moby/sys/user minID/maxID).
 MIN_ID = 0
-MAX_ID = 2 ** 31 - 1
+MAX_ID = 2**31 - 1
 MAX_SYMLINK_HOPS = 16
 CONTAINER_LABEL = "aistack.deploy.image_user_info"
 
@@ -99,8 +101,7 @@ def parse_user_spec(spec: str) -> tuple[str, str]:
     """
     parts = spec.split(":")
     if len(parts) > 2:
-        raise ImageUserError(
-            f"Invalid user spec {spec!r}: expected user, uid, user:group or uid:gid")
+        raise ImageUserError(f"Invalid user spec {spec!r}: expected user, uid, user:group or uid:gid")
     user_part = parts[0]
     group_part = parts[1] if len(parts) == 2 else ""
     return user_part, group_part
@@ -159,8 +160,7 @@ def parse_group(text: str) -> list[GroupEntry]:
     return entries
 
 
-def _find_user(user_part: str, uid: int | None,
-               passwd: list[PasswdEntry]) -> PasswdEntry | None:
+def _find_user(user_part: str, uid: int | None, passwd: list[PasswdEntry]) -> PasswdEntry | None:
     for entry in passwd:
         matches = entry.uid == uid if uid is not None else entry.name == user_part
         if matches:
@@ -168,8 +168,7 @@ def _find_user(user_part: str, uid: int | None,
     return None
 
 
-def _find_group(group_part: str, gid: int | None,
-                groups: list[GroupEntry]) -> GroupEntry | None:
+def _find_group(group_part: str, gid: int | None, groups: list[GroupEntry]) -> GroupEntry | None:
     for entry in groups:
         matches = entry.gid == gid if gid is not None else entry.name == group_part
         if matches:
@@ -177,8 +176,7 @@ def _find_group(group_part: str, gid: int | None,
     return None
 
 
-def resolve_user(spec: str, passwd_text: str | None,
-                 group_text: str | None) -> ResolvedUser:
+def resolve_user(spec: str, passwd_text: str | None, group_text: str | None) -> ResolvedUser:
     """Resolve spec against the image's passwd and group files (None: file absent)."""
     user_part, group_part = parse_user_spec(spec)
     uid = 0 if user_part == "" else numeric_id(user_part, "UID")
@@ -196,14 +194,12 @@ def resolve_user(spec: str, passwd_text: str | None,
         group_entry = _find_group(group_part, gid, groups)
         if group_entry is None and gid is None:
             where = "its /etc/group" if group_text is not None else "it, which has no /etc/group"
-            raise ImageUserError(
-                f"Group {group_part!r} does not exist in the image: not found in {where}")
+            raise ImageUserError(f"Group {group_part!r} does not exist in the image: not found in {where}")
         final_gid = group_entry.gid if group_entry is not None else t.cast(int, gid)
         supplementary: list[int] = []
     else:
         final_gid = entry.gid if entry is not None else 0
-        supplementary = ([g.gid for g in groups if entry.name in g.members]
-                         if entry is not None else [])
+        supplementary = [g.gid for g in groups if entry.name in g.members] if entry is not None else []
 
     named_group = group_entry or _find_group("", final_gid, groups)
     return ResolvedUser(
@@ -217,6 +213,7 @@ def resolve_user(spec: str, passwd_text: str | None,
 
 
 # -- reading the files from an image ------------------------------------------
+
 
 def file_from_tar(data: bytes) -> tuple[str, str | bytes]:
     """Return ("file", content) or ("symlink", target) for the tar's first member."""
@@ -243,7 +240,8 @@ def read_container_file(container: t.Any, path: str) -> str | None:
             return t.cast(bytes, value).decode("utf-8", errors="replace")
         # The engine resolves links inside the container root in the stat header.
         target = (stat or {}).get("linkTarget") or posixpath.normpath(
-            posixpath.join(posixpath.dirname(path), t.cast(str, value)))
+            posixpath.join(posixpath.dirname(path), t.cast(str, value))
+        )
         if target == path:
             break
         path = target

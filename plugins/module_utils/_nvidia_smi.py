@@ -29,8 +29,16 @@ import typing as t
 NVIDIA_VENDOR = 0x10DE
 DISPLAY_CLASS = 0x03  # PCI base class "display controller" (VGA 0x0300, 3D 0x0302)
 
-QUERY_FIELDS = ("index", "name", "uuid", "memory.total", "driver_version", "pci.bus_id", "mig.mode.current",
-                "memory.free")
+QUERY_FIELDS = (
+    "index",
+    "name",
+    "uuid",
+    "memory.total",
+    "driver_version",
+    "pci.bus_id",
+    "mig.mode.current",
+    "memory.free",
+)
 QUERY_ARGS = ("--query-gpu=" + ",".join(QUERY_FIELDS), "--format=csv,noheader,nounits")
 
 # nvidia-smi's exit codes (NVML return codes) for the failures worth telling apart.
@@ -82,11 +90,13 @@ def scan_pci(sysfs_root: str = "/sys") -> list[dict[str, str]]:
         if vendor != NVIDIA_VENDOR or pci_class is None or pci_class >> 16 != DISPLAY_CLASS:
             continue
         device = _read_hex(os.path.join(device_dir, "device"))
-        found.append({
-            "address": address,
-            "device_id": "" if device is None else f"0x{device:04x}",
-            "class": f"0x{pci_class:06x}",
-        })
+        found.append(
+            {
+                "address": address,
+                "device_id": "" if device is None else f"0x{device:04x}",
+                "class": f"0x{pci_class:06x}",
+            }
+        )
     return found
 
 
@@ -113,16 +123,18 @@ def parse_query(text: str) -> list[dict[str, t.Any]]:
             memory_free_mib = int(float(free)) if free else 0
         except ValueError as exc:
             raise NvidiaSmiError(f"line {number}: {exc}: {line!r}") from exc
-        gpus.append({
-            "index": index,
-            "name": values["name"],
-            "uuid": _optional(values["uuid"]),
-            "memory_mib": memory_mib,
-            "memory_free_mib": memory_free_mib,
-            "driver_version": _optional(values["driver_version"]),
-            "pci_bus_id": _optional(values["pci.bus_id"]),
-            "mig_mode": _optional(values["mig.mode.current"]),
-        })
+        gpus.append(
+            {
+                "index": index,
+                "name": values["name"],
+                "uuid": _optional(values["uuid"]),
+                "memory_mib": memory_mib,
+                "memory_free_mib": memory_free_mib,
+                "driver_version": _optional(values["driver_version"]),
+                "pci_bus_id": _optional(values["pci.bus_id"]),
+                "mig_mode": _optional(values["mig.mode.current"]),
+            }
+        )
     return sorted(gpus, key=lambda gpu: gpu["index"])
 
 
@@ -147,8 +159,15 @@ def parse_mig_devices(text: str) -> list[dict[str, t.Any]]:
         if gpu is None:
             raise NvidiaSmiError(f"line {number}: a MIG device before any GPU: {line!r}")
         index = int(mig.group(2))
-        devices.append({"gpu": gpu, "index": index, "profile": mig.group(1), "uuid": mig.group(3),
-                        "cdi_device": f"nvidia.com/gpu={gpu}:{index}"})
+        devices.append(
+            {
+                "gpu": gpu,
+                "index": index,
+                "profile": mig.group(1),
+                "uuid": mig.group(3),
+                "cdi_device": f"nvidia.com/gpu={gpu}:{index}",
+            }
+        )
     return devices
 
 
@@ -180,15 +199,20 @@ DRIVER_STATES = {
     "missing": "no nvidia-smi on the host: the NVIDIA driver is not installed",
     "no_devices": "nvidia-smi found no GPU (No devices were found): the driver sees none",
     "version_mismatch": "the NVIDIA kernel module and its user-space libraries differ (Driver/library version mismatch): "
-                        "reboot, or reload the kernel module, after a driver upgrade",
+    "reboot, or reload the kernel module, after a driver upgrade",
     "no_driver": "nvidia-smi cannot talk to the NVIDIA driver: the kernel module is not loaded",
     "error": "nvidia-smi failed",
 }
 
 
-def summarize(pci: list[dict[str, str]], state: str, gpus: list[dict[str, t.Any]] | None = None,
-              cuda_version: str = "", detail: str = "",
-              mig_devices: list[dict[str, t.Any]] | None = None) -> dict[str, t.Any]:
+def summarize(
+    pci: list[dict[str, str]],
+    state: str,
+    gpus: list[dict[str, t.Any]] | None = None,
+    cuda_version: str = "",
+    detail: str = "",
+    mig_devices: list[dict[str, t.Any]] | None = None,
+) -> dict[str, t.Any]:
     """The ``aistack_gpu`` fact.
 
     ``present``: the host has an NVIDIA GPU: on the PCI bus, listed by nvidia-smi, or behind a

@@ -21,12 +21,14 @@ import typing as t
 from urllib.parse import urlencode
 
 # What an engine accepts when it pulls: an index (multi-platform) or a single manifest.
-ACCEPT = ", ".join([
-    "application/vnd.oci.image.index.v1+json",
-    "application/vnd.docker.distribution.manifest.list.v2+json",
-    "application/vnd.docker.distribution.manifest.v2+json",
-    "application/vnd.oci.image.manifest.v1+json",
-])
+ACCEPT = ", ".join(
+    [
+        "application/vnd.oci.image.index.v1+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+        "application/vnd.docker.distribution.manifest.v2+json",
+        "application/vnd.oci.image.manifest.v1+json",
+    ]
+)
 # The engine's name for Docker Hub and the host its API answers on.
 _HUB_NAMES = {"docker.io", "index.docker.io", "registry-1.docker.io"}
 _HUB_API = "registry-1.docker.io"
@@ -100,8 +102,9 @@ class Response(t.NamedTuple):
 Opener = t.Callable[[str, str, t.Mapping[str, str]], Response]
 
 
-def ask(reference: str, open_url: Opener, username: str = "", password: str = "",
-        insecure: bool = False) -> dict[str, t.Any]:
+def ask(
+    reference: str, open_url: Opener, username: str = "", password: str = "", insecure: bool = False
+) -> dict[str, t.Any]:
     """Whether the registry has `reference`'s tag.
 
     Returns {image, found, status, said, url}: found True (it has it), False (it answered that it has not, or
@@ -121,12 +124,24 @@ def ask(reference: str, open_url: Opener, username: str = "", password: str = ""
         if answer.status == 401:
             answer = _authenticate(answer, url, repository, headers, open_url, username, password)
         return _verdict(reference, url, answer, bool(username))
-    return {"image": reference, "found": None, "status": 0, "said": said,
-            "url": f"{schemes[-1]}://{api_host(host)}/v2/{repository}/manifests/{tag}"}
+    return {
+        "image": reference,
+        "found": None,
+        "status": 0,
+        "said": said,
+        "url": f"{schemes[-1]}://{api_host(host)}/v2/{repository}/manifests/{tag}",
+    }
 
 
-def _authenticate(answer: Response, url: str, repository: str, headers: t.Mapping[str, str], open_url: Opener,
-                  username: str, password: str) -> Response:
+def _authenticate(
+    answer: Response,
+    url: str,
+    repository: str,
+    headers: t.Mapping[str, str],
+    open_url: Opener,
+    username: str,
+    password: str,
+) -> Response:
     challenge = {key.lower(): value for key, value in answer.headers.items()}.get("www-authenticate", "")
     scheme, params = parse_challenge(challenge)
     credentials = {"Authorization": basic(username, password)} if username else {}

@@ -58,10 +58,14 @@ def release_differences(recorded: t.Mapping[str, t.Any], new: t.Mapping[str, t.A
         return []
     new_images = recorded_images(new)
     unknown = {ref for ref, image_id in new_images.items() if not image_id}
-    differences = _image_differences(
-        {r: i for r, i in recorded_images(recorded).items() if r not in unknown},
-        {r: i for r, i in new_images.items() if r not in unknown},
-    ) if isinstance(recorded.get("images"), t.Mapping) else []
+    differences = (
+        _image_differences(
+            {r: i for r, i in recorded_images(recorded).items() if r not in unknown},
+            {r: i for r, i in new_images.items() if r not in unknown},
+        )
+        if isinstance(recorded.get("images"), t.Mapping)
+        else []
+    )
     for key, what in (("compose_sha256", "the compose file"), ("env_sha256", "the environment (.env)")):
         if recorded.get(key) and new.get(key) and recorded[key] != new[key]:
             differences.append(f"{what} differs")
@@ -72,9 +76,14 @@ def release_differences(recorded: t.Mapping[str, t.Any], new: t.Mapping[str, t.A
 
 def served(state: t.Mapping[str, t.Any], release: str) -> bool:
     """Whether a release ever passed its health gate on this host (state.json's history)."""
-    return any(entry.get("release") == release and entry.get("result") == "healthy"
-               for entry in state.get("history") or [] if isinstance(entry, dict)) \
+    return (
+        any(
+            entry.get("release") == release and entry.get("result") == "healthy"
+            for entry in state.get("history") or []
+            if isinstance(entry, dict)
+        )
         or state.get("last_healthy") == release
+    )
 
 
 def rollback_target(state: t.Mapping[str, t.Any], leaving: str, available: t.Iterable[str]) -> str:
@@ -86,16 +95,20 @@ def rollback_target(state: t.Mapping[str, t.Any], leaving: str, available: t.Ite
     """
     present = set(available)
     candidates = [state.get("last_healthy") or ""]
-    candidates += [entry.get("release", "") for entry in reversed(state.get("history") or [])
-                   if isinstance(entry, dict) and entry.get("result") == "healthy"]
+    candidates += [
+        entry.get("release", "")
+        for entry in reversed(state.get("history") or [])
+        if isinstance(entry, dict) and entry.get("result") == "healthy"
+    ]
     for name in candidates:
         if name and name != leaving and name in present:
             return str(name)
     return ""
 
 
-def releases_to_keep(releases: t.Sequence[t.Mapping[str, t.Any]], keep: int,
-                     protect: t.Iterable[str]) -> tuple[list[str], list[str]]:
+def releases_to_keep(
+    releases: t.Sequence[t.Mapping[str, t.Any]], keep: int, protect: t.Iterable[str]
+) -> tuple[list[str], list[str]]:
     """Split release names into (kept, removed).
 
     ``releases`` are {name, time} (time: when it was deployed, larger is
@@ -109,8 +122,9 @@ def releases_to_keep(releases: t.Sequence[t.Mapping[str, t.Any]], keep: int,
     return kept, removed
 
 
-def images_to_remove(records: t.Mapping[str, t.Mapping[str, t.Any]], kept: t.Iterable[str],
-                     removed: t.Iterable[str]) -> list[tuple[str, str]]:
+def images_to_remove(
+    records: t.Mapping[str, t.Mapping[str, t.Any]], kept: t.Iterable[str], removed: t.Iterable[str]
+) -> list[tuple[str, str]]:
     """(reference, image ID) recorded by removed releases and needed by no kept release.
 
     An image is needed when a kept release records the same reference or the
@@ -198,14 +212,22 @@ def archive_name(ref: str, image_id: str) -> str:
     return f"{safe}-{image_id.split(':')[-1][:12]}.tar"
 
 
-def missing_images(recorded: t.Mapping[str, str], found: t.Iterable[t.Mapping[str, t.Any]],
-                   digests: t.Mapping[str, str] | None = None) -> list[dict[str, str]]:
+def missing_images(
+    recorded: t.Mapping[str, str], found: t.Iterable[t.Mapping[str, t.Any]], digests: t.Mapping[str, str] | None = None
+) -> list[dict[str, str]]:
     """Recorded images the host does not have as recorded: {image, id, archive, digest} each.
 
     archive: the file app_image saved the image to on the controller; digest: the registry reference the
     release recorded for it (``digests`` of its release.json), '' when it came from no registry.
     """
     now = image_ids(found, recorded)
-    return [{"image": ref, "id": recorded[ref], "archive": archive_name(ref, recorded[ref]),
-             "digest": str((digests or {}).get(ref) or "")}
-            for ref in sorted(recorded) if recorded[ref] and now[ref] != recorded[ref]]
+    return [
+        {
+            "image": ref,
+            "id": recorded[ref],
+            "archive": archive_name(ref, recorded[ref]),
+            "digest": str((digests or {}).get(ref) or ""),
+        }
+        for ref in sorted(recorded)
+        if recorded[ref] and now[ref] != recorded[ref]
+    ]

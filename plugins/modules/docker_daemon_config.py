@@ -269,15 +269,14 @@ def run_dockerd_validate(module: AnsibleModule, dockerd: str, content: str) -> N
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(to_bytes(content))
-        rc, out, err = module.run_command(
-            [dockerd, "--validate", "--config-file", tmp], handle_exceptions=False)
+        rc, out, err = module.run_command([dockerd, "--validate", "--config-file", tmp], handle_exceptions=False)
     finally:
         os.unlink(tmp)
     if rc != 0:
         message = dockerd_error(err + out).replace(tmp, "<merged daemon.json>")
         raise DaemonConfigError(
-            f"dockerd --validate refuses the resulting configuration: {message}",
-            validated_with="dockerd")
+            f"dockerd --validate refuses the resulting configuration: {message}", validated_with="dockerd"
+        )
 
 
 def validate(module: AnsibleModule, config: Config, content: str) -> str:
@@ -286,7 +285,9 @@ def validate(module: AnsibleModule, config: Config, content: str) -> str:
     if errors:
         raise DaemonConfigError(
             "the resulting daemon configuration is invalid, nothing was written: " + "; ".join(errors),
-            validation_errors=errors, validated_with="builtin")
+            validation_errors=errors,
+            validated_with="builtin",
+        )
     dockerd = find_validating_dockerd(module)
     if dockerd is None:
         return "builtin"
@@ -369,8 +370,9 @@ def main() -> None:
     except DaemonConfigError as exc:
         module.fail_json(msg=str(exc), **exc.details)
     except Exception as exc:  # pylint: disable=broad-exception-caught
-        module.fail_json(msg=f"Could not update {module.params['path']}: {to_native(exc)}",
-                         exception=traceback.format_exc())
+        module.fail_json(
+            msg=f"Could not update {module.params['path']}: {to_native(exc)}", exception=traceback.format_exc()
+        )
     module.exit_json(**result)
 
 

@@ -139,10 +139,12 @@ from ansible_collections.aistack.deploy.plugins.module_utils._image_user import 
 
 def main() -> None:
     argument_spec = dict(DOCKER_COMMON_ARGS)
-    argument_spec.update({
-        "image": {"type": "str", "required": True},
-        "user": {"type": "str"},
-    })
+    argument_spec.update(
+        {
+            "image": {"type": "str", "required": True},
+            "user": {"type": "str"},
+        }
+    )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     client = get_client(module)
     name = module.params["image"]
@@ -163,8 +165,9 @@ def main() -> None:
     except ImageUserError as exc:
         module.fail_json(msg=f"Cannot resolve user {spec!r} of image {name}: {exc}", **result)
     except DockerException as exc:
-        module.fail_json(msg=f"Cannot read the user database of image {name}: {exc}",
-                         exception=traceback.format_exc(), **result)
+        module.fail_json(
+            msg=f"Cannot read the user database of image {name}: {exc}", exception=traceback.format_exc(), **result
+        )
     result.update(resolved.as_dict())
     module.exit_json(**result)
 

@@ -117,8 +117,9 @@ from ansible_collections.aistack.deploy.plugins.module_utils._registry import Re
 class _KeepMethod(urllib.request.HTTPRedirectHandler):
     """Follow redirects (registries send blobs elsewhere) but keep the method: a HEAD stays a HEAD."""
 
-    def redirect_request(self, req: urllib.request.Request, fp: t.IO[bytes], code: int, msg: str, headers: HTTPMessage,
-                         newurl: str) -> urllib.request.Request | None:
+    def redirect_request(
+        self, req: urllib.request.Request, fp: t.IO[bytes], code: int, msg: str, headers: HTTPMessage, newurl: str
+    ) -> urllib.request.Request | None:
         new = super().redirect_request(req, fp, code, msg, headers, newurl)
         if new is not None:
             new.method = req.get_method()
@@ -174,8 +175,15 @@ def main() -> None:
                 context.load_verify_locations(cafile=docker_ca)
             except ssl.SSLError:
                 pass  # not one the engine could use either
-        results.append(ask(reference, _opener(context, params["timeout"]), params["username"], params["password"],
-                           params["insecure"]))
+        results.append(
+            ask(
+                reference,
+                _opener(context, params["timeout"]),
+                params["username"],
+                params["password"],
+                params["insecure"],
+            )
+        )
     module.exit_json(changed=False, images=results)
 
 

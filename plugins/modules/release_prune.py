@@ -156,8 +156,12 @@ def current_names(root: str, names: list[str]) -> list[str]:
     state = read_json(os.path.join(root, "state.json"))
     link = os.path.join(root, "current")
     now = os.path.basename(os.readlink(link).rstrip("/")) if os.path.islink(link) else ""
-    return [now, str(state.get("current") or ""), str(state.get("last_healthy") or ""),
-            rollback_target(state, now, names)]
+    return [
+        now,
+        str(state.get("current") or ""),
+        str(state.get("last_healthy") or ""),
+        rollback_target(state, now, names),
+    ]
 
 
 def deployed_time(record: dict[str, t.Any], path: str) -> float:
@@ -176,7 +180,9 @@ def _users(client: t.Any) -> dict[str, list[str]]:
     return users
 
 
-def remove_images(client: t.Any, candidates: list[tuple[str, str]], check_mode: bool) -> tuple[list[str], list[dict[str, str]]]:
+def remove_images(
+    client: t.Any, candidates: list[tuple[str, str]], check_mode: bool
+) -> tuple[list[str], list[dict[str, str]]]:
     removed: list[str] = []
     skipped: list[dict[str, str]] = []
     users = _users(client)
@@ -201,12 +207,14 @@ def remove_images(client: t.Any, candidates: list[tuple[str, str]], check_mode: 
 
 def main() -> None:
     argument_spec = dict(DOCKER_COMMON_ARGS)
-    argument_spec.update({
-        "root": {"type": "path", "required": True},
-        "keep": {"type": "int", "default": 5},
-        "protect": {"type": "list", "elements": "str", "default": []},
-        "images": {"type": "bool", "default": True},
-    })
+    argument_spec.update(
+        {
+            "root": {"type": "path", "required": True},
+            "keep": {"type": "int", "default": 5},
+            "protect": {"type": "list", "elements": "str", "default": []},
+            "images": {"type": "bool", "default": True},
+        }
+    )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     root, keep = module.params["root"], module.params["keep"]
     if keep < 1:
@@ -214,17 +222,25 @@ def main() -> None:
     releases = read_releases(root)
     kept, removed = releases_to_keep(
         [{"name": name, "time": info["time"]} for name, info in releases.items()],
-        keep, list(module.params["protect"]) + current_names(root, list(releases)))
-    result: dict[str, t.Any] = {"changed": bool(removed), "kept_releases": kept, "removed_releases": removed,
-                                "removed_images": [], "skipped_images": []}
+        keep,
+        list(module.params["protect"]) + current_names(root, list(releases)),
+    )
+    result: dict[str, t.Any] = {
+        "changed": bool(removed),
+        "kept_releases": kept,
+        "removed_releases": removed,
+        "removed_images": [],
+        "skipped_images": [],
+    }
     candidates = images_to_remove({n: i["record"] for n, i in releases.items()}, kept, removed)
     if module.params["images"] and candidates:
         try:
             client = get_client(module)
             result["removed_images"], result["skipped_images"] = remove_images(client, candidates, module.check_mode)
         except DockerException as exc:
-            module.fail_json(msg=f"Cannot remove the images of old releases: {exc}", exception=traceback.format_exc(),
-                             **result)
+            module.fail_json(
+                msg=f"Cannot remove the images of old releases: {exc}", exception=traceback.format_exc(), **result
+            )
     if not module.check_mode:
         for name in removed:
             shutil.rmtree(os.path.join(root, "releases", name))

@@ -359,10 +359,14 @@ def main() -> None:
         module.fail_json(msg="containers is empty: name at least one container to wait for")
     if params["project"] is not None and not params["project"]:
         module.fail_json(msg="project is empty: name the compose project to wait for")
-    if not all(isinstance(gpus, list) and all(isinstance(gpu, (str, int)) for gpu in gpus)
-               for gpus in (params["gpus"] or {}).values()):
-        module.fail_json(msg="gpus: each service or container must map to a list of the GPUs it was given "
-                             "(their UUIDs, or labels where the UUIDs are not known)")
+    if not all(
+        isinstance(gpus, list) and all(isinstance(gpu, (str, int)) for gpu in gpus)
+        for gpus in (params["gpus"] or {}).values()
+    ):
+        module.fail_json(
+            msg="gpus: each service or container must map to a list of the GPUs it was given "
+            "(their UUIDs, or labels where the UUIDs are not known)"
+        )
     if params["wait_timeout"] < 0 or params["log_lines"] < 0:
         module.fail_json(msg="wait_timeout and log_lines must not be negative")
 

@@ -64,7 +64,9 @@ def present_locks(present_files: t.Any) -> list[str]:
     return [lock for lock in LOCK_FILES.values() if lock in present]
 
 
-def dependency_plan(variables: Mapping[str, t.Any], present_files: t.Any = None, pyproject: t.Any = "") -> dict[str, t.Any]:
+def dependency_plan(
+    variables: Mapping[str, t.Any], present_files: t.Any = None, pyproject: t.Any = ""
+) -> dict[str, t.Any]:
     """How a build installs the app's dependencies, from the variables and the build context.
 
     ``present_files``: which of the requirement files, pyproject.toml and the LOCK_FILES are files in the
@@ -193,8 +195,14 @@ def dockerfile_plan(variables: Mapping[str, t.Any], text: t.Any = "") -> dict[st
     user_args = dict(v.get("app_image_build_args") or {})
     targets = list(v.get("app_image_targets") or ["api"])
     if not path:
-        return {"path": "", "declared": [], "plumbing": {}, "build_args": user_args, "stages": [],
-                "targets": {target: target for target in targets}}
+        return {
+            "path": "",
+            "declared": [],
+            "plumbing": {},
+            "build_args": user_args,
+            "stages": [],
+            "targets": {target: target for target in targets},
+        }
     declared = dockerfile_args(str(text or ""))
     stages = dockerfile_stages(str(text or ""))
     plumbing = {}
@@ -204,8 +212,14 @@ def dockerfile_plan(variables: Mapping[str, t.Any], text: t.Any = "") -> dict[st
             value = ""  # no certificates written to the context
         if name in declared and value:
             plumbing[name] = value
-    return {"path": path, "declared": declared, "plumbing": plumbing, "build_args": {**plumbing, **user_args},
-            "stages": stages, "targets": {target: target if target.lower() in stages else "" for target in targets}}
+    return {
+        "path": path,
+        "declared": declared,
+        "plumbing": plumbing,
+        "build_args": {**plumbing, **user_args},
+        "stages": stages,
+        "targets": {target: target if target.lower() in stages else "" for target in targets},
+    }
 
 
 def built_image_problems(variables: Mapping[str, t.Any], results: t.Any) -> list[str]:
@@ -224,13 +238,17 @@ def built_image_problems(variables: Mapping[str, t.Any], results: t.Any) -> list
         name = f"{v.get('app_image_name')}-{info.get('item')}:{v.get('app_image_release')}"
         uid = result.get("uid")
         if "non_root" in checks and uid is not None and str(uid) == "0":
-            problems.append(f"{name} (built from {where}) runs as root (UID 0): give the Dockerfile a USER with a"
-                            " non-zero UID, or take non_root out of app_image_dockerfile_checks")
+            problems.append(
+                f"{name} (built from {where}) runs as root (UID 0): give the Dockerfile a USER with a"
+                " non-zero UID, or take non_root out of app_image_dockerfile_checks"
+            )
         test = ((images[0].get("Config") or {}).get("Healthcheck") or {}).get("Test") if images else None
         if "healthcheck" in checks and images and (not test or test[0] == "NONE"):
-            problems.append(f"{name} (built from {where}) has no HEALTHCHECK, so app_stack's health gate has"
-                            " nothing to wait on: give the Dockerfile one, or give every app_stack service of this"
-                            " image its own healthcheck and take healthcheck out of app_image_dockerfile_checks")
+            problems.append(
+                f"{name} (built from {where}) has no HEALTHCHECK, so app_stack's health gate has"
+                " nothing to wait on: give the Dockerfile one, or give every app_stack service of this"
+                " image its own healthcheck and take healthcheck out of app_image_dockerfile_checks"
+            )
     return problems
 
 
@@ -241,15 +259,20 @@ def _dockerfile(v: Mapping[str, t.Any], present: t.Any, problems: Problems) -> N
         if check not in DOCKERFILE_CHECKS:
             problems.add("app_image_dockerfile_checks", f"{show(check)}: must be one of {', '.join(DOCKERFILE_CHECKS)}")
     if not isinstance(setting, str) or not setting:
-        problems.add("app_image_dockerfile", f"{show(setting)}: must be generated, project or the path of a"
-                     " Dockerfile inside app_image_context_src")
+        problems.add(
+            "app_image_dockerfile",
+            f"{show(setting)}: must be generated, project or the path of a Dockerfile inside app_image_context_src",
+        )
         return
     if setting == "generated" or v["app_image_source"] not in BUILDS:
         return
     path, context = dockerfile_path(v), show(v["app_image_context_src"])
     if path.startswith("/") or ".." in path.split("/"):
-        problems.add("app_image_dockerfile", f"{show(setting)}: must be generated, project or a path inside"
-                     " app_image_context_src, without a leading '/' or '..'")
+        problems.add(
+            "app_image_dockerfile",
+            f"{show(setting)}: must be generated, project or a path inside"
+            " app_image_context_src, without a leading '/' or '..'",
+        )
     elif present is not None and path not in present:
         what = "no Dockerfile at the root of" if setting == "project" else "no such file in"
         problems.add("app_image_dockerfile", f"{show(setting)}: {what} app_image_context_src ({context})")
@@ -257,39 +280,54 @@ def _dockerfile(v: Mapping[str, t.Any], present: t.Any, problems: Problems) -> N
 
 def _names(v: Mapping[str, t.Any], problems: Problems) -> None:
     if not IMAGE_NAME_RE.match(v["app_image_name"]):
-        problems.add("app_image_name", f"{show(v['app_image_name'])}: must be a lower-case image repository"
-                     " (letters, digits, '.', '_', '-', '/'), for example acme/api")
+        problems.add(
+            "app_image_name",
+            f"{show(v['app_image_name'])}: must be a lower-case image repository"
+            " (letters, digits, '.', '_', '-', '/'), for example acme/api",
+        )
     release = str(v["app_image_release"])
     if not TAG_RE.match(release):
-        problems.add("app_image_release", f"{show(release)}: must be a Docker tag (letters, digits, '.', '_', '-';"
-                     " up to 128, not starting with '.' or '-')")
+        problems.add(
+            "app_image_release",
+            f"{show(release)}: must be a Docker tag (letters, digits, '.', '_', '-';"
+            " up to 128, not starting with '.' or '-')",
+        )
 
 
 def _source(v: Mapping[str, t.Any], context_exists: t.Any, problems: Problems) -> None:
     source, src = v["app_image_source"], v["app_image_context_src"]
     if source in BUILDS and not src:
-        problems.add("app_image_context_src", f"must name the application source on the controller when"
-                     f" app_image_source is {source}")
+        problems.add(
+            "app_image_context_src",
+            f"must name the application source on the controller when app_image_source is {source}",
+        )
     elif source in BUILDS and context_exists is False:
         problems.add("app_image_context_src", f"{show(src)}: no such directory on the controller")
     if source == "pull" and not v["app_image_registry"]:
         problems.add("app_image_registry", "must name a registry when app_image_source is pull")
     if v["app_image_push"] and source not in BUILDS:
-        problems.add("app_image_push", f"pushes what a build made: it needs app_image_source build_host or"
-                     f" build_controller (got {source})")
+        problems.add(
+            "app_image_push",
+            f"pushes what a build made: it needs app_image_source build_host or build_controller (got {source})",
+        )
     if v["app_image_push"] and not v["app_image_registry"]:
         problems.add("app_image_push", "needs app_image_registry naming a registry")
     if int(v["app_image_keep_releases"]) < 2:
-        problems.add("app_image_keep_releases", f"{v['app_image_keep_releases']}: must be 2 or more"
-                     " (the current and the previous release)")
+        problems.add(
+            "app_image_keep_releases",
+            f"{v['app_image_keep_releases']}: must be 2 or more (the current and the previous release)",
+        )
 
 
 def dependency_files(variables: Mapping[str, t.Any]) -> dict[str, str]:
     """The requirement files a build reads, variable name to its path inside the context (those given only)."""
     targets = variables.get("app_image_targets") or ["api"]
-    wanted = {"app_image_requirements_file": True, "app_image_gpu_requirements_file": True,
-              "app_image_development_requirements_file": "development" in targets,
-              "app_image_flower_requirements_file": "flower" in targets}
+    wanted = {
+        "app_image_requirements_file": True,
+        "app_image_gpu_requirements_file": True,
+        "app_image_development_requirements_file": "development" in targets,
+        "app_image_flower_requirements_file": "flower" in targets,
+    }
     return {name: variables[name] for name, used in wanted.items() if used and variables.get(name)}
 
 
@@ -303,25 +341,42 @@ def _project(v: Mapping[str, t.Any], present: t.Any, plan: Mapping[str, t.Any], 
     if install not in ("auto", True, False) or isinstance(install, int) and not isinstance(install, bool):
         problems.add("app_image_install_project", f"{show(install)}: must be auto, true or false")
         return
-    needed = (["pyproject.toml", LOCK_FILES[plan["mode"]]] if plan["mode"] in LOCK_FILES
-              else ["pyproject.toml"] if plan["mode"] == "pip" else [])
+    needed = (
+        ["pyproject.toml", LOCK_FILES[plan["mode"]]]
+        if plan["mode"] in LOCK_FILES
+        else ["pyproject.toml"]
+        if plan["mode"] == "pip"
+        else []
+    )
     if plan["install_project"] and "pyproject.toml" not in needed:
         needed.append("pyproject.toml")
     missing = [name for name in needed if present is not None and name not in present]
     if missing:
-        variable = ("app_image_dependencies" if plan["mode"] in LOCK_FILES or plan["mode"] == "pip"
-                    else "app_image_install_project")
-        problems.add(variable, f"{show(v.get(variable))} needs {' and '.join(needed)} in app_image_context_src"
-                     f" ({context}); missing: {', '.join(missing)}")
+        variable = (
+            "app_image_dependencies"
+            if plan["mode"] in LOCK_FILES or plan["mode"] == "pip"
+            else "app_image_install_project"
+        )
+        problems.add(
+            variable,
+            f"{show(v.get(variable))} needs {' and '.join(needed)} in app_image_context_src"
+            f" ({context}); missing: {', '.join(missing)}",
+        )
     locks = present_locks(present)
     if setting == "auto" and plan["mode"] in LOCK_FILES and len(locks) > 1:
         tools = [mode for mode, lock in LOCK_FILES.items() if lock in locks]
-        problems.add("app_image_dependencies", f"{show(setting)} finds {len(locks)} lock files in"
-                     f" app_image_context_src ({context}): {', '.join(locks)}; set app_image_dependencies to the"
-                     f" tool whose lock the image installs ({' or '.join(tools)}), or remove the stale lock")
+        problems.add(
+            "app_image_dependencies",
+            f"{show(setting)} finds {len(locks)} lock files in"
+            f" app_image_context_src ({context}): {', '.join(locks)}; set app_image_dependencies to the"
+            f" tool whose lock the image installs ({' or '.join(tools)}), or remove the stale lock",
+        )
     if plan["mode"] == "pip" and install is False:
-        problems.add("app_image_install_project", "false: app_image_dependencies pip installs the project itself"
-                     " (pip install .); use uv (a uv.lock) or requirements to leave it out")
+        problems.add(
+            "app_image_install_project",
+            "false: app_image_dependencies pip installs the project itself"
+            " (pip install .); use uv (a uv.lock) or requirements to leave it out",
+        )
 
 
 def _dependencies(v: Mapping[str, t.Any], present: t.Any, problems: Problems) -> None:
@@ -336,38 +391,50 @@ def _dependencies(v: Mapping[str, t.Any], present: t.Any, problems: Problems) ->
     if plan["mode"] != "requirements":
         files.pop("app_image_requirements_file", None)
     elif not v["app_image_requirements_file"]:
-        problems.add("app_image_requirements_file", "must name the requirements of every target, a file inside"
-                     " app_image_context_src (for example requirements.txt), unless the project's pyproject.toml"
-                     " declares them (app_image_dependencies)")
+        problems.add(
+            "app_image_requirements_file",
+            "must name the requirements of every target, a file inside"
+            " app_image_context_src (for example requirements.txt), unless the project's pyproject.toml"
+            " declares them (app_image_dependencies)",
+        )
     for name, path in files.items():
         if path.startswith("/") or ".." in path.split("/"):
-            problems.add(name, f"{show(path)}: must be a path inside app_image_context_src, without a leading '/'"
-                         " or '..'")
+            problems.add(
+                name, f"{show(path)}: must be a path inside app_image_context_src, without a leading '/' or '..'"
+            )
         elif present is not None and path not in present:
-            hint = (", and there is no pyproject.toml to take the dependencies from either"
-                    if name == "app_image_requirements_file" and v.get("app_image_dependencies", "auto") == "auto"
-                    else "")
-            problems.add(name, f"{show(path)}: no such file in app_image_context_src ({show(v['app_image_context_src'])})"
-                         + hint)
+            hint = (
+                ", and there is no pyproject.toml to take the dependencies from either"
+                if name == "app_image_requirements_file" and v.get("app_image_dependencies", "auto") == "auto"
+                else ""
+            )
+            problems.add(
+                name, f"{show(path)}: no such file in app_image_context_src ({show(v['app_image_context_src'])})" + hint
+            )
 
 
 def _health(v: Mapping[str, t.Any], problems: Problems) -> None:
     probed = {"api", "development"} & set(v.get("app_image_targets") or ["api"])
     path = v["app_image_health_path"]
     if v["app_image_healthcheck"] and probed and not str(path).startswith("/"):
-        problems.add("app_image_health_path", f"{show(path)}: must be a URL path starting with '/' (for example"
-                     " /health), which the probes of the api and development targets request")
+        problems.add(
+            "app_image_health_path",
+            f"{show(path)}: must be a URL path starting with '/' (for example"
+            " /health), which the probes of the api and development targets request",
+        )
 
 
 def _registry(v: Mapping[str, t.Any], problems: Problems) -> None:
     registry = v["app_image_registry"]
     if registry and not REGISTRY_RE.match(registry):
-        problems.add("app_image_registry", f"{show(registry)}: must be host[:port][/path] without a scheme or a"
-                     " trailing slash (e.g. registry.example.com:5000/team)")
+        problems.add(
+            "app_image_registry",
+            f"{show(registry)}: must be host[:port][/path] without a scheme or a"
+            " trailing slash (e.g. registry.example.com:5000/team)",
+        )
     user, password = v["app_image_registry_username"], v["app_image_registry_password"]
     if bool(user) != bool(password):
-        problems.add("app_image_registry_username", "and app_image_registry_password go together: give both"
-                     " or neither")
+        problems.add("app_image_registry_username", "and app_image_registry_password go together: give both or neither")
     if user and not registry:
         problems.add("app_image_registry_username", "needs app_image_registry")
     ca = v["app_image_registry_ca_certificate"]
@@ -376,12 +443,14 @@ def _registry(v: Mapping[str, t.Any], problems: Problems) -> None:
     if ca and "-----BEGIN CERTIFICATE-----" not in ca:
         problems.add("app_image_registry_ca_certificate", "must be a PEM certificate (-----BEGIN CERTIFICATE-----)")
     if ca and not v["app_image_registry_certs_dir"].startswith("/"):
-        problems.add("app_image_registry_certs_dir", f"{show(v['app_image_registry_certs_dir'])}: must be an"
-                     " absolute path")
+        problems.add(
+            "app_image_registry_certs_dir", f"{show(v['app_image_registry_certs_dir'])}: must be an absolute path"
+        )
 
 
-def app_image_problems(variables: Mapping[str, t.Any], context_exists: t.Any = None,
-                       present_files: t.Any = None) -> list[str]:
+def app_image_problems(
+    variables: Mapping[str, t.Any], context_exists: t.Any = None, present_files: t.Any = None
+) -> list[str]:
     """Problems of the app_image role's variables (types already checked).
 
     ``context_exists``: whether ``app_image_context_src`` is a directory on the

@@ -34,15 +34,19 @@ def app_stack_compose(model: dict[str, t.Any], defaults: dict[str, t.Any], env_f
     for sname, svc in model["services"].items():
         services[sname] = _service(sname, svc, model, defaults, env_file)
     compose: dict[str, t.Any] = {"name": model["name"], "services": services}
-    named = {vname: {"name": v["docker_name"], "external": True}
-             for vname, v in model["volumes"].items() if v["type"] == "named"}
+    named = {
+        vname: {"name": v["docker_name"], "external": True}
+        for vname, v in model["volumes"].items()
+        if v["type"] == "named"
+    }
     if named:
         compose["volumes"] = named
     return compose
 
 
-def _service(sname: str, svc: dict[str, t.Any], model: dict[str, t.Any], defaults: dict[str, t.Any],
-             env_file: str) -> dict[str, t.Any]:
+def _service(
+    sname: str, svc: dict[str, t.Any], model: dict[str, t.Any], defaults: dict[str, t.Any], env_file: str
+) -> dict[str, t.Any]:
     """One service of the compose document."""
     out: dict[str, t.Any] = {"image": svc["image"]}
     for key in ("command", "entrypoint", "user", "working_dir", "shm_size", "stop_signal"):
@@ -59,14 +63,19 @@ def _service(sname: str, svc: dict[str, t.Any], model: dict[str, t.Any], default
         out["init"] = True
     if svc["env_file"]:
         # PostgreSQL reads only its password (postgres.env beside .env): a changed app secret leaves it running.
-        out["env_file"] = [posixpath.join(posixpath.dirname(env_file), POSTGRES_ENV_FILE)
-                           if sname == model.get("postgres_service") else env_file]
+        out["env_file"] = [
+            posixpath.join(posixpath.dirname(env_file), POSTGRES_ENV_FILE)
+            if sname == model.get("postgres_service")
+            else env_file
+        ]
     if svc["environment"]:
         out["environment"] = dict(sorted(svc["environment"].items()))
     _network_and_storage(svc, out)
     _security_and_resources(svc, out, defaults)
-    out["logging"] = {"driver": defaults.get("log_driver", "json-file"),
-                      "options": {k: str(v) for k, v in (defaults.get("log_options") or {}).items()}}
+    out["logging"] = {
+        "driver": defaults.get("log_driver", "json-file"),
+        "options": {k: str(v) for k, v in (defaults.get("log_options") or {}).items()},
+    }
     if not out["logging"]["options"]:
         del out["logging"]["options"]
     labels = dict(svc["labels"])
@@ -98,10 +107,13 @@ def _network_and_storage(svc: dict[str, t.Any], out: dict[str, t.Any]) -> None:
         out["expose"] = svc["expose"]
     if svc["mounts"]:
         out["volumes"] = [
-            dict({"type": m["type"], "source": m["source"], "target": m["target"]},
-                 **({"read_only": True} if m["read_only"] else {}),
-                 **({"bind": {"create_host_path": False}} if m["type"] == "bind" else {}))
-            for m in svc["mounts"]]
+            dict(
+                {"type": m["type"], "source": m["source"], "target": m["target"]},
+                **({"read_only": True} if m["read_only"] else {}),
+                **({"bind": {"create_host_path": False}} if m["type"] == "bind" else {}),
+            )
+            for m in svc["mounts"]
+        ]
     if svc["tmpfs"]:
         out["tmpfs"] = list(svc["tmpfs"])
     if svc["devices"]:

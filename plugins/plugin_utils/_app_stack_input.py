@@ -30,8 +30,13 @@ MINIMUMS = (
 
 # The port variables the presets publish or proxy: a port number whether or not the host publishes it today
 # (behind nginx the api's port is the upstream's, never a host port, and the next inventory may publish it).
-PORTS = ("app_stack_api_port", "app_stack_frontend_port", "app_stack_flower_port", "app_stack_http_port",
-         "app_stack_https_port")
+PORTS = (
+    "app_stack_api_port",
+    "app_stack_frontend_port",
+    "app_stack_flower_port",
+    "app_stack_http_port",
+    "app_stack_https_port",
+)
 
 
 def _absolute(path: t.Any) -> bool:
@@ -44,8 +49,11 @@ def app_stack_settings_problems(variables: Mapping[str, t.Any]) -> list[str]:
     problems = Problems()
     release = str(v["app_stack_release"])
     if not RELEASE_RE.match(release):
-        problems.add("app_stack_release", f"{show(release)}: a release name of letters, digits, '.', '_' or '-'"
-                     " (up to 128, not starting with '.' or '-'); aistack_release sets it")
+        problems.add(
+            "app_stack_release",
+            f"{show(release)}: a release name of letters, digits, '.', '_' or '-'"
+            " (up to 128, not starting with '.' or '-'); aistack_release sets it",
+        )
     if not _absolute(v["app_stack_root"]):
         problems.add("app_stack_root", f"{show(v['app_stack_root'])}: must be an absolute path, not /")
     for name, minimum, why in MINIMUMS:
@@ -56,8 +64,13 @@ def app_stack_settings_problems(variables: Mapping[str, t.Any]) -> list[str]:
             problems.add(name, f"must be a port number 1-65535, got {show(v[name])}")
     backup_dir, root = v["app_stack_backup_dir"], str(v["app_stack_root"]).rstrip("/")
     # A relative app_stack_data_root (which the default derives from) is the model's to name.
-    if _absolute(v["app_stack_root"]) and str(v["app_stack_data_root"]).startswith("/") and (
-            not _absolute(backup_dir) or backup_dir == root or backup_dir.startswith(root + "/")):
-        problems.add("app_stack_backup_dir", f"{show(backup_dir)}: must be an absolute path outside app_stack_root"
-                     f" ({root}), where releases come and go")
+    if (
+        _absolute(v["app_stack_root"])
+        and str(v["app_stack_data_root"]).startswith("/")
+        and (not _absolute(backup_dir) or backup_dir == root or backup_dir.startswith(root + "/"))
+    ):
+        problems.add(
+            "app_stack_backup_dir",
+            f"{show(backup_dir)}: must be an absolute path outside app_stack_root ({root}), where releases come and go",
+        )
     return list(problems)

@@ -52,16 +52,48 @@ OWNER_RE = re.compile(r"^[0-9]+:[0-9]+$")
 PROXY_CONFIG_PATH = "/etc/aistack-proxy"
 # app_stack_env_from: the pieces of the PostgreSQL and Redis connections an app can read under its own names.
 # The password and the URL that holds it are secrets: they go to .env only; the others are plain environment.
-ENV_FROM_SOURCES = ("postgres.host", "postgres.port", "postgres.user", "postgres.db", "postgres.password",
-                    "postgres.url", "redis.host", "redis.port", "redis.url")
+ENV_FROM_SOURCES = (
+    "postgres.host",
+    "postgres.port",
+    "postgres.user",
+    "postgres.db",
+    "postgres.password",
+    "postgres.url",
+    "redis.host",
+    "redis.port",
+    "redis.url",
+)
 ENV_FROM_SECRETS = frozenset({"postgres.password", "postgres.url"})
 # CDI devices of NVIDIA GPUs (nvidia-ctk cdi generate), and the first Docker Engine that injects CDI devices.
 CDI_KIND = "nvidia.com/gpu"
 CDI_ENGINE = 25
 # Host directories the role must never chown or chmod as a volume.
-SYSTEM_DIRS = ("/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/proc", "/run", "/sbin", "/sys",
-               "/usr", "/var/lib/docker", "/var/lib/containerd", "/var/run", "/root", "/home", "/tmp", "/var",
-               "/var/lib", "/opt", "/srv", "/mnt", "/media")
+SYSTEM_DIRS = (
+    "/bin",
+    "/boot",
+    "/dev",
+    "/etc",
+    "/lib",
+    "/lib32",
+    "/lib64",
+    "/proc",
+    "/run",
+    "/sbin",
+    "/sys",
+    "/usr",
+    "/var/lib/docker",
+    "/var/lib/containerd",
+    "/var/run",
+    "/root",
+    "/home",
+    "/tmp",
+    "/var",
+    "/var/lib",
+    "/opt",
+    "/srv",
+    "/mnt",
+    "/media",
+)
 
 
 @dataclasses.dataclass
@@ -103,9 +135,26 @@ def _unsafe_data_path(path: str, root: t.Any) -> bool:
     norm = "/" + "/".join(part for part in path.split("/") if part not in ("", "."))
     if ".." in norm.split("/") or norm == "/" or norm in SYSTEM_DIRS:
         return True
-    if any(norm.startswith(prefix + "/") for prefix in
-           ("/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/proc", "/run", "/sbin", "/sys", "/usr",
-            "/var/lib/docker", "/var/lib/containerd", "/var/run")):
+    if any(
+        norm.startswith(prefix + "/")
+        for prefix in (
+            "/bin",
+            "/boot",
+            "/dev",
+            "/etc",
+            "/lib",
+            "/lib32",
+            "/lib64",
+            "/proc",
+            "/run",
+            "/sbin",
+            "/sys",
+            "/usr",
+            "/var/lib/docker",
+            "/var/lib/containerd",
+            "/var/run",
+        )
+    ):
         return True
     if isinstance(root, str) and root.startswith("/"):
         root_norm = "/" + "/".join(part for part in root.split("/") if part not in ("", "."))
@@ -113,8 +162,9 @@ def _unsafe_data_path(path: str, root: t.Any) -> bool:
     return False
 
 
-def _entry(variable: str, kind: str, name: t.Any, spec: t.Any, keys: frozenset[str],
-           problems: Problems) -> dict[str, t.Any] | None:
+def _entry(
+    variable: str, kind: str, name: t.Any, spec: t.Any, keys: frozenset[str], problems: Problems
+) -> dict[str, t.Any] | None:
     """One named entry of app_stack_services or app_stack_volumes: its settings, or None when unusable."""
     if not isinstance(name, str) or not NAME_RE.match(name):
         problems.add(variable, f"{name!r} is not a valid {kind} name (lower-case, digits, '-', '_')")
@@ -165,9 +215,15 @@ def app_stack_model(spec: t.Any) -> dict[str, t.Any]:
     _job_dependents(services, stack.problems)
     _exclusive_gpus(stack, services)
     explicit = {sname for sname, sspec in stack.services_in.items() if isinstance(sspec, dict) and "rollout" in sspec}
-    rollout_notes = _rollouts(services, explicit, stack.active, stack.presets, stack.proxy_runs,
-                              _GpuFree(_gpu_free(stack.spec, stack.problems), stack.spec["host_gpus"],
-                                       stack.spec["mig_devices"]), stack.problems)
+    rollout_notes = _rollouts(
+        services,
+        explicit,
+        stack.active,
+        stack.presets,
+        stack.proxy_runs,
+        _GpuFree(_gpu_free(stack.spec, stack.problems), stack.spec["host_gpus"], stack.spec["mig_devices"]),
+        stack.problems,
+    )
     services, replicas = _replicas(stack, services, volumes)
     _gpus_given(stack, services)
     _cdi_form(stack, services)
@@ -189,14 +245,18 @@ def _top_settings(stack: _Stack) -> None:
         problems.add("app_stack_data_root", f"must be an absolute path below / (got {data_root!r})")
         data_root = "/nonexistent"
     elif _unsafe_data_path(data_root, spec.get("root")):
-        problems.add("app_stack_data_root", f"{data_root!r} is a system directory or inside app_stack_root "
-                                            "(data never lives with the releases)")
+        problems.add(
+            "app_stack_data_root",
+            f"{data_root!r} is a system directory or inside app_stack_root (data never lives with the releases)",
+        )
     stack.data_root = data_root
     stack.defaults = dict(spec.get("defaults") or {})
     start_interval = stack.defaults.get("health_start_interval") or ""
     if start_interval != "" and duration(start_interval) in (None, "0s"):
-        problems.add("app_stack_health_start_interval",
-                     f"must be a duration such as 1s, or '' for the image's own timing (got {start_interval!r})")
+        problems.add(
+            "app_stack_health_start_interval",
+            f"must be a duration such as 1s, or '' for the image's own timing (got {start_interval!r})",
+        )
         start_interval = ""
     stack.defaults["health_start_interval"] = duration(start_interval) if start_interval else ""
     stack.presets = spec.get("presets") or {}
@@ -240,8 +300,10 @@ def _env_from(stack: _Stack, services: dict[str, dict[str, t.Any]]) -> dict[str,
     if not isinstance(env_from, dict):
         problems.add("app_stack_env_from", "must be a dict of variable names to sources such as postgres.host")
         return {}
-    running = {preset: sorted(s for s, svc in services.items() if svc["preset"] == preset and stack.serves(svc))
-               for preset in ("postgres", "redis")}
+    running = {
+        preset: sorted(s for s, svc in services.items() if svc["preset"] == preset and stack.serves(svc))
+        for preset in ("postgres", "redis")
+    }
     plain_values: dict[str, str] = {}
     secrets: dict[str, str] = {}
     for name, source in env_from.items():
@@ -251,13 +313,19 @@ def _env_from(stack: _Stack, services: dict[str, dict[str, t.Any]]) -> dict[str,
         elif source not in ENV_FROM_SOURCES:
             problems.add(where, f"must be one of {', '.join(ENV_FROM_SOURCES)} (got {source!r})")
         elif not running[source.split(".")[0]]:
-            problems.add(where, f"{source} needs a {source.split('.')[0]} service that runs "
-                                "(a service of app_stack_services with that preset)")
+            problems.add(
+                where,
+                f"{source} needs a {source.split('.')[0]} service that runs "
+                "(a service of app_stack_services with that preset)",
+            )
         elif name in stack.secret_names:
             problems.add(where, f"{name} is also a secret in app_stack_secrets (.env has it already)")
         elif name in stack.common_env:
-            problems.add(where, f"{name} is already set to {stack.common_env[name]!r} "
-                                f"({'app_stack_env' if name in (stack.spec.get('env') or {}) else 'by a preset'})")
+            problems.add(
+                where,
+                f"{name} is already set to {stack.common_env[name]!r} "
+                f"({'app_stack_env' if name in (stack.spec.get('env') or {}) else 'by a preset'})",
+            )
         elif source in ENV_FROM_SECRETS:
             secrets[name] = source
         else:
@@ -268,8 +336,9 @@ def _env_from(stack: _Stack, services: dict[str, dict[str, t.Any]]) -> dict[str,
     return secrets
 
 
-def _connection_piece(stack: _Stack, source: str, running: dict[str, list[str]],
-                      services: dict[str, dict[str, t.Any]]) -> str:
+def _connection_piece(
+    stack: _Stack, source: str, running: dict[str, list[str]], services: dict[str, dict[str, t.Any]]
+) -> str:
     """The value of a plain app_stack_env_from source: the service's name, port, or what its preset sets."""
     kind, piece = source.split(".")
     sname = running[kind][0]
@@ -293,11 +362,16 @@ def _chosen_services(stack: _Stack) -> None:
     stack.services_in = services_in
     presets = stack.presets
     for sname, sspec in services_in.items():
-        if isinstance(sname, str) and isinstance(sspec, (dict, type(None))) and (sspec or {}).get("enabled", True) is not False:
+        if (
+            isinstance(sname, str)
+            and isinstance(sspec, (dict, type(None)))
+            and (sspec or {}).get("enabled", True) is not False
+        ):
             preset_name = (sspec or {}).get("preset", sname if sname in presets else "none")
             stack.chosen[sname] = preset_name if preset_name in presets else "none"
-    stack.proxy_runs = any(presets.get(preset_name, {}).get("_proxy") and stack.runs(sname)
-                           for sname, preset_name in stack.chosen.items())
+    stack.proxy_runs = any(
+        presets.get(preset_name, {}).get("_proxy") and stack.runs(sname) for sname, preset_name in stack.chosen.items()
+    )
 
 
 def _volumes(stack: _Stack) -> dict[str, dict[str, t.Any]]:
@@ -343,14 +417,18 @@ def _volume(stack: _Stack, vname: t.Any, vspec: t.Any) -> dict[str, t.Any] | Non
     if vtype == "bind" and (not isinstance(path, str) or not path.startswith("/") or path.rstrip("/") == ""):
         problems.add(f"{where}.path", f"must be an absolute host path (got {path!r})")
     elif vtype == "bind" and _unsafe_data_path(path, stack.spec.get("root")):
-        problems.add(f"{where}.path", f"{path!r} is a system directory or inside app_stack_root: the role "
-                                      "would change its owner and mode, or prune it with a release")
+        problems.add(
+            f"{where}.path",
+            f"{path!r} is a system directory or inside app_stack_root: the role "
+            "would change its owner and mode, or prune it with a release",
+        )
     mode = vspec.get("mode", "0750")
     if not isinstance(mode, str) or not MODE_RE.match(mode):
         problems.add(f"{where}.mode", f"must be an octal mode in quotes such as '0750' (got {mode!r})")
     owner = vspec.get("owner", "auto")
-    owner_ok = isinstance(owner, str) and (owner in ("auto", "root") or bool(OWNER_RE.match(owner))
-                                           or owner.startswith("service:"))
+    owner_ok = isinstance(owner, str) and (
+        owner in ("auto", "root") or bool(OWNER_RE.match(owner)) or owner.startswith("service:")
+    )
     if not owner_ok:
         problems.add(f"{where}.owner", f"must be auto, root, service:<name> or <uid>:<gid> (got {owner!r})")
     files = _volume_files(vspec, where, problems)
@@ -362,8 +440,11 @@ def _volume(stack: _Stack, vname: t.Any, vspec: t.Any) -> dict[str, t.Any] | Non
         "docker_name": f"aistack-{stack.name}-{vname}" if vtype == "named" else "",
         "mode": mode,
         "owner": owner,
-        "files": [dict(item, dest=item.get("dest", str(item.get("src", "")).rstrip("/").rsplit("/", 1)[-1]))
-                  for item in files if isinstance(item, dict)],
+        "files": [
+            dict(item, dest=item.get("dest", str(item.get("src", "")).rstrip("/").rsplit("/", 1)[-1]))
+            for item in files
+            if isinstance(item, dict)
+        ],
         "mounted_by": [],
     }
 
@@ -400,15 +481,26 @@ def _services(stack: _Stack, volumes: dict[str, dict[str, t.Any]]) -> dict[str, 
         merged = _over_preset(stack, sname, sspec, where)
         if merged is None:
             continue
-        services[sname] = service_settings(sname, merged, where, stack.problems, stack.defaults, stack.images,
-                                           volumes, stack.common_env, stack.secret_names, stack.spec)
+        services[sname] = service_settings(
+            sname,
+            merged,
+            where,
+            stack.problems,
+            stack.defaults,
+            stack.images,
+            volumes,
+            stack.common_env,
+            stack.secret_names,
+            stack.spec,
+        )
         services[sname]["auto_depends_on"] = "depends_on" not in sspec
         services[sname]["port_variables"] = _port_variables(stack, merged, sspec, where, services[sname]["ports"])
     return services
 
 
-def _port_variables(stack: _Stack, merged: dict[str, t.Any], sspec: dict[str, t.Any], where: str,
-                    ports: list[str]) -> list[str]:
+def _port_variables(
+    stack: _Stack, merged: dict[str, t.Any], sspec: dict[str, t.Any], where: str, ports: list[str]
+) -> list[str]:
     """The variable each published port comes from: the user's ports list, or the role variable a preset's uses.
 
     A problem with a port then names what the user wrote (app_stack_api_port), not the list derived from it.
@@ -424,7 +516,9 @@ def _over_preset(stack: _Stack, sname: str, sspec: dict[str, t.Any], where: str)
     presets = stack.presets
     preset_name = sspec.get("preset", sname if sname in presets else "none")
     if preset_name != "none" and preset_name not in presets:
-        stack.problems.add(f"{where}.preset", f"unknown preset {preset_name!r} (known: {', '.join(sorted(presets))}, none)")
+        stack.problems.add(
+            f"{where}.preset", f"unknown preset {preset_name!r} (known: {', '.join(sorted(presets))}, none)"
+        )
         preset_name = "none"
     preset = {k: v for k, v in presets.get(preset_name, {}).items() if not k.startswith("_")}
     merged = _merge(preset, {k: v for k, v in sspec.items() if k != "preset"})
@@ -434,8 +528,9 @@ def _over_preset(stack: _Stack, sname: str, sspec: dict[str, t.Any], where: str)
     if not isinstance(merged["enabled"] if "enabled" in merged else True, bool):
         stack.problems.add(f"{where}.enabled", "must be true or false")
     if "depends_on" not in sspec:
-        merged["depends_on"] = [dep for dep in presets.get(preset_name, {}).get("_depends_on") or []
-                                if dep in stack.chosen and dep != sname]
+        merged["depends_on"] = [
+            dep for dep in presets.get(preset_name, {}).get("_depends_on") or [] if dep in stack.chosen and dep != sname
+        ]
     if sspec.get("per_gpu") is True and "gpu" not in sspec:
         # One replica per GPU takes the place of the preset's gpu (auto).
         merged.pop("gpu", None)
@@ -455,60 +550,79 @@ def _dependencies_and_ports(stack: _Stack, services: dict[str, dict[str, t.Any]]
             _host_ports(sname, svc, used_ports, stack.problems)
 
 
-def _dependencies(stack: _Stack, services: dict[str, dict[str, t.Any]], sname: str, svc: dict[str, t.Any],
-                  where: str) -> None:
+def _dependencies(
+    stack: _Stack, services: dict[str, dict[str, t.Any]], sname: str, svc: dict[str, t.Any], where: str
+) -> None:
     """A service's depends_on: a preset's narrowed to what runs with it, the user's checked."""
     active = stack.active
     if svc.pop("auto_depends_on"):
         # A preset's dependencies count where they run whenever the service does: with no
         # profile, with an active one, or with a profile of the service's own; never on a one-off job.
-        svc["depends_on"] = [dep for dep in svc["depends_on"] if dep in services and not services[dep]["job"] and
-                             (not services[dep]["profiles"] or active(services[dep]) or
-                              bool(set(services[dep]["profiles"]) & set(svc["profiles"])))
-                             and (not active(svc) or active(services[dep]))]
+        svc["depends_on"] = [
+            dep
+            for dep in svc["depends_on"]
+            if dep in services
+            and not services[dep]["job"]
+            and (
+                not services[dep]["profiles"]
+                or active(services[dep])
+                or bool(set(services[dep]["profiles"]) & set(svc["profiles"]))
+            )
+            and (not active(svc) or active(services[dep]))
+        ]
     for dep in svc["depends_on"]:
         if dep == sname:
             stack.problems.add(f"{where}.depends_on", "a service cannot depend on itself")
         elif dep not in services:
             stack.problems.add(f"{where}.depends_on", f"unknown or disabled service {dep!r}")
         elif active(svc) and not active(services[dep]):
-            stack.problems.add(f"{where}.depends_on",
-                               f"{dep!r} is in profiles {services[dep]['profiles']} that app_stack_profiles does not activate")
+            stack.problems.add(
+                f"{where}.depends_on",
+                f"{dep!r} is in profiles {services[dep]['profiles']} that app_stack_profiles does not activate",
+            )
 
 
-def _host_ports(sname: str, svc: dict[str, t.Any], used_ports: dict[tuple[str, str, str], str],
-                problems: Problems) -> None:
+def _host_ports(
+    sname: str, svc: dict[str, t.Any], used_ports: dict[tuple[str, str, str], str], problems: Problems
+) -> None:
     """The host ports a service publishes, each free (on its address and on 0.0.0.0); recorded in ``used_ports``."""
     for port, variable in zip(svc["ports"], svc["port_variables"], strict=True):
         match = PORT_RE.match(port)
         if match and match.group("host"):
             key = (match.group("ip") or "0.0.0.0", match.group("host"), match.group("proto") or "tcp")
             other = used_ports.get(key)
-            wildcard = [s for (ip, host, proto), s in used_ports.items()
-                        if host == key[1] and proto == key[2] and "0.0.0.0" in (ip, key[0])]
+            wildcard = [
+                s
+                for (ip, host, proto), s in used_ports.items()
+                if host == key[1] and proto == key[2] and "0.0.0.0" in (ip, key[0])
+            ]
             if other or wildcard:
-                problems.add(variable, f"host port {key[1]}/{key[2]} of service {sname!r} is already published by "
-                                       f"service {other or wildcard[0]!r}")
+                problems.add(
+                    variable,
+                    f"host port {key[1]}/{key[2]} of service {sname!r} is already published by "
+                    f"service {other or wildcard[0]!r}",
+                )
             else:
                 used_ports[key] = sname
 
 
-def _volume_owners(volumes: dict[str, dict[str, t.Any]], services: dict[str, dict[str, t.Any]],
-                   problems: Problems) -> list[dict[str, str]]:
+def _volume_owners(
+    volumes: dict[str, dict[str, t.Any]], services: dict[str, dict[str, t.Any]], problems: Problems
+) -> list[dict[str, str]]:
     """Who owns each volume; return the images and users whose ids the role must look up (each once)."""
     for vname, volume in volumes.items():
         _volume_owner(vname, volume, services, problems)
     owners: list[dict[str, str]] = []
     for volume in volumes.values():
         volume["owner_key"] = f"{volume['owner_image']}|{volume['owner_user']}" if volume["owner_image"] else ""
-        if volume["owner_key"] and not volume["owner_fixed"] and \
-                volume["owner_key"] not in [o["key"] for o in owners]:
+        if volume["owner_key"] and not volume["owner_fixed"] and volume["owner_key"] not in [o["key"] for o in owners]:
             owners.append({"key": volume["owner_key"], "image": volume["owner_image"], "user": volume["owner_user"]})
     return owners
 
 
-def _volume_owner(vname: str, volume: dict[str, t.Any], services: dict[str, dict[str, t.Any]],
-                  problems: Problems) -> None:
+def _volume_owner(
+    vname: str, volume: dict[str, t.Any], services: dict[str, dict[str, t.Any]], problems: Problems
+) -> None:
     """A volume's owner: a service's image and data user, or fixed ids (root's for a volume no service mounts)."""
     owner = volume["owner"]
     if owner.startswith("service:"):
@@ -543,13 +657,20 @@ def _job_dependents(services: dict[str, dict[str, t.Any]], problems: Problems) -
     for sname, svc in services.items():
         for dep in svc["depends_on"]:
             if dep in services and services[dep]["job"]:
-                problems.add(f"app_stack_services.{sname}.depends_on",
-                             f"{dep!r} is a job, run once before the services start: no service can wait for it "
-                             f"(got {svc['depends_on']!r}; allowed: services without job: true)")
+                problems.add(
+                    f"app_stack_services.{sname}.depends_on",
+                    f"{dep!r} is a job, run once before the services start: no service can wait for it "
+                    f"(got {svc['depends_on']!r}; allowed: services without job: true)",
+                )
 
 
-def _model(stack: _Stack, services: dict[str, dict[str, t.Any]], volumes: dict[str, dict[str, t.Any]],
-           owners: list[dict[str, str]], rollout_notes: dict[str, str]) -> dict[str, t.Any]:
+def _model(
+    stack: _Stack,
+    services: dict[str, dict[str, t.Any]],
+    volumes: dict[str, dict[str, t.Any]],
+    owners: list[dict[str, str]],
+    rollout_notes: dict[str, str],
+) -> dict[str, t.Any]:
     """The model: services, volumes and what the deploy reads of them (PostgreSQL, proxy, images), with the problems."""
     serves, active = stack.serves, stack.active
     # The PostgreSQL service whose password and URL go to .env: a postgres preset that runs.
@@ -569,8 +690,16 @@ def _model(stack: _Stack, services: dict[str, dict[str, t.Any]], volumes: dict[s
         "images": sorted({svc["image"] for svc in services.values() if active(svc) and svc["image"]}),
         # The images of the running services that get a GPU, where known (not before app_image built them):
         # the pre-flight compares their CUDA version with the driver's.
-        "gpu_images": sorted({svc["image"] for svc in services.values() if serves(svc) and svc["image"]
-                              and svc["reservations"].get("devices") and (stack.images is not None or not svc["target"])}),
+        "gpu_images": sorted(
+            {
+                svc["image"]
+                for svc in services.values()
+                if serves(svc)
+                and svc["image"]
+                and svc["reservations"].get("devices")
+                and (stack.images is not None or not svc["target"])
+            }
+        ),
         "max_stop_grace_seconds": int(grace + 0.999),
         # Services whose new release starts beside the old one, behind the proxy (deploy.yml), and why
         # others a preset would start first are replaced in place.
@@ -582,8 +711,12 @@ def _model(stack: _Stack, services: dict[str, dict[str, t.Any]], volumes: dict[s
     }
 
 
-def _proxy(services: dict[str, dict[str, t.Any]], presets: dict[str, t.Any], active: t.Callable[[dict[str, t.Any]], bool],
-           problems: Problems) -> dict[str, t.Any]:
+def _proxy(
+    services: dict[str, dict[str, t.Any]],
+    presets: dict[str, t.Any],
+    active: t.Callable[[dict[str, t.Any]], bool],
+    problems: Problems,
+) -> dict[str, t.Any]:
     """The TLS proxy service (a preset marked _proxy) that runs, for the nginx_proxy role; {} when none.
 
     Its configuration directory is the host side of its mount at /etc/aistack-proxy, which must be a bind volume.
@@ -598,8 +731,10 @@ def _proxy(services: dict[str, dict[str, t.Any]], presets: dict[str, t.Any], act
     svc = services[sname]
     mount = [m for m in svc.get("mounts", []) if m["target"] == PROXY_CONFIG_PATH]
     if not mount or mount[0]["type"] != "bind":
-        problems.add(f"app_stack_services.{sname}.volumes", f"the proxy needs a bind volume mounted at "
-                                                            f"{PROXY_CONFIG_PATH} (its configuration)")
+        problems.add(
+            f"app_stack_services.{sname}.volumes",
+            f"the proxy needs a bind volume mounted at {PROXY_CONFIG_PATH} (its configuration)",
+        )
         return {}
     published = {}
     for port in svc["ports"]:
@@ -615,8 +750,15 @@ def _proxy(services: dict[str, dict[str, t.Any]], presets: dict[str, t.Any], act
     }
 
 
-def _rollouts(services: dict[str, dict[str, t.Any]], explicit: set[str], active: t.Callable[[dict[str, t.Any]], bool],
-              presets: dict[str, t.Any], proxy_runs: bool, gpu_free: _GpuFree, problems: Problems) -> dict[str, str]:
+def _rollouts(
+    services: dict[str, dict[str, t.Any]],
+    explicit: set[str],
+    active: t.Callable[[dict[str, t.Any]], bool],
+    presets: dict[str, t.Any],
+    proxy_runs: bool,
+    gpu_free: _GpuFree,
+    problems: Problems,
+) -> dict[str, str]:
     """Settle each active service's rollout; return why a preset's start-first became stop-first, by service."""
     notes = {}
     for sname, svc in services.items():
@@ -628,13 +770,21 @@ def _rollouts(services: dict[str, dict[str, t.Any]], explicit: set[str], active:
     for sname, svc in services.items():
         if not active(svc) or svc["rollout"] != "start-first":
             continue
-        dependents = sorted(d for d, dsvc in services.items() if active(dsvc) and not dsvc["job"]
-                            and dsvc["rollout"] == "stop-first" and sname in dsvc["depends_on"]
-                            and not presets.get(dsvc["preset"], {}).get("_proxy"))
+        dependents = sorted(
+            d
+            for d, dsvc in services.items()
+            if active(dsvc)
+            and not dsvc["job"]
+            and dsvc["rollout"] == "stop-first"
+            and sname in dsvc["depends_on"]
+            and not presets.get(dsvc["preset"], {}).get("_proxy")
+        )
         if not dependents:
             continue
-        why = (f"stop-first service(s) {', '.join(dependents)} depend on it (their `up` would replace it in place; "
-               "make them start-first too, or drop the dependency)")
+        why = (
+            f"stop-first service(s) {', '.join(dependents)} depend on it (their `up` would replace it in place; "
+            "make them start-first too, or drop the dependency)"
+        )
         if sname in explicit:
             problems.add(f"app_stack_services.{sname}.rollout", f"start-first is not possible: {why}")
         else:
@@ -643,8 +793,9 @@ def _rollouts(services: dict[str, dict[str, t.Any]], explicit: set[str], active:
     return notes
 
 
-def _rollout(sname: str, svc: dict[str, t.Any], explicit: bool, proxy_runs: bool, gpu_free: _GpuFree,
-             problems: Problems) -> str:
+def _rollout(
+    sname: str, svc: dict[str, t.Any], explicit: bool, proxy_runs: bool, gpu_free: _GpuFree, problems: Problems
+) -> str:
     """Keep a start-first service start-first only where two of its containers can run; say why not.
 
     What the user asked for and cannot be is a problem; what a preset suggested falls back to stop-first
@@ -662,14 +813,20 @@ def _rollout(sname: str, svc: dict[str, t.Any], explicit: bool, proxy_runs: bool
     if not proxy_runs:
         blockers.append("no proxy service runs in front of it (nothing would switch its requests)")
     if explicit and blockers:
-        problems.add(where, f"start-first is not possible: {'; '.join(blockers)} (allowed: stop-first, or no host "
-                            "ports and a proxy service such as nginx)")
+        problems.add(
+            where,
+            f"start-first is not possible: {'; '.join(blockers)} (allowed: stop-first, or no host "
+            "ports and a proxy service such as nginx)",
+        )
     elif svc["reservations"].get("devices"):
         # Two containers on one GPU fit only where its free memory holds a second one.
         room, known = _gpu_room(svc, gpu_free)
         if room and explicit and known:
-            problems.add(where, f"start-first is not possible: {room} (allowed: stop-first, or a smaller gpu_memory_mb "
-                                "where that is what the service needs)")
+            problems.add(
+                where,
+                f"start-first is not possible: {room} (allowed: stop-first, or a smaller gpu_memory_mb "
+                "where that is what the service needs)",
+            )
         elif room and not explicit:
             blockers.append(room)
     if blockers:
@@ -699,8 +856,9 @@ def _gpu_free(spec: Mapping[str, t.Any], problems: Problems) -> list[int]:
 def _host_gpus(spec: Mapping[str, t.Any], problems: Problems) -> list[dict[str, t.Any]]:
     """The host's GPUs (aistack_gpu.gpus: each with its index and uuid, in index order); [] when unknown."""
     gpus = spec.get("host_gpus") or []
-    if not isinstance(gpus, list) or not all(isinstance(gpu, dict) and is_int(gpu.get("index"))
-                                             and isinstance(gpu.get("uuid", ""), str) for gpu in gpus):
+    if not isinstance(gpus, list) or not all(
+        isinstance(gpu, dict) and is_int(gpu.get("index")) and isinstance(gpu.get("uuid", ""), str) for gpu in gpus
+    ):
         problems.add("aistack_gpu.gpus", f"must be a list of GPUs, each with its index and uuid (got {gpus!r})")
         return []
     return gpus
@@ -709,11 +867,17 @@ def _host_gpus(spec: Mapping[str, t.Any], problems: Problems) -> list[dict[str, 
 def _host_migs(spec: Mapping[str, t.Any], problems: Problems) -> list[dict[str, t.Any]]:
     """The host's MIG devices (aistack_gpu.mig_devices: each with its gpu, index and uuid); [] when none or unknown."""
     migs = spec.get("mig_devices") or []
-    if not isinstance(migs, list) or not all(isinstance(mig, dict) and is_int(mig.get("gpu"))
-                                             and is_int(mig.get("index")) and isinstance(mig.get("uuid", ""), str)
-                                             for mig in migs):
-        problems.add("aistack_gpu.mig_devices", f"must be a list of MIG devices, each with its gpu, index and uuid "
-                                                f"(got {migs!r})")
+    if not isinstance(migs, list) or not all(
+        isinstance(mig, dict)
+        and is_int(mig.get("gpu"))
+        and is_int(mig.get("index"))
+        and isinstance(mig.get("uuid", ""), str)
+        for mig in migs
+    ):
+        problems.add(
+            "aistack_gpu.mig_devices",
+            f"must be a list of MIG devices, each with its gpu, index and uuid (got {migs!r})",
+        )
         return []
     return migs
 
@@ -736,19 +900,23 @@ def _exclusive_gpus(stack: _Stack, services: dict[str, dict[str, t.Any]]) -> Non
             labels.setdefault(key, label)
             other = claimed.setdefault(key, sname)
             if other != sname:
-                stack.problems.add(f"app_stack_services.{sname}.{_gpu_key(svc)}",
-                                   f"{label} is also given to service {other!r} (app_stack_services.{other}."
-                                   f"{_gpu_key(services[other])}): a GPU named by index or UUID, or taken by "
-                                   "per_gpu, is one service's alone (allowed: another GPU, or a count, true or "
-                                   "auto, which share the host's GPUs)")
+                stack.problems.add(
+                    f"app_stack_services.{sname}.{_gpu_key(svc)}",
+                    f"{label} is also given to service {other!r} (app_stack_services.{other}."
+                    f"{_gpu_key(services[other])}): a GPU named by index or UUID, or taken by "
+                    "per_gpu, is one service's alone (allowed: another GPU, or a count, true or "
+                    "auto, which share the host's GPUs)",
+                )
     for key, sname in claimed.items():
         whole = claimed.get(key.split(":")[0]) if ":" in key else None
         if whole is not None and whole != sname:
-            stack.problems.add(f"app_stack_services.{sname}.{_gpu_key(services[sname])}",
-                               f"{labels[key]} is a MIG device of {labels[key.split(':')[0]]}, which service "
-                               f"{whole!r} is given whole (app_stack_services.{whole}.{_gpu_key(services[whole])}): "
-                               "a GPU given whole is that service's alone, its MIG devices too (allowed: another "
-                               "GPU for one of them, or MIG devices of that GPU for both)")
+            stack.problems.add(
+                f"app_stack_services.{sname}.{_gpu_key(services[sname])}",
+                f"{labels[key]} is a MIG device of {labels[key.split(':')[0]]}, which service "
+                f"{whole!r} is given whole (app_stack_services.{whole}.{_gpu_key(services[whole])}): "
+                "a GPU given whole is that service's alone, its MIG devices too (allowed: another "
+                "GPU for one of them, or MIG devices of that GPU for both)",
+            )
 
 
 def _gpu_room(svc: dict[str, t.Any], gpu_free: _GpuFree) -> tuple[str, bool]:
@@ -760,30 +928,40 @@ def _gpu_room(svc: dict[str, t.Any], gpu_free: _GpuFree) -> tuple[str, bool]:
     """
     need = svc.get("gpu_memory_mb")
     if not need:
-        return ("it uses a GPU and declares no gpu_memory_mb (what one container needs), so two may not fit "
-                "(set gpu_memory_mb, or rollout: start-first where two fit)"), False
+        return (
+            "it uses a GPU and declares no gpu_memory_mb (what one container needs), so two may not fit "
+            "(set gpu_memory_mb, or rollout: start-first where two fit)"
+        ), False
     free = list(gpu_free.free)
     if not free:
-        return "it uses a GPU whose free memory is not known (aistack_gpu.memory_free_mib, read by nvidia_toolkit)", False
+        return (
+            "it uses a GPU whose free memory is not known (aistack_gpu.memory_free_mib, read by nvidia_toolkit)",
+            False,
+        )
     device = svc["reservations"]["devices"][0]
     used: list[tuple[str, int | None]]  # each GPU's label and free MiB (None: not known)
     if "device_ids" in device:
-        used = [(gpu_label(device_id, gpu_free.gpus, gpu_free.migs)[1], _free_of(device_id, gpu_free))
-                for device_id in device["device_ids"]]
+        used = [
+            (gpu_label(device_id, gpu_free.gpus, gpu_free.migs)[1], _free_of(device_id, gpu_free))
+            for device_id in device["device_ids"]
+        ]
         unknown = [label for label, room in used if room is None]
         if unknown:
-            return (f"the free memory of {', '.join(unknown)} is not known (aistack_gpu.memory_free_mib and "
-                    "aistack_gpu.gpus, read by nvidia_toolkit; nvidia-smi reports none for a MIG device)"), False
+            return (
+                f"the free memory of {', '.join(unknown)} is not known (aistack_gpu.memory_free_mib and "
+                "aistack_gpu.gpus, read by nvidia_toolkit; nvidia-smi reports none for a MIG device)"
+            ), False
     else:
         count = device["count"]
-        used = [(f"GPU {index}", room) for index, room in enumerate(free[:None if count == "all" else count])]
+        used = [(f"GPU {index}", room) for index, room in enumerate(free[: None if count == "all" else count])]
         if count != "all" and len(used) < count:
             return f"it asks for {count} GPU(s) and the host has {len(free)}", True
     short = [(room, position, label) for position, (label, room) in enumerate(used) if room is not None and room < need]
     if short:
         room, _position, label = min(short)
-        return (f"{label} has {room} MiB free and a second container needs {need} MiB (gpu_memory_mb): "
-                "two do not fit"), True
+        return (
+            f"{label} has {room} MiB free and a second container needs {need} MiB (gpu_memory_mb): two do not fit"
+        ), True
     return "", True
 
 
@@ -802,8 +980,9 @@ def _gpu_key(svc: dict[str, t.Any]) -> str:
     return "per_gpu" if svc.get("per_gpu") else "gpu"
 
 
-def _replicas(stack: _Stack, services: dict[str, dict[str, t.Any]],
-              volumes: dict[str, dict[str, t.Any]]) -> tuple[dict[str, dict[str, t.Any]], dict[str, list[str]]]:
+def _replicas(
+    stack: _Stack, services: dict[str, dict[str, t.Any]], volumes: dict[str, dict[str, t.Any]]
+) -> tuple[dict[str, dict[str, t.Any]], dict[str, list[str]]]:
     """Each per_gpu service as one replica per GPU of the host, <service>-gpu<index>, pinned to that GPU.
 
     Runs after the checks across services, which saw the service with every GPU it takes. A replica is the
@@ -819,18 +998,22 @@ def _replicas(stack: _Stack, services: dict[str, dict[str, t.Any]],
             continue
         published = [port for port in svc["ports"] if (match := PORT_RE.match(port)) and match.group("host")]
         if published:
-            stack.problems.add(f"app_stack_services.{sname}.ports",
-                               f"per_gpu runs one replica per GPU, which cannot share host port(s) "
-                               f"{', '.join(published)} (allowed: none; reach the replicas through a proxy "
-                               f"service, or by the service's name {sname!r} from the others)")
+            stack.problems.add(
+                f"app_stack_services.{sname}.ports",
+                f"per_gpu runs one replica per GPU, which cannot share host port(s) "
+                f"{', '.join(published)} (allowed: none; reach the replicas through a proxy "
+                f"service, or by the service's name {sname!r} from the others)",
+            )
         replicas[sname] = []
         for device_id in device["device_ids"]:
             # A MIG device <gpu>:<mig> (per_gpu on a GPU in MIG mode): <service>-gpu<gpu>-mig<mig>.
             name = f"{sname}-gpu{device_id.replace(':', '-mig')}"
             if name in services:
-                stack.problems.add(f"app_stack_services.{sname}.per_gpu",
-                                   f"its replica on {'MIG device' if is_mig(device_id) else 'GPU'} {device_id} "
-                                   f"would be named {name!r}, as service {name!r} is: rename one of them")
+                stack.problems.add(
+                    f"app_stack_services.{sname}.per_gpu",
+                    f"its replica on {'MIG device' if is_mig(device_id) else 'GPU'} {device_id} "
+                    f"would be named {name!r}, as service {name!r} is: rename one of them",
+                )
                 continue
             replica = copy.deepcopy(svc)
             replica["reservations"]["devices"] = [dict(device, device_ids=[device_id])]
@@ -859,14 +1042,19 @@ def _gpus_given(stack: _Stack, services: dict[str, dict[str, t.Any]]) -> None:
             svc["gpus"], svc["gpu_count"] = [], 0
         elif "device_ids" in device:
             found = [host_gpu(device_id, host_gpus) for device_id in device["device_ids"]]
-            svc["gpus"] = [gpu[1]["index"] if gpu else
-                           gpu_label(device_id, host_gpus, stack.spec["mig_devices"])[0] if is_mig(device_id) else
-                           device_id for gpu, device_id in zip(found, device["device_ids"], strict=True)]
+            svc["gpus"] = [
+                gpu[1]["index"]
+                if gpu
+                else gpu_label(device_id, host_gpus, stack.spec["mig_devices"])[0]
+                if is_mig(device_id)
+                else device_id
+                for gpu, device_id in zip(found, device["device_ids"], strict=True)
+            ]
             svc["gpu_count"] = len(found)
         elif device["count"] == "all":
             svc["gpus"], svc["gpu_count"] = indexes, len(indexes) if indexes else None
         else:
-            svc["gpus"], svc["gpu_count"] = indexes[:device["count"]], device["count"]
+            svc["gpus"], svc["gpu_count"] = indexes[: device["count"]], device["count"]
 
 
 def _gpu_gate(stack: _Stack, services: dict[str, dict[str, t.Any]]) -> dict[str, list[str]]:
@@ -882,8 +1070,12 @@ def _gpu_gate(stack: _Stack, services: dict[str, dict[str, t.Any]]) -> dict[str,
     for sname, svc in services.items():
         if not stack.serves(svc) or not svc["gpu_count"]:
             continue
-        entries = [gpu if str(gpu).startswith(("GPU-", "MIG-")) else uuids.get(gpu) or
-                   (f"MIG device {gpu}" if ":" in str(gpu) else f"GPU {gpu}") for gpu in svc["gpus"]]
+        entries = [
+            gpu
+            if str(gpu).startswith(("GPU-", "MIG-"))
+            else uuids.get(gpu) or (f"MIG device {gpu}" if ":" in str(gpu) else f"GPU {gpu}")
+            for gpu in svc["gpus"]
+        ]
         gate[sname] = entries + [f"GPU {index}" for index in range(len(entries), svc["gpu_count"])]
     return gate
 
@@ -906,8 +1098,12 @@ def _cdi_form(stack: _Stack, services: dict[str, dict[str, t.Any]]) -> None:
         for svc in services.values():
             device = (svc["reservations"].get("devices") or [{}])[0]
             if device.get("device_ids"):
-                device["device_ids"] = [(host_mig(device_id, stack.spec["mig_devices"]) or {}).get("uuid") or device_id
-                                        if is_mig(device_id) else device_id for device_id in device["device_ids"]]
+                device["device_ids"] = [
+                    (host_mig(device_id, stack.spec["mig_devices"]) or {}).get("uuid") or device_id
+                    if is_mig(device_id)
+                    else device_id
+                    for device_id in device["device_ids"]
+                ]
         return
     for sname, svc in services.items():
         device = (svc["reservations"].get("devices") or [{}])[0]
@@ -917,25 +1113,35 @@ def _cdi_form(stack: _Stack, services: dict[str, dict[str, t.Any]]) -> None:
         # A GPU the host does not list is a problem of its own already (_gpus_on_host).
         missing = [name for name, listed in names if listed and name not in cdi_devices]
         if missing and stack.active(svc):
-            stack.problems.add(f"app_stack_services.{svc.get('replica_of', sname)}.{_gpu_key(svc)}",
-                               f"{', '.join(missing)}: not a CDI device of this host (aistack_gpu.cdi_devices, "
-                               f"from nvidia_toolkit's CDI specification: {', '.join(cdi_devices)})")
-        svc["reservations"]["devices"] = [{"driver": "cdi", "device_ids": [name for name, _listed in names],
-                                           "capabilities": ["gpu"]}]
+            stack.problems.add(
+                f"app_stack_services.{svc.get('replica_of', sname)}.{_gpu_key(svc)}",
+                f"{', '.join(missing)}: not a CDI device of this host (aistack_gpu.cdi_devices, "
+                f"from nvidia_toolkit's CDI specification: {', '.join(cdi_devices)})",
+            )
+        svc["reservations"]["devices"] = [
+            {"driver": "cdi", "device_ids": [name for name, _listed in names], "capabilities": ["gpu"]}
+        ]
 
 
-def _cdi_names(device: dict[str, t.Any], host_gpus: list[dict[str, t.Any]],
-               migs: list[dict[str, t.Any]]) -> list[tuple[str, bool]]:
+def _cdi_names(
+    device: dict[str, t.Any], host_gpus: list[dict[str, t.Any]], migs: list[dict[str, t.Any]]
+) -> list[tuple[str, bool]]:
     """The CDI device names of an nvidia device request, each with whether the host lists its GPU or MIG device."""
     if "count" in device:
         count = device["count"]
-        return [(f"{CDI_KIND}=all", True)] if count == "all" else [(f"{CDI_KIND}={index}", True) for index in range(count)]
+        return (
+            [(f"{CDI_KIND}=all", True)] if count == "all" else [(f"{CDI_KIND}={index}", True) for index in range(count)]
+        )
     names = []
     for device_id in device["device_ids"]:
         if is_mig(device_id):
             mig = host_mig(device_id, migs)
-            names.append((f"{CDI_KIND}={mig['gpu']}:{mig['index']}" if mig else f"{CDI_KIND}={device_id}",
-                          mig is not None or not host_gpus))
+            names.append(
+                (
+                    f"{CDI_KIND}={mig['gpu']}:{mig['index']}" if mig else f"{CDI_KIND}={device_id}",
+                    mig is not None or not host_gpus,
+                )
+            )
             continue
         found = host_gpu(device_id, host_gpus)
         names.append((f"{CDI_KIND}={found[1]['index'] if found else device_id}", found is not None or not host_gpus))

@@ -19,12 +19,44 @@ import typing as t
 
 from ansible_collections.aistack.deploy.plugins.plugin_utils._input import Problems
 
-SERVICE_KEYS = frozenset({
-    "preset", "enabled", "target", "image", "command", "entrypoint", "environment", "env_file", "ports",
-    "expose", "volumes", "depends_on", "healthcheck", "profiles", "restart", "resources", "gpu", "read_only",
-    "tmpfs", "user", "cap_add", "cap_drop", "stop_grace_period", "stop_signal", "data_user", "labels",
-    "devices", "shm_size", "working_dir", "init", "job", "rollout", "gpu_memory_mb", "per_gpu",
-})
+SERVICE_KEYS = frozenset(
+    {
+        "preset",
+        "enabled",
+        "target",
+        "image",
+        "command",
+        "entrypoint",
+        "environment",
+        "env_file",
+        "ports",
+        "expose",
+        "volumes",
+        "depends_on",
+        "healthcheck",
+        "profiles",
+        "restart",
+        "resources",
+        "gpu",
+        "read_only",
+        "tmpfs",
+        "user",
+        "cap_add",
+        "cap_drop",
+        "stop_grace_period",
+        "stop_signal",
+        "data_user",
+        "labels",
+        "devices",
+        "shm_size",
+        "working_dir",
+        "init",
+        "job",
+        "rollout",
+        "gpu_memory_mb",
+        "per_gpu",
+    }
+)
 HEALTHCHECK_KEYS = frozenset({"test", "interval", "timeout", "retries", "start_period", "start_interval"})
 # The first Docker Engine that runs a healthcheck's start_interval (older ones refuse the compose file).
 START_INTERVAL_ENGINE = 25
@@ -36,7 +68,8 @@ MEMORY_RE = re.compile(r"^[0-9]+(\.[0-9]+)?[bkmgBKMG]?$")
 RESTART_RE = re.compile(r"^(no|always|unless-stopped|on-failure(:[0-9]+)?)$")
 PORT_RE = re.compile(
     r"^(?:(?P<ip>\[[0-9a-fA-F:]+\]|[0-9]{1,3}(?:\.[0-9]{1,3}){3}):)?(?:(?P<host>[0-9]{1,5}):)?"
-    r"(?P<container>[0-9]{1,5})(?:/(?P<proto>tcp|udp))?$")
+    r"(?P<container>[0-9]{1,5})(?:/(?P<proto>tcp|udp))?$"
+)
 CAPABILITY_RE = re.compile(r"^(ALL|[A-Z_]+)$")
 SIGNAL_RE = re.compile(r"^SIG[A-Z0-9]+$")
 # A GPU's UUID as nvidia-smi lists it (aistack_gpu.gpus[].uuid): GPU-5e2b7a3c-1f0d-8c4e-9a61-2d7f3b8e0c45.
@@ -107,9 +140,18 @@ def _strings(svc: dict[str, t.Any], key: str, where: str, problems: Problems, wh
     return value
 
 
-def service_settings(sname: str, svc: dict[str, t.Any], where: str, problems: Problems, defaults: dict[str, t.Any],
-                     images: dict[str, str] | None, volumes: dict[str, dict[str, t.Any]], common_env: dict[str, t.Any],
-                     secret_names: set[str], spec: dict[str, t.Any]) -> dict[str, t.Any]:
+def service_settings(
+    sname: str,
+    svc: dict[str, t.Any],
+    where: str,
+    problems: Problems,
+    defaults: dict[str, t.Any],
+    images: dict[str, str] | None,
+    volumes: dict[str, dict[str, t.Any]],
+    common_env: dict[str, t.Any],
+    secret_names: set[str],
+    spec: dict[str, t.Any],
+) -> dict[str, t.Any]:
     """One enabled service, checked and normalized: what the model holds of it.
 
     ``svc`` is the service's settings over its preset's (``preset`` names the preset), ``where`` its variable
@@ -129,14 +171,17 @@ def service_settings(sname: str, svc: dict[str, t.Any], where: str, problems: Pr
     _ports(svc, out, where, problems)
     out["mounts"] = _mounts(sname, svc, where, volumes, problems)
     out["depends_on"] = _strings(svc, "depends_on", where, problems, "service names")
-    out["healthcheck"] = _healthcheck(svc, where, spec.get("engine_version"), defaults.get("health_start_interval"),
-                                      problems)
+    out["healthcheck"] = _healthcheck(
+        svc, where, spec.get("engine_version"), defaults.get("health_start_interval"), problems
+    )
     out["profiles"] = _strings(svc, "profiles", where, problems, "profile names")
     restart = svc.get("restart", defaults.get("restart", "unless-stopped"))
     if restart is False:  # an unquoted `no` in YAML
         restart = "no"
     if not isinstance(restart, str) or not RESTART_RE.match(restart):
-        problems.add(_origin(svc, where, "restart"), f"must be no, always, unless-stopped or on-failure[:N] (got {restart!r})")
+        problems.add(
+            _origin(svc, where, "restart"), f"must be no, always, unless-stopped or on-failure[:N] (got {restart!r})"
+        )
     out["restart"] = restart
     _resources(svc, out, where, spec, problems)
     _security(svc, out, where, defaults, problems)
@@ -151,8 +196,9 @@ def service_settings(sname: str, svc: dict[str, t.Any], where: str, problems: Pr
     return out
 
 
-def _image(svc: dict[str, t.Any], out: dict[str, t.Any], where: str, images: dict[str, str] | None,
-           problems: Problems) -> None:
+def _image(
+    svc: dict[str, t.Any], out: dict[str, t.Any], where: str, images: dict[str, str] | None, problems: Problems
+) -> None:
     """The service's image: the one app_image built for its target, or an image reference; not both."""
     target, image = svc.get("target"), svc.get("image")
     if target and image:
@@ -160,8 +206,11 @@ def _image(svc: dict[str, t.Any], out: dict[str, t.Any], where: str, images: dic
     if target:
         # images is None when site.yml checks the input before app_image has built anything.
         if images is not None and target not in images:
-            problems.add(f"{where}.target", f"{target!r} is not a target app_image built (built: "
-                                            f"{', '.join(sorted(images)) or 'none'}; see app_stack_images)")
+            problems.add(
+                f"{where}.target",
+                f"{target!r} is not a target app_image built (built: "
+                f"{', '.join(sorted(images)) or 'none'}; see app_stack_images)",
+            )
         out["image"] = (images or {}).get(target, f"<{target}>")
     elif isinstance(image, str) and image:
         out["image"] = image
@@ -171,8 +220,14 @@ def _image(svc: dict[str, t.Any], out: dict[str, t.Any], where: str, images: dic
     out["target"] = target or ""
 
 
-def _environment(svc: dict[str, t.Any], out: dict[str, t.Any], where: str, common_env: dict[str, t.Any],
-                 secret_names: set[str], problems: Problems) -> None:
+def _environment(
+    svc: dict[str, t.Any],
+    out: dict[str, t.Any],
+    where: str,
+    common_env: dict[str, t.Any],
+    secret_names: set[str],
+    problems: Problems,
+) -> None:
     """env_file and the plain environment: app_stack_env for an app target with env_file, then its own."""
     env_file = svc.get("env_file", False)
     if not isinstance(env_file, bool):
@@ -214,15 +269,18 @@ def _ports(svc: dict[str, t.Any], out: dict[str, t.Any], where: str, problems: P
     out["expose"] = [str(p) for p in expose]
 
 
-def _mounts(sname: str, svc: dict[str, t.Any], where: str, volumes: dict[str, dict[str, t.Any]],
-            problems: Problems) -> list[dict[str, t.Any]]:
+def _mounts(
+    sname: str, svc: dict[str, t.Any], where: str, volumes: dict[str, dict[str, t.Any]], problems: Problems
+) -> list[dict[str, t.Any]]:
     """The service's mounts: a host path, or a volume of app_stack_volumes (which records who mounts it)."""
     mounts = []
     for index, mount in enumerate(svc.get("volumes") or []):
         parsed = _parse_mount(mount)
         if parsed is None:
-            problems.add(f"{where}.volumes[{index}]", f"{mount!r} is not 'volume:/container/path[:ro]' "
-                                                      "or '/host/path:/container/path[:ro]'")
+            problems.add(
+                f"{where}.volumes[{index}]",
+                f"{mount!r} is not 'volume:/container/path[:ro]' or '/host/path:/container/path[:ro]'",
+            )
             continue
         source, target_path, read_only = parsed
         if source.startswith("/"):
@@ -239,8 +297,9 @@ def _mounts(sname: str, svc: dict[str, t.Any], where: str, volumes: dict[str, di
     return mounts
 
 
-def _healthcheck(svc: dict[str, t.Any], where: str, engine_version: t.Any, image_start_interval: t.Any,
-                 problems: Problems) -> dict[str, t.Any] | None:
+def _healthcheck(
+    svc: dict[str, t.Any], where: str, engine_version: t.Any, image_start_interval: t.Any, problems: Problems
+) -> dict[str, t.Any] | None:
     """The healthcheck: the service's, fit for the host's engine; for the image's own, None or its start_interval.
 
     A compose healthcheck without a test keeps the image's test and every timing it does not set (Docker merges
@@ -253,14 +312,19 @@ def _healthcheck(svc: dict[str, t.Any], where: str, engine_version: t.Any, image
             return {"start_interval": image_start_interval}
         return None
     if not isinstance(healthcheck, dict):
-        problems.add(f"{where}.healthcheck", "must be 'image' (the image's own HEALTHCHECK) or a dict with test; "
-                                             "every service needs a healthcheck for the health gate")
+        problems.add(
+            f"{where}.healthcheck",
+            "must be 'image' (the image's own HEALTHCHECK) or a dict with test; "
+            "every service needs a healthcheck for the health gate",
+        )
         return None
     for key in sorted(set(healthcheck) - HEALTHCHECK_KEYS):
         problems.add(f"{where}.healthcheck", f"unknown key {key!r} (known: {', '.join(sorted(HEALTHCHECK_KEYS))})")
     test = healthcheck.get("test")
     if not (str_list(test) and test and test[0] in ("CMD", "CMD-SHELL")) and not (isinstance(test, str) and test):
-        problems.add(f"{where}.healthcheck.test", "must be a shell command string or a list starting with CMD or CMD-SHELL")
+        problems.add(
+            f"{where}.healthcheck.test", "must be a shell command string or a list starting with CMD or CMD-SHELL"
+        )
     check: dict[str, t.Any] = {"test": test}
     for key in ("interval", "timeout", "start_period", "start_interval"):
         if key in healthcheck:
@@ -297,8 +361,9 @@ def _start_interval(check: dict[str, t.Any], engine_version: t.Any) -> dict[str,
     return out
 
 
-def _resources(svc: dict[str, t.Any], out: dict[str, t.Any], where: str, spec: dict[str, t.Any],
-               problems: Problems) -> None:
+def _resources(
+    svc: dict[str, t.Any], out: dict[str, t.Any], where: str, spec: dict[str, t.Any], problems: Problems
+) -> None:
     """Limits and reservations (cpus, memory, memory_reservation, pids), then the GPU and its memory."""
     resources = svc.get("resources") or {}
     limits: dict[str, t.Any] = {}
@@ -316,8 +381,7 @@ def _resources(svc: dict[str, t.Any], out: dict[str, t.Any], where: str, spec: d
             limits["cpus"] = f"{cpus:g}"
         except (TypeError, ValueError):
             problems.add(f"{where}.resources.cpus", f"must be a positive number of CPUs (got {resources['cpus']!r})")
-    for key, target_dict, target_key in (("memory", limits, "memory"),
-                                         ("memory_reservation", reservations, "memory")):
+    for key, target_dict, target_key in (("memory", limits, "memory"), ("memory_reservation", reservations, "memory")):
         if key in resources:
             value = resources[key]
             if (is_int(value) and value > 0) or (isinstance(value, str) and MEMORY_RE.match(value)):
@@ -329,8 +393,11 @@ def _resources(svc: dict[str, t.Any], out: dict[str, t.Any], where: str, spec: d
             limits["pids"] = resources["pids"]
         else:
             problems.add(f"{where}.resources.pids", "must be a whole number of 1 or more")
-    gpu = _per_gpu(svc, where, spec, reservations, problems) if "per_gpu" in svc else \
-        _gpu(svc, where, spec, reservations, problems)
+    gpu = (
+        _per_gpu(svc, where, spec, reservations, problems)
+        if "per_gpu" in svc
+        else _gpu(svc, where, spec, reservations, problems)
+    )
     out["per_gpu"] = svc.get("per_gpu") is True
     out["limits"], out["reservations"] = limits, reservations
     # Checked on every host; it counts only where the service gets a GPU (gpu: auto on a CPU host does not).
@@ -338,8 +405,9 @@ def _resources(svc: dict[str, t.Any], out: dict[str, t.Any], where: str, spec: d
     out["gpu_memory_mb"] = need if reservations.get("devices") else None
 
 
-def _gpu(svc: dict[str, t.Any], where: str, spec: dict[str, t.Any], reservations: dict[str, t.Any],
-         problems: Problems) -> t.Any:
+def _gpu(
+    svc: dict[str, t.Any], where: str, spec: dict[str, t.Any], reservations: dict[str, t.Any], problems: Problems
+) -> t.Any:
     """The service's gpu setting (false when wrong); reserves the GPUs in ``reservations`` where the host has one.
 
     true and auto reserve every GPU, a number the first N (compose ``count``), all shared with other services;
@@ -351,15 +419,25 @@ def _gpu(svc: dict[str, t.Any], where: str, spec: dict[str, t.Any], reservations
     gpu_present = bool(spec.get("gpu_present"))
     ids = gpu_device_ids(gpu)
     if not (isinstance(gpu, bool) or gpu == "auto" or (is_int(gpu) and gpu > 0) or ids):
-        problems.add(f"{where}.gpu", f"must be true, false, auto, a number of GPUs, or a list of GPU indexes or "
-                                     f"UUIDs such as [0, 1] or [GPU-5e2b7a3c-...], or of MIG devices such as "
-                                     f"['0:1'] or [MIG-7d9e2c4a-...] (got {gpu!r})")
+        problems.add(
+            f"{where}.gpu",
+            f"must be true, false, auto, a number of GPUs, or a list of GPU indexes or "
+            f"UUIDs such as [0, 1] or [GPU-5e2b7a3c-...], or of MIG devices such as "
+            f"['0:1'] or [MIG-7d9e2c4a-...] (got {gpu!r})",
+        )
         gpu = False
     if (gpu is True or is_int(gpu) or ids) and not gpu_present:
-        problems.add(f"{where}.gpu", "asks for a GPU but this host has none (aistack_gpu.present is false); "
-                                     "use gpu: auto to reserve one only where present"
-                                     + (f" (got {gpu!r}: a list names GPUs of the hosts that have them; set it in "
-                                        "their host or group variables)" if ids else ""))
+        problems.add(
+            f"{where}.gpu",
+            "asks for a GPU but this host has none (aistack_gpu.present is false); "
+            "use gpu: auto to reserve one only where present"
+            + (
+                f" (got {gpu!r}: a list names GPUs of the hosts that have them; set it in "
+                "their host or group variables)"
+                if ids
+                else ""
+            ),
+        )
     if gpu and gpu_present:
         device: dict[str, t.Any] = {"driver": "nvidia"}
         if ids:
@@ -372,8 +450,9 @@ def _gpu(svc: dict[str, t.Any], where: str, spec: dict[str, t.Any], reservations
     return gpu
 
 
-def _per_gpu(svc: dict[str, t.Any], where: str, spec: dict[str, t.Any], reservations: dict[str, t.Any],
-             problems: Problems) -> bool:
+def _per_gpu(
+    svc: dict[str, t.Any], where: str, spec: dict[str, t.Any], reservations: dict[str, t.Any], problems: Problems
+) -> bool:
     """per_gpu: true: every GPU of the host, each for a replica of its own (the model makes the replicas).
 
     Reserves them all here, by index (compose ``device_ids``), so that the checks across services see what the
@@ -387,24 +466,36 @@ def _per_gpu(svc: dict[str, t.Any], where: str, spec: dict[str, t.Any], reservat
     if not per_gpu:
         return bool(_gpu(svc, where, spec, reservations, problems))
     if "gpu" in svc:
-        problems.add(f"{where}.per_gpu", f"gives each replica one GPU of its own: leave gpu out (got gpu: "
-                                         f"{svc['gpu']!r}; a count or a list of GPUs is for one container)")
+        problems.add(
+            f"{where}.per_gpu",
+            f"gives each replica one GPU of its own: leave gpu out (got gpu: "
+            f"{svc['gpu']!r}; a count or a list of GPUs is for one container)",
+        )
         return False
     host_gpus = spec.get("host_gpus") or []
     if not spec.get("gpu_present"):
-        problems.add(f"{where}.per_gpu", "runs one replica per GPU but this host has none (aistack_gpu.present is "
-                                         "false): set per_gpu in the host or group variables of the GPU hosts")
+        problems.add(
+            f"{where}.per_gpu",
+            "runs one replica per GPU but this host has none (aistack_gpu.present is "
+            "false): set per_gpu in the host or group variables of the GPU hosts",
+        )
     elif not host_gpus:
-        problems.add(f"{where}.per_gpu", "runs one replica per GPU, but the host's GPUs are not listed "
-                                         "(aistack_gpu.gpus, which nvidia_toolkit sets, is empty)")
+        problems.add(
+            f"{where}.per_gpu",
+            "runs one replica per GPU, but the host's GPUs are not listed "
+            "(aistack_gpu.gpus, which nvidia_toolkit sets, is empty)",
+        )
     else:
         ids = per_gpu_device_ids(host_gpus, spec.get("mig_devices") or [])
         for gpu in host_gpus:
             if gpu.get("mig_mode") == "Enabled" and str(gpu["index"]) in ids:
-                problems.add(f"{where}.per_gpu", f"runs one replica per GPU, and per MIG device on a GPU in MIG mode, "
-                                                 f"but GPU {gpu['index']} of {host_name(spec)} is in MIG mode with no "
-                                                 "MIG device (aistack_gpu.mig_devices): make its MIG devices "
-                                                 "(nvidia-smi mig -cgi <profiles> -C), or turn its MIG mode off")
+                problems.add(
+                    f"{where}.per_gpu",
+                    f"runs one replica per GPU, and per MIG device on a GPU in MIG mode, "
+                    f"but GPU {gpu['index']} of {host_name(spec)} is in MIG mode with no "
+                    "MIG device (aistack_gpu.mig_devices): make its MIG devices "
+                    "(nvidia-smi mig -cgi <profiles> -C), or turn its MIG mode off",
+                )
         reservations["devices"] = [{"driver": "nvidia", "device_ids": ids, "capabilities": ["gpu"]}]
     return True
 
@@ -465,8 +556,9 @@ def host_mig(device_id: str, migs: t.Sequence[dict[str, t.Any]]) -> dict[str, t.
     return None
 
 
-def gpu_label(device_id: str, host_gpus: list[dict[str, t.Any]],
-              migs: t.Sequence[dict[str, t.Any]] = ()) -> tuple[str, str]:
+def gpu_label(
+    device_id: str, host_gpus: list[dict[str, t.Any]], migs: t.Sequence[dict[str, t.Any]] = ()
+) -> tuple[str, str]:
     """A GPU or MIG device as a key (a GPU's index and UUID give the same where the host lists them, a MIG
     device's <gpu>:<mig> and UUID likewise) and as problems name it."""
     if is_mig(device_id):
@@ -485,10 +577,13 @@ def gpu_label(device_id: str, host_gpus: list[dict[str, t.Any]],
 def migs_listed(migs: t.Sequence[dict[str, t.Any]]) -> str:
     """The host's MIG devices as a refusal lists them."""
     if not migs:
-        return ("the host has no MIG device: aistack_gpu.mig_devices is empty (no GPU in MIG mode, or none with "
-                "MIG devices made)")
+        return (
+            "the host has no MIG device: aistack_gpu.mig_devices is empty (no GPU in MIG mode, or none with "
+            "MIG devices made)"
+        )
     return "the host's MIG devices, aistack_gpu.mig_devices: " + ", ".join(
-        f"{mig['gpu']}:{mig['index']} ({mig.get('uuid') or '?'}, {mig.get('profile') or '?'})" for mig in migs)
+        f"{mig['gpu']}:{mig['index']} ({mig.get('uuid') or '?'}, {mig.get('profile') or '?'})" for mig in migs
+    )
 
 
 def _gpus_on_host(ids: list[str], gpu: t.Any, where: str, spec: dict[str, t.Any], problems: Problems) -> None:
@@ -499,21 +594,28 @@ def _gpus_on_host(ids: list[str], gpu: t.Any, where: str, spec: dict[str, t.Any]
     for device_id in ids:
         key, label = gpu_label(device_id, host_gpus, migs)
         if host_gpus and is_mig(device_id) and host_mig(device_id, migs) is None:
-            problems.add(f"{where}.gpu", f"MIG device {device_id} is not on {host_name(spec)} (got {gpu!r}; "
-                                         f"{migs_listed(migs)})")
+            problems.add(
+                f"{where}.gpu", f"MIG device {device_id} is not on {host_name(spec)} (got {gpu!r}; {migs_listed(migs)})"
+            )
         elif host_gpus and not is_mig(device_id) and host_gpu(device_id, host_gpus) is None:
             have = ", ".join(f"{g['index']} ({g['uuid']})" if g.get("uuid") else str(g["index"]) for g in host_gpus)
-            problems.add(f"{where}.gpu", f"GPU {device_id} is not on {host_name(spec)} (got {gpu!r}; the host's GPUs "
-                                         f"by index and UUID, aistack_gpu.gpus: {have})")
+            problems.add(
+                f"{where}.gpu",
+                f"GPU {device_id} is not on {host_name(spec)} (got {gpu!r}; the host's GPUs "
+                f"by index and UUID, aistack_gpu.gpus: {have})",
+            )
         elif key in seen:
             problems.add(f"{where}.gpu", f"names {label} twice (as {seen[key]} and {device_id}; got {gpu!r})")
         seen.setdefault(key, device_id)
     for key, device_id in seen.items():
         parent = key.split(":")[0] if MIG_INDEX_RE.match(key) else None
         if parent is not None and parent in seen:
-            problems.add(f"{where}.gpu", f"names GPU {parent} whole ({seen[parent]}) and its MIG device {key} "
-                                         f"({device_id}; got {gpu!r}): a container gets either the whole GPU or "
-                                         "MIG devices of it")
+            problems.add(
+                f"{where}.gpu",
+                f"names GPU {parent} whole ({seen[parent]}) and its MIG device {key} "
+                f"({device_id}; got {gpu!r}): a container gets either the whole GPU or "
+                "MIG devices of it",
+            )
 
 
 def _gpu_memory(svc: dict[str, t.Any], gpu: t.Any, where: str, problems: Problems) -> int | None:
@@ -530,8 +632,9 @@ def _gpu_memory(svc: dict[str, t.Any], gpu: t.Any, where: str, problems: Problem
     return int(need)
 
 
-def _security(svc: dict[str, t.Any], out: dict[str, t.Any], where: str, defaults: dict[str, t.Any],
-              problems: Problems) -> None:
+def _security(
+    svc: dict[str, t.Any], out: dict[str, t.Any], where: str, defaults: dict[str, t.Any], problems: Problems
+) -> None:
     """read_only, init, tmpfs and capabilities: the service's own, else the role's defaults."""
     for key in ("read_only", "init"):
         value = svc.get(key, defaults.get(key, False))
@@ -551,8 +654,9 @@ def _security(svc: dict[str, t.Any], out: dict[str, t.Any], where: str, defaults
         out[key] = value
 
 
-def _process(svc: dict[str, t.Any], out: dict[str, t.Any], where: str, defaults: dict[str, t.Any],
-             problems: Problems) -> None:
+def _process(
+    svc: dict[str, t.Any], out: dict[str, t.Any], where: str, defaults: dict[str, t.Any], problems: Problems
+) -> None:
     """How the container's process runs and stops: user, working_dir, shm_size, data_user, stop settings."""
     for key in ("user", "working_dir", "shm_size"):
         value = svc.get(key)
@@ -598,21 +702,32 @@ def job(svc: dict[str, t.Any], out: dict[str, t.Any], where: str, problems: Prob
     if not out["job"]:
         return
     if not svc.get("command"):
-        problems.add(f"{where}.command", f"a job needs the command it runs once, such as [alembic, upgrade, head] "
-                                         f"(got {svc.get('command')!r})")
+        problems.add(
+            f"{where}.command",
+            f"a job needs the command it runs once, such as [alembic, upgrade, head] (got {svc.get('command')!r})",
+        )
     if svc.get("ports"):
-        problems.add(f"{where}.ports", f"a job publishes no ports (got {svc['ports']!r}; allowed: none, or [] "
-                                       "over a preset's)")
+        problems.add(
+            f"{where}.ports", f"a job publishes no ports (got {svc['ports']!r}; allowed: none, or [] over a preset's)"
+        )
     if "healthcheck" in svc:
-        problems.add(f"{where}.healthcheck", f"a job has no healthcheck (got {svc['healthcheck']!r}; allowed: none, "
-                                             "the one-off container runs with the image's own disabled)")
+        problems.add(
+            f"{where}.healthcheck",
+            f"a job has no healthcheck (got {svc['healthcheck']!r}; allowed: none, "
+            "the one-off container runs with the image's own disabled)",
+        )
     gpu = svc.get("gpu", False)
     if gpu is True or is_int(gpu) or isinstance(gpu, list):
-        problems.add(f"{where}.gpu", f"a job must run on hosts without a GPU too (got {gpu!r}; allowed: false, "
-                                     "or auto for one only where present)")
+        problems.add(
+            f"{where}.gpu",
+            f"a job must run on hosts without a GPU too (got {gpu!r}; allowed: false, "
+            "or auto for one only where present)",
+        )
     if svc.get("per_gpu", False) is not False:
-        problems.add(f"{where}.per_gpu", f"a job runs once, not once per GPU (got {svc['per_gpu']!r}; allowed: "
-                                         "false, or left out)")
+        problems.add(
+            f"{where}.per_gpu",
+            f"a job runs once, not once per GPU (got {svc['per_gpu']!r}; allowed: false, or left out)",
+        )
     restart = svc.get("restart", "no")
     if restart is not False and restart != "no":
         problems.add(f"{where}.restart", f"a job runs once: must be no or left out (got {restart!r})")

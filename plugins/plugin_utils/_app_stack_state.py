@@ -56,8 +56,14 @@ def parse_state_probe(probe: str, root: str = "the app's root") -> dict[str, t.A
             state = _json(rest, f"{root}/state.json")
         elif key == "RECORD":
             record = _json(rest, f"{root}/releases/{current or '?'}/release.json")
-    return {"current": current, "releases": sorted(releases), "state": state, "record": record or {},
-            "containers": containers, "up": current in releases and _runs_as_recorded(record, containers)}
+    return {
+        "current": current,
+        "releases": sorted(releases),
+        "state": state,
+        "record": record or {},
+        "containers": containers,
+        "up": current in releases and _runs_as_recorded(record, containers),
+    }
 
 
 def _runs_as_recorded(record: dict[str, t.Any] | None, containers: dict[str, list[str]]) -> bool:

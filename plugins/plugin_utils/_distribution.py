@@ -21,12 +21,21 @@ from ansible_collections.aistack.deploy.plugins.module_utils._release import arc
 
 def _ids(images: Sequence[Mapping[str, t.Any]]) -> dict[str, str]:
     """Every RepoTag and RepoDigest of docker_image_info's images -> the image ID."""
-    return {ref: str(image.get("Id") or "") for image in images
-            for ref in list(image.get("RepoTags") or []) + list(image.get("RepoDigests") or [])}
+    return {
+        ref: str(image.get("Id") or "")
+        for image in images
+        for ref in list(image.get("RepoTags") or []) + list(image.get("RepoDigests") or [])
+    }
 
 
-def distribution_plan(names: Sequence[str], releases: Sequence[str], on_controller: Sequence[Mapping[str, t.Any]],
-                      on_host: Sequence[Mapping[str, t.Any]], host: str, replace: bool = False) -> dict[str, t.Any]:
+def distribution_plan(
+    names: Sequence[str],
+    releases: Sequence[str],
+    on_controller: Sequence[Mapping[str, t.Any]],
+    on_host: Sequence[Mapping[str, t.Any]],
+    host: str,
+    replace: bool = False,
+) -> dict[str, t.Any]:
     """What to do for each image of ``names``; those also in ``releases`` are release tags, which are immutable.
 
     Returns ``missing`` (names the controller's engine does not have: in check mode, those a controller build
@@ -46,7 +55,8 @@ def distribution_plan(names: Sequence[str], releases: Sequence[str], on_controll
         elif host_id and name in releases and not replace:
             plan["conflicts"].append(
                 f"{name} on {host} is image {short_id(host_id)}, but the controller's is {short_id(wanted_id)} "
-                "(built again from other sources)")
+                "(built again from other sources)"
+            )
         else:
             plan["load"].append({"name": name, "id": wanted_id, "archive": archive_name(name, wanted_id)})
     return plan

@@ -36,60 +36,88 @@ CHECKSUM_RE = re.compile(r"^(md5|sha1|sha224|sha256|sha384|sha512):\S+$")
 CA_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 # The docker systemd units start dockerd with -H fd://: daemon.json must not set these too.
 DAEMON_FLAG_KEYS = ("hosts",)
-CLI_PLUGIN_DIRS = ("/usr/local/lib/docker/cli-plugins", "/usr/local/libexec/docker/cli-plugins",
-                   "/usr/lib/docker/cli-plugins", "/usr/libexec/docker/cli-plugins")
+CLI_PLUGIN_DIRS = (
+    "/usr/local/lib/docker/cli-plugins",
+    "/usr/local/libexec/docker/cli-plugins",
+    "/usr/lib/docker/cli-plugins",
+    "/usr/libexec/docker/cli-plugins",
+)
 
 
 def _sources(v: Mapping[str, t.Any], host: Mapping[str, t.Any], problems: Problems) -> None:
     source = v["docker_engine_install_source"]
     if source == "distro" and not host.get("distro_supported"):
-        problems.add("docker_engine_install_source", f"'distro': {host.get('platform')} has no Docker Engine packages"
-                     " of its own; use docker_ce")
+        problems.add(
+            "docker_engine_install_source",
+            f"'distro': {host.get('platform')} has no Docker Engine packages of its own; use docker_ce",
+        )
     if not VERSION_RE.match(v["docker_engine_version"]):
-        problems.add("docker_engine_version", f"{show(v['docker_engine_version'])}: give a version or a prefix of one"
-                     " (27.3.1, 27.3, 20.10.24), or \"\" for the newest")
+        problems.add(
+            "docker_engine_version",
+            f"{show(v['docker_engine_version'])}: give a version or a prefix of one"
+            ' (27.3.1, 27.3, 20.10.24), or "" for the newest',
+        )
     if source == "docker_ce" and not REPO_URL_RE.match(v["docker_engine_docker_ce_url"]):
-        problems.add("docker_engine_docker_ce_url", f"{show(v['docker_engine_docker_ce_url'])}: must be an http://,"
-                     " https:// or file:// URL (the base that holds debian/, ubuntu/, rhel/ and centos/)")
+        problems.add(
+            "docker_engine_docker_ce_url",
+            f"{show(v['docker_engine_docker_ce_url'])}: must be an http://,"
+            " https:// or file:// URL (the base that holds debian/, ubuntu/, rhel/ and centos/)",
+        )
     if int(v["docker_engine_apt_cache_valid_time"]) < 0:
-        problems.add("docker_engine_apt_cache_valid_time",
-                     f"{v['docker_engine_apt_cache_valid_time']}: must be 0 or more seconds")
+        problems.add(
+            "docker_engine_apt_cache_valid_time",
+            f"{v['docker_engine_apt_cache_valid_time']}: must be 0 or more seconds",
+        )
 
 
 def _compose(v: Mapping[str, t.Any], host: Mapping[str, t.Any], problems: Problems) -> None:
     src, url = v["docker_engine_compose_plugin_src"], v["docker_engine_compose_plugin_url"]
     checksum, dest = v["docker_engine_compose_plugin_checksum"], v["docker_engine_compose_plugin_dest"]
     if not src and not url and not host.get("compose_packages"):
-        problems.add("docker_engine_compose_plugin_src", f"{host.get('platform')} has no Compose v2 package from"
-                     f" docker_engine_install_source={v['docker_engine_install_source']}: set it (a docker-compose v2"
-                     " binary on the controller) or docker_engine_compose_plugin_url with its checksum")
+        problems.add(
+            "docker_engine_compose_plugin_src",
+            f"{host.get('platform')} has no Compose v2 package from"
+            f" docker_engine_install_source={v['docker_engine_install_source']}: set it (a docker-compose v2"
+            " binary on the controller) or docker_engine_compose_plugin_url with its checksum",
+        )
     if src and url:
-        problems.add("docker_engine_compose_plugin_src", "and docker_engine_compose_plugin_url are both set:"
-                     " give one of them")
+        problems.add(
+            "docker_engine_compose_plugin_src", "and docker_engine_compose_plugin_url are both set: give one of them"
+        )
     if url and not BINARY_URL_RE.match(url):
         problems.add("docker_engine_compose_plugin_url", f"{show(url)}: needs an http(s)://, ftp:// or file:// URL")
     if url and not CHECKSUM_RE.match(checksum):
-        problems.add("docker_engine_compose_plugin_checksum", f"{show(checksum)}: give <algorithm>:<digest>"
-                     " (for example sha256:<hex>) for docker_engine_compose_plugin_url")
+        problems.add(
+            "docker_engine_compose_plugin_checksum",
+            f"{show(checksum)}: give <algorithm>:<digest>"
+            " (for example sha256:<hex>) for docker_engine_compose_plugin_url",
+        )
     if src and not host.get("compose_plugin_src_exists"):
         problems.add("docker_engine_compose_plugin_src", f"{show(src)}: no such file on the controller")
     if (src or url) and (dest.rsplit("/", 1)[-1] != "docker-compose" or dest.rsplit("/", 1)[0] not in CLI_PLUGIN_DIRS):
-        problems.add("docker_engine_compose_plugin_dest", f"{show(dest)}: the docker CLI finds Compose only as"
-                     f" docker-compose in {', '.join(CLI_PLUGIN_DIRS)}")
+        problems.add(
+            "docker_engine_compose_plugin_dest",
+            f"{show(dest)}: the docker CLI finds Compose only as docker-compose in {', '.join(CLI_PLUGIN_DIRS)}",
+        )
 
 
 def _daemon(v: Mapping[str, t.Any], problems: Problems) -> None:
     if not FILE_PATH_RE.match(v["docker_engine_daemon_config_path"]):
-        problems.add("docker_engine_daemon_config_path",
-                     f"{show(v['docker_engine_daemon_config_path'])}: must be an absolute file path")
+        problems.add(
+            "docker_engine_daemon_config_path",
+            f"{show(v['docker_engine_daemon_config_path'])}: must be an absolute file path",
+        )
     merged: dict[str, t.Any] = {}
     for name in ("docker_engine_daemon_default_settings", "docker_engine_daemon_settings"):
         settings = v[name]
         clash = sorted(set(settings) & set(DAEMON_FLAG_KEYS))
         if clash:
-            problems.add(name, f"sets {', '.join(clash)}: the docker systemd unit already passes it to dockerd"
-                         " (-H fd://), and dockerd refuses to start when a flag is set in both places;"
-                         " use a systemd drop-in for docker.service instead")
+            problems.add(
+                name,
+                f"sets {', '.join(clash)}: the docker systemd unit already passes it to dockerd"
+                " (-H fd://), and dockerd refuses to start when a flag is set in both places;"
+                " use a systemd drop-in for docker.service instead",
+            )
         if v["docker_engine_daemon_validate"]:
             for error in validate_config(settings):
                 problems.add(name, error)
@@ -109,8 +137,11 @@ def _remove_keys(paths: list[t.Any], merged: dict[str, t.Any], problems: Problem
         for part in parts:
             node = node.get(part, None) if isinstance(node, dict) else None
         if node is not None:
-            problems.add(where, f"{show(path)} is set by docker_engine_daemon_settings or"
-                         " docker_engine_daemon_default_settings (it would change back and forth)")
+            problems.add(
+                where,
+                f"{show(path)} is set by docker_engine_daemon_settings or"
+                " docker_engine_daemon_default_settings (it would change back and forth)",
+            )
 
 
 def _ca_certificates(certificates: list[t.Any], problems: Problems) -> None:
@@ -122,8 +153,11 @@ def _ca_certificates(certificates: list[t.Any], problems: Problems) -> None:
         if not isinstance(item.get("name"), str) or not CA_NAME_RE.match(item["name"]):
             problems.add(f"{where}.name", f"{show(item.get('name'))}: letters, digits, '.', '_', '-'")
         content = item.get("content")
-        if not isinstance(content, str) or "-----BEGIN CERTIFICATE-----" not in content \
-                or "-----END CERTIFICATE-----" not in content:
+        if (
+            not isinstance(content, str)
+            or "-----BEGIN CERTIFICATE-----" not in content
+            or "-----END CERTIFICATE-----" not in content
+        ):
             problems.add(f"{where}.content", "must be a PEM certificate (-----BEGIN CERTIFICATE----- ...)")
 
 
@@ -140,8 +174,11 @@ def docker_engine_problems(variables: Mapping[str, t.Any], host: Mapping[str, t.
     v, host = plain(variables), plain(host)
     problems = Problems()
     if not host.get("supported"):
-        problems.add("platform", f"aistack.deploy.docker_engine supports Debian 12/13, Ubuntu 22.04/24.04 and"
-                     f" Enterprise Linux 9 (and their successors); this host runs {host.get('platform')}")
+        problems.add(
+            "platform",
+            f"aistack.deploy.docker_engine supports Debian 12/13, Ubuntu 22.04/24.04 and"
+            f" Enterprise Linux 9 (and their successors); this host runs {host.get('platform')}",
+        )
         return list(problems)
     _sources(v, host, problems)
     _compose(v, host, problems)

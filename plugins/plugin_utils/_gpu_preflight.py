@@ -75,8 +75,10 @@ def _gpu_names(indexes: t.Sequence[t.Any], gpu: Mapping[str, t.Any]) -> str:
         # A MIG device (<gpu>:<mig>) is of its GPU's model.
         parent = int(str(index).split(":", 1)[0]) if ":" in str(index) else index
         models.setdefault(str(by_index.get(parent, {}).get("name") or ""), []).append(str(index))
-    names = [("GPU " if len(found) == 1 else "GPUs ") + ", ".join(found) + (f" ({model})" if model else "")
-             for model, found in models.items()]
+    names = [
+        ("GPU " if len(found) == 1 else "GPUs ") + ", ".join(found) + (f" ({model})" if model else "")
+        for model, found in models.items()
+    ]
     return "; ".join(names) if names else "its GPUs"
 
 
@@ -109,7 +111,8 @@ def cuda_problems(model: Mapping[str, t.Any], gpu: t.Any, images: Mapping[str, t
             "at most "
             f"(nvidia-smi's CUDA Version, aistack_gpu.cuda_version): upgrade the driver on {host}, or deploy an image "
             f"built for CUDA {gpu.get('cuda_version')} or older (app_image_cuda_base); NVIDIA_DISABLE_REQUIRE=true in "
-            "the service's environment skips this check where CUDA forward compatibility is installed")
+            "the service's environment skips this check where CUDA forward compatibility is installed"
+        )
     return problems
 
 
@@ -153,8 +156,11 @@ def held_gpus(requests: t.Any, host_gpus: t.Sequence[Mapping[str, t.Any]]) -> se
                 held.update(indexes if count < 0 else indexes[:count])
                 continue
             for device in ids:
-                held.update(indexes if device == "all" else
-                            [index for index, gpu in gpus if device in (str(index), gpu.get("uuid"))])
+                held.update(
+                    indexes
+                    if device == "all"
+                    else [index for index, gpu in gpus if device in (str(index), gpu.get("uuid"))]
+                )
     return held
 
 
@@ -184,12 +190,15 @@ def gpu_memory_problems(model: Mapping[str, t.Any], gpu: t.Any, held: t.Collecti
             whole = index in held
             room = entry.get("memory_mib" if whole else "memory_free_mib")
             if isinstance(room, int) and room < need:
-                short.append(f"GPU {index} ({entry.get('name') or '?'}"
-                             + (f", {entry['uuid']}" if entry.get("uuid") else "")
-                             + f") has {room} MiB {'in all' if whole else 'free'}")
+                short.append(
+                    f"GPU {index} ({entry.get('name') or '?'}"
+                    + (f", {entry['uuid']}" if entry.get("uuid") else "")
+                    + f") has {room} MiB {'in all' if whole else 'free'}"
+                )
         if short:
             problems.append(
                 f"service {sname} needs {need} MiB of GPU memory (app_stack_services.{sname}.gpu_memory_mb), but on "
                 f"{host} {'; '.join(short)}: give it a GPU with room (gpu, per_gpu), free the GPU of what else runs "
-                "there, or lower gpu_memory_mb if the service needs less")
+                "there, or lower gpu_memory_mb if the service needs less"
+            )
     return problems

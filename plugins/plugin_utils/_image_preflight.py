@@ -43,8 +43,10 @@ def image_tag(settings: Mapping[str, t.Any]) -> str:
 
 def release_images(settings: Mapping[str, t.Any]) -> list[str]:
     """<name>-<target>:<tag> of every target, as the other roles name them."""
-    return [f"{settings['app_image_name']}-{target}:{image_tag(settings)}"
-            for target in settings.get("app_image_targets") or []]
+    return [
+        f"{settings['app_image_name']}-{target}:{image_tag(settings)}"
+        for target in settings.get("app_image_targets") or []
+    ]
 
 
 def registry_images(settings: Mapping[str, t.Any]) -> list[str]:
@@ -97,23 +99,34 @@ def registry_insecure(settings: Mapping[str, t.Any], probe: Mapping[str, t.Any])
 
 
 def _controller_refs(controller: Mapping[str, t.Any]) -> set[str]:
-    return {ref for image in controller.get("images") or []
-            for ref in list(image.get("RepoTags") or []) + list(image.get("RepoDigests") or [])}
+    return {
+        ref
+        for image in controller.get("images") or []
+        for ref in list(image.get("RepoTags") or []) + list(image.get("RepoDigests") or [])
+    }
 
 
 def _pull_origin(settings: Mapping[str, t.Any]) -> str:
     """The variables a pulled image's name comes from, with the GPU variant's tag where it differs."""
     release = str(settings.get("app_image_release"))
-    origin = (f"app_image_source=pull with app_image_registry={settings.get('app_image_registry') or ''}, "
-              f"app_image_name={settings.get('app_image_name')}, app_image_release={release}")
+    origin = (
+        f"app_image_source=pull with app_image_registry={settings.get('app_image_registry') or ''}, "
+        f"app_image_name={settings.get('app_image_name')}, app_image_release={release}"
+    )
     if image_tag(settings) != release:
-        origin += (f"; this host takes the GPU variant (app_image_variant={settings.get('app_image_variant')}), "
-                   f"tagged {image_tag(settings)} as a controller build pushes it")
+        origin += (
+            f"; this host takes the GPU variant (app_image_variant={settings.get('app_image_variant')}), "
+            f"tagged {image_tag(settings)} as a controller build pushes it"
+        )
     return origin
 
 
-def image_preflight_problems(settings: Mapping[str, t.Any], host: str, answers: Sequence[Mapping[str, t.Any]],
-                             controller: Mapping[str, t.Any] | None) -> list[str]:
+def image_preflight_problems(
+    settings: Mapping[str, t.Any],
+    host: str,
+    answers: Sequence[Mapping[str, t.Any]],
+    controller: Mapping[str, t.Any] | None,
+) -> list[str]:
     """Every image the host could not get, each naming the host, the image, the variable and what was tried.
 
     answers: registry_image_info's images (the registry images the host lacks). controller: the controller
@@ -129,17 +142,23 @@ def image_preflight_problems(settings: Mapping[str, t.Any], host: str, answers: 
         said = answer.get("said") or ""
         asked = f"asked {answer.get('url')} from {host}"
         if found is False and status == 404:
-            problems.append(f"{host} cannot pull image {image} ({origin}): the registry has no such tag ({asked}: "
-                            f"404 {said}). Push it first (app_image_push on a build), or correct the variable")
+            problems.append(
+                f"{host} cannot pull image {image} ({origin}): the registry has no such tag ({asked}: "
+                f"404 {said}). Push it first (app_image_push on a build), or correct the variable"
+            )
         elif found is False:
-            problems.append(f"{host} cannot pull image {image} ({origin}): the registry refused "
-                            f"app_image_registry_username={user} ({asked}: {status} {said}). Correct the "
-                            "credentials (app_image_registry_username, app_image_registry_password)")
+            problems.append(
+                f"{host} cannot pull image {image} ({origin}): the registry refused "
+                f"app_image_registry_username={user} ({asked}: {status} {said}). Correct the "
+                "credentials (app_image_registry_username, app_image_registry_password)"
+            )
         elif found is None and not status:
-            problems.append(f"{host} cannot pull image {image} ({origin}): the registry does not answer ({asked}: "
-                            f"{said}). Check the address and the network, the CA "
-                            "(app_image_registry_ca_certificate), or a plain-HTTP registry's insecure-registries "
-                            "entry (docker_engine_daemon_settings)")
+            problems.append(
+                f"{host} cannot pull image {image} ({origin}): the registry does not answer ({asked}: "
+                f"{said}). Check the address and the network, the CA "
+                "(app_image_registry_ca_certificate), or a plain-HTTP registry's insecure-registries "
+                "entry (docker_engine_daemon_settings)"
+            )
     if controller is None:
         return problems
     # Registered with failed_when: false, a failed answer is one without images.
@@ -150,15 +169,19 @@ def image_preflight_problems(settings: Mapping[str, t.Any], host: str, answers: 
             needs.append("app_image_source=build_controller builds the images there")
         if settings.get("app_image_extra_images"):
             needs.append("app_image_extra_images are saved from it")
-        problems.append(f"the controller's Docker engine does not answer ({said}), and {host} needs it: "
-                        f"{' and '.join(needs) or 'its images come from it'}. Start it, or choose another "
-                        "app_image_source")
+        problems.append(
+            f"the controller's Docker engine does not answer ({said}), and {host} needs it: "
+            f"{' and '.join(needs) or 'its images come from it'}. Start it, or choose another "
+            "app_image_source"
+        )
         return problems
     present = _controller_refs(controller)
     for image in settings.get("app_image_extra_images") or []:
         if full_reference(str(image)) not in present and str(image) not in present:
-            problems.append(f"{host} cannot get image {image} (app_image_extra_images): the controller's Docker "
-                            "engine, which saves it for the hosts, does not have it (asked that engine for it). Load or "
-                            "build it there first (docker load -i <archive>, or "
-                            "docker pull where the controller has a registry), or remove it from the list")
+            problems.append(
+                f"{host} cannot get image {image} (app_image_extra_images): the controller's Docker "
+                "engine, which saves it for the hosts, does not have it (asked that engine for it). Load or "
+                "build it there first (docker load -i <archive>, or "
+                "docker pull where the controller has a registry), or remove it from the list"
+            )
     return problems

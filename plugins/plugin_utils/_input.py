@@ -37,8 +37,14 @@ VERSION_RE = re.compile(r"^([0-9]+(\.[0-9]+)*([-+~][0-9A-Za-z.+~-]*)?)?$")  # 27
 REPO_URL_RE = re.compile(r"^(https?|file)://\S+$")
 FILE_PATH_RE = re.compile(r"^/.*[^/]$")  # an absolute path of a file, not a directory
 TYPE_NAMES = {
-    "str": "a string", "path": "a path (a string)", "int": "an integer", "float": "a number",
-    "bool": "true or false", "list": "a list", "dict": "a mapping", "raw": "any value",
+    "str": "a string",
+    "path": "a path (a string)",
+    "int": "an integer",
+    "float": "a number",
+    "bool": "true or false",
+    "list": "a list",
+    "dict": "a mapping",
+    "raw": "any value",
 }
 
 
@@ -76,7 +82,7 @@ def show(value: t.Any, width: int = 60) -> str:
         text = json.dumps(value, sort_keys=True, default=str)
     except (TypeError, ValueError):
         text = repr(value)
-    return text if len(text) <= width else text[:width - 3] + "..."
+    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 def kind(value: t.Any) -> str:
@@ -103,11 +109,13 @@ def _is_type(expected: str, value: t.Any) -> bool:
     if expected in ("str", "path"):
         return isinstance(value, str)
     if expected == "int":
-        return (isinstance(value, int) and not isinstance(value, bool)) or \
-            (isinstance(value, str) and bool(INT_RE.match(value.strip())))
+        return (isinstance(value, int) and not isinstance(value, bool)) or (
+            isinstance(value, str) and bool(INT_RE.match(value.strip()))
+        )
     if expected == "float":
-        return (isinstance(value, (int, float)) and not isinstance(value, bool)) or \
-            (isinstance(value, str) and bool(FLOAT_RE.match(value.strip())))
+        return (isinstance(value, (int, float)) and not isinstance(value, bool)) or (
+            isinstance(value, str) and bool(FLOAT_RE.match(value.strip()))
+        )
     if expected == "bool":
         return isinstance(value, bool) or (isinstance(value, str) and value.strip().lower() in BOOL_STRINGS)
     if expected == "list":
@@ -165,15 +173,16 @@ def _elements(where: str, spec: Mapping[str, t.Any], value: t.Sequence[t.Any], p
             options_problems(here, spec["options"], item, problems)
 
 
-def options_problems(where: str, options: Mapping[str, t.Any], value: Mapping[str, t.Any],
-                     problems: Problems) -> None:
+def options_problems(where: str, options: Mapping[str, t.Any], value: Mapping[str, t.Any], problems: Problems) -> None:
     """The keys of a mapping against the spec's sub-options: unknown, missing and mistyped keys."""
     known = set(options)
     for spec in options.values():
         known.update(spec.get("aliases") or [])
     for key in value:
         if key not in known:
-            problems.add(f"{where}.{key}", f"unknown key{_suggestion(str(key), known)} (known: {', '.join(sorted(options))})")
+            problems.add(
+                f"{where}.{key}", f"unknown key{_suggestion(str(key), known)} (known: {', '.join(sorted(options))})"
+            )
     for key, spec in options.items():
         if key in value:
             value_problems(f"{where}.{key}", spec, value[key], problems)
@@ -189,13 +198,17 @@ def _suggestion(name: str, known: t.Iterable[str]) -> str:
 def unknown_variables(role: str, known: t.Iterable[str], present: t.Iterable[str]) -> list[str]:
     """Variables named ``<role>_*`` that the role does not know: typos, each with the closest known name."""
     known = set(known)
-    return [f"{name}: not a variable of aistack.deploy.{role}{_suggestion(name, known)};"
-            f" its variables are listed in its README and meta/argument_specs.yml"
-            for name in sorted(set(present)) if name.startswith(f"{role}_") and name not in known]
+    return [
+        f"{name}: not a variable of aistack.deploy.{role}{_suggestion(name, known)};"
+        f" its variables are listed in its README and meta/argument_specs.yml"
+        for name in sorted(set(present))
+        if name.startswith(f"{role}_") and name not in known
+    ]
 
 
-def role_input_problems(options: Mapping[str, t.Any], values: Mapping[str, t.Any], role: str,
-                        present: t.Iterable[str] = ()) -> list[str]:
+def role_input_problems(
+    options: Mapping[str, t.Any], values: Mapping[str, t.Any], role: str, present: t.Iterable[str] = ()
+) -> list[str]:
     """Every generic problem of a role's input.
 
     ``options`` is the ``main`` entry point's options from the role's argument

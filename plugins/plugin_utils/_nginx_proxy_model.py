@@ -24,10 +24,19 @@ from ansible_collections.aistack.deploy.plugins.plugin_utils._input import Probl
 from ansible_collections.aistack.deploy.plugins.plugin_utils._switch import target_variable
 
 UPSTREAM_KEYS = frozenset({"host", "port", "scheme"})
-ROUTE_KEYS = frozenset({
-    "path", "upstream", "match", "strip_prefix", "websocket", "client_max_body_size", "read_timeout",
-    "send_timeout", "proxy_headers",
-})
+ROUTE_KEYS = frozenset(
+    {
+        "path",
+        "upstream",
+        "match",
+        "strip_prefix",
+        "websocket",
+        "client_max_body_size",
+        "read_timeout",
+        "send_timeout",
+        "proxy_headers",
+    }
+)
 TLS_PROTOCOLS = ("TLSv1.2", "TLSv1.3")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
 # A compose service's name (app_stack's rule): the hosts targets.conf may redirect to one release's containers.
@@ -40,14 +49,18 @@ HEADER_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*$")
 SERVER_NAME_RE = re.compile(r"^(_|\*?\.?[A-Za-z0-9_*-]+(\.[A-Za-z0-9_*-]+)*\.?|~[^\s;{}\"'\\]+)$")
 CIPHERS_RE = re.compile(r"^[A-Za-z0-9_:+!@=.-]+$")
 # Headers the role sets itself on every proxied request.
-OWN_PROXY_HEADERS = frozenset({"host", "x-real-ip", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host",
-                               "upgrade", "connection"})
+OWN_PROXY_HEADERS = frozenset(
+    {"host", "x-real-ip", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "upgrade", "connection"}
+)
 
 
 def _quotable(value: t.Any) -> bool:
     """A value that can sit inside nginx's double quotes: one line, no NUL."""
-    return isinstance(value, (str, int, float)) and not isinstance(value, bool) and \
-        not any(char in str(value) for char in "\n\r\0")
+    return (
+        isinstance(value, (str, int, float))
+        and not isinstance(value, bool)
+        and not any(char in str(value) for char in "\n\r\0")
+    )
 
 
 def _quote(value: t.Any) -> str:
@@ -55,8 +68,14 @@ def _quote(value: t.Any) -> str:
 
 
 def _port(value: t.Any) -> t.TypeGuard[int | str]:
-    return isinstance(value, int) and not isinstance(value, bool) and 0 < value < 65536 or \
-        isinstance(value, str) and value.isdigit() and 0 < int(value) < 65536
+    return (
+        isinstance(value, int)
+        and not isinstance(value, bool)
+        and 0 < value < 65536
+        or isinstance(value, str)
+        and value.isdigit()
+        and 0 < int(value) < 65536
+    )
 
 
 def _headers(value: t.Any, where: str, problems: Problems, own: frozenset[str] = frozenset()) -> list[list[str]]:
@@ -71,8 +90,9 @@ def _headers(value: t.Any, where: str, problems: Problems, own: frozenset[str] =
         if not isinstance(name, str) or not HEADER_NAME_RE.match(name):
             problems.add(where, f"{name!r} is not a valid header name (letters, digits, '-')")
         elif name.lower() in own:
-            problems.add(f"{where}.{name}", "is set by the role itself (Host, X-Forwarded-*, X-Real-IP, Upgrade, "
-                                            "Connection)")
+            problems.add(
+                f"{where}.{name}", "is set by the role itself (Host, X-Forwarded-*, X-Real-IP, Upgrade, Connection)"
+            )
         elif not _quotable(text):
             problems.add(f"{where}.{name}", "must be a one-line string or number")
         else:
@@ -127,10 +147,13 @@ def nginx_proxy_model(spec: t.Any) -> dict[str, t.Any]:
         "server_names": names,
         "client_max_body_size": _size(spec.get("client_max_body_size"), "nginx_proxy_client_max_body_size", problems),
         "timeouts": timeouts,
-        "proxy_headers": _headers(spec.get("proxy_headers"), "nginx_proxy_proxy_headers", problems,
-                                  OWN_PROXY_HEADERS),
-        "response_headers": _headers(spec.get("response_headers"), "nginx_proxy_response_headers", problems,
-                                     frozenset({"strict-transport-security"})),
+        "proxy_headers": _headers(spec.get("proxy_headers"), "nginx_proxy_proxy_headers", problems, OWN_PROXY_HEADERS),
+        "response_headers": _headers(
+            spec.get("response_headers"),
+            "nginx_proxy_response_headers",
+            problems,
+            frozenset({"strict-transport-security"}),
+        ),
         "hsts": f"max-age={int(max_age)}{'; includeSubDomains' if subdomains is True else ''}" if hsts is True else "",
         "tls_protocols": [p for p in TLS_PROTOCOLS if p in protocols],
         "tls_ciphers": ciphers if isinstance(ciphers, str) else "",
@@ -174,15 +197,19 @@ def _upstream(name: t.Any, uspec: t.Any, problems: Problems) -> dict[str, t.Any]
         problems.add(f"{where}.port", f"must be a port number 1-65535 (got {port!r})")
     if scheme not in ("http", "https"):
         problems.add(f"{where}.scheme", f"must be http or https (got {scheme!r})")
-    return {"host": host, "port": int(port) if _port(port) else 0, "scheme": scheme,
-            "variable": "aistack_upstream_" + name.replace("-", "_"),
-            # A compose service: app_stack's targets.conf may name the release that serves it.
-            "target_variable": target_variable(host) if isinstance(host, str) and SERVICE_RE.match(host)
-            else ""}
+    return {
+        "host": host,
+        "port": int(port) if _port(port) else 0,
+        "scheme": scheme,
+        "variable": "aistack_upstream_" + name.replace("-", "_"),
+        # A compose service: app_stack's targets.conf may name the release that serves it.
+        "target_variable": target_variable(host) if isinstance(host, str) and SERVICE_RE.match(host) else "",
+    }
 
 
-def _routes(spec: dict[str, t.Any], upstreams: dict[str, dict[str, t.Any]], upstreams_in: dict[t.Any, t.Any],
-            problems: Problems) -> list[dict[str, t.Any]]:
+def _routes(
+    spec: dict[str, t.Any], upstreams: dict[str, dict[str, t.Any]], upstreams_in: dict[t.Any, t.Any], problems: Problems
+) -> list[dict[str, t.Any]]:
     """nginx_proxy_routes, each checked and normalized, exact routes first, then the longest prefix first."""
     routes_in = spec.get("routes")
     routes: list[dict[str, t.Any]] = []
@@ -199,8 +226,14 @@ def _routes(spec: dict[str, t.Any], upstreams: dict[str, dict[str, t.Any]], upst
     return routes
 
 
-def _route(index: int, rspec: t.Any, upstreams: dict[str, dict[str, t.Any]], upstreams_in: dict[t.Any, t.Any],
-           seen: dict[tuple[str, str], int], problems: Problems) -> dict[str, t.Any] | None:
+def _route(
+    index: int,
+    rspec: t.Any,
+    upstreams: dict[str, dict[str, t.Any]],
+    upstreams_in: dict[t.Any, t.Any],
+    seen: dict[tuple[str, str], int],
+    problems: Problems,
+) -> dict[str, t.Any] | None:
     """One route: its path and match (each once, recorded in ``seen``), upstream, flags and limits."""
     where = f"nginx_proxy_routes[{index}]"
     if not isinstance(rspec, dict):
@@ -211,8 +244,9 @@ def _route(index: int, rspec: t.Any, upstreams: dict[str, dict[str, t.Any]], ups
     path, upstream = rspec.get("path"), rspec.get("upstream")
     match = rspec.get("match", "prefix")
     if not isinstance(path, str) or not PATH_RE.match(path) or "//" in path or "/../" in path + "/":
-        problems.add(f"{where}.path", f"must be a URL path starting with / without spaces, quotes, braces or "
-                                      f"';' (got {path!r})")
+        problems.add(
+            f"{where}.path", f"must be a URL path starting with / without spaces, quotes, braces or ';' (got {path!r})"
+        )
         path = "/"
     if match not in ("prefix", "exact"):
         problems.add(f"{where}.match", f"must be prefix or exact (got {match!r})")
@@ -237,13 +271,15 @@ def _route(index: int, rspec: t.Any, upstreams: dict[str, dict[str, t.Any]], ups
         "strip_regex": "^" + re.escape(path.rstrip("/")) + "/?(.*)$",
         "websocket": flags["websocket"],
         "client_max_body_size": _size(rspec["client_max_body_size"], f"{where}.client_max_body_size", problems)
-        if "client_max_body_size" in rspec else "",
+        if "client_max_body_size" in rspec
+        else "",
         "read_timeout": _time(rspec["read_timeout"], f"{where}.read_timeout", problems)
-        if "read_timeout" in rspec else "",
+        if "read_timeout" in rspec
+        else "",
         "send_timeout": _time(rspec["send_timeout"], f"{where}.send_timeout", problems)
-        if "send_timeout" in rspec else "",
-        "proxy_headers": _headers(rspec.get("proxy_headers"), f"{where}.proxy_headers", problems,
-                                  OWN_PROXY_HEADERS),
+        if "send_timeout" in rspec
+        else "",
+        "proxy_headers": _headers(rspec.get("proxy_headers"), f"{where}.proxy_headers", problems, OWN_PROXY_HEADERS),
     }
 
 
@@ -264,10 +300,15 @@ def _route_flags(rspec: dict[str, t.Any], where: str, match: str, path: str, pro
 def _server_names(spec: dict[str, t.Any], problems: Problems) -> list[str]:
     """nginx_proxy_server_names (['_'] when wrong)."""
     names = spec.get("server_names")
-    if not isinstance(names, list) or not names or not all(isinstance(n, str) and SERVER_NAME_RE.match(n)
-                                                           for n in names):
-        problems.add("nginx_proxy_server_names", f"must be a list of server names such as example.com, "
-                                                 f"*.example.com or _ (got {names!r})")
+    if (
+        not isinstance(names, list)
+        or not names
+        or not all(isinstance(n, str) and SERVER_NAME_RE.match(n) for n in names)
+    ):
+        problems.add(
+            "nginx_proxy_server_names",
+            f"must be a list of server names such as example.com, *.example.com or _ (got {names!r})",
+        )
         names = ["_"]
     return names
 
@@ -280,8 +321,10 @@ def _timeouts(spec: dict[str, t.Any], problems: Problems) -> dict[str, str]:
         timeouts = {}
     for key in sorted(set(timeouts) - {"connect", "read", "send"}):
         problems.add("nginx_proxy_timeouts", f"unknown key {key!r} (known: connect, read, send)")
-    return {key: _time(timeouts.get(key, default), f"nginx_proxy_timeouts.{key}", problems)
-            for key, default in (("connect", "5s"), ("read", "60s"), ("send", "60s"))}
+    return {
+        key: _time(timeouts.get(key, default), f"nginx_proxy_timeouts.{key}", problems)
+        for key, default in (("connect", "5s"), ("read", "60s"), ("send", "60s"))
+    }
 
 
 def _tls(spec: dict[str, t.Any], problems: Problems) -> tuple[list[t.Any], t.Any]:
@@ -292,12 +335,16 @@ def _tls(spec: dict[str, t.Any], problems: Problems) -> tuple[list[t.Any], t.Any
         protocols = list(TLS_PROTOCOLS)
     for protocol in protocols:
         if protocol not in TLS_PROTOCOLS:
-            problems.add("nginx_proxy_tls_protocols", f"unknown or insecure protocol {protocol!r} (allowed: "
-                                                      f"{', '.join(TLS_PROTOCOLS)})")
+            problems.add(
+                "nginx_proxy_tls_protocols",
+                f"unknown or insecure protocol {protocol!r} (allowed: {', '.join(TLS_PROTOCOLS)})",
+            )
     ciphers = spec.get("tls_ciphers")
     if not isinstance(ciphers, str) or not CIPHERS_RE.match(ciphers):
-        problems.add("nginx_proxy_tls_ciphers", f"must be an OpenSSL cipher list such as "
-                                                f"ECDHE-ECDSA-AES128-GCM-SHA256:... (got {ciphers!r})")
+        problems.add(
+            "nginx_proxy_tls_ciphers",
+            f"must be an OpenSSL cipher list such as ECDHE-ECDSA-AES128-GCM-SHA256:... (got {ciphers!r})",
+        )
     return protocols, ciphers
 
 
@@ -307,8 +354,13 @@ def _hsts(spec: dict[str, t.Any], problems: Problems) -> tuple[t.Any, t.Any, t.A
     if not isinstance(hsts, bool):
         problems.add("nginx_proxy_hsts", "must be true or false")
     max_age = spec.get("hsts_max_age")
-    if not (isinstance(max_age, int) and not isinstance(max_age, bool) and max_age >= 0
-            or isinstance(max_age, str) and max_age.isdigit()):
+    if not (
+        isinstance(max_age, int)
+        and not isinstance(max_age, bool)
+        and max_age >= 0
+        or isinstance(max_age, str)
+        and max_age.isdigit()
+    ):
         problems.add("nginx_proxy_hsts_max_age", f"must be a number of seconds (got {max_age!r})")
         max_age = 0
     subdomains = spec.get("hsts_include_subdomains")
@@ -320,8 +372,9 @@ def _hsts(spec: dict[str, t.Any], problems: Problems) -> tuple[t.Any, t.Any, t.A
 def _extra_directives(spec: dict[str, t.Any], problems: Problems) -> list[str]:
     """nginx_proxy_extra_directives: one-line directives ([] when wrong)."""
     extra = spec.get("extra_directives")
-    if not isinstance(extra, list) or not all(isinstance(d, str) and "\n" not in d and "\r" not in d
-                                              and d.strip() for d in extra):
+    if not isinstance(extra, list) or not all(
+        isinstance(d, str) and "\n" not in d and "\r" not in d and d.strip() for d in extra
+    ):
         problems.add("nginx_proxy_extra_directives", "must be a list of one-line nginx directives")
         extra = []
     return extra
@@ -341,14 +394,20 @@ def _websocket(spec: dict[str, t.Any], routes: list[dict[str, t.Any]], problems:
 def _tls_material(spec: dict[str, t.Any], problems: Problems) -> bool:
     """Whether the user gave a certificate and its key (else one is generated on the host); a problem for half a pair."""
     cert_given, key_given = bool(spec.get("certificate_given")), bool(spec.get("key_given"))
-    for variable, file in (("nginx_proxy_tls_certificate_file", spec.get("certificate_file")),
-                           ("nginx_proxy_tls_certificate_key_file", spec.get("key_file"))):
+    for variable, file in (
+        ("nginx_proxy_tls_certificate_file", spec.get("certificate_file")),
+        ("nginx_proxy_tls_certificate_key_file", spec.get("key_file")),
+    ):
         if isinstance(file, dict) and file.get("path") and not file.get("exists"):
             problems.add(variable, f"{file['path']!r} is not a readable file on the controller")
     if cert_given and not key_given:
-        problems.add("nginx_proxy_tls_certificate_key", "a certificate is given without its key (set "
-                                                        "nginx_proxy_tls_certificate_key or _key_file)")
+        problems.add(
+            "nginx_proxy_tls_certificate_key",
+            "a certificate is given without its key (set nginx_proxy_tls_certificate_key or _key_file)",
+        )
     if key_given and not cert_given:
-        problems.add("nginx_proxy_tls_certificate", "a key is given without its certificate (set "
-                                                    "nginx_proxy_tls_certificate or _file)")
+        problems.add(
+            "nginx_proxy_tls_certificate",
+            "a key is given without its certificate (set nginx_proxy_tls_certificate or _file)",
+        )
     return cert_given and key_given

@@ -35,27 +35,39 @@ def nvidia_toolkit_problems(variables: Mapping[str, t.Any], host: Mapping[str, t
     v, host = plain(variables), plain(host)
     problems = Problems()
     if host.get("pkg_mgr") not in ("apt", "dnf"):
-        problems.add("platform", "aistack.deploy.nvidia_toolkit supports Debian, Ubuntu and Enterprise Linux"
-                     f" (apt and dnf); this host runs {host.get('platform')}")
+        problems.add(
+            "platform",
+            "aistack.deploy.nvidia_toolkit supports Debian, Ubuntu and Enterprise Linux"
+            f" (apt and dnf); this host runs {host.get('platform')}",
+        )
     for name, empty in (("nvidia_toolkit_version", "the newest"), ("nvidia_toolkit_driver_min_version", "any")):
         if not VERSION_RE.match(v[name]):
-            problems.add(name, f"{show(v[name])}: give a version or a prefix of one (1.17.3, 1.17, 550.127.05),"
-                         f" or \"\" for {empty}")
+            problems.add(
+                name,
+                f'{show(v[name])}: give a version or a prefix of one (1.17.3, 1.17, 550.127.05), or "" for {empty}',
+            )
     for name in ("nvidia_toolkit_repo_url", "nvidia_toolkit_repo_key_url"):
         if (v[name] or name == "nvidia_toolkit_repo_url") and not REPO_URL_RE.match(v[name]):
             problems.add(name, f"{show(v[name])}: must be an http://, https:// or file:// URL")
     if not FILE_PATH_RE.match(v["nvidia_toolkit_daemon_config_path"]):
-        problems.add("nvidia_toolkit_daemon_config_path",
-                     f"{show(v['nvidia_toolkit_daemon_config_path'])}: must be an absolute file path")
+        problems.add(
+            "nvidia_toolkit_daemon_config_path",
+            f"{show(v['nvidia_toolkit_daemon_config_path'])}: must be an absolute file path",
+        )
     spec = v["nvidia_toolkit_cdi_spec_path"]
     if v["nvidia_toolkit_runtime_mode"] == "cdi" and (
-            spec.rsplit("/", 1)[0] not in CDI_DIRS or not spec.endswith((".yaml", ".json"))):
-        problems.add("nvidia_toolkit_cdi_spec_path", f"{show(spec)}: Docker reads CDI specifications (*.yaml or"
-                     f" *.json) only from {' and '.join(CDI_DIRS)}")
+        spec.rsplit("/", 1)[0] not in CDI_DIRS or not spec.endswith((".yaml", ".json"))
+    ):
+        problems.add(
+            "nvidia_toolkit_cdi_spec_path",
+            f"{show(spec)}: Docker reads CDI specifications (*.yaml or *.json) only from {' and '.join(CDI_DIRS)}",
+        )
     command = v["nvidia_toolkit_smoke_command"]
     if v["nvidia_toolkit_smoke_image"] and (not command or not all(isinstance(arg, str) for arg in command)):
-        problems.add("nvidia_toolkit_smoke_command", f"{show(command)}: must be a non-empty list of strings"
-                     " (the command and its arguments)")
+        problems.add(
+            "nvidia_toolkit_smoke_command",
+            f"{show(command)}: must be a non-empty list of strings (the command and its arguments)",
+        )
     return list(problems)
 
 
@@ -66,31 +78,48 @@ def _driver(v: Mapping[str, t.Any], gpu: Mapping[str, t.Any], problems: Problems
         text = f"{gpu.get('count')} NVIDIA GPU(s){where} but no working driver: {gpu.get('driver_message')}."
         if gpu.get("driver_state") != "version_mismatch":
             minimum = v["nvidia_toolkit_driver_min_version"]
-            text += " Install the NVIDIA driver" + (f" ({minimum} or later, nvidia_toolkit_driver_min_version)"
-                                                    if minimum else "") + " first; this role does not install drivers"
+            text += (
+                " Install the NVIDIA driver"
+                + (f" ({minimum} or later, nvidia_toolkit_driver_min_version)" if minimum else "")
+                + " first; this role does not install drivers"
+            )
         problems.add("driver", text)
         return
     minimum = v["nvidia_toolkit_driver_min_version"]
     if minimum and LooseVersion(str(gpu.get("driver_version"))) < LooseVersion(minimum):
-        problems.add("nvidia_toolkit_driver_min_version", f"{minimum}: the NVIDIA driver {gpu.get('driver_version')}"
-                     " is older; upgrade the driver (and reboot), or lower nvidia_toolkit_driver_min_version")
+        problems.add(
+            "nvidia_toolkit_driver_min_version",
+            f"{minimum}: the NVIDIA driver {gpu.get('driver_version')}"
+            " is older; upgrade the driver (and reboot), or lower nvidia_toolkit_driver_min_version",
+        )
 
 
-def nvidia_toolkit_host_problems(variables: Mapping[str, t.Any], gpu: Mapping[str, t.Any],
-                                 docker: Mapping[str, t.Any]) -> list[str]:
+def nvidia_toolkit_host_problems(
+    variables: Mapping[str, t.Any], gpu: Mapping[str, t.Any], docker: Mapping[str, t.Any]
+) -> list[str]:
     """Problems of this host for the role: ``gpu`` as gpu_info returns it, ``docker`` the aistack_docker fact."""
     v, gpu, docker = plain(variables), plain(gpu), plain(docker)
     problems = Problems()
     if not gpu.get("present"):
         if v["nvidia_toolkit_smoke_image"]:
-            problems.add("nvidia_toolkit_smoke_image", f"{show(v['nvidia_toolkit_smoke_image'])}: this host has no"
-                         " NVIDIA GPU to run it on (none on the PCI bus, none listed by nvidia-smi); set it only for"
-                         " GPU hosts (host_vars or a group)")
+            problems.add(
+                "nvidia_toolkit_smoke_image",
+                f"{show(v['nvidia_toolkit_smoke_image'])}: this host has no"
+                " NVIDIA GPU to run it on (none on the PCI bus, none listed by nvidia-smi); set it only for"
+                " GPU hosts (host_vars or a group)",
+            )
         return list(problems)
     _driver(v, gpu, problems)
     engine = str(docker.get("engine_version") or "")
-    if v["nvidia_toolkit_runtime_mode"] == "cdi" and docker.get("installed") and engine \
-            and LooseVersion(engine) < LooseVersion("25.0"):
-        problems.add("nvidia_toolkit_runtime_mode", f"'cdi' needs Docker Engine 25 or later; this host runs {engine}."
-                     " Use 'legacy' (containers then use --gpus), or a newer engine")
+    if (
+        v["nvidia_toolkit_runtime_mode"] == "cdi"
+        and docker.get("installed")
+        and engine
+        and LooseVersion(engine) < LooseVersion("25.0")
+    ):
+        problems.add(
+            "nvidia_toolkit_runtime_mode",
+            f"'cdi' needs Docker Engine 25 or later; this host runs {engine}."
+            " Use 'legacy' (containers then use --gpus), or a newer engine",
+        )
     return list(problems)

@@ -41,7 +41,7 @@ def _listener(address: str) -> tuple[str, int] | None:
         ip = ".".join(str(b) for b in reversed(raw))
     elif len(raw) == 16:
         # Four little-endian 32-bit words; only "any" and v4-mapped addresses matter here.
-        words = [raw[i:i + 4][::-1] for i in range(0, 16, 4)]
+        words = [raw[i : i + 4][::-1] for i in range(0, 16, 4)]
         flat = b"".join(words)
         if flat == bytes(16):
             ip = "::"
@@ -93,8 +93,9 @@ def wanted_ports(services: Mapping[str, t.Any], active: Sequence[str]) -> list[t
     return wanted
 
 
-def preflight_problems(output: str, services: Mapping[str, t.Any], active: Sequence[str], min_free_mb: int,
-                       host: str = "") -> list[str]:
+def preflight_problems(
+    output: str, services: Mapping[str, t.Any], active: Sequence[str], min_free_mb: int, host: str = ""
+) -> list[str]:
     """Every reason the host cannot take the release: a silent engine, too little disk, a port another program holds."""
     probe = parse_probe(output)
     where = f" on {host}" if host else ""
@@ -104,19 +105,27 @@ def preflight_problems(output: str, services: Mapping[str, t.Any], active: Seque
     # installed is docker_engine's to start or install.
     if engine.get("state") == "active" and engine.get("answer") == "silent":
         said = engine.get("said") or "no answer"
-        problems.append(f"the Docker engine{where} runs (docker.service is active) but does not answer within 20 s "
-                        f"({said}): restart it (systemctl restart docker) and look at journalctl -u docker")
+        problems.append(
+            f"the Docker engine{where} runs (docker.service is active) but does not answer within 20 s "
+            f"({said}): restart it (systemctl restart docker) and look at journalctl -u docker"
+        )
     for path, free in sorted(probe["free_mb"].items()):
         if min_free_mb and free < min_free_mb:
-            problems.append(f"only {free} MiB free{where} on the filesystem of {path}, app_stack_min_free_disk_mb "
-                            f"(aistack_min_free_disk_mb) asks for {min_free_mb}: free some space (docker system df "
-                            "shows what images and volumes take), or lower it")
+            problems.append(
+                f"only {free} MiB free{where} on the filesystem of {path}, app_stack_min_free_disk_mb "
+                f"(aistack_min_free_disk_mb) asks for {min_free_mb}: free some space (docker system df "
+                "shows what images and volumes take), or lower it"
+            )
     for _service, ip, port, variable in wanted_ports(services, active):
         if port in probe["ours"]:
             continue  # the app's own running containers publish it: the release takes it over
-        holders = [lip for lip, lport in probe["listeners"] if lport == port and (ip in _ANY or lip in _ANY or lip == ip)]
+        holders = [
+            lip for lip, lport in probe["listeners"] if lport == port and (ip in _ANY or lip in _ANY or lip == ip)
+        ]
         if holders:
-            problems.append(f"port {port}{where} ({variable}) is taken by another program "
-                            f"listening on {holders[0] if holders[0] not in _ANY else 'every address'}: stop it, "
-                            "or publish the service on another port")
+            problems.append(
+                f"port {port}{where} ({variable}) is taken by another program "
+                f"listening on {holders[0] if holders[0] not in _ANY else 'every address'}: stop it, "
+                "or publish the service on another port"
+            )
     return problems

@@ -29,7 +29,7 @@ DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 DURATION_ALLOWED = "a duration such as 14d, 12h, 30m, 90s (also w) or a number of seconds, more than 0"
 
 SIZE_RE = re.compile(r"^([0-9]+(?:\.[0-9]+)?)\s*(?:([KMGT])(?:i?B)?|B)?$", re.IGNORECASE)
-SIZE_UNITS = {"": 1, "K": 1024, "M": 1024 ** 2, "G": 1024 ** 3, "T": 1024 ** 4}
+SIZE_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
 SIZE_ALLOWED = "a size such as 10G, 500M, 1024K (powers of 1024; also T) or a number of bytes, more than 0"
 
 # The directories go into a systemd unit (ReadWritePaths=), which splits on
@@ -88,8 +88,10 @@ def _volume_names(volumes: Mapping[str, t.Any]) -> str:
 
 def _check_volume(where: str, entry: Mapping[str, t.Any], volumes: Mapping[str, t.Any]) -> list[str]:
     if "volume" not in entry:
-        return [f"{where}.volume: is required: the name of a volume of app_stack_volumes "
-                f"(volumes: {_volume_names(volumes)})"]
+        return [
+            f"{where}.volume: is required: the name of a volume of app_stack_volumes "
+            f"(volumes: {_volume_names(volumes)})"
+        ]
     name = entry["volume"]
     if not isinstance(name, str) or name not in volumes:
         return [f"{where}.volume: {name!r} is not a volume of app_stack_volumes (volumes: {_volume_names(volumes)})"]
@@ -100,8 +102,11 @@ def _check_limits(where: str, entry: Mapping[str, t.Any]) -> list[str]:
     if entry.get("max_age") is None and entry.get("max_size") is None:
         return [f"{where}: needs max_age, max_size or both (a retention without a limit deletes nothing)"]
     checks = (("max_age", parse_duration, DURATION_ALLOWED), ("max_size", parse_size, SIZE_ALLOWED))
-    return [f"{where}.{key}: {entry[key]!r} is not {allowed}"
-            for key, parse, allowed in checks if entry.get(key) is not None and parse(entry[key]) is None]
+    return [
+        f"{where}.{key}: {entry[key]!r} is not {allowed}"
+        for key, parse, allowed in checks
+        if entry.get(key) is not None and parse(entry[key]) is None
+    ]
 
 
 def _check_pattern(where: str, entry: Mapping[str, t.Any]) -> list[str]:
@@ -118,8 +123,10 @@ def _check_host_path(where: str, entry: Mapping[str, t.Any], volumes: Mapping[st
     volume = volumes.get(name) if isinstance(name, str) else None
     path = volume.get("path") if isinstance(volume, Mapping) and volume.get("type") == "bind" else None
     if isinstance(path, str) and UNIT_UNSAFE_RE.search(path):
-        return [f"{where}.volume: the host path {path!r} of volume {name!r} holds white space, quotes, "
-                "'%', '\\' or control characters, which a systemd unit cannot hold"]
+        return [
+            f"{where}.volume: the host path {path!r} of volume {name!r} holds white space, quotes, "
+            "'%', '\\' or control characters, which a systemd unit cannot hold"
+        ]
     return []
 
 
@@ -128,18 +135,22 @@ def entry_problems(index: int, entry: t.Any, volumes: Mapping[str, t.Any]) -> li
     where = f"{VARIABLE}[{index}]"
     if not isinstance(entry, Mapping):
         return [f"{where}: must be a mapping of {', '.join(ENTRY_KEYS)} (got {entry!r})"]
-    problems = [f"{where}: unknown key {key!r} (known: {', '.join(ENTRY_KEYS)})"
-                for key in sorted(set(map(str, entry)) - set(ENTRY_KEYS))]
+    problems = [
+        f"{where}: unknown key {key!r} (known: {', '.join(ENTRY_KEYS)})"
+        for key in sorted(set(map(str, entry)) - set(ENTRY_KEYS))
+    ]
     problems += _check_volume(where, entry, volumes)
     _path, path_problem = normalize_path(entry.get("path"))
     if path_problem:
         problems.append(f"{where}.path: {entry.get('path')!r} {path_problem}")
-    return problems + _check_limits(where, entry) + _check_pattern(where, entry) + \
-        _check_host_path(where, entry, volumes)
+    return (
+        problems + _check_limits(where, entry) + _check_pattern(where, entry) + _check_host_path(where, entry, volumes)
+    )
 
 
-def normalize_entry(entry: Mapping[str, t.Any], volumes: Mapping[str, t.Any],
-                    mountpoints: Mapping[str, t.Any]) -> Entry:
+def normalize_entry(
+    entry: Mapping[str, t.Any], volumes: Mapping[str, t.Any], mountpoints: Mapping[str, t.Any]
+) -> Entry:
     """An entry without problems, normalized; host_path is None for a named volume whose mount point is unknown."""
     volume = volumes[entry["volume"]]
     path = normalize_path(entry.get("path"))[0] or ""
@@ -165,9 +176,16 @@ def join_host_path(base: str, path: str) -> str:
 
 def host_config(entries: list[Entry]) -> list[Entry]:
     """What the host's script reads: one {dir, max_age_seconds, max_size_bytes, pattern} per resolved entry."""
-    return [{"dir": entry["host_path"], "max_age_seconds": entry["max_age_seconds"],
-             "max_size_bytes": entry["max_size_bytes"], "pattern": entry["pattern"]}
-            for entry in entries if entry["host_path"]]
+    return [
+        {
+            "dir": entry["host_path"],
+            "max_age_seconds": entry["max_age_seconds"],
+            "max_size_bytes": entry["max_size_bytes"],
+            "pattern": entry["pattern"],
+        }
+        for entry in entries
+        if entry["host_path"]
+    ]
 
 
 def retention_plan(entries: t.Any, volumes: t.Any, mountpoints: t.Any = None) -> dict[str, t.Any]:
@@ -181,8 +199,11 @@ def retention_plan(entries: t.Any, volumes: t.Any, mountpoints: t.Any = None) ->
     if entries is None:
         entries = []
     if not isinstance(entries, (list, tuple)):
-        return {"entries": [], "config": [], "problems": [
-            f"{VARIABLE}: must be a list of {{{', '.join(ENTRY_KEYS)}}} (got {entries!r})"]}
+        return {
+            "entries": [],
+            "config": [],
+            "problems": [f"{VARIABLE}: must be a list of {{{', '.join(ENTRY_KEYS)}}} (got {entries!r})"],
+        }
     problems = [problem for index, entry in enumerate(entries) for problem in entry_problems(index, entry, volumes)]
     normalized = [] if problems else [normalize_entry(entry, volumes, mountpoints) for entry in entries]
     return {"entries": normalized, "config": host_config(normalized), "problems": problems}

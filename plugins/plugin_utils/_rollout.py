@@ -54,8 +54,10 @@ def rollout_problems(settings: Mapping[str, t.Any]) -> list[str]:
             problems.append(f"{where}: {why}; allowed: a number of hosts (1 or more) or a percentage like '25%'")
     fail = settings.get("aistack_max_fail_percentage", 0)
     if isinstance(fail, bool) or not isinstance(fail, (int, float)) or not 0 <= fail <= 100:
-        problems.append(f"aistack_max_fail_percentage: {fail!r} is not a percentage from 0 to 100 "
-                        "(0 stops the rollout at the first failed host)")
+        problems.append(
+            f"aistack_max_fail_percentage: {fail!r} is not a percentage from 0 to 100 "
+            "(0 stops the rollout at the first failed host)"
+        )
     log = settings.get("aistack_audit_log", "")
     if not isinstance(log, str):
         problems.append(f"aistack_audit_log: {log!r} is not a file path (empty: keep no audit log)")
@@ -66,8 +68,9 @@ def _outcome(value: t.Any) -> dict[str, t.Any]:
     return dict(value) if isinstance(value, Mapping) else {}
 
 
-def rollout_gate(outcomes: Mapping[str, t.Any], max_fail_percentage: t.Any,
-                 active: Sequence[str] | None = None) -> dict[str, t.Any]:
+def rollout_gate(
+    outcomes: Mapping[str, t.Any], max_fail_percentage: t.Any, active: Sequence[str] | None = None
+) -> dict[str, t.Any]:
     """Whether the next batch may start: stop once the hosts that failed are more than max_fail_percentage of all.
 
     ``outcomes``: every host of the rollout -> its outcome so far ({} for a host whose batch has not run).
@@ -91,8 +94,10 @@ def rollout_gate(outcomes: Mapping[str, t.Any], max_fail_percentage: t.Any,
     reason = ""
     if stop:
         named = ", ".join(f"{host} (unreachable)" if host in lost else host for host in failed)
-        reason = (f"the rollout stopped: {len(failed)} of {len(hosts)} host(s) failed ({named}), "
-                  f"more than aistack_max_fail_percentage={float(max_fail_percentage):g}")
+        reason = (
+            f"the rollout stopped: {len(failed)} of {len(hosts)} host(s) failed ({named}), "
+            f"more than aistack_max_fail_percentage={float(max_fail_percentage):g}"
+        )
     return {"stop": stop, "reason": reason, "failed": failed}
 
 
@@ -126,12 +131,17 @@ def rollout_report(outcomes: Mapping[str, t.Any], run: Mapping[str, t.Any]) -> d
         if reason:
             entry["reason"] = reason
         hosts[host] = entry
-    counts = {result: sum(1 for entry in hosts.values() if entry["result"] == result)
-              for result in (*RESULTS, "unknown")}
-    starts = [float(_outcome(value)["started"]) for value in outcomes.values() if _is_number(_outcome(value).get("started"))]
+    counts = {
+        result: sum(1 for entry in hosts.values() if entry["result"] == result) for result in (*RESULTS, "unknown")
+    }
+    starts = [
+        float(_outcome(value)["started"]) for value in outcomes.values() if _is_number(_outcome(value).get("started"))
+    ]
     started = run.get("started") if _is_number(run.get("started")) else (min(starts) if starts else None)
     ended = run.get("ended") if _is_number(run.get("ended")) else None
-    targets = sorted({str(_outcome(value).get("target")) for value in outcomes.values() if _outcome(value).get("target")})
+    targets = sorted(
+        {str(_outcome(value).get("target")) for value in outcomes.values() if _outcome(value).get("target")}
+    )
     record = {
         "action": str(run.get("action") or "deploy"),
         "release": str(run.get("release") or ", ".join(targets)),
@@ -152,8 +162,11 @@ def rollout_report(outcomes: Mapping[str, t.Any], run: Mapping[str, t.Any]) -> d
         lines.append(f"{host:<{width}}  {change:<23}  {entry['result']:<11}  {seconds}".rstrip())
         if entry.get("reason"):
             lines.append(f"{'':<{width}}    {_first_line(entry['reason'])}")
-    return {"record": record, "lines": lines,
-            "failed": [host for host, entry in hosts.items() if entry["result"] != "deployed"]}
+    return {
+        "record": record,
+        "lines": lines,
+        "failed": [host for host, entry in hosts.items() if entry["result"] != "deployed"],
+    }
 
 
 def _is_number(value: t.Any) -> bool:
@@ -167,8 +180,11 @@ def _is_number(value: t.Any) -> bool:
 def _iso(epoch: t.Any) -> str | None:
     if epoch is None:
         return None
-    return datetime.datetime.fromtimestamp(float(epoch), datetime.timezone.utc).isoformat(timespec="seconds").replace(
-        "+00:00", "Z")
+    return (
+        datetime.datetime.fromtimestamp(float(epoch), datetime.timezone.utc)
+        .isoformat(timespec="seconds")
+        .replace("+00:00", "Z")
+    )
 
 
 def _first_line(text: str, limit: int = 160) -> str:

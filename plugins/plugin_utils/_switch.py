@@ -45,8 +45,10 @@ def targets_text(services: t.Sequence[str], release: str) -> str:
 
 
 def _targets(targets: t.Mapping[str, str], what: str) -> str:
-    lines = ["# Written by aistack.deploy.app_stack: which release's containers serve each",
-             f"# start-first service ({what}). nginx reads it on reload."]
+    lines = [
+        "# Written by aistack.deploy.app_stack: which release's containers serve each",
+        f"# start-first service ({what}). nginx reads it on reload.",
+    ]
     lines += [f"set ${variable} {alias};" for variable, alias in sorted(targets.items())]
     return "\n".join(lines) + "\n"
 
@@ -57,8 +59,7 @@ def parse_probe(text: str) -> dict[str, t.Any]:
     for line in text.splitlines():
         fields = line.split("\t")
         if fields[0] == "container" and len(fields) >= 5:
-            probe["containers"].append({"id": fields[1], "service": fields[2], "release": fields[3],
-                                        "name": fields[4]})
+            probe["containers"].append({"id": fields[1], "service": fields[2], "release": fields[3], "name": fields[4]})
         elif fields[0] == "routed":
             probe["routed"] = True
         elif fields[0] == "alias" and len(fields) >= 2:
@@ -70,8 +71,13 @@ def parse_probe(text: str) -> dict[str, t.Any]:
     return probe
 
 
-def switch_plan(probe_text: str, start_first: t.Sequence[str], proxy_service: str, release: str,
-                replicas: t.Mapping[str, t.Sequence[str]] | None = None) -> dict[str, t.Any]:
+def switch_plan(
+    probe_text: str,
+    start_first: t.Sequence[str],
+    proxy_service: str,
+    release: str,
+    replicas: t.Mapping[str, t.Sequence[str]] | None = None,
+) -> dict[str, t.Any]:
     """Which start-first services get their new containers beside the old ones in this deploy.
 
     A service switches when it has running containers of another release that
@@ -113,7 +119,9 @@ def switch_plan(probe_text: str, start_first: t.Sequence[str], proxy_service: st
     # removes the containers of that alias, not only once the new release passed its gate.
     # (A line naming the target release's own alias stays: a re-run of that release keeps its containers.)
     staying = {target_variable(unit) for unit, members in units.items() if set(members) <= set(live)}
-    staying |= {target_variable(u) for u in aliased if probe["targets"].get(target_variable(u)) == release_alias(u, release)}
+    staying |= {
+        target_variable(u) for u in aliased if probe["targets"].get(target_variable(u)) == release_alias(u, release)
+    }
     kept = {variable: alias for variable, alias in probe["targets"].items() if variable in staying}
     return {
         "live": sorted(live),

@@ -45,8 +45,9 @@ def local_host(**variables: t.Any) -> dict[str, t.Any]:
     return {"ansible_connection": "local", "ansible_python_interpreter": sys.executable, **variables}
 
 
-def inventory(bad: dict[str, dict[str, t.Any]], good: dict[str, dict[str, t.Any]],
-              all_vars: dict[str, t.Any] | None = None) -> dict[str, t.Any]:
+def inventory(
+    bad: dict[str, dict[str, t.Any]], good: dict[str, dict[str, t.Any]], all_vars: dict[str, t.Any] | None = None
+) -> dict[str, t.Any]:
     """An inventory with the groups ``bad`` and ``good``, host name -> host variables."""
     return {
         "all": {
@@ -61,13 +62,16 @@ def role_tasks(role: str, good_steps: t.Sequence[str] = ("validate.yml",)) -> st
     in group ``bad`` run the whole role; the hosts in group ``good`` only its argument validation (read from
     ``test_role_path``, an inventory variable) and the task files ``good_steps`` of the role, in order (its
     tasks/validate.yml, after whatever that needs)."""
-    steps = "".join(f"""
+    steps = "".join(
+        f"""
     - name: Run the role's tasks/{step}
       ansible.builtin.include_role:
         name: {role}
         tasks_from: {step}
       when: "'good' in group_names"
-""" for step in good_steps)
+"""
+        for step in good_steps
+    )
     return f"""
     - name: Run the role
       ansible.builtin.include_role:
@@ -92,17 +96,27 @@ def run_playbook(tmp: Path, inventory_data: dict[str, t.Any], playbook: str) -> 
     """Run ``playbook`` over ``inventory_data`` in check mode; collect each host's task results."""
     (tmp / "inventory.yml").write_text(yaml.safe_dump(inventory_data))
     (tmp / "play.yml").write_text(playbook)
-    env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json", ANSIBLE_FORKS="8",
-               ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_DEPRECATION_WARNINGS="false",
-               ANSIBLE_CACHE_PLUGIN="ansible.builtin.memory")
+    env = dict(
+        os.environ,
+        ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json",
+        ANSIBLE_FORKS="8",
+        ANSIBLE_LOCALHOST_WARNING="false",
+        ANSIBLE_DEPRECATION_WARNINGS="false",
+        ANSIBLE_CACHE_PLUGIN="ansible.builtin.memory",
+    )
     proc = subprocess.run(
         [_ansible_playbook(), "-i", str(tmp / "inventory.yml"), str(tmp / "play.yml"), "--check"],
-        capture_output=True, text=True, env=env, check=False)
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
     try:
         data = json.loads(proc.stdout)
     except ValueError as exc:
-        raise AssertionError(f"ansible-playbook printed no JSON (rc={proc.returncode}):\n"
-                             f"{proc.stdout}\n{proc.stderr}") from exc
+        raise AssertionError(
+            f"ansible-playbook printed no JSON (rc={proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+        ) from exc
     tasks: dict[str, list[tuple[str, dict[str, t.Any]]]] = {}
     for play in data["plays"]:
         for task in play["tasks"]:

@@ -44,8 +44,9 @@ def built_image(client: t.Any, context: Path, prefix: str, target: str = "api") 
 
 def run_in(client: t.Any, image: str, *command: str, workdir: str = "/", network: str | None = None) -> str:
     """The output of a command run in a throwaway container of the image (no entrypoint)."""
-    out = client.containers.run(image, list(command), remove=True, working_dir=workdir, entrypoint=[],
-                                network_mode=network)
+    out = client.containers.run(
+        image, list(command), remove=True, working_dir=workdir, entrypoint=[], network_mode=network
+    )
     return out.decode().strip()
 
 

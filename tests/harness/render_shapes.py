@@ -81,7 +81,11 @@ def _play(name: str, case: Case, dest: Path, overrides_file: Path | None) -> dic
         "tasks": [
             {
                 "name": f"Render {out}",
-                "ansible.builtin.template": {"src": str(ROLE / "templates" / src), "dest": str(dest / out), "mode": "0644"},
+                "ansible.builtin.template": {
+                    "src": str(ROLE / "templates" / src),
+                    "dest": str(dest / out),
+                    "mode": "0644",
+                },
             }
             for out, src in TEMPLATES.items()
         ],
@@ -103,12 +107,24 @@ def render(outdir: Path, cases: t.Mapping[str, Case]) -> dict[str, Path]:
             plays.append(_play(name, case, dirs[name], overrides_file))
         playbook = Path(work) / "render.yml"
         playbook.write_text(json.dumps(plays), encoding="utf-8")
-        env = dict(os.environ,
-                   ANSIBLE_NOCOLOR="1", ANSIBLE_RETRY_FILES_ENABLED="0", ANSIBLE_LOCALHOST_WARNING="0",
-                   ANSIBLE_INVENTORY_UNPARSED_WARNING="0", ANSIBLE_PYTHON_INTERPRETER=sys.executable,
-                   ANSIBLE_STDOUT_CALLBACK="ansible.builtin.default", ANSIBLE_DISPLAY_SKIPPED_HOSTS="0")
-        proc = subprocess.run([_ansible_playbook(), "-i", "localhost,", "-c", "local", str(playbook)],
-                              cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=False)
+        env = dict(
+            os.environ,
+            ANSIBLE_NOCOLOR="1",
+            ANSIBLE_RETRY_FILES_ENABLED="0",
+            ANSIBLE_LOCALHOST_WARNING="0",
+            ANSIBLE_INVENTORY_UNPARSED_WARNING="0",
+            ANSIBLE_PYTHON_INTERPRETER=sys.executable,
+            ANSIBLE_STDOUT_CALLBACK="ansible.builtin.default",
+            ANSIBLE_DISPLAY_SKIPPED_HOSTS="0",
+        )
+        proc = subprocess.run(
+            [_ansible_playbook(), "-i", "localhost,", "-c", "local", str(playbook)],
+            cwd=REPO_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
     if proc.returncode != 0:
         raise RuntimeError(f"rendering failed (ansible-playbook rc={proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     return dirs
@@ -116,8 +132,10 @@ def render(outdir: Path, cases: t.Mapping[str, Case]) -> dict[str, Path]:
 
 def machine_ca_certificates() -> list[dict[str, str]]:
     """This machine's extra CA certificates, as app_image_extra_ca_certificates items."""
-    return [{"name": path.stem, "content": path.read_text(encoding="utf-8")}
-            for path in sorted(Path("/usr/local/share/ca-certificates").glob("*.crt"))]
+    return [
+        {"name": path.stem, "content": path.read_text(encoding="utf-8")}
+        for path in sorted(Path("/usr/local/share/ca-certificates").glob("*.crt"))
+    ]
 
 
 def machine_pip_settings() -> dict[str, t.Any]:
@@ -171,25 +189,61 @@ STACK_EXTRA_CASES: dict[str, Case] = {
     "ai_video_pipeline-backend_only": Case(SHAPES / "ai_video_pipeline.yml", {"app_stack_profiles": []}),
     "demeterai_gpu-gpu_present": Case(SHAPES / "demeterai_gpu.yml", {"aistack_gpu": {"present": True, "count": 1}}),
     # The worker pinned to the second of two GPUs (compose device_ids), as aistack_gpu lists them.
-    "demeterai_gpu-gpu_ids": Case(SHAPES / "demeterai_gpu.yml", {
-        "aistack_gpu": {"present": True, "count": 2, "memory_free_mib": [24000, 24000], "gpus": [
-            {"index": 0, "uuid": "GPU-0e2b7a3c-1f0d-8c4e-9a61-2d7f3b8e0c40", "memory_free_mib": 24000},
-            {"index": 1, "uuid": "GPU-1e2b7a3c-1f0d-8c4e-9a61-2d7f3b8e0c41", "memory_free_mib": 24000}]},
-        "app_stack_services": {"worker": {"gpu": [1], "environment": {"CUDA_VISIBLE_DEVICES": "0"}, "shm_size": "2g"}}}),
+    "demeterai_gpu-gpu_ids": Case(
+        SHAPES / "demeterai_gpu.yml",
+        {
+            "aistack_gpu": {
+                "present": True,
+                "count": 2,
+                "memory_free_mib": [24000, 24000],
+                "gpus": [
+                    {"index": 0, "uuid": "GPU-0e2b7a3c-1f0d-8c4e-9a61-2d7f3b8e0c40", "memory_free_mib": 24000},
+                    {"index": 1, "uuid": "GPU-1e2b7a3c-1f0d-8c4e-9a61-2d7f3b8e0c41", "memory_free_mib": 24000},
+                ],
+            },
+            "app_stack_services": {
+                "worker": {"gpu": [1], "environment": {"CUDA_VISIBLE_DEVICES": "0"}, "shm_size": "2g"}
+            },
+        },
+    ),
     # One worker per GPU on a host of four (per_gpu), each asking for its GPU by CDI device name: nvidia_toolkit
     # generated a CDI specification (cdi_devices) and the engine injects CDI devices (Docker Engine 25 or later).
-    "demeterai_gpu-per_gpu": Case(SHAPES / "demeterai_gpu.yml", {
-        "aistack_docker": {"engine_version": "26.1.5"},
-        "aistack_gpu": {"present": True, "count": 4, "memory_free_mib": [24000] * 4, "gpus": [
-            {"index": index, "uuid": f"GPU-{index}e2b7a3c-1f0d-8c4e-9a61-2d7f3b8e0c4{index}", "memory_free_mib": 24000}
-            for index in range(4)],
-            "cdi_devices": ["nvidia.com/gpu=all"] + [f"nvidia.com/gpu={index}" for index in range(4)]},
-        "app_stack_services": {"worker": {"per_gpu": True, "shm_size": "2g"}}}),
+    "demeterai_gpu-per_gpu": Case(
+        SHAPES / "demeterai_gpu.yml",
+        {
+            "aistack_docker": {"engine_version": "26.1.5"},
+            "aistack_gpu": {
+                "present": True,
+                "count": 4,
+                "memory_free_mib": [24000] * 4,
+                "gpus": [
+                    {
+                        "index": index,
+                        "uuid": f"GPU-{index}e2b7a3c-1f0d-8c4e-9a61-2d7f3b8e0c4{index}",
+                        "memory_free_mib": 24000,
+                    }
+                    for index in range(4)
+                ],
+                "cdi_devices": ["nvidia.com/gpu=all"] + [f"nvidia.com/gpu={index}" for index in range(4)],
+            },
+            "app_stack_services": {"worker": {"per_gpu": True, "shm_size": "2g"}},
+        },
+    ),
     # An app that reads its connection in pieces under its own names (app_stack_env_from).
-    "reference_backend-env_from": Case(SHAPES / "reference_backend.yml", {"app_stack_env_from": {
-        "POSTGRES_SERVER": "postgres.host", "POSTGRES_PORT": "postgres.port", "POSTGRES_USER": "postgres.user",
-        "POSTGRES_DB": "postgres.db", "DB_PASSWORD": "postgres.password", "SQLALCHEMY_URL": "postgres.url",
-        "CELERY_BROKER_URL": "redis.url"}}),
+    "reference_backend-env_from": Case(
+        SHAPES / "reference_backend.yml",
+        {
+            "app_stack_env_from": {
+                "POSTGRES_SERVER": "postgres.host",
+                "POSTGRES_PORT": "postgres.port",
+                "POSTGRES_USER": "postgres.user",
+                "POSTGRES_DB": "postgres.db",
+                "DB_PASSWORD": "postgres.password",
+                "SQLALCHEMY_URL": "postgres.url",
+                "CELERY_BROKER_URL": "redis.url",
+            }
+        },
+    ),
 }
 # Secrets for rendering only: every required one gets a value that is no
 # placeholder; the database password has URL-special characters so that the
@@ -274,8 +328,10 @@ def _validate_tasks() -> list[dict[str, t.Any]]:
             break
         kept.append(task)
     if not any("__app_stack_model" in (task.get("ansible.builtin.set_fact") or {}) for task in kept):
-        raise RuntimeError("roles/app_stack/tasks/validate.yml no longer builds __app_stack_model "
-                           "before its first Docker task: update render_shapes.py")
+        raise RuntimeError(
+            "roles/app_stack/tasks/validate.yml no longer builds __app_stack_model "
+            "before its first Docker task: update render_shapes.py"
+        )
     return kept
 
 
@@ -304,53 +360,91 @@ def _stack_play() -> dict[str, t.Any]:
     for task in _validate_tasks():
         steps.append(task)
         if "__app_stack_model" in (task.get("ansible.builtin.set_fact") or {}):
-            steps.append({
-                "name": "Keep the model (also when it has problems)",
-                "ansible.builtin.copy": {"content": "{{ __app_stack_model | to_nice_json(indent=2) }}\n",
-                                         "dest": "{{ __lint_dest }}/model.json", "mode": "0644"},
-            })
+            steps.append(
+                {
+                    "name": "Keep the model (also when it has problems)",
+                    "ansible.builtin.copy": {
+                        "content": "{{ __app_stack_model | to_nice_json(indent=2) }}\n",
+                        "dest": "{{ __lint_dest }}/model.json",
+                        "mode": "0644",
+                    },
+                }
+            )
     templates = STACK_ROLE / "templates"
     steps += [
-        {"name": "Create the release directory as the role does",
-         "ansible.builtin.file": {"path": "{{ app_stack_root }}/releases/{{ app_stack_release }}", "state": "directory",
-                                  "mode": "0755"}},
-        {"name": "Render .env as the role does", "no_log": True,
-         "ansible.builtin.template": {"src": str(templates / "env.j2"),
-                                      "dest": "{{ app_stack_root }}/releases/{{ app_stack_release }}/.env",
-                                      "mode": "0600"}},
-        {"name": "Render postgres.env as the role does (PostgreSQL's password alone)", "no_log": True,
-         "ansible.builtin.template": {"src": str(templates / "env.j2"),
-                                      "dest": "{{ app_stack_root }}/releases/{{ app_stack_release }}/postgres.env",
-                                      "mode": "0600"},
-         "vars": {"__app_stack_env_postgres_only": True},
-         "when": "__app_stack_model.postgres_service | length > 0"},
-        {"name": "Render compose.yaml as the role does",
-         "ansible.builtin.template": {"src": str(templates / "compose.yaml.j2"), "dest": "{{ __lint_dest }}/compose.yaml",
-                                      "mode": "0644"}},
-        {"name": "Render the unit as the role does",
-         "ansible.builtin.template": {"src": str(templates / "aistack-app.service.j2"),
-                                      "dest": "{{ __lint_dest }}/aistack-{{ app_stack_name }}.service", "mode": "0644"}},
+        {
+            "name": "Create the release directory as the role does",
+            "ansible.builtin.file": {
+                "path": "{{ app_stack_root }}/releases/{{ app_stack_release }}",
+                "state": "directory",
+                "mode": "0755",
+            },
+        },
+        {
+            "name": "Render .env as the role does",
+            "no_log": True,
+            "ansible.builtin.template": {
+                "src": str(templates / "env.j2"),
+                "dest": "{{ app_stack_root }}/releases/{{ app_stack_release }}/.env",
+                "mode": "0600",
+            },
+        },
+        {
+            "name": "Render postgres.env as the role does (PostgreSQL's password alone)",
+            "no_log": True,
+            "ansible.builtin.template": {
+                "src": str(templates / "env.j2"),
+                "dest": "{{ app_stack_root }}/releases/{{ app_stack_release }}/postgres.env",
+                "mode": "0600",
+            },
+            "vars": {"__app_stack_env_postgres_only": True},
+            "when": "__app_stack_model.postgres_service | length > 0",
+        },
+        {
+            "name": "Render compose.yaml as the role does",
+            "ansible.builtin.template": {
+                "src": str(templates / "compose.yaml.j2"),
+                "dest": "{{ __lint_dest }}/compose.yaml",
+                "mode": "0644",
+            },
+        },
+        {
+            "name": "Render the unit as the role does",
+            "ansible.builtin.template": {
+                "src": str(templates / "aistack-app.service.j2"),
+                "dest": "{{ __lint_dest }}/aistack-{{ app_stack_name }}.service",
+                "mode": "0644",
+            },
+        },
     ]
     return {
         "name": "Render the app_stack role's files for every case",
         "hosts": "all",
         "gather_facts": False,
-        "tasks": [{
-            "name": "Render the case",
-            "block": steps,
-            "rescue": [{
-                "name": "Record why it failed",
-                "ansible.builtin.copy": {
-                    "content": "{{ {'task': ansible_failed_task.name, 'msg': ansible_failed_result.msg | default(''),"
-                               " 'problems': (__app_stack_model | default({})).problems | default([])}"
-                               " | to_nice_json(indent=2) }}\n",
-                    "dest": "{{ __lint_dest }}/failed.json", "mode": "0644"},
-            }],
-        }],
+        "tasks": [
+            {
+                "name": "Render the case",
+                "block": steps,
+                "rescue": [
+                    {
+                        "name": "Record why it failed",
+                        "ansible.builtin.copy": {
+                            "content": "{{ {'task': ansible_failed_task.name, 'msg': ansible_failed_result.msg | default(''),"
+                            " 'problems': (__app_stack_model | default({})).problems | default([])}"
+                            " | to_nice_json(indent=2) }}\n",
+                            "dest": "{{ __lint_dest }}/failed.json",
+                            "mode": "0644",
+                        },
+                    }
+                ],
+            }
+        ],
     }
 
 
-def render_stacks(outdir: Path, cases: t.Mapping[str, Case], docker_binary: str | None = None) -> dict[str, StackResult]:
+def render_stacks(
+    outdir: Path, cases: t.Mapping[str, Case], docker_binary: str | None = None
+) -> dict[str, StackResult]:
     """Render the app_stack role's compose file and unit for every case, in one ansible-playbook run.
 
     Each case is a host of its own (local connection) in one play, so a case
@@ -374,19 +468,35 @@ def render_stacks(outdir: Path, cases: t.Mapping[str, Case], docker_binary: str 
             shutil.rmtree(dirs[name])
         (dirs[name] / "root").mkdir(parents=True)
         variables = _case_vars(case, {**stack_lint_vars(case, dirs[name] / "root", docker_binary), **case.overrides})
-        hosts[name] = dict(variables, __lint_dest=str(dirs[name]), ansible_connection="local",
-                           ansible_python_interpreter=sys.executable)
+        hosts[name] = dict(
+            variables,
+            __lint_dest=str(dirs[name]),
+            ansible_connection="local",
+            ansible_python_interpreter=sys.executable,
+        )
     with tempfile.TemporaryDirectory(prefix="aistack-render-stack-") as work:
         playbook = Path(work) / "render-stacks.yml"
         playbook.write_text(json.dumps([_stack_play()]), encoding="utf-8")
         inventory = Path(work) / "inventory.json"
         inventory.write_text(json.dumps({"all": {"hosts": hosts}}), encoding="utf-8")
-        env = dict(os.environ,
-                   ANSIBLE_NOCOLOR="1", ANSIBLE_RETRY_FILES_ENABLED="0", ANSIBLE_LOCALHOST_WARNING="0",
-                   ANSIBLE_STDOUT_CALLBACK="ansible.builtin.default", ANSIBLE_DISPLAY_SKIPPED_HOSTS="0",
-                   ANSIBLE_PIPELINING="1", ANSIBLE_FORKS=str(min(len(names), os.cpu_count() or 1)))
-        proc = subprocess.run([_ansible_playbook(), "-i", str(inventory), str(playbook)],
-                              cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=False)
+        env = dict(
+            os.environ,
+            ANSIBLE_NOCOLOR="1",
+            ANSIBLE_RETRY_FILES_ENABLED="0",
+            ANSIBLE_LOCALHOST_WARNING="0",
+            ANSIBLE_STDOUT_CALLBACK="ansible.builtin.default",
+            ANSIBLE_DISPLAY_SKIPPED_HOSTS="0",
+            ANSIBLE_PIPELINING="1",
+            ANSIBLE_FORKS=str(min(len(names), os.cpu_count() or 1)),
+        )
+        proc = subprocess.run(
+            [_ansible_playbook(), "-i", str(inventory), str(playbook)],
+            cwd=REPO_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
     if proc.returncode != 0:
         raise RuntimeError(f"rendering failed (ansible-playbook rc={proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     results = {}

@@ -35,8 +35,10 @@ from pathlib import Path
 import yaml
 
 ROLES_DIR = Path(__file__).resolve().parents[2] / "roles"
-BEGIN_MARKER = ("<!-- BEGIN variables: generated from meta/argument_specs.yml by tests/harness/role_docs.py;"
-                " edit the spec, then run it -->")
+BEGIN_MARKER = (
+    "<!-- BEGIN variables: generated from meta/argument_specs.yml by tests/harness/role_docs.py;"
+    " edit the spec, then run it -->"
+)
 END_MARKER = "<!-- END variables -->"
 HEADING = "## Variables"
 # The collection's first version (galaxy.yml had it first): options added in
@@ -86,7 +88,7 @@ def to_markdown(text: str) -> str:
     """Text with ansible-doc markup (C(), V(), O(), I(), B(), U(), L(), M(), E()) as Markdown."""
     parts, last = [], 0
     for match in MARKUP.finditer(text):
-        parts += [escape(text[last:match.start()]), markup(match)]
+        parts += [escape(text[last : match.start()]), markup(match)]
         last = match.end()
     return "".join(parts + [escape(text[last:])])
 
@@ -104,8 +106,9 @@ class _Dumper(yaml.SafeDumper):
 
 def yaml_value(value: t.Any) -> str:
     """value as YAML writes it on one line (flow style)."""
-    dumped = yaml.dump(value, Dumper=_Dumper, default_flow_style=True, width=sys.maxsize,
-                       sort_keys=False, allow_unicode=True)
+    dumped = yaml.dump(
+        value, Dumper=_Dumper, default_flow_style=True, width=sys.maxsize, sort_keys=False, allow_unicode=True
+    )
     return dumped.removesuffix("\n...\n").strip()
 
 
@@ -183,7 +186,7 @@ def updated_readme(text: str, section: str) -> str:
     begin = next((i for i, line in enumerate(lines) if line.startswith("<!-- BEGIN variables")), None)
     if begin is not None and END_MARKER in lines[begin:]:
         end = lines.index(END_MARKER, begin)
-        return "\n".join(lines[:begin] + [section] + lines[end + 1:])
+        return "\n".join(lines[:begin] + [section] + lines[end + 1 :])
     if HEADING not in lines:
         raise ValueError(f"no line {HEADING!r} to put the variables under")
     start = lines.index(HEADING) + 1
@@ -194,12 +197,15 @@ def updated_readme(text: str, section: str) -> str:
     last = table
     while last + 1 < end and lines[last + 1].startswith("|"):
         last += 1
-    return "\n".join(lines[:table] + [section] + lines[last + 1:])
+    return "\n".join(lines[:table] + [section] + lines[last + 1 :])
 
 
 def short_diff(name: str, current: str, expected: str) -> str:
-    diff = list(difflib.unified_diff(current.splitlines(), expected.splitlines(), name, f"{name} (from the spec)",
-                                     n=1, lineterm=""))
+    diff = list(
+        difflib.unified_diff(
+            current.splitlines(), expected.splitlines(), name, f"{name} (from the spec)", n=1, lineterm=""
+        )
+    )
     if len(diff) > DIFF_LINES:
         diff = diff[:DIFF_LINES] + [f"... {len(diff) - DIFF_LINES} more lines"]
     return "\n".join(diff)
@@ -207,8 +213,11 @@ def short_diff(name: str, current: str, expected: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Render each role README's variables table from its argument spec.")
-    parser.add_argument("--check", action="store_true",
-                        help="change nothing; exit 1 listing each README that differs from what its spec renders")
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="change nothing; exit 1 listing each README that differs from what its spec renders",
+    )
     parser.add_argument("--roles", type=Path, default=ROLES_DIR, help="the roles directory (default: %(default)s)")
     args = parser.parse_args(argv)
     stale = []

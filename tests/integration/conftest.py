@@ -53,8 +53,15 @@ class PlaybookResult(t.NamedTuple):
         return self.tasks[name]
 
 
-def run_playbook(tasks_yaml: str, *, tmp_path: Path, check: bool = False, diff: bool = False,
-                 extra_args: t.Sequence[str] = (), env: dict[str, str] | None = None) -> PlaybookResult:
+def run_playbook(
+    tasks_yaml: str,
+    *,
+    tmp_path: Path,
+    check: bool = False,
+    diff: bool = False,
+    extra_args: t.Sequence[str] = (),
+    env: dict[str, str] | None = None,
+) -> PlaybookResult:
     """Run tasks on localhost with ansible-playbook (the play written to tmp_path); return results by task name."""
     play = tmp_path / "play.yml"
     play.write_text(
@@ -66,10 +73,13 @@ def run_playbook(tasks_yaml: str, *, tmp_path: Path, check: bool = False, diff: 
         cmd.append("--check")
     if diff:
         cmd.append("--diff")
-    run_env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json",
-                   ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
-                   ANSIBLE_PYTHON_INTERPRETER=os.environ.get("ANSIBLE_PYTHON_INTERPRETER",
-                                                             _venv_python()))
+    run_env = dict(
+        os.environ,
+        ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json",
+        ANSIBLE_LOCALHOST_WARNING="false",
+        ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
+        ANSIBLE_PYTHON_INTERPRETER=os.environ.get("ANSIBLE_PYTHON_INTERPRETER", _venv_python()),
+    )
     run_env.update(env or {})
     proc = subprocess.run(cmd, capture_output=True, text=True, env=run_env, check=False)
     tasks: dict[str, dict[str, t.Any]] = {}
@@ -79,8 +89,9 @@ def run_playbook(tasks_yaml: str, *, tmp_path: Path, check: bool = False, diff: 
             for task in play_data["tasks"]:
                 tasks[task["task"]["name"]] = task["hosts"]["localhost"]
     except (ValueError, KeyError) as exc:
-        raise AssertionError(f"ansible-playbook printed no JSON (rc={proc.returncode}):\n"
-                             f"{proc.stdout}\n{proc.stderr}") from exc
+        raise AssertionError(
+            f"ansible-playbook printed no JSON (rc={proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+        ) from exc
     return PlaybookResult(proc.returncode, tasks, proc.stdout, proc.stderr)
 
 

@@ -46,10 +46,20 @@ PLAY = """
 def run(tmp_path: Path, host: str, container: str, image: str) -> dict[str, dict[str, t.Any]]:
     play = tmp_path / "play.yml"
     play.write_text(PLAY.format(host=host, container=container, image=image))
-    env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json", ANSIBLE_LOCALHOST_WARNING="false",
-               ANSIBLE_INVENTORY_UNPARSED_WARNING="false", ANSIBLE_PYTHON_INTERPRETER=sys.executable)
-    proc = subprocess.run(["ansible-playbook", "-i", "localhost,", "-c", "local", str(play)],
-                          capture_output=True, text=True, env=env, check=False)
+    env = dict(
+        os.environ,
+        ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json",
+        ANSIBLE_LOCALHOST_WARNING="false",
+        ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
+        ANSIBLE_PYTHON_INTERPRETER=sys.executable,
+    )
+    proc = subprocess.run(
+        ["ansible-playbook", "-i", "localhost,", "-c", "local", str(play)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
     try:
         tasks = json.loads(proc.stdout)["plays"][0]["tasks"]
     except (ValueError, KeyError, IndexError) as exc:
@@ -66,8 +76,9 @@ def running(docker_client: t.Any, busybox_image: str, unique_name: str) -> t.Ite
         container.remove(force=True)
 
 
-def test_one_default_reaches_our_modules_and_community_docker_s(tmp_path: Path, running: str,
-                                                                busybox_image: str) -> None:
+def test_one_default_reaches_our_modules_and_community_docker_s(
+    tmp_path: Path, running: str, busybox_image: str
+) -> None:
     results = run(tmp_path, "unix:///var/run/docker.sock", running, busybox_image)
     assert not results["ours"].get("failed"), results["ours"]
     assert results["ours"]["containers"][0]["ready"] is True

@@ -43,9 +43,18 @@ PLAYBOOK = """
 
 
 def host(gpu: bool, **variables: t.Any) -> dict[str, t.Any]:
-    return local_host(**{"app_image_name": "acme/worker", "app_image_release": "1.0.0", "app_image_targets": ["worker"],
-                         "app_image_gpu_present": gpu, "app_image_context_src": CONTEXT,
-                         "app_image_source": "build_controller", "app_image_variant": "auto", **variables})
+    return local_host(
+        **{
+            "app_image_name": "acme/worker",
+            "app_image_release": "1.0.0",
+            "app_image_targets": ["worker"],
+            "app_image_gpu_present": gpu,
+            "app_image_context_src": CONTEXT,
+            "app_image_source": "build_controller",
+            "app_image_variant": "auto",
+            **variables,
+        }
+    )
 
 
 # Nothing answers on port 9 of the loopback: a pre-flight that asks there names the image it asked for.
@@ -61,8 +70,10 @@ HOSTS = {
     "cpu-fixed": (host(True, app_image_variant="cpu"), "acme/worker-worker:1.0.0"),
     # A host builds only its own variant; an app's own Dockerfile has none.
     "gpu-host-build": (host(True, app_image_source="build_host"), "acme/worker-worker:1.0.0"),
-    "gpu-own-dockerfile": (host(True, app_image_dockerfile="project", app_image_context_src=OWN_DOCKERFILE_APP),
-                           "acme/worker-worker:1.0.0"),
+    "gpu-own-dockerfile": (
+        host(True, app_image_dockerfile="project", app_image_context_src=OWN_DOCKERFILE_APP),
+        "acme/worker-worker:1.0.0",
+    ),
     # A fleet that pulls what a controller build pushed: each host the tag of its own variant, unasked.
     "gpu-pull": (host(True, **PULL), "acme/worker-worker:1.0.0-gpu"),
     "cpu-pull": (host(False, **PULL), "acme/worker-worker:1.0.0"),

@@ -112,13 +112,20 @@ def short(task_name: str) -> str:
 
 
 def tasks(result: t.Any) -> list[tuple[str, dict[str, t.Any]]]:
-    return [(short(task["task"]["name"]), task["hosts"].get("localhost", {}))
-            for play in json.loads(result.stdout)["plays"] for task in play["tasks"]]
+    return [
+        (short(task["task"]["name"]), task["hosts"].get("localhost", {}))
+        for play in json.loads(result.stdout)["plays"]
+        for task in play["tasks"]
+    ]
 
 
 def failures(result: t.Any) -> str:
-    found = [f"{name}: {item.get('msg')}" for name, host in tasks(result)
-             for item in (host.get("results") or [host]) if item.get("failed")]
+    found = [
+        f"{name}: {item.get('msg')}"
+        for name, host in tasks(result)
+        for item in (host.get("results") or [host])
+        if item.get("failed")
+    ]
     return "\n".join(found) or result.stdout[-3000:]
 
 
@@ -140,14 +147,16 @@ def messages(result: t.Any, name: str) -> str:
 
 
 def test_the_apps_own_dockerfile_is_built_checked_and_idempotent(
-        app: dict[str, t.Any], docker_client: t.Any, playbook: t.Callable[..., t.Any]) -> None:
+    app: dict[str, t.Any], docker_client: t.Any, playbook: t.Callable[..., t.Any]
+) -> None:
     local, build_dir = f"{app['name']}-api:1.0.0", app["tmp"] / "host-build"
     first = run_role(playbook, app["vars"])
     ok(first)
     assert "build | Build the images" in changed_tasks(first)
     # The checks ran on the image and said so.
-    assert "api built from app_image_dockerfile=project: checked for non_root, healthcheck" in \
-        messages(first, CHECK_TASK)
+    assert "api built from app_image_dockerfile=project: checked for non_root, healthcheck" in messages(
+        first, CHECK_TASK
+    )
     image = docker_client.images.get(local)
     labels = image.attrs["Config"]["Labels"]
     # The app's Dockerfile, its api stage (not the last one), with the build arguments it declares.
@@ -179,18 +188,20 @@ def test_the_apps_own_dockerfile_is_built_checked_and_idempotent(
 
 
 def test_an_image_without_healthcheck_or_user_fails_naming_the_variable(
-        app: dict[str, t.Any], docker_client: t.Any, playbook: t.Callable[..., t.Any]) -> None:
+    app: dict[str, t.Any], docker_client: t.Any, playbook: t.Callable[..., t.Any]
+) -> None:
     (app["src"] / "docker").mkdir()
     (app["src"] / "docker" / "Dockerfile.bare").write_text(
-        f"FROM {PYTHON_BASE}\nARG TEST_RUN\nLABEL io.aistack.test.app=\"${{TEST_RUN}}\"\n"
-        'CMD ["python", "-m", "http.server", "8000"]\n')
+        f'FROM {PYTHON_BASE}\nARG TEST_RUN\nLABEL io.aistack.test.app="${{TEST_RUN}}"\n'
+        'CMD ["python", "-m", "http.server", "8000"]\n'
+    )
     role_vars = {**app["vars"], "app_image_dockerfile": "docker/Dockerfile.bare"}
     refused = run_role(playbook, role_vars)
     assert refused.rc != 0
     text = failures(refused)
     local = f"{app['name']}-api:1.0.0"
     assert f'{local} (built from app_image_dockerfile="docker/Dockerfile.bare") runs as root (UID 0)' in text
-    assert f"{local} (built from app_image_dockerfile=\"docker/Dockerfile.bare\") has no HEALTHCHECK" in text
+    assert f'{local} (built from app_image_dockerfile="docker/Dockerfile.bare") has no HEALTHCHECK' in text
     assert "app_image_dockerfile_checks" in text and CHECK_TASK in text
     assert "the stage" not in text
     # Taken out: the same image (nothing rebuilt) passes.
@@ -200,17 +211,21 @@ def test_an_image_without_healthcheck_or_user_fails_naming_the_variable(
     assert docker_client.images.get(local).id == built
 
 
-@pytest.mark.parametrize(("setting", "message"), [
-    ("project", '"project": no Dockerfile at the root of app_image_context_src'),
-    ("docker/Dockerfile.prod", '"docker/Dockerfile.prod": no such file in app_image_context_src'),
-])
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("project", '"project": no Dockerfile at the root of app_image_context_src'),
+        ("docker/Dockerfile.prod", '"docker/Dockerfile.prod": no such file in app_image_context_src'),
+    ],
+)
 def test_a_missing_dockerfile_is_refused_before_any_change(
-        app: dict[str, t.Any], playbook: t.Callable[..., t.Any], setting: str, message: str) -> None:
+    app: dict[str, t.Any], playbook: t.Callable[..., t.Any], setting: str, message: str
+) -> None:
     (app["src"] / "Dockerfile").unlink()
     result = run_role(playbook, {**app["vars"], "app_image_dockerfile": setting})
     assert result.rc != 0
     # The context's path is shortened past 40 characters, as every problem shows a value.
-    assert f"app_image_dockerfile: {message} (\"{str(app['src'])[:20]}" in failures(result)
+    assert f'app_image_dockerfile: {message} ("{str(app["src"])[:20]}' in failures(result)
     assert stats(result)["changed"] == 0
     assert not (app["tmp"] / "host-build").exists() and not (app["tmp"] / "controller").exists()
 
@@ -225,13 +240,18 @@ CONTEXT = """
 
 
 def test_generated_leaves_the_apps_dockerfile_out_and_says_so(
-        app: dict[str, t.Any], playbook: t.Callable[..., t.Any]) -> None:
+    app: dict[str, t.Any], playbook: t.Callable[..., t.Any]
+) -> None:
     """The context's layout only (a build of the generated Dockerfile: test_app_image_registry.py): it once took the
     app's Dockerfile and .dockerignore in and rendered over them on every run, a change each time."""
     build_dir = app["tmp"] / "host-build"
     (app["src"] / "requirements.txt").write_text("# nothing: the standard library is enough\n")
-    role_vars = {**app["vars"], "app_image_dockerfile": "generated", "__app_image_builder": "localhost",
-                 "__app_image_build_path": str(build_dir)}
+    role_vars = {
+        **app["vars"],
+        "app_image_dockerfile": "generated",
+        "__app_image_builder": "localhost",
+        "__app_image_build_path": str(build_dir),
+    }
     first = playbook(CONTEXT.format(role_vars=json.dumps(role_vars)))
     ok(first)
     note = messages(first, "context | Note that the app's own Dockerfile is not the one used")

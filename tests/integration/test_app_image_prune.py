@@ -46,8 +46,7 @@ def prune(name: str, current: str, keep: int, registry: str = "", releases_dir: 
 
 
 @pytest.fixture
-def build_releases(docker_client: t.Any, busybox_image: str,
-                   unique_name: str) -> t.Iterator[t.Callable[..., str]]:
+def build_releases(docker_client: t.Any, busybox_image: str, unique_name: str) -> t.Iterator[t.Callable[..., str]]:
     """Build the given releases in the given order (oldest first); remove every tag afterwards."""
     name = f"aistack-it/{unique_name}"
     made: list[str] = []
@@ -55,8 +54,9 @@ def build_releases(docker_client: t.Any, busybox_image: str,
     def _build(releases: t.Sequence[str], registry: str = "") -> str:
         for release in releases:
             dockerfile = f"FROM {busybox_image}\nLABEL io.aistack.test.release={release}\n".encode()
-            image = docker_client.images.build(fileobj=io.BytesIO(dockerfile), tag=f"{name}-api:{release}",
-                                               pull=False, rm=True)[0]
+            image = docker_client.images.build(
+                fileobj=io.BytesIO(dockerfile), tag=f"{name}-api:{release}", pull=False, rm=True
+            )[0]
             made.append(f"{name}-api:{release}")
             if registry:
                 image.tag(f"{registry}/{name}-api", release)
@@ -73,12 +73,17 @@ def build_releases(docker_client: t.Any, busybox_image: str,
 
 
 def tags(docker_client: t.Any, repository: str) -> set[str]:
-    return {tag.split(":")[-1] for image in docker_client.images.list(name=repository) for tag in image.tags
-            if tag.rsplit(":", 1)[0] == repository}
+    return {
+        tag.split(":")[-1]
+        for image in docker_client.images.list(name=repository)
+        for tag in image.tags
+        if tag.rsplit(":", 1)[0] == repository
+    }
 
 
-def test_check_mode_removes_nothing(docker_client: t.Any, build_releases: t.Callable[..., str],
-                                    playbook: t.Callable[..., t.Any]) -> None:
+def test_check_mode_removes_nothing(
+    docker_client: t.Any, build_releases: t.Callable[..., str], playbook: t.Callable[..., t.Any]
+) -> None:
     name = build_releases(RELEASES)
     result = playbook(prune(name, "1.0.2", 2), check=True)
     assert result.rc == 0, result.stdout + result.stderr
@@ -86,8 +91,9 @@ def test_check_mode_removes_nothing(docker_client: t.Any, build_releases: t.Call
     assert tags(docker_client, f"{name}-api") == set(RELEASES)
 
 
-def test_keeps_the_newest_and_the_current(docker_client: t.Any, build_releases: t.Callable[..., str],
-                                          playbook: t.Callable[..., t.Any]) -> None:
+def test_keeps_the_newest_and_the_current(
+    docker_client: t.Any, build_releases: t.Callable[..., str], playbook: t.Callable[..., t.Any]
+) -> None:
     name = build_releases(RELEASES)
     result = playbook(prune(name, "1.0.2", 2))
     assert result.rc == 0, result.stdout + result.stderr
@@ -97,7 +103,8 @@ def test_keeps_the_newest_and_the_current(docker_client: t.Any, build_releases: 
 
 
 def test_versions_are_ordered_as_versions_not_by_creation(
-        docker_client: t.Any, build_releases: t.Callable[..., str], playbook: t.Callable[..., t.Any]) -> None:
+    docker_client: t.Any, build_releases: t.Callable[..., str], playbook: t.Callable[..., t.Any]
+) -> None:
     # Created oldest to newest: 1.0.10 first. By creation time the prune would
     # keep v1.0.2 and 1.0.9; by version it keeps 1.0.10 and 1.0.9 (and "v" is
     # only a prefix: v1.0.2 sorts as 1.0.2).
@@ -108,7 +115,8 @@ def test_versions_are_ordered_as_versions_not_by_creation(
 
 
 def test_the_current_release_stays_even_when_it_is_the_lowest_version(
-        docker_client: t.Any, build_releases: t.Callable[..., str], playbook: t.Callable[..., t.Any]) -> None:
+    docker_client: t.Any, build_releases: t.Callable[..., str], playbook: t.Callable[..., t.Any]
+) -> None:
     name = build_releases(["0.9", "2.1", "2.0", "1.5"])
     result = playbook(prune(name, "0.9", 2))
     assert result.rc == 0, result.stdout + result.stderr
@@ -116,7 +124,8 @@ def test_the_current_release_stays_even_when_it_is_the_lowest_version(
 
 
 def test_tags_that_are_not_all_versions_are_ordered_by_creation(
-        docker_client: t.Any, build_releases: t.Callable[..., str], playbook: t.Callable[..., t.Any]) -> None:
+    docker_client: t.Any, build_releases: t.Callable[..., str], playbook: t.Callable[..., t.Any]
+) -> None:
     # "nightly" is no version: creation time decides, so nightly (made last
     # before the current 3.0) is the newest other release; by version 2.0 would be.
     name = build_releases(["2.0", "1.0", "nightly", "3.0"])
@@ -126,7 +135,8 @@ def test_tags_that_are_not_all_versions_are_ordered_by_creation(
 
 
 def test_registry_names_of_pruned_releases_go_too(
-        docker_client: t.Any, build_releases: t.Callable[..., str], playbook: t.Callable[..., t.Any]) -> None:
+    docker_client: t.Any, build_releases: t.Callable[..., str], playbook: t.Callable[..., t.Any]
+) -> None:
     name = build_releases(RELEASES, registry=REGISTRY)
     pruned_ids = {docker_client.images.get(f"{name}-api:{release}").id for release in ("1.0.1", "1.0.2")}
     result = playbook(prune(name, "1.0.4", 2, registry=REGISTRY))
@@ -139,8 +149,9 @@ def test_registry_names_of_pruned_releases_go_too(
     assert again.rc == 0 and '"changed": true' not in again.stdout, again.stdout
 
 
-def test_a_release_app_stack_keeps_is_never_pruned(docker_client: t.Any, build_releases: t.Callable[..., str],
-                                                   playbook: t.Callable[..., t.Any], tmp_path: t.Any) -> None:
+def test_a_release_app_stack_keeps_is_never_pruned(
+    docker_client: t.Any, build_releases: t.Callable[..., str], playbook: t.Callable[..., t.Any], tmp_path: t.Any
+) -> None:
     # 1.0.1 is a release directory of app_stack (a rollback target): beyond the count, it stays.
     name = build_releases(RELEASES)
     record = tmp_path / "releases" / "1.0.1" / "release.json"
@@ -152,7 +163,8 @@ def test_a_release_app_stack_keeps_is_never_pruned(docker_client: t.Any, build_r
 
 
 def test_an_image_a_container_uses_is_left_and_the_run_goes_on(
-        docker_client: t.Any, build_releases: t.Callable[..., str], playbook: t.Callable[..., t.Any]) -> None:
+    docker_client: t.Any, build_releases: t.Callable[..., str], playbook: t.Callable[..., t.Any]
+) -> None:
     name = build_releases(RELEASES)
     user = docker_client.containers.create(f"{name}-api:1.0.1", command=["true"])  # created, never started
     try:

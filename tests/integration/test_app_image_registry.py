@@ -60,6 +60,7 @@ ROLE = """
 
 # ------------------------------------------------------------------ fixtures
 
+
 @pytest.fixture(scope="module")
 def registry_image() -> str:
     subprocess.run([str(HARNESS / "build-registry-image.sh"), REGISTRY_IMAGE], check=True)
@@ -74,8 +75,13 @@ def python_base() -> str:
 
 def start_registry(client: t.Any, image: str, **kwargs: t.Any) -> tuple[t.Any, str]:
     """Run the registry on 127.0.0.1:<free port>; return the container and host:port once it answers."""
-    container = client.containers.run(image, name=f"aistack-it-registry-{uuid.uuid4().hex[:8]}", detach=True,
-                                      ports={"5000/tcp": ("127.0.0.1", None)}, **kwargs)
+    container = client.containers.run(
+        image,
+        name=f"aistack-it-registry-{uuid.uuid4().hex[:8]}",
+        detach=True,
+        ports={"5000/tcp": ("127.0.0.1", None)},
+        **kwargs,
+    )
     try:
         container.reload()
         port = container.attrs["NetworkSettings"]["Ports"]["5000/tcp"][0]["HostPort"]
@@ -108,19 +114,30 @@ def registry(docker_client: t.Any, registry_image: str) -> t.Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def auth_registry(docker_client: t.Any, registry_image: str,
-                  tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[str]:
+def auth_registry(
+    docker_client: t.Any, registry_image: str, tmp_path_factory: pytest.TempPathFactory
+) -> t.Iterator[str]:
     """A second registry with basic authentication (htpasswd, bcrypt) for USER/PASSWORD."""
-    line = docker_client.containers.run(registry_image, entrypoint=["htpasswd"], command=["-Bbn", USER, PASSWORD],
-                                        remove=True).decode().strip()
+    line = (
+        docker_client.containers.run(
+            registry_image, entrypoint=["htpasswd"], command=["-Bbn", USER, PASSWORD], remove=True
+        )
+        .decode()
+        .strip()
+    )
     htpasswd = tmp_path_factory.mktemp("auth") / "htpasswd"
     htpasswd.write_text(line + "\n")
     htpasswd.chmod(0o644)
     container, address = start_registry(
-        docker_client, registry_image,
-        environment={"REGISTRY_AUTH": "htpasswd", "REGISTRY_AUTH_HTPASSWD_REALM": "aistack-test",
-                     "REGISTRY_AUTH_HTPASSWD_PATH": "/etc/docker/registry/auth/htpasswd"},
-        volumes={str(htpasswd): {"bind": "/etc/docker/registry/auth/htpasswd", "mode": "ro"}})
+        docker_client,
+        registry_image,
+        environment={
+            "REGISTRY_AUTH": "htpasswd",
+            "REGISTRY_AUTH_HTPASSWD_REALM": "aistack-test",
+            "REGISTRY_AUTH_HTPASSWD_PATH": "/etc/docker/registry/auth/htpasswd",
+        },
+        volumes={str(htpasswd): {"bind": "/etc/docker/registry/auth/htpasswd", "mode": "ro"}},
+    )
     try:
         yield address
     finally:
@@ -175,6 +192,7 @@ def app(tmp_path: Path, unique_name: str, docker_client: t.Any, python_base: str
 
 # ------------------------------------------------------------------- helpers
 
+
 def run_role(playbook: t.Callable[..., PlaybookResult], role_vars: dict[str, t.Any], **kwargs: t.Any) -> PlaybookResult:
     return playbook(ROLE.format(role_vars=json.dumps(role_vars)), **kwargs)
 
@@ -203,8 +221,12 @@ def failures(result: PlaybookResult) -> str:
 
 def changed_tasks(result: PlaybookResult) -> list[str]:
     data = json.loads(result.stdout)
-    return [short(task["task"]["name"]) for play in data["plays"] for task in play["tasks"]
-            if task["hosts"].get("localhost", {}).get("changed")]
+    return [
+        short(task["task"]["name"])
+        for play in data["plays"]
+        for task in play["tasks"]
+        if task["hosts"].get("localhost", {}).get("changed")
+    ]
 
 
 def short(task_name: str) -> str:
@@ -222,8 +244,11 @@ def registry_get(address: str, path: str, auth: tuple[str, str] | None = None) -
 
 def manifest_digest(address: str, repository: str, tag: str) -> str:
     """The digest of the manifest a registry's tag names."""
-    request = urllib.request.Request(f"http://{address}/v2/{repository}/manifests/{tag}", method="HEAD", headers={
-        "Accept": "application/vnd.docker.distribution.manifest.v2+json"})
+    request = urllib.request.Request(
+        f"http://{address}/v2/{repository}/manifests/{tag}",
+        method="HEAD",
+        headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"},
+    )
     with urllib.request.urlopen(request, timeout=10) as response:
         return response.headers["Docker-Content-Digest"]
 
@@ -240,11 +265,17 @@ def self_signed_certificate() -> str:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "aistack-it test CA")])
     now = datetime.datetime.now(datetime.timezone.utc)
-    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-                   .serial_number(x509.random_serial_number()).not_valid_before(now)
-                   .not_valid_after(now + datetime.timedelta(days=1))
-                   .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-                   .sign(key, hashes.SHA256()))
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
     return certificate.public_bytes(serialization.Encoding.PEM).decode()
 
 
@@ -266,24 +297,44 @@ def forget_image(client: t.Any, *references: str) -> None:
 
 # --------------------------------------------------------------------- tests
 
-@pytest.mark.parametrize(("extra", "message"), [
-    ({"app_image_source": "pull", "app_image_push": True, "app_image_registry": "127.0.0.1:5000"},
-     "app_image_push: pushes what a build made"),
-    # A typo in a file name the build reads: named before any change, not when the build fails minutes later.
-    ({"app_image_requirements_file": "requirement.txt"},
-     'app_image_requirements_file: "requirement.txt": no such file in app_image_context_src'),
-    ({"app_image_source": "pull", "app_image_registry": "https://127.0.0.1:5000"},
-     'app_image_registry: "https://127.0.0.1:5000": must be host[:port][/path]'),
-    ({"app_image_source": "pull", "app_image_registry": "127.0.0.1:5000/team/"},
-     'app_image_registry: "127.0.0.1:5000/team/": must be host[:port][/path]'),
-    ({"app_image_source": "pull", "app_image_registry": "127.0.0.1:5000", "app_image_registry_username": "u"},
-     "app_image_registry_username: and app_image_registry_password go together"),
-    ({"app_image_source": "pull", "app_image_registry": "127.0.0.1:5000",
-      "app_image_registry_ca_certificate": "not a certificate"},
-     "app_image_registry_ca_certificate: must be a PEM certificate"),
-])
-def test_bad_registry_input_fails_before_any_change(app: dict[str, t.Any], playbook: t.Callable[..., PlaybookResult],
-                                                    extra: dict[str, t.Any], message: str) -> None:
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (
+            {"app_image_source": "pull", "app_image_push": True, "app_image_registry": "127.0.0.1:5000"},
+            "app_image_push: pushes what a build made",
+        ),
+        # A typo in a file name the build reads: named before any change, not when the build fails minutes later.
+        (
+            {"app_image_requirements_file": "requirement.txt"},
+            'app_image_requirements_file: "requirement.txt": no such file in app_image_context_src',
+        ),
+        (
+            {"app_image_source": "pull", "app_image_registry": "https://127.0.0.1:5000"},
+            'app_image_registry: "https://127.0.0.1:5000": must be host[:port][/path]',
+        ),
+        (
+            {"app_image_source": "pull", "app_image_registry": "127.0.0.1:5000/team/"},
+            'app_image_registry: "127.0.0.1:5000/team/": must be host[:port][/path]',
+        ),
+        (
+            {"app_image_source": "pull", "app_image_registry": "127.0.0.1:5000", "app_image_registry_username": "u"},
+            "app_image_registry_username: and app_image_registry_password go together",
+        ),
+        (
+            {
+                "app_image_source": "pull",
+                "app_image_registry": "127.0.0.1:5000",
+                "app_image_registry_ca_certificate": "not a certificate",
+            },
+            "app_image_registry_ca_certificate: must be a PEM certificate",
+        ),
+    ],
+)
+def test_bad_registry_input_fails_before_any_change(
+    app: dict[str, t.Any], playbook: t.Callable[..., PlaybookResult], extra: dict[str, t.Any], message: str
+) -> None:
     result = run_role(playbook, {**app["vars"], **extra})
     assert result.rc != 0
     assert message in failures(result)
@@ -292,16 +343,19 @@ def test_bad_registry_input_fails_before_any_change(app: dict[str, t.Any], playb
 
 
 def test_controller_build_pushes_and_another_host_pulls_with_basic_authentication(
-        app: dict[str, t.Any], auth_registry: str, docker_client: t.Any,
-        playbook: t.Callable[..., PlaybookResult]) -> None:
+    app: dict[str, t.Any], auth_registry: str, docker_client: t.Any, playbook: t.Callable[..., PlaybookResult]
+) -> None:
     name, local = app["name"], f"{app['name']}-api:1.0.0"
     remote = f"{auth_registry}/team/{local}"
     # The login is stored in ~/.docker/config.json: a HOME of the test's own keeps the machine's untouched.
     home, other_home = app["tmp"] / "home", app["tmp"] / "other-home"  # the controller; another host, not logged in
     home.mkdir()
     other_home.mkdir()
-    creds = {"app_image_registry": f"{auth_registry}/team", "app_image_registry_username": USER,
-             "app_image_registry_password": PASSWORD}
+    creds = {
+        "app_image_registry": f"{auth_registry}/team",
+        "app_image_registry_username": USER,
+        "app_image_registry_password": PASSWORD,
+    }
     push_vars = {**app["vars"], **creds, "app_image_source": "build_controller", "app_image_push": True}
 
     # Check mode on a fresh controller: it would build and push, and changes nothing.
@@ -309,8 +363,11 @@ def test_controller_build_pushes_and_another_host_pulls_with_basic_authenticatio
     assert dry["changed"] > 0 and image_id(docker_client, local) is None
 
     # Without credentials the registry refuses the push (the build before it stays), and the role says where.
-    refused = run_role(playbook, {**push_vars, "app_image_registry_username": "", "app_image_registry_password": ""},
-                       env={"HOME": str(home)})
+    refused = run_role(
+        playbook,
+        {**push_vars, "app_image_registry_username": "", "app_image_registry_password": ""},
+        env={"HOME": str(home)},
+    )
     assert refused.rc != 0 and "push | Push the images" in failures(refused)
     assert not (home / ".docker" / "config.json").exists()
 
@@ -340,8 +397,9 @@ def test_controller_build_pushes_and_another_host_pulls_with_basic_authenticatio
     pulled = run_role(playbook, pull_vars, env={"HOME": str(other_home)})
     ok(pulled)
     assert PASSWORD not in pulled.stdout + pulled.stderr
-    assert {"pull | Pull the images from the registry", "pull | Tag the images with their local names"} \
-        <= set(changed_tasks(pulled))
+    assert {"pull | Pull the images from the registry", "pull | Tag the images with their local names"} <= set(
+        changed_tasks(pulled)
+    )
     assert json.loads((other_home / ".docker" / "config.json").read_text())["auths"][auth_registry]["auth"]
     assert image_id(docker_client, local) == built  # the same image, by content address
     fact = pulled.task("Show the fact")["aistack_image"]
@@ -355,17 +413,22 @@ def test_controller_build_pushes_and_another_host_pulls_with_basic_authenticatio
 
 
 def test_host_build_pushes_and_its_build_dir_mirrors_the_source(
-        app: dict[str, t.Any], registry: str, docker_client: t.Any,
-        playbook: t.Callable[..., PlaybookResult]) -> None:
+    app: dict[str, t.Any], registry: str, docker_client: t.Any, playbook: t.Callable[..., PlaybookResult]
+) -> None:
     name, local = app["name"], f"{app['name']}-api:1.0.0"
     remote = f"{registry}/{local}"
     build_dir = app["tmp"] / "host-build"
     (app["src"] / "app" / "old.py").write_text("OLD = True\n")
     # A private CA's certificate goes where Docker looks for it (a directory of the test's own here).
     certs = app["tmp"] / "certs.d"
-    role_vars = {**app["vars"], "app_image_source": "build_host", "app_image_push": True,
-                 "app_image_registry": registry, "app_image_registry_ca_certificate": self_signed_certificate(),
-                 "app_image_registry_certs_dir": str(certs)}
+    role_vars = {
+        **app["vars"],
+        "app_image_source": "build_host",
+        "app_image_push": True,
+        "app_image_registry": registry,
+        "app_image_registry_ca_certificate": self_signed_certificate(),
+        "app_image_registry_certs_dir": str(certs),
+    }
 
     ok(run_role(playbook, role_vars))
     first = image_id(docker_client, local)
@@ -391,16 +454,26 @@ def test_host_build_pushes_and_its_build_dir_mirrors_the_source(
     rebuilt = run_role(playbook, role_vars)
     ok(rebuilt)
     # (The refused run had already laid out today's context: the build directory mirrors the source.)
-    assert {"build | Build the images", "push | Remove the registry names of replaced builds", "push | Push the images"} \
-        <= set(changed_tasks(rebuilt))
+    assert {
+        "build | Build the images",
+        "push | Remove the registry names of replaced builds",
+        "push | Push the images",
+    } <= set(changed_tasks(rebuilt))
     assert not (build_dir / "app" / "old.py").exists() and not (build_dir / "stray").exists()
     assert sorted(p.relative_to(build_dir).as_posix() for p in build_dir.rglob("*")) == [
-        ".dockerignore", "Dockerfile", "app", "app/__init__.py", "app/main.py", app["requirements"]]
+        ".dockerignore",
+        "Dockerfile",
+        "app",
+        "app/__init__.py",
+        "app/main.py",
+        app["requirements"],
+    ]
     second = image_id(docker_client, local)
     assert second != first and image_id(docker_client, remote) == second
     # The registry's tag now names the new build: its manifest is the one this engine pushed.
     assert docker_client.images.get(remote).attrs["RepoDigests"] == [
-        f"{registry}/{name}-api@{manifest_digest(registry, f'{name}-api', '1.0.0')}"]
+        f"{registry}/{name}-api@{manifest_digest(registry, f'{name}-api', '1.0.0')}"
+    ]
     # The previous build left the disk (no digest reference keeps it).
     assert image_id(docker_client, first) is None
 
@@ -411,7 +484,8 @@ def test_host_build_pushes_and_its_build_dir_mirrors_the_source(
 
 
 def test_check_mode_without_the_build_directory_refuses_no_existing_release(
-        app: dict[str, t.Any], docker_client: t.Any, playbook: t.Callable[..., PlaybookResult]) -> None:
+    app: dict[str, t.Any], docker_client: t.Any, playbook: t.Callable[..., PlaybookResult]
+) -> None:
     """A fresh build directory (a new controller directory or CI runner) beside images the builder has.
 
     Check mode lays out no context, so it has none to hash: it once refused release 1.0.0 as "built from another
@@ -432,8 +506,12 @@ def test_check_mode_without_the_build_directory_refuses_no_existing_release(
 
 
 def test_pulled_releases_are_pruned_with_their_registry_names(
-        app: dict[str, t.Any], registry: str, docker_client: t.Any, busybox_image: str,
-        playbook: t.Callable[..., PlaybookResult]) -> None:
+    app: dict[str, t.Any],
+    registry: str,
+    docker_client: t.Any,
+    busybox_image: str,
+    playbook: t.Callable[..., PlaybookResult],
+) -> None:
     import io
 
     name = app["name"]
@@ -441,8 +519,9 @@ def test_pulled_releases_are_pruned_with_their_registry_names(
     pushed = {}
     for release in releases:  # three distinct small images, pushed by the test itself (the role's push is tested above)
         dockerfile = f"FROM {busybox_image}\nLABEL io.aistack.test.app={app['vars']['app_image_labels']['io.aistack.test.app']} release={release}\n"
-        image = docker_client.images.build(fileobj=io.BytesIO(dockerfile.encode()), pull=False, rm=True,
-                                           tag=f"{registry}/{name}-api:{release}")[0]
+        image = docker_client.images.build(
+            fileobj=io.BytesIO(dockerfile.encode()), pull=False, rm=True, tag=f"{registry}/{name}-api:{release}"
+        )[0]
         for line in docker_client.images.push(f"{registry}/{name}-api", tag=release, stream=True, decode=True):
             assert "error" not in line, line
         pushed[release] = image.id
@@ -450,13 +529,22 @@ def test_pulled_releases_are_pruned_with_their_registry_names(
     assert len(set(pushed.values())) == 3
     assert not {image.id for image in docker_client.images.list(all=True)} & set(pushed.values())
 
-    pull_vars = {**app["vars"], "app_image_source": "pull", "app_image_registry": registry,
-                 "app_image_context_src": "", "app_image_keep_releases": 2}
+    pull_vars = {
+        **app["vars"],
+        "app_image_source": "pull",
+        "app_image_registry": registry,
+        "app_image_context_src": "",
+        "app_image_keep_releases": 2,
+    }
     for release in releases:
         ok(run_role(playbook, {**pull_vars, "app_image_release": release}))
     kept = {tag for image in docker_client.images.list() for tag in image.tags if f"{name}-api:" in tag}
-    assert kept == {f"{name}-api:1.10.0", f"{name}-api:1.10.1",
-                    f"{registry}/{name}-api:1.10.0", f"{registry}/{name}-api:1.10.1"}
+    assert kept == {
+        f"{name}-api:1.10.0",
+        f"{name}-api:1.10.1",
+        f"{registry}/{name}-api:1.10.0",
+        f"{registry}/{name}-api:1.10.1",
+    }
     # 1.9.0 left the disk: no tag and no digest reference keeps its image.
     assert image_id(docker_client, pushed["1.9.0"]) is None
     # Rolling back to 1.10.0 keeps 1.10.1 (the newest other version) and prunes nothing.
@@ -496,8 +584,12 @@ PULL_TASK = "aistack.deploy.app_stack : reload | Pull the images from their regi
 
 
 def test_a_rollback_pulls_a_lost_image_by_the_digest_its_release_recorded(
-        app: dict[str, t.Any], registry: str, docker_client: t.Any, busybox_image: str,
-        playbook: t.Callable[..., PlaybookResult]) -> None:
+    app: dict[str, t.Any],
+    registry: str,
+    docker_client: t.Any,
+    busybox_image: str,
+    playbook: t.Callable[..., PlaybookResult],
+) -> None:
     """app_stack's reload.yml (rollback.yml, a release delivered by pull): the digest comes back, never the tag."""
     import io
 
@@ -507,8 +599,9 @@ def test_a_rollback_pulls_a_lost_image_by_the_digest_its_release_recorded(
     images = {}
     for content in ("the release", "what the tag names by now"):
         dockerfile = f'FROM {busybox_image}\nLABEL io.aistack.test.app={label} content="{content}"\n'
-        images[content] = docker_client.images.build(fileobj=io.BytesIO(dockerfile.encode()), pull=False, rm=True,
-                                                     tag=remote)[0].id
+        images[content] = docker_client.images.build(
+            fileobj=io.BytesIO(dockerfile.encode()), pull=False, rm=True, tag=remote
+        )[0].id
         for line in docker_client.images.push(f"{registry}/{name}-api", tag="1.0.0", stream=True, decode=True):
             assert "error" not in line, line
         if content == "the release":  # as a pull delivered it: the local name beside the registry's digest

@@ -106,94 +106,157 @@ class Case(t.NamedTuple):
 
 BAD_CASES: dict[str, Case] = {
     # --- secrets
-    "secret_required_missing": Case(secrets(APP_SECRET_KEY=None), "app_stack_secrets",
-                                    "required secret APP_SECRET_KEY is missing"),
-    "secret_placeholder_changeme": Case(secrets(APP_SECRET_KEY="changeme"), "app_stack_secrets.APP_SECRET_KEY",
-                                        "placeholder"),
-    "secret_with_newline": Case(secrets(APP_SECRET_KEY=SECRET_VALUES[2]), "app_stack_secrets.APP_SECRET_KEY",
-                                "newline"),
-    "postgres_without_password": Case(secrets(POSTGRES_PASSWORD=None), "app_stack_secrets",
-                                      "required secret POSTGRES_PASSWORD is missing"),
+    "secret_required_missing": Case(
+        secrets(APP_SECRET_KEY=None), "app_stack_secrets", "required secret APP_SECRET_KEY is missing"
+    ),
+    "secret_placeholder_changeme": Case(
+        secrets(APP_SECRET_KEY="changeme"), "app_stack_secrets.APP_SECRET_KEY", "placeholder"
+    ),
+    "secret_with_newline": Case(
+        secrets(APP_SECRET_KEY=SECRET_VALUES[2]), "app_stack_secrets.APP_SECRET_KEY", "newline"
+    ),
+    "postgres_without_password": Case(
+        secrets(POSTGRES_PASSWORD=None), "app_stack_secrets", "required secret POSTGRES_PASSWORD is missing"
+    ),
     "secrets_not_a_dict": Case({"app_stack_secrets": ["APP_SECRET_KEY=x"]}, "app_stack_secrets"),
     # --- services
     "service_unknown_key": Case(services(api={"port": ["8000:8000"]}), "app_stack_services.api", "'port'"),
-    "service_target_and_image": Case(services(api={"target": "api", "image": "example/api:1"}),
-                                     "app_stack_services.api", "not both"),
-    "mount_undeclared_volume": Case(services(api={"volumes": ["data:/app/data", "cache:/app/cache"]}),
-                                    "app_stack_services.api.volumes[1]", "'cache'"),
-    "host_port_clash": Case(services(worker={"ports": ["8000:9000"]}), "app_stack_services.worker.ports",
-                            "already published by service 'api'"),
+    "service_target_and_image": Case(
+        services(api={"target": "api", "image": "example/api:1"}), "app_stack_services.api", "not both"
+    ),
+    "mount_undeclared_volume": Case(
+        services(api={"volumes": ["data:/app/data", "cache:/app/cache"]}),
+        "app_stack_services.api.volumes[1]",
+        "'cache'",
+    ),
+    "host_port_clash": Case(
+        services(worker={"ports": ["8000:9000"]}),
+        "app_stack_services.worker.ports",
+        "already published by service 'api'",
+    ),
     "port_out_of_range": Case(services(api={"ports": ["70000:8000"]}), "app_stack_services.api.ports", "70000"),
-    "gpu_true_without_gpu": Case(services(worker={"gpu": True}), "app_stack_services.worker.gpu",
-                                 "this host has none"),
-    "per_gpu_without_gpu": Case(services(worker={"per_gpu": True}), "app_stack_services.worker.per_gpu",
-                                "this host has none"),
+    "gpu_true_without_gpu": Case(services(worker={"gpu": True}), "app_stack_services.worker.gpu", "this host has none"),
+    "per_gpu_without_gpu": Case(
+        services(worker={"per_gpu": True}), "app_stack_services.worker.per_gpu", "this host has none"
+    ),
     # --- defaults of every service: the message names the role variable, not each service
     "default_restart_unknown": Case({"app_stack_restart": "sometimes"}, "app_stack_restart: ", "'sometimes'"),
     # --- environment
-    "env_is_also_a_secret": Case({"app_stack_env": {"LOG_LEVEL": "INFO", "APP_SECRET_KEY": "in-the-clear"}},
-                                 "app_stack_env", "APP_SECRET_KEY"),
+    "env_is_also_a_secret": Case(
+        {"app_stack_env": {"LOG_LEVEL": "INFO", "APP_SECRET_KEY": "in-the-clear"}}, "app_stack_env", "APP_SECRET_KEY"
+    ),
     # --- volumes
     "volume_mode_unquoted_int": Case(volumes(data={"mode": 750}), "app_stack_volumes.data.mode", "750"),
     # --- identity, paths and deploy settings
     "release_with_slash": Case({"app_stack_release": "1.0/../../etc"}, "app_stack_release", '"1.0/../../etc"'),
     "root_relative": Case({"app_stack_root": "opt/aistack/badinput"}, "app_stack_root", '"opt/aistack/badinput"'),
-    "keep_releases_one": Case({"app_stack_keep_releases": 1}, "app_stack_keep_releases",
-                              "must be 2 or more (the current and the previous release; aistack_keep_releases sets it), got 1"),
-    "backup_keep_zero": Case({"app_stack_backup_keep": 0}, "app_stack_backup_keep",
-                             "app_stack_backup_keep: must be 1 or more (backups), got 0"),
-    "backup_dir_relative": Case({"app_stack_backup_dir": "backups"}, "app_stack_backup_dir",
-                                "must be an absolute path outside app_stack_root"),
+    "keep_releases_one": Case(
+        {"app_stack_keep_releases": 1},
+        "app_stack_keep_releases",
+        "must be 2 or more (the current and the previous release; aistack_keep_releases sets it), got 1",
+    ),
+    "backup_keep_zero": Case(
+        {"app_stack_backup_keep": 0},
+        "app_stack_backup_keep",
+        "app_stack_backup_keep: must be 1 or more (backups), got 0",
+    ),
+    "backup_dir_relative": Case(
+        {"app_stack_backup_dir": "backups"}, "app_stack_backup_dir", "must be an absolute path outside app_stack_root"
+    ),
     "release_replace_not_a_bool": Case({"app_stack_release_replace": "perhaps"}, "app_stack_release_replace"),
     # --- retention of data that grows
     "retention_not_a_list": Case({"app_stack_retention": {"volume": "data"}}, "app_stack_retention"),
-    "retention_unknown_volume": Case({"app_stack_retention": [{"volume": "clipz", "max_age": "14d"}]},
-                                     "app_stack_retention[0].volume", "'clipz'"),
-    "retention_bad_age": Case({"app_stack_retention": [{"volume": "data", "max_age": "two weeks"}]},
-                              "app_stack_retention[0].max_age", "'two weeks'"),
+    "retention_unknown_volume": Case(
+        {"app_stack_retention": [{"volume": "clipz", "max_age": "14d"}]}, "app_stack_retention[0].volume", "'clipz'"
+    ),
+    "retention_bad_age": Case(
+        {"app_stack_retention": [{"volume": "data", "max_age": "two weeks"}]},
+        "app_stack_retention[0].max_age",
+        "'two weeks'",
+    ),
     "retention_dry_run_not_a_bool": Case({"app_stack_retention_dry_run": "sometimes"}, "app_stack_retention_dry_run"),
-    "health_timeout_zero": Case({"app_stack_health_timeout": 0}, "app_stack_health_timeout",
-                                "app_stack_health_timeout: must be 1 or more (seconds), got 0"),
+    "health_timeout_zero": Case(
+        {"app_stack_health_timeout": 0},
+        "app_stack_health_timeout",
+        "app_stack_health_timeout: must be 1 or more (seconds), got 0",
+    ),
     "profiles_not_a_list": Case({"app_stack_profiles": {"monitoring": True}}, "app_stack_profiles"),
     "api_port_not_a_number": Case({"app_stack_api_port": "eighty"}, "app_stack_api_port"),
     "pull_policy_unknown": Case({"app_stack_pull_policy": "sometimes"}, "app_stack_pull_policy"),
-    "required_secrets_a_dict": Case({"app_stack_required_secrets": {"APP_SECRET_KEY": True}},
-                                    "app_stack_required_secrets"),
+    "required_secrets_a_dict": Case(
+        {"app_stack_required_secrets": {"APP_SECRET_KEY": True}}, "app_stack_required_secrets"
+    ),
 }
 
 GOOD_CASES: dict[str, Case] = {
     # The stack of the molecule scenario, every bad case's starting point.
     "good_reference_stack": Case({}, ""),
-    "good_migrate_job": Case(services(migrate={"command": ["alembic", "-c", "app/alembic.ini", "upgrade", "head"]}), ""),
-    "good_retention": Case({"app_stack_retention": [{"volume": "data", "path": "clips", "max_age": "14d"},
-                                                    {"volume": "data", "path": "hls", "max_size": "10G",
-                                                     "pattern": "*.ts"}],
-                            "app_stack_retention_dry_run": True, "app_stack_release_replace": True}, ""),
+    "good_migrate_job": Case(
+        services(migrate={"command": ["alembic", "-c", "app/alembic.ini", "upgrade", "head"]}), ""
+    ),
+    "good_retention": Case(
+        {
+            "app_stack_retention": [
+                {"volume": "data", "path": "clips", "max_age": "14d"},
+                {"volume": "data", "path": "hls", "max_size": "10G", "pattern": "*.ts"},
+            ],
+            "app_stack_retention_dry_run": True,
+            "app_stack_release_replace": True,
+        },
+        "",
+    ),
     # The role's defaults: one api service.
-    "good_api_only": Case({"app_stack_services": {"api": {}}, "app_stack_volumes": {}, "app_stack_env": {},
-                           "app_stack_required_secrets": [], "app_stack_secrets": {}}, ""),
+    "good_api_only": Case(
+        {
+            "app_stack_services": {"api": {}},
+            "app_stack_volumes": {},
+            "app_stack_env": {},
+            "app_stack_required_secrets": [],
+            "app_stack_secrets": {},
+        },
+        "",
+    ),
     # gpu: auto on a host without a GPU, a GPU on one with, named volumes, a service in an active profile
     # depended on, one in an inactive profile that nothing depends on, limits, an explicit healthcheck.
-    "good_everything": Case({
-        **services(
-            api={"healthcheck": {"test": ["CMD", "true"], "interval": "10s", "timeout": "5s", "retries": 3,
-                                 "start_period": "1m30s"},
-                 "resources": {"cpus": 1.5, "memory": "2g", "memory_reservation": "512m", "pids": 256},
-                 "depends_on": ["postgres", "redis", "metrics"]},
-            worker={"gpu": 1, "restart": "on-failure:3", "stop_grace_period": 120},
-            metrics={"image": "aistack-test/redis:7", "healthcheck": "image", "profiles": ["monitoring"]},
-            debug={"image": "aistack-test/redis:7", "healthcheck": "image", "profiles": ["debug"],
-                   "depends_on": ["metrics"]},
-        ),
-        **volumes(data={"type": "named"}, models={"owner": "1000:1000", "mode": "0750",
-                                                  "files": [{"src": MODEL_FILE, "dest": "v1/model.json",
-                                                             "mode": "0640"}]}),
-        "app_stack_profiles": ["monitoring"],
-        "app_stack_gpu_present": True,
-        "app_stack_keep_releases": 2,
-        "app_stack_health_timeout": 1,
-        "app_stack_release": "2026.11.22-rc_1",
-    }, ""),
+    "good_everything": Case(
+        {
+            **services(
+                api={
+                    "healthcheck": {
+                        "test": ["CMD", "true"],
+                        "interval": "10s",
+                        "timeout": "5s",
+                        "retries": 3,
+                        "start_period": "1m30s",
+                    },
+                    "resources": {"cpus": 1.5, "memory": "2g", "memory_reservation": "512m", "pids": 256},
+                    "depends_on": ["postgres", "redis", "metrics"],
+                },
+                worker={"gpu": 1, "restart": "on-failure:3", "stop_grace_period": 120},
+                metrics={"image": "aistack-test/redis:7", "healthcheck": "image", "profiles": ["monitoring"]},
+                debug={
+                    "image": "aistack-test/redis:7",
+                    "healthcheck": "image",
+                    "profiles": ["debug"],
+                    "depends_on": ["metrics"],
+                },
+            ),
+            **volumes(
+                data={"type": "named"},
+                models={
+                    "owner": "1000:1000",
+                    "mode": "0750",
+                    "files": [{"src": MODEL_FILE, "dest": "v1/model.json", "mode": "0640"}],
+                },
+            ),
+            "app_stack_profiles": ["monitoring"],
+            "app_stack_gpu_present": True,
+            "app_stack_keep_releases": 2,
+            "app_stack_health_timeout": 1,
+            "app_stack_release": "2026.11.22-rc_1",
+        },
+        "",
+    ),
     "good_gpu_auto_without_gpu": Case(services(worker={"gpu": "auto"}), ""),
 }
 

@@ -41,9 +41,21 @@ def run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     lock = tmp_path / "run" / "demo.deploy.lock"
     playbook = tmp_path / "play.yml"
     playbook.write_text(PLAY.format(lock=lock))
-    command = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", "-c", "local",
-               "-e", f"ansible_python_interpreter={sys.executable}", "-e", "app_stack_name=demo",
-               "-e", f"app_stack_lock_path={lock}", str(playbook), *args]
+    command = [
+        str(Path(sys.executable).parent / "ansible-playbook"),
+        "-i",
+        "localhost,",
+        "-c",
+        "local",
+        "-e",
+        f"ansible_python_interpreter={sys.executable}",
+        "-e",
+        "app_stack_name=demo",
+        "-e",
+        f"app_stack_lock_path={lock}",
+        str(playbook),
+        *args,
+    ]
     env = dict(os.environ, ANSIBLE_FORCE_COLOR="false", NO_COLOR="1")
     return subprocess.run(command, capture_output=True, text=True, env=env, check=False)
 
@@ -51,8 +63,19 @@ def run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def plant(tmp_path: Path, pid: int, controller: str | None = None, age_s: int = 0) -> Path:
     lock = tmp_path / "run" / "demo.deploy.lock"
     lock.parent.mkdir(parents=True, exist_ok=True)
-    lock.write_text(json.dumps({"user": "bob", "controller": controller or socket.gethostname(), "pid": pid,
-                                "action": "rollback", "release": "2.0", "at": int(time.time()) - age_s}) + "\n")
+    lock.write_text(
+        json.dumps(
+            {
+                "user": "bob",
+                "controller": controller or socket.gethostname(),
+                "pid": pid,
+                "action": "rollback",
+                "release": "2.0",
+                "at": int(time.time()) - age_s,
+            }
+        )
+        + "\n"
+    )
     return lock
 
 
@@ -68,8 +91,10 @@ def test_a_run_while_a_live_run_holds_the_lock_is_refused_and_leaves_it(tmp_path
     before = lock.read_text()
     done = run(tmp_path)
     assert done.returncode != 0
-    assert f"demo on localhost is being rolled back by bob@{socket.gethostname()} (process {os.getpid()}," \
+    assert (
+        f"demo on localhost is being rolled back by bob@{socket.gethostname()} (process {os.getpid()},"
         " release 2.0)" in done.stdout
+    )
     assert "Wait for that run to end and try again; nothing has changed." in done.stdout
     assert "Show the lock" not in done.stdout and lock.read_text() == before
 
@@ -106,10 +131,25 @@ def test_check_mode_takes_nothing_and_is_refused_by_a_lock(tmp_path: Path) -> No
 
 def test_a_negative_lock_age_is_refused_naming_the_variable(tmp_path: Path) -> t.Any:
     done = subprocess.run(
-        [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", "-c", "local",
-         "-e", f"ansible_python_interpreter={sys.executable}", "-e", "app_stack_lock_max_age=-1",
-         "-e", "app_stack_release=1.0.0", str(write_validate_play(tmp_path))],
-        capture_output=True, text=True, env=dict(os.environ, NO_COLOR="1"), check=False)
+        [
+            str(Path(sys.executable).parent / "ansible-playbook"),
+            "-i",
+            "localhost,",
+            "-c",
+            "local",
+            "-e",
+            f"ansible_python_interpreter={sys.executable}",
+            "-e",
+            "app_stack_lock_max_age=-1",
+            "-e",
+            "app_stack_release=1.0.0",
+            str(write_validate_play(tmp_path)),
+        ],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, NO_COLOR="1"),
+        check=False,
+    )
     assert done.returncode != 0
     assert "app_stack_lock_max_age: must be 1 or more (seconds), got" in done.stdout
 

@@ -42,18 +42,22 @@ SETTINGS = {
     "log-opts": {"max-file": "3"},
     "features": {"buildkit": True},
 }
-MERGED = dict(PLANTED, **{
-    "live-restore": True,
-    "log-driver": "json-file",
-    "log-opts": {"max-size": "10m", "max-file": "3"},
-    "features": {"buildkit": True},
-})
+MERGED = dict(
+    PLANTED,
+    **{
+        "live-restore": True,
+        "log-driver": "json-file",
+        "log-opts": {"max-size": "10m", "max-file": "3"},
+        "features": {"buildkit": True},
+    },
+)
 
 
 def task(name: str, extra: str = "", **args: t.Any) -> str:
     """One task of the module; args as JSON (which is YAML) to dodge quoting traps."""
     return f"- name: {name}\n  {MODULE}: {json.dumps(args)}\n" + "".join(
-        f"  {line}\n" for line in extra.splitlines() if line)
+        f"  {line}\n" for line in extra.splitlines() if line
+    )
 
 
 @pytest.fixture
@@ -74,13 +78,14 @@ def dockerd_supports_validate() -> bool:
     return re.search(r"^\s*--validate\s", proc.stdout + proc.stderr, re.MULTILINE) is not None
 
 
-def test_planted_keys_survive_and_second_run_changes_nothing(playbook: t.Callable[..., t.Any],
-                                                             planted: Path) -> None:
+def test_planted_keys_survive_and_second_run_changes_nothing(playbook: t.Callable[..., t.Any], planted: Path) -> None:
     planted.chmod(0o640)
     if os.geteuid() == 0:
         os.chown(planted, 4321, 8765)
-    res = playbook(task("Merge settings", path=str(planted), settings=SETTINGS)
-                   + task("Merge settings again", path=str(planted), settings=SETTINGS))
+    res = playbook(
+        task("Merge settings", path=str(planted), settings=SETTINGS)
+        + task("Merge settings again", path=str(planted), settings=SETTINGS)
+    )
     assert res.rc == 0, res.stdout
     first, second = res.task("Merge settings"), res.task("Merge settings again")
     assert first["changed"] is True
@@ -96,7 +101,8 @@ def test_planted_keys_survive_and_second_run_changes_nothing(playbook: t.Callabl
 
 
 def test_check_mode_changes_nothing_and_diff_shows_before_after(
-        playbook: t.Callable[..., t.Any], planted: Path) -> None:
+    playbook: t.Callable[..., t.Any], planted: Path
+) -> None:
     original, before = planted.read_text(), planted.stat()
     res = playbook(task("Preview merge", path=str(planted), settings=SETTINGS), check=True, diff=True)
     assert res.rc == 0, res.stdout
@@ -112,8 +118,7 @@ def test_check_mode_changes_nothing_and_diff_shows_before_after(
     assert sorted(p.name for p in planted.parent.iterdir()) == ["daemon.json"]
 
 
-def test_check_mode_on_a_converged_file_reports_no_change(playbook: t.Callable[..., t.Any],
-                                                          planted: Path) -> None:
+def test_check_mode_on_a_converged_file_reports_no_change(playbook: t.Callable[..., t.Any], planted: Path) -> None:
     assert playbook(task("Converge", path=str(planted), settings=SETTINGS)).rc == 0
     res = playbook(task("Converge", path=str(planted), settings=SETTINGS), check=True, diff=True)
     assert res.rc == 0, res.stdout
@@ -122,10 +127,14 @@ def test_check_mode_on_a_converged_file_reports_no_change(playbook: t.Callable[.
 
 def test_absent_removes_named_keys_only(playbook: t.Callable[..., t.Any], planted: Path) -> None:
     res = playbook(
-        task("Remove nvidia runtime", path=str(planted), state="absent",
-             keys=["runtimes/nvidia", "default-runtime"])
-        + task("Remove missing keys", path=str(planted), state="absent",
-               keys=["runtimes/nvidia", "log-opts/max-file", "live-restore"]))
+        task("Remove nvidia runtime", path=str(planted), state="absent", keys=["runtimes/nvidia", "default-runtime"])
+        + task(
+            "Remove missing keys",
+            path=str(planted),
+            state="absent",
+            keys=["runtimes/nvidia", "log-opts/max-file", "live-restore"],
+        )
+    )
     assert res.rc == 0, res.stdout
     removed = res.task("Remove nvidia runtime")
     assert removed["changed"] is True
@@ -153,9 +162,10 @@ def test_backup_and_broken_file(playbook: t.Callable[..., t.Any], planted: Path,
     broken = tmp_path / "broken.json"
     broken.write_text('{"debug": true,')
     original = planted.read_text()
-    res = playbook(task("Merge with backup", path=str(planted), settings={"debug": True}, backup=True)
-                   + task("Merge into broken file", "ignore_errors: true",
-                          path=str(broken), settings={"debug": True}))
+    res = playbook(
+        task("Merge with backup", path=str(planted), settings={"debug": True}, backup=True)
+        + task("Merge into broken file", "ignore_errors: true", path=str(broken), settings={"debug": True})
+    )
     assert res.rc == 0, res.stdout
     assert Path(res.task("Merge with backup")["backup_file"]).read_text() == original
     failed = res.task("Merge into broken file")
@@ -169,11 +179,15 @@ def test_validation_with_this_machines_dockerd(playbook: t.Callable[..., t.Any],
     expected = "dockerd" if supports else "builtin"
     original = planted.read_text()
     res = playbook(
-        task("Number in log-opts", "ignore_errors: true",
-             path=str(planted), settings={"log-opts": {"max-file": 3}})
-        + task("Unknown directive", "ignore_errors: true\ncheck_mode: true",
-               path=str(planted), settings={"no-such-directive": True})
-        + task("Valid merge", path=str(planted), settings=SETTINGS))
+        task("Number in log-opts", "ignore_errors: true", path=str(planted), settings={"log-opts": {"max-file": 3}})
+        + task(
+            "Unknown directive",
+            "ignore_errors: true\ncheck_mode: true",
+            path=str(planted),
+            settings={"no-such-directive": True},
+        )
+        + task("Valid merge", path=str(planted), settings=SETTINGS)
+    )
     assert res.rc == 0, res.stdout
 
     number = res.task("Number in log-opts")

@@ -22,8 +22,11 @@ from ansible_collections.aistack.deploy.plugins.module_utils._health import Heal
 
 UUID = "GPU-5e2b7a3c-1f0d-8c4e-9a61-2d7f3b8e0c45"
 # A container whose PATH has an nvidia-smi that lists one GPU, as the driver's does in a container given one.
-WITH_SMI = ("mkdir -p /tmp/bin && printf '#!/bin/sh\\necho \"GPU 0: NVIDIA GeForce RTX 4090 (UUID: "
-            + UUID + ")\"\\n' > /tmp/bin/nvidia-smi && chmod +x /tmp/bin/nvidia-smi && exec sleep 600")
+WITH_SMI = (
+    "mkdir -p /tmp/bin && printf '#!/bin/sh\\necho \"GPU 0: NVIDIA GeForce RTX 4090 (UUID: "
+    + UUID
+    + ")\"\\n' > /tmp/bin/nvidia-smi && chmod +x /tmp/bin/nvidia-smi && exec sleep 600"
+)
 
 
 @pytest.fixture(scope="module")
@@ -32,10 +35,17 @@ def containers(docker_client: t.Any, busybox_image: str) -> t.Iterator[dict[str,
     names = {"with_smi": f"aistack-gpuh-gate-{tag}-smi", "without": f"aistack-gpuh-gate-{tag}-nosmi"}
     healthcheck = {"test": ["CMD", "true"], "interval": 1_000_000_000, "timeout": 2_000_000_000, "retries": 3}
     try:
-        docker_client.containers.run(busybox_image, ["sh", "-c", WITH_SMI], name=names["with_smi"], detach=True,
-                                     environment={"PATH": "/tmp/bin:/bin"}, healthcheck=healthcheck)
-        docker_client.containers.run(busybox_image, ["sleep", "600"], name=names["without"], detach=True,
-                                     healthcheck=healthcheck)
+        docker_client.containers.run(
+            busybox_image,
+            ["sh", "-c", WITH_SMI],
+            name=names["with_smi"],
+            detach=True,
+            environment={"PATH": "/tmp/bin:/bin"},
+            healthcheck=healthcheck,
+        )
+        docker_client.containers.run(
+            busybox_image, ["sleep", "600"], name=names["without"], detach=True, healthcheck=healthcheck
+        )
         yield names
     finally:
         for name in names.values():
@@ -54,8 +64,9 @@ def test_a_container_that_lists_exactly_its_gpu_passes(docker_client: t.Any, con
     assert ok, message
 
 
-def test_a_container_that_sees_fewer_gpus_than_it_was_given_fails(docker_client: t.Any,
-                                                                  containers: dict[str, str]) -> None:
+def test_a_container_that_sees_fewer_gpus_than_it_was_given_fails(
+    docker_client: t.Any, containers: dict[str, str]
+) -> None:
     ok, message, results = gate(docker_client, containers["with_smi"], [UUID, "GPU-ffff"])
     assert not ok and results[0]["reason"] == "gpu_mismatch"
     assert f"does not see exactly its GPUs: container sees 1 GPU, expected 2: {UUID}, GPU-ffff" in message
@@ -65,5 +76,8 @@ def test_without_nvidia_smi_the_gate_says_so_and_fails(docker_client: t.Any, con
     ok, message, results = gate(docker_client, containers["without"], ["GPU 0"])
     assert not ok and results[0]["reason"] == "gpu_mismatch"
     # The engine's exec says the program is not there: exit 126 or 127, as the runtime reports it.
-    assert re.search(r"nvidia-smi is not in the container, so the gate cannot prove it sees its 1 GPU \(GPU 0\): "
-                     r"exit 12[67]: .*nvidia-smi", message), message
+    assert re.search(
+        r"nvidia-smi is not in the container, so the gate cannot prove it sees its 1 GPU \(GPU 0\): "
+        r"exit 12[67]: .*nvidia-smi",
+        message,
+    ), message

@@ -27,7 +27,8 @@ def nvidia_smi(directory: Path, case: str) -> Path:
         f"  -L) cat {shlex.quote(str(case_dir / 'list.txt'))} ;;\n"
         f"  *) cat {shlex.quote(str(case_dir / 'summary.txt'))} ;;\n"
         "esac\n"
-        f"exit {(case_dir / 'rc').read_text().strip()}\n")
+        f"exit {(case_dir / 'rc').read_text().strip()}\n"
+    )
     script.chmod(0o755)
     return script
 
@@ -54,10 +55,13 @@ WORKSTATION = {
 
 def run_gpu_info(playbook, root: Path, smi: Path | None, check: bool = False):
     args = {"sysfs_root": str(root), **({"nvidia_smi": str(smi)} if smi else {})}
-    result = playbook(f"""
+    result = playbook(
+        f"""
         - name: Find the GPUs
           aistack.deploy.gpu_info: {json.dumps(args)}
-        """, check=check)
+        """,
+        check=check,
+    )
     assert result.rc == 0, result.stdout + result.stderr
     task = result.task("Find the GPUs")
     assert task["changed"] is False
@@ -81,16 +85,22 @@ def test_workstation_with_mismatched_driver(playbook, tmp_path):
 
 
 def test_mig_node(playbook, tmp_path):
-    gpu = run_gpu_info(playbook, sysfs(tmp_path / "sys", {"0000:07:00.0": ("0x10de", "0x20b0", "0x030200")}),
-                       nvidia_smi(tmp_path / "bin", "mig_enabled"))
+    gpu = run_gpu_info(
+        playbook,
+        sysfs(tmp_path / "sys", {"0000:07:00.0": ("0x10de", "0x20b0", "0x030200")}),
+        nvidia_smi(tmp_path / "bin", "mig_enabled"),
+    )
     assert gpu["mig_enabled"] is True and gpu["count"] == 1
     # nvidia-smi -L: its two MIG devices, by the CDI names nvidia-ctk gives them.
     assert [device["cdi_device"] for device in gpu["mig_devices"]] == ["nvidia.com/gpu=0:0", "nvidia.com/gpu=0:1"]
 
 
 def test_cpu_host_with_a_leftover_nvidia_smi(playbook, tmp_path):
-    gpu = run_gpu_info(playbook, sysfs(tmp_path / "sys", {"0000:00:02.0": ("0x8086", "0x3e92", "0x030000")}),
-                       nvidia_smi(tmp_path / "bin", "no_devices"))
+    gpu = run_gpu_info(
+        playbook,
+        sysfs(tmp_path / "sys", {"0000:00:02.0": ("0x8086", "0x3e92", "0x030000")}),
+        nvidia_smi(tmp_path / "bin", "no_devices"),
+    )
     assert gpu["present"] is False
     assert gpu["driver_state"] == "no_devices"
 

@@ -66,8 +66,9 @@ class Images:
                 archive.addfile(info, io.BytesIO(data))
         context.seek(0)
         self.tags.append(tag)
-        image, _logs = self.client.images.build(fileobj=context, custom_context=True, tag=tag,
-                                                pull=False, rm=True, forcerm=True)
+        image, _logs = self.client.images.build(
+            fileobj=context, custom_context=True, tag=tag, pull=False, rm=True, forcerm=True
+        )
         return image
 
     def remove_all(self) -> None:
@@ -87,18 +88,27 @@ def images(docker_client: t.Any, busybox_image: str) -> t.Iterator[dict[str, t.A
         for index, spec in enumerate([*FORMS, *MISSING]):
             dockerfile = f"FROM {base.id}\nUSER {spec}\n" if spec else f"FROM {base.id}\n"
             built[spec] = builder.build(f"form{index}", dockerfile)
-        built["symlink"] = builder.build("symlink", (
-            f"FROM {base.id}\nRUN mkdir /x && mv /etc/passwd /x/pw && ln -s ../x/pw /etc/passwd\n"
-            "VOLUME /data\nUSER app\n"))
+        built["symlink"] = builder.build(
+            "symlink",
+            (
+                f"FROM {base.id}\nRUN mkdir /x && mv /etc/passwd /x/pw && ln -s ../x/pw /etc/passwd\n"
+                "VOLUME /data\nUSER app\n"
+            ),
+        )
         built["scratch-numeric"] = builder.build(
-            "scratch-numeric", "FROM scratch\nCOPY hello /hello\nUSER 1000:1000\n", {"hello": b"hi\n"})
+            "scratch-numeric", "FROM scratch\nCOPY hello /hello\nUSER 1000:1000\n", {"hello": b"hi\n"}
+        )
         built["scratch-name"] = builder.build(
-            "scratch-name", "FROM scratch\nCOPY hello /hello\nUSER app\n", {"hello": b"hi\n"})
+            "scratch-name", "FROM scratch\nCOPY hello /hello\nUSER app\n", {"hello": b"hi\n"}
+        )
         yield built
     finally:
         ids = {image.id for image in built.values() if hasattr(image, "id")}
-        leftovers = [c for c in docker_client.containers.list(all=True, filters={"label": CONTAINER_LABEL})
-                     if c.attrs.get("Image") in ids]
+        leftovers = [
+            c
+            for c in docker_client.containers.list(all=True, filters={"label": CONTAINER_LABEL})
+            if c.attrs.get("Image") in ids
+        ]
         for container in leftovers:
             container.remove(v=True, force=True)
         builder.remove_all()
@@ -107,8 +117,9 @@ def images(docker_client: t.Any, busybox_image: str) -> t.Iterator[dict[str, t.A
 
 def engine_truth(client: t.Any, image: t.Any, name: str) -> tuple[int, int, list[int], str] | str:
     """What the engine gives a process of this image: (uid, gid, all gids, HOME), or its error."""
-    container = client.containers.create(image.id, ["sh", "-c", "id -u; id -g; id -G; echo $HOME"],
-                                         name=name, network_disabled=True)
+    container = client.containers.create(
+        image.id, ["sh", "-c", "id -u; id -g; id -G; echo $HOME"], name=name, network_disabled=True
+    )
     try:
         try:
             container.start()
@@ -127,20 +138,28 @@ def resolve_direct(client: t.Any, image: t.Any, spec: str | None = None) -> dict
 
 
 @pytest.mark.parametrize("spec", list(FORMS))
-def test_every_config_user_form_matches_the_engine(docker_client: t.Any, images: dict[str, t.Any],
-                                                   unique_name: str, spec: str) -> None:
+def test_every_config_user_form_matches_the_engine(
+    docker_client: t.Any, images: dict[str, t.Any], unique_name: str, spec: str
+) -> None:
     image = images[spec]
     assert (image.attrs["Config"]["User"] or "") == spec
     uid, gid, user, group, home, sgids = FORMS[spec]
     assert resolve_direct(docker_client, image) == {
-        "uid": uid, "gid": gid, "user": user, "group": group, "home": home, "supplementary_gids": sgids}
+        "uid": uid,
+        "gid": gid,
+        "user": user,
+        "group": group,
+        "home": home,
+        "supplementary_gids": sgids,
+    }
     truth = engine_truth(docker_client, image, unique_name)
     assert truth == (uid, gid, sorted({gid, *sgids}) if sgids else [gid], home or "/")
 
 
 @pytest.mark.parametrize("spec", list(MISSING))
 def test_missing_user_or_group_is_an_error_like_in_the_engine(
-        docker_client: t.Any, images: dict[str, t.Any], unique_name: str, spec: str) -> None:
+    docker_client: t.Any, images: dict[str, t.Any], unique_name: str, spec: str
+) -> None:
     with pytest.raises(ImageUserError, match=MISSING[spec]):
         resolve_direct(docker_client, images[spec])
     truth = engine_truth(docker_client, images[spec], unique_name)
@@ -160,8 +179,9 @@ class RecordingContainers:
         return container
 
 
-def test_symlinked_passwd_and_volumes_leave_nothing_behind(docker_client: t.Any, images: dict[str, t.Any],
-                                                           unique_name: str) -> None:
+def test_symlinked_passwd_and_volumes_leave_nothing_behind(
+    docker_client: t.Any, images: dict[str, t.Any], unique_name: str
+) -> None:
     image = images["symlink"]
     recorder = RecordingContainers(docker_client)
     since = int(time.time()) - 1
@@ -171,8 +191,10 @@ def test_symlinked_passwd_and_volumes_leave_nothing_behind(docker_client: t.Any,
     assert engine_truth(docker_client, image, unique_name)[:2] == (1234, 2345)
 
     [container] = recorder.created
-    actions = [event["Action"] for event in docker_client.events(
-        since=since, until=until, decode=True, filters={"container": container.id})]
+    actions = [
+        event["Action"]
+        for event in docker_client.events(since=since, until=until, decode=True, filters={"container": container.id})
+    ]
     assert "create" in actions and "destroy" in actions, actions
     assert "start" not in actions, actions  # never started
     assert not docker_client.containers.list(all=True, filters={"id": container.id})
@@ -184,35 +206,42 @@ def test_symlinked_passwd_and_volumes_leave_nothing_behind(docker_client: t.Any,
 
 def test_scratch_images(docker_client: t.Any, images: dict[str, t.Any]) -> None:
     assert resolve_direct(docker_client, images["scratch-numeric"]) == {
-        "uid": 1000, "gid": 1000, "user": None, "group": None, "home": None, "supplementary_gids": []}
+        "uid": 1000,
+        "gid": 1000,
+        "user": None,
+        "group": None,
+        "home": None,
+        "supplementary_gids": [],
+    }
     with pytest.raises(ImageUserError, match="User 'app' does not exist in the image: .*no /etc/passwd"):
         resolve_direct(docker_client, images["scratch-name"])
 
 
-def test_module_in_a_playbook(docker_client: t.Any, images: dict[str, t.Any],
-                              playbook: t.Callable[..., t.Any]) -> None:
+def test_module_in_a_playbook(docker_client: t.Any, images: dict[str, t.Any], playbook: t.Callable[..., t.Any]) -> None:
     """The real module, run by ansible-playbook: each form, overrides, errors, check mode."""
     tasks = []
     for index, spec in enumerate([*FORMS, *MISSING]):
-        tasks.append(f"- name: form{index}\n  aistack.deploy.image_user_info:\n"
-                     f"    image: {images[spec].tags[0]}\n  ignore_errors: true\n")
+        tasks.append(
+            f"- name: form{index}\n  aistack.deploy.image_user_info:\n"
+            f"    image: {images[spec].tags[0]}\n  ignore_errors: true\n"
+        )
     missing_image = f"{images['prefix']}-never-built:latest"
     tasks.append(f"""
 - name: override
   aistack.deploy.image_user_info:
-    image: {images['base'].id}
+    image: {images["base"].id}
     user: "app:video"
 - name: override to root
   aistack.deploy.image_user_info:
-    image: {images['app'].tags[0]}
+    image: {images["app"].tags[0]}
     user: ""
 - name: check mode
   aistack.deploy.image_user_info:
-    image: {images['app'].tags[0]}
+    image: {images["app"].tags[0]}
   check_mode: true
 - name: scratch
   aistack.deploy.image_user_info:
-    image: {images['scratch-numeric'].tags[0]}
+    image: {images["scratch-numeric"].tags[0]}
 - name: missing image
   aistack.deploy.image_user_info:
     image: {missing_image}
@@ -225,10 +254,17 @@ def test_module_in_a_playbook(docker_client: t.Any, images: dict[str, t.Any],
         uid, gid, user, group, home, sgids = FORMS[spec]
         assert not task.get("failed"), (spec, task)
         assert task["changed"] is False
-        got = {k: task[k] for k in ("uid", "gid", "user", "group", "home", "supplementary_gids", "spec",
-                                    "image_id")}
-        assert got == {"uid": uid, "gid": gid, "user": user, "group": group, "home": home,
-                       "supplementary_gids": sgids, "spec": spec, "image_id": images[spec].id}, spec
+        got = {k: task[k] for k in ("uid", "gid", "user", "group", "home", "supplementary_gids", "spec", "image_id")}
+        assert got == {
+            "uid": uid,
+            "gid": gid,
+            "user": user,
+            "group": group,
+            "home": home,
+            "supplementary_gids": sgids,
+            "spec": spec,
+            "image_id": images[spec].id,
+        }, spec
     for offset, spec in enumerate(MISSING):
         task = result.task(f"form{len(FORMS) + offset}")
         assert task["failed"] and MISSING[spec] in task["msg"], task

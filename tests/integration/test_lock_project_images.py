@@ -57,21 +57,35 @@ class Tool(t.NamedTuple):
 
 
 TOOLS = {
-    "poetry": Tool("poetry-api", "poetry.lock",
-                   [f"poetry=={DEFAULTS['app_image_poetry_version']}",
-                    f"poetry-plugin-export=={DEFAULTS['app_image_poetry_plugin_export_version']}"],
-                   "/opt/poetry/bin/poetry export --no-interaction --only main --format requirements.txt"),
+    "poetry": Tool(
+        "poetry-api",
+        "poetry.lock",
+        [
+            f"poetry=={DEFAULTS['app_image_poetry_version']}",
+            f"poetry-plugin-export=={DEFAULTS['app_image_poetry_plugin_export_version']}",
+        ],
+        "/opt/poetry/bin/poetry export --no-interaction --only main --format requirements.txt",
+    ),
     # hishel 2 breaks the HTTP session of `pdm lock` in PDM 2.29 (not its export, which reads only the lock).
-    "pdm": Tool("pdm-api", "pdm.lock", [f"pdm=={DEFAULTS['app_image_pdm_version']}", "hishel<2"],
-                "PDM_CHECK_UPDATE=false /opt/pdm/bin/pdm export --prod --format requirements"),
+    "pdm": Tool(
+        "pdm-api",
+        "pdm.lock",
+        [f"pdm=={DEFAULTS['app_image_pdm_version']}", "hishel<2"],
+        "PDM_CHECK_UPDATE=false /opt/pdm/bin/pdm export --prod --format requirements",
+    ),
 }
 
 
 def lock(tool: str, source: Path, venv: Path) -> None:
     """Install the tool into venv from this machine's index, and lock the project in source with it."""
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    done = subprocess.run([str(venv / "bin" / "pip"), "install", "--quiet", *TOOLS[tool].packages],
-                          capture_output=True, text=True, timeout=300, check=False)
+    done = subprocess.run(
+        [str(venv / "bin" / "pip"), "install", "--quiet", *TOOLS[tool].packages],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     index = render_shapes.machine_pip_settings().get("app_image_pip_index_url")
     env = dict(os.environ, REQUESTS_CA_BUNDLE=CA_BUNDLE, SSL_CERT_FILE=CA_BUNDLE, PDM_CHECK_UPDATE="false")
@@ -81,8 +95,15 @@ def lock(tool: str, source: Path, venv: Path) -> None:
     elif index:  # Poetry takes its index from the project: this copy's only
         with (source / "pyproject.toml").open("a", encoding="utf-8") as pyproject:
             pyproject.write(f'\n[[tool.poetry.source]]\nname = "machine"\nurl = "{index}"\npriority = "primary"\n')
-    done = subprocess.run([str(venv / "bin" / tool), "lock"], cwd=source, env=env, capture_output=True, text=True,
-                          timeout=300, check=False)
+    done = subprocess.run(
+        [str(venv / "bin" / tool), "lock"],
+        cwd=source,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
 
 
@@ -96,8 +117,11 @@ def project(tool: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of the example, locked by its tool as a user locks it."""
     work = tmp_path_factory.mktemp(tool)
     source = work / TOOLS[tool].example
-    shutil.copytree(REPO_ROOT / "examples" / TOOLS[tool].example, source,
-                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.lock", ".venv", ".pdm-python"))
+    shutil.copytree(
+        REPO_ROOT / "examples" / TOOLS[tool].example,
+        source,
+        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.lock", ".venv", ".pdm-python"),
+    )
     lock(tool, source, work / "venv")
     return source
 
@@ -106,9 +130,17 @@ def project(tool: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
 def context(tool: str, project: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     subprocess.run([str(REPO_ROOT / "tests" / "harness" / "build-base-images.sh"), "python"], check=True)
     # Every dependency has a wheel: no compilers in the builder (and no apt, which is quicker).
-    return render_shapes.build_context(tmp_path_factory.mktemp(f"{tool}-context"), None, project, {
-        "app_image_python_base": PYTHON_BASE, "app_image_python_version": "3.13", "app_image_build_packages": [],
-        "app_image_context_src": str(project)})
+    return render_shapes.build_context(
+        tmp_path_factory.mktemp(f"{tool}-context"),
+        None,
+        project,
+        {
+            "app_image_python_base": PYTHON_BASE,
+            "app_image_python_version": "3.13",
+            "app_image_build_packages": [],
+            "app_image_context_src": str(project),
+        },
+    )
 
 
 @pytest.fixture(scope="module")
@@ -124,14 +156,17 @@ def test_the_dockerfile_takes_the_dependencies_from_the_lock(tool: str, context:
 
 
 def test_the_image_has_exactly_the_locked_versions_and_no_dev_group(
-        tool: str, docker_client: t.Any, image: str, project: Path) -> None:
+    tool: str, docker_client: t.Any, image: str, project: Path
+) -> None:
     locked = {p["name"]: p["version"] for p in tomllib.loads((project / TOOLS[tool].lock).read_text())["package"]}
     assert "pytest" in locked  # the dev group is in the lock...
     name = TOOLS[tool].example
     installed = json.loads(run_in(docker_client, image, f"{name}-info"))  # the project's console script
     assert installed == {name: "0.1.0", "uvicorn": locked["uvicorn"]}
-    frozen = dict(line.lower().partition("==")[::2] for line in
-                  run_in(docker_client, image, "pip", "list", "--format=freeze").splitlines())
+    frozen = dict(
+        line.lower().partition("==")[::2]
+        for line in run_in(docker_client, image, "pip", "list", "--format=freeze").splitlines()
+    )
     # ...and not in the image: the virtualenv holds pip, the project and the main dependencies at their locked
     # versions, nothing else (no pytest, no tool).
     assert set(frozen) == {"pip", name, "uvicorn", "click", "h11"}, frozen
@@ -140,15 +175,23 @@ def test_the_image_has_exactly_the_locked_versions_and_no_dev_group(
 
 
 def test_the_tool_stays_in_the_builder(tool: str, docker_client: t.Any, image: str) -> None:
-    assert run_in(docker_client, image, "sh", "-c", f"command -v {tool} || ls -d /opt/{tool} 2>/dev/null || echo none") \
+    assert (
+        run_in(docker_client, image, "sh", "-c", f"command -v {tool} || ls -d /opt/{tool} 2>/dev/null || echo none")
         == "none"
+    )
 
 
 def test_the_export_reads_only_the_lock(tool: str, docker_client: t.Any, image: str) -> None:
     """What app_image_offline needs of the tool: its export works without any network."""
-    exported = run_in(docker_client, f"{image}-builder", "sh", "-c",
-                      f"{TOOLS[tool].export} --output /tmp/again.lock && cat /tmp/again.lock", workdir="/build",
-                      network="none")
+    exported = run_in(
+        docker_client,
+        f"{image}-builder",
+        "sh",
+        "-c",
+        f"{TOOLS[tool].export} --output /tmp/again.lock && cat /tmp/again.lock",
+        workdir="/build",
+        network="none",
+    )
     assert "--hash=sha256:" in exported and "uvicorn==" in exported and "pytest" not in exported
     assert exported == run_in(docker_client, f"{image}-builder", "cat", "/build/requirements.lock")
 
@@ -164,9 +207,13 @@ def test_it_runs_as_non_root_and_turns_healthy(tool: str, docker_client: t.Any, 
 def made_layers(message: str) -> list[str]:
     """The layers a failed build made, from docker_image's message (its log as a list): not cached, not a base."""
     lines = re.findall(r"'((?:[^'\\]|\\.)*)'", message.partition("logs: ")[2])
-    return [match.group(1) for before, line in zip(["", *lines], lines, strict=False)
-            if (match := re.fullmatch(r"\s*---> ([0-9a-f]{12})\s*", line))
-            and "Using cache" not in before and ": FROM " not in before]
+    return [
+        match.group(1)
+        for before, line in zip(["", *lines], lines, strict=False)
+        if (match := re.fullmatch(r"\s*---> ([0-9a-f]{12})\s*", line))
+        and "Using cache" not in before
+        and ": FROM " not in before
+    ]
 
 
 ROLE_BUILD = """
@@ -175,13 +222,15 @@ ROLE_BUILD = """
     name: aistack.deploy.app_image
   vars: {role_vars}
 """
-STOP = "aistack.deploy.app_image : build | Stop here when the app's lock no longer matches pyproject.toml " \
-       "(nothing was built from it)"
+STOP = (
+    "aistack.deploy.app_image : build | Stop here when the app's lock no longer matches pyproject.toml "
+    "(nothing was built from it)"
+)
 
 
 def test_a_lock_that_no_longer_matches_pyproject_stops_the_build(
-        tool: str, docker_client: t.Any, project: Path, image: str, tmp_path: Path,
-        playbook: t.Callable[..., t.Any]) -> None:
+    tool: str, docker_client: t.Any, project: Path, image: str, tmp_path: Path, playbook: t.Callable[..., t.Any]
+) -> None:
     """The user added a dependency and did not lock again: app_image stops with one line saying what to run.
 
     The role builds on this machine (build_controller) the Dockerfile the image fixture built, so the tool's own
@@ -193,12 +242,19 @@ def test_a_lock_that_no_longer_matches_pyproject_stops_the_build(
     pyproject.write_text(pyproject.read_text().replace('"uvicorn>=0.30",', '"uvicorn>=0.30",\n    "h11>=0.14",', 1))
     assert '"h11>=0.14"' in pyproject.read_text()
     name = f"aistack-it/{tool}-stale-{uuid.uuid4().hex[:8]}"
-    role_vars = {"app_image_source": "build_controller", "app_image_name": name, "app_image_release": "1.0",
-                 "app_image_targets": ["api"], "app_image_context_src": str(stale),
-                 "app_image_python_base": PYTHON_BASE, "app_image_python_version": "3.13",
-                 "app_image_build_packages": [], "app_image_controller_dir": str(tmp_path / "controller"),
-                 "app_image_extra_ca_certificates": render_shapes.machine_ca_certificates(),
-                 **render_shapes.machine_pip_settings()}
+    role_vars = {
+        "app_image_source": "build_controller",
+        "app_image_name": name,
+        "app_image_release": "1.0",
+        "app_image_targets": ["api"],
+        "app_image_context_src": str(stale),
+        "app_image_python_base": PYTHON_BASE,
+        "app_image_python_version": "3.13",
+        "app_image_build_packages": [],
+        "app_image_controller_dir": str(tmp_path / "controller"),
+        "app_image_extra_ca_certificates": render_shapes.machine_ca_certificates(),
+        **render_shapes.machine_pip_settings(),
+    }
     done = playbook(ROLE_BUILD.format(role_vars=json.dumps(role_vars)))
     build = done.task("aistack.deploy.app_image : build | Build the images")
     for layer in reversed(made_layers(" ".join(str(item.get("msg", "")) for item in build.get("results", [])))):
@@ -209,6 +265,7 @@ def test_a_lock_that_no_longer_matches_pyproject_stops_the_build(
     assert done.rc != 0 and not build.get("failed"), build
     stop = done.task(STOP)
     assert stop["failed"] and stop["msg"] == (
-        f"app_image: {TOOLS[tool].lock} does not match pyproject.toml (see the check above): run \"{tool} lock\" in "
-        f"the project, commit {TOOLS[tool].lock} and deploy again; nothing is built from a stale lock"), stop
+        f'app_image: {TOOLS[tool].lock} does not match pyproject.toml (see the check above): run "{tool} lock" in '
+        f"the project, commit {TOOLS[tool].lock} and deploy again; nothing is built from a stale lock"
+    ), stop
     assert not docker_client.images.list(name=f"{name}-api")

@@ -49,11 +49,19 @@ def _pem_pair(days: int = 30) -> tuple[str, str]:
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "proxy.test.invalid")])
     now = datetime.datetime.now(datetime.timezone.utc)
     start = now - datetime.timedelta(days=1 if days > 0 else 10)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(start)
-            .not_valid_after(now + datetime.timedelta(days=days)).sign(key, hashes.SHA256()))
-    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption()).decode()
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(now + datetime.timedelta(days=days))
+        .sign(key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
     return cert.public_bytes(serialization.Encoding.PEM).decode(), key_pem
 
 
@@ -88,55 +96,91 @@ BAD_CASES: dict[str, Case] = {
     "route_path_relative": Case(routes(0, path="api/"), "nginx_proxy_routes[0].path", "must be a URL path"),
     "route_path_with_brace": Case(routes(1, path="/ws{"), "nginx_proxy_routes[1].path"),
     "route_unknown_upstream": Case(routes(3, upstream="web"), "nginx_proxy_routes[3].upstream", "'web'"),
-    "route_duplicate": Case({"nginx_proxy_routes": ROUTES + [{"path": "/ws", "upstream": "api"}]},
-                            "nginx_proxy_routes[4].path", "already"),
+    "route_duplicate": Case(
+        {"nginx_proxy_routes": ROUTES + [{"path": "/ws", "upstream": "api"}]}, "nginx_proxy_routes[4].path", "already"
+    ),
     "route_unknown_key": Case(routes(0, rewrite="^/api"), "nginx_proxy_routes[0]", "'rewrite'"),
     "route_timeout_malformed": Case(routes(1, read_timeout="an hour"), "nginx_proxy_routes[1].read_timeout"),
     "routes_empty": Case({"nginx_proxy_routes": []}, "nginx_proxy_routes"),
-    "upstream_port_malformed": Case({"nginx_proxy_upstreams": {**UPSTREAMS, "api": {"host": "api", "port": "http"}}},
-                                    "nginx_proxy_upstreams.api.port"),
+    "upstream_port_malformed": Case(
+        {"nginx_proxy_upstreams": {**UPSTREAMS, "api": {"host": "api", "port": "http"}}},
+        "nginx_proxy_upstreams.api.port",
+    ),
     "upstream_host_injection": Case(
         {"nginx_proxy_upstreams": {**UPSTREAMS, "api": {"host": "api; return 200", "port": 8000}}},
-        "nginx_proxy_upstreams.api.host"),
-    "tls_protocol_unknown": Case({"nginx_proxy_tls_protocols": ["TLSv1.1", "TLSv1.2"]}, "nginx_proxy_tls_protocols",
-                                 "TLSv1.1"),
+        "nginx_proxy_upstreams.api.host",
+    ),
+    "tls_protocol_unknown": Case(
+        {"nginx_proxy_tls_protocols": ["TLSv1.1", "TLSv1.2"]}, "nginx_proxy_tls_protocols", "TLSv1.1"
+    ),
     "tls_ciphers_malformed": Case({"nginx_proxy_tls_ciphers": "HIGH; ssl_protocols SSLv3"}, "nginx_proxy_tls_ciphers"),
-    "body_size_malformed": Case({"nginx_proxy_client_max_body_size": "ten megabytes"},
-                                "nginx_proxy_client_max_body_size"),
-    "header_name_malformed": Case({"nginx_proxy_response_headers": {"X Frame": "DENY"}},
-                                  "nginx_proxy_response_headers"),
-    "proxy_header_owned_by_role": Case({"nginx_proxy_proxy_headers": {"X-Forwarded-Proto": "http"}},
-                                       "nginx_proxy_proxy_headers.X-Forwarded-Proto"),
-    "extra_directive_multi_line": Case({"nginx_proxy_extra_directives": ["gzip on;\n}"]},
-                                       "nginx_proxy_extra_directives"),
+    "body_size_malformed": Case(
+        {"nginx_proxy_client_max_body_size": "ten megabytes"}, "nginx_proxy_client_max_body_size"
+    ),
+    "header_name_malformed": Case(
+        {"nginx_proxy_response_headers": {"X Frame": "DENY"}}, "nginx_proxy_response_headers"
+    ),
+    "proxy_header_owned_by_role": Case(
+        {"nginx_proxy_proxy_headers": {"X-Forwarded-Proto": "http"}}, "nginx_proxy_proxy_headers.X-Forwarded-Proto"
+    ),
+    "extra_directive_multi_line": Case(
+        {"nginx_proxy_extra_directives": ["gzip on;\n}"]}, "nginx_proxy_extra_directives"
+    ),
     "websocket_switch_malformed": Case({"nginx_proxy_websocket": "maybe"}, "nginx_proxy_websocket"),
-    "certificate_without_key": Case({"nginx_proxy_tls_certificate": CERT}, "nginx_proxy_tls_certificate_key",
-                                    "without its key"),
-    "key_without_certificate": Case({"nginx_proxy_tls_certificate_key": KEY}, "nginx_proxy_tls_certificate",
-                                    "without its certificate"),
-    "key_of_another_certificate": Case({"nginx_proxy_tls_certificate": CERT, "nginx_proxy_tls_certificate_key": OTHER_KEY},
-                                       "nginx_proxy_tls_certificate_key", "does not belong to the certificate"),
-    "certificate_not_pem": Case({"nginx_proxy_tls_certificate": "-----BEGIN CERTIFICATE-----\nnope\n",
-                                 "nginx_proxy_tls_certificate_key": KEY},
-                                "nginx_proxy_tls_certificate", "not a PEM certificate"),
-    "certificate_expired": Case({"nginx_proxy_tls_certificate": EXPIRED_CERT,
-                                 "nginx_proxy_tls_certificate_key": EXPIRED_KEY},
-                                "nginx_proxy_tls_certificate", "expired"),
-    "certificate_file_missing": Case({"nginx_proxy_tls_certificate_file": "/nonexistent/aistack/server.crt",
-                                      "nginx_proxy_tls_certificate_key": KEY},
-                                     "nginx_proxy_tls_certificate_file", "not a readable file"),
-    "stack_without_proxy": Case({"aistack_stack": {"name": "badinput", "root": "ROOT", "profiles": [], "proxy": {}}},
-                                "aistack_stack.proxy", "no proxy service"),
+    "certificate_without_key": Case(
+        {"nginx_proxy_tls_certificate": CERT}, "nginx_proxy_tls_certificate_key", "without its key"
+    ),
+    "key_without_certificate": Case(
+        {"nginx_proxy_tls_certificate_key": KEY}, "nginx_proxy_tls_certificate", "without its certificate"
+    ),
+    "key_of_another_certificate": Case(
+        {"nginx_proxy_tls_certificate": CERT, "nginx_proxy_tls_certificate_key": OTHER_KEY},
+        "nginx_proxy_tls_certificate_key",
+        "does not belong to the certificate",
+    ),
+    "certificate_not_pem": Case(
+        {"nginx_proxy_tls_certificate": "-----BEGIN CERTIFICATE-----\nnope\n", "nginx_proxy_tls_certificate_key": KEY},
+        "nginx_proxy_tls_certificate",
+        "not a PEM certificate",
+    ),
+    "certificate_expired": Case(
+        {"nginx_proxy_tls_certificate": EXPIRED_CERT, "nginx_proxy_tls_certificate_key": EXPIRED_KEY},
+        "nginx_proxy_tls_certificate",
+        "expired",
+    ),
+    "certificate_file_missing": Case(
+        {"nginx_proxy_tls_certificate_file": "/nonexistent/aistack/server.crt", "nginx_proxy_tls_certificate_key": KEY},
+        "nginx_proxy_tls_certificate_file",
+        "not a readable file",
+    ),
+    "stack_without_proxy": Case(
+        {"aistack_stack": {"name": "badinput", "root": "ROOT", "profiles": [], "proxy": {}}},
+        "aistack_stack.proxy",
+        "no proxy service",
+    ),
 }
 
 GOOD_CASES: dict[str, Case] = {
     "argusai_routes": Case({}, ""),
-    "role_defaults": Case({"nginx_proxy_upstreams": {"api": {"host": "api", "port": 8000}},
-                           "nginx_proxy_routes": [{"path": "/", "upstream": "api"}]}, ""),
-    "given_certificate_and_key": Case({"nginx_proxy_tls_certificate": CERT, "nginx_proxy_tls_certificate_key": KEY,
-                                       "nginx_proxy_tls_protocols": ["TLSv1.3"], "nginx_proxy_hsts": False}, ""),
-    "given_files": Case({"nginx_proxy_tls_certificate_file": "CERT_FILE",
-                         "nginx_proxy_tls_certificate_key_file": "KEY_FILE"}, ""),
+    "role_defaults": Case(
+        {
+            "nginx_proxy_upstreams": {"api": {"host": "api", "port": 8000}},
+            "nginx_proxy_routes": [{"path": "/", "upstream": "api"}],
+        },
+        "",
+    ),
+    "given_certificate_and_key": Case(
+        {
+            "nginx_proxy_tls_certificate": CERT,
+            "nginx_proxy_tls_certificate_key": KEY,
+            "nginx_proxy_tls_protocols": ["TLSv1.3"],
+            "nginx_proxy_hsts": False,
+        },
+        "",
+    ),
+    "given_files": Case(
+        {"nginx_proxy_tls_certificate_file": "CERT_FILE", "nginx_proxy_tls_certificate_key_file": "KEY_FILE"}, ""
+    ),
 }
 
 PLAYBOOK = f"""
@@ -150,9 +194,18 @@ def _host_vars(host: str, case: Case, tmp: Path) -> dict[str, t.Any]:
     root = tmp / host / "root"
     variables = local_host(
         # The stack as app_stack hands it on; every path in the temporary directory.
-        aistack_stack={"name": "badinput", "root": str(root), "profiles": [],
-                       "proxy": {"service": "nginx", "image": "aistack-test/nginx:1.26",
-                                 "config_dir": str(tmp / host / "proxy"), "http_port": 80, "https_port": 443}},
+        aistack_stack={
+            "name": "badinput",
+            "root": str(root),
+            "profiles": [],
+            "proxy": {
+                "service": "nginx",
+                "image": "aistack-test/nginx:1.26",
+                "config_dir": str(tmp / host / "proxy"),
+                "http_port": 80,
+                "https_port": 443,
+            },
+        },
         nginx_proxy_pki_dir=str(root / "pki"),
         nginx_proxy_crypto_packages=[],
     )
@@ -160,8 +213,10 @@ def _host_vars(host: str, case: Case, tmp: Path) -> dict[str, t.Any]:
     variables.update(copy.deepcopy(case.variables))
     if variables["aistack_stack"].get("root") == "ROOT":
         variables["aistack_stack"]["root"] = str(root)
-    for key, value in (("nginx_proxy_tls_certificate_file", tmp / "server.crt"),
-                       ("nginx_proxy_tls_certificate_key_file", tmp / "server.key")):
+    for key, value in (
+        ("nginx_proxy_tls_certificate_file", tmp / "server.crt"),
+        ("nginx_proxy_tls_certificate_key_file", tmp / "server.key"),
+    ):
         if variables.get(key) in ("CERT_FILE", "KEY_FILE"):
             variables[key] = str(value)
     return variables

@@ -30,7 +30,9 @@ from bad_input import (
 )
 
 ROLE = "aistack.deploy.nvidia_toolkit"
-ONE_GPU = Path(__file__).resolve().parents[1] / "unit" / "plugins" / "module_utils" / "fixtures" / "nvidia_smi" / "one_gpu"
+ONE_GPU = (
+    Path(__file__).resolve().parents[1] / "unit" / "plugins" / "module_utils" / "fixtures" / "nvidia_smi" / "one_gpu"
+)
 
 
 class Case(t.NamedTuple):
@@ -42,45 +44,72 @@ BAD_WITHOUT_GPU: dict[str, Case] = {
     "unknown_runtime_mode": Case({"nvidia_toolkit_runtime_mode": "podman"}, "nvidia_toolkit_runtime_mode"),
     "version_pin_malformed": Case({"nvidia_toolkit_version": "latest"}, "nvidia_toolkit_version"),
     "version_pin_a_float": Case({"nvidia_toolkit_version": 1.17}, "nvidia_toolkit_version"),
-    "min_driver_malformed": Case({"nvidia_toolkit_driver_min_version": "five-fifty"}, "nvidia_toolkit_driver_min_version"),
+    "min_driver_malformed": Case(
+        {"nvidia_toolkit_driver_min_version": "five-fifty"}, "nvidia_toolkit_driver_min_version"
+    ),
     "unknown_channel": Case({"nvidia_toolkit_repo_channel": "nightly"}, "nvidia_toolkit_repo_channel"),
-    "repo_url_without_scheme": Case({"nvidia_toolkit_repo_url": "nvidia.github.io/libnvidia-container"},
-                                    "nvidia_toolkit_repo_url"),
-    "key_url_without_scheme": Case({"nvidia_toolkit_repo_key_url": "mirror.example.com/gpgkey"},
-                                   "nvidia_toolkit_repo_key_url"),
-    "cdi_spec_outside_cdi_dirs": Case({"nvidia_toolkit_cdi_spec_path": "/opt/cdi/nvidia.yaml"},
-                                      "nvidia_toolkit_cdi_spec_path"),
-    "daemon_path_relative": Case({"nvidia_toolkit_daemon_config_path": "etc/docker/daemon.json"},
-                                 "nvidia_toolkit_daemon_config_path"),
-    "default_runtime_not_a_bool": Case({"nvidia_toolkit_default_runtime": "sometimes"}, "nvidia_toolkit_default_runtime"),
-    "smoke_command_empty": Case({"nvidia_toolkit_smoke_image": "nvidia/cuda:12.6.3-base-ubuntu24.04",
-                                 "nvidia_toolkit_smoke_command": []}, "nvidia_toolkit_smoke_command"),
-    "smoke_image_without_gpu": Case({"nvidia_toolkit_smoke_image": "nvidia/cuda:12.6.3-base-ubuntu24.04"},
-                                    "nvidia_toolkit_smoke_image"),
+    "repo_url_without_scheme": Case(
+        {"nvidia_toolkit_repo_url": "nvidia.github.io/libnvidia-container"}, "nvidia_toolkit_repo_url"
+    ),
+    "key_url_without_scheme": Case(
+        {"nvidia_toolkit_repo_key_url": "mirror.example.com/gpgkey"}, "nvidia_toolkit_repo_key_url"
+    ),
+    "cdi_spec_outside_cdi_dirs": Case(
+        {"nvidia_toolkit_cdi_spec_path": "/opt/cdi/nvidia.yaml"}, "nvidia_toolkit_cdi_spec_path"
+    ),
+    "daemon_path_relative": Case(
+        {"nvidia_toolkit_daemon_config_path": "etc/docker/daemon.json"}, "nvidia_toolkit_daemon_config_path"
+    ),
+    "default_runtime_not_a_bool": Case(
+        {"nvidia_toolkit_default_runtime": "sometimes"}, "nvidia_toolkit_default_runtime"
+    ),
+    "smoke_command_empty": Case(
+        {"nvidia_toolkit_smoke_image": "nvidia/cuda:12.6.3-base-ubuntu24.04", "nvidia_toolkit_smoke_command": []},
+        "nvidia_toolkit_smoke_command",
+    ),
+    "smoke_image_without_gpu": Case(
+        {"nvidia_toolkit_smoke_image": "nvidia/cuda:12.6.3-base-ubuntu24.04"}, "nvidia_toolkit_smoke_image"
+    ),
     "misspelt_variable": Case({"nvidia_toolkit_runtime_mod": "cdi"}, "nvidia_toolkit_runtime_mod"),
     "unsupported_platform": Case({"test_os_family": "Archlinux"}, "supports Debian"),
 }
 GOOD_WITHOUT_GPU: dict[str, Case] = {
     "good_defaults": Case({}, ""),
-    "good_everything": Case({"nvidia_toolkit_version": "1.17.3", "nvidia_toolkit_runtime_mode": "legacy",
-                             "nvidia_toolkit_default_runtime": True, "nvidia_toolkit_driver_min_version": "",
-                             "nvidia_toolkit_repo_url": "https://mirror.example.com/libnvidia-container/",
-                             "nvidia_toolkit_repo_key_url": "file:///srv/keys/nvidia.asc",
-                             "nvidia_toolkit_repo_channel": "experimental",
-                             "nvidia_toolkit_cdi_spec_path": "/var/run/cdi/nvidia.json"}, ""),
+    "good_everything": Case(
+        {
+            "nvidia_toolkit_version": "1.17.3",
+            "nvidia_toolkit_runtime_mode": "legacy",
+            "nvidia_toolkit_default_runtime": True,
+            "nvidia_toolkit_driver_min_version": "",
+            "nvidia_toolkit_repo_url": "https://mirror.example.com/libnvidia-container/",
+            "nvidia_toolkit_repo_key_url": "file:///srv/keys/nvidia.asc",
+            "nvidia_toolkit_repo_channel": "experimental",
+            "nvidia_toolkit_cdi_spec_path": "/var/run/cdi/nvidia.json",
+        },
+        "",
+    ),
 }
 BAD_WITH_GPU: dict[str, Case] = {
-    "driver_older_than_minimum": Case({"nvidia_toolkit_driver_min_version": "560.28"},
-                                      "nvidia_toolkit_driver_min_version"),
-    "cdi_on_docker_20": Case({"aistack_docker": {"installed": True, "engine_version": "20.10.24"}},
-                             "nvidia_toolkit_runtime_mode"),
+    "driver_older_than_minimum": Case(
+        {"nvidia_toolkit_driver_min_version": "560.28"}, "nvidia_toolkit_driver_min_version"
+    ),
+    "cdi_on_docker_20": Case(
+        {"aistack_docker": {"installed": True, "engine_version": "20.10.24"}}, "nvidia_toolkit_runtime_mode"
+    ),
 }
 GOOD_WITH_GPU: dict[str, Case] = {
     "good_gpu_defaults": Case({}, ""),
-    "good_gpu_smoke_test": Case({"nvidia_toolkit_smoke_image": "nvidia/cuda:12.6.3-base-ubuntu24.04",
-                                 "nvidia_toolkit_driver_min_version": "550.127.05"}, ""),
-    "good_gpu_legacy_on_docker_20": Case({"nvidia_toolkit_runtime_mode": "legacy",
-                                          "aistack_docker": {"installed": True, "engine_version": "20.10.24"}}, ""),
+    "good_gpu_smoke_test": Case(
+        {
+            "nvidia_toolkit_smoke_image": "nvidia/cuda:12.6.3-base-ubuntu24.04",
+            "nvidia_toolkit_driver_min_version": "550.127.05",
+        },
+        "",
+    ),
+    "good_gpu_legacy_on_docker_20": Case(
+        {"nvidia_toolkit_runtime_mode": "legacy", "aistack_docker": {"installed": True, "engine_version": "20.10.24"}},
+        "",
+    ),
 }
 
 PLAYBOOK = f"""
@@ -108,9 +137,11 @@ def _run(tmp_path: Path, bad: dict[str, Case], good: dict[str, Case]) -> RunResu
         # Safety net behind check mode: nothing points at the machine's own files.
         return local_host(**{"nvidia_toolkit_daemon_config_path": str(tmp_path / "daemon.json"), **case.variables})
 
-    data = inventory({name: host(case) for name, case in bad.items()},
-                     {name: host(case) for name, case in good.items()},
-                     {"test_role_path": str(role_path)})
+    data = inventory(
+        {name: host(case) for name, case in bad.items()},
+        {name: host(case) for name, case in good.items()},
+        {"test_role_path": str(role_path)},
+    )
     run = run_playbook(tmp_path, data, PLAYBOOK)
     assert_ran(run, [*bad, *good])
     return run
@@ -120,7 +151,9 @@ def _check(run: RunResult, bad: dict[str, Case], good: dict[str, Case]) -> None:
     for name, case in bad.items():
         assert_fails_in_validation(run, name, case.names)
     for name in good:
-        assert_passes_validation(run, name, "validate_host | Check the GPU, its driver and Docker (nothing has changed yet)")
+        assert_passes_validation(
+            run, name, "validate_host | Check the GPU, its driver and Docker (nothing has changed yet)"
+        )
 
 
 def test_bad_input_on_a_host_without_gpu(tmp_path: Path) -> None:
@@ -136,9 +169,11 @@ def test_bad_input_on_a_gpu_host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     smi = bin_dir / "nvidia-smi"
-    smi.write_text("#!/bin/sh\n"
-                   f'case "$*" in *--query-gpu=*) cat {shlex.quote(str(ONE_GPU / "query.txt"))} ;;'
-                   f' *) cat {shlex.quote(str(ONE_GPU / "summary.txt"))} ;; esac\n')
+    smi.write_text(
+        "#!/bin/sh\n"
+        f'case "$*" in *--query-gpu=*) cat {shlex.quote(str(ONE_GPU / "query.txt"))} ;;'
+        f" *) cat {shlex.quote(str(ONE_GPU / 'summary.txt'))} ;; esac\n"
+    )
     smi.chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     run = _run(tmp_path, BAD_WITH_GPU, GOOD_WITH_GPU)

@@ -45,10 +45,21 @@ def run(tmp_path: Path, port: int, path: str = "", **extra: t.Any) -> subprocess
         **extra,
     }
     return subprocess.run(
-        [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", "-c", "local",
-         "-e", json.dumps(variables), str(tmp_path / "play.yml")],
-        capture_output=True, text=True, check=False,
-        env=dict(os.environ, NO_COLOR="1", ANSIBLE_FORCE_COLOR="false", PATH=path + os.environ["PATH"]))
+        [
+            str(Path(sys.executable).parent / "ansible-playbook"),
+            "-i",
+            "localhost,",
+            "-c",
+            "local",
+            "-e",
+            json.dumps(variables),
+            str(tmp_path / "play.yml"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=dict(os.environ, NO_COLOR="1", ANSIBLE_FORCE_COLOR="false", PATH=path + os.environ["PATH"]),
+    )
 
 
 @pytest.fixture
@@ -76,8 +87,10 @@ def test_a_port_another_program_listens_on_is_refused(tmp_path: Path, taken_port
     done = run(tmp_path, taken_port, app_stack_min_free_disk_mb=1)
     assert done.returncode != 0
     output = done.stdout.replace('\\"', '"')
-    assert (f"localhost cannot take release 1.0.0 of preflight-it: port {taken_port} (app_stack_services.api.ports) "
-            "is taken by another program listening on 127.0.0.1") in output
+    assert (
+        f"localhost cannot take release 1.0.0 of preflight-it: port {taken_port} (app_stack_services.api.ports) "
+        "is taken by another program listening on 127.0.0.1"
+    ) in output
     assert "Nothing has changed on any host" in output
 
 
@@ -88,7 +101,7 @@ def test_a_taken_port_the_user_set_through_a_role_variable_names_that_variable(t
 
 
 def test_too_little_free_disk_is_refused(tmp_path: Path) -> None:
-    done = run(tmp_path, free_port(), app_stack_min_free_disk_mb=1024 ** 3)  # a petabyte
+    done = run(tmp_path, free_port(), app_stack_min_free_disk_mb=1024**3)  # a petabyte
     assert done.returncode != 0
     assert f"MiB free on the filesystem of {tmp_path}/opt/app, app_stack_min_free_disk_mb" in done.stdout
 
@@ -98,15 +111,17 @@ def test_an_engine_that_runs_but_does_not_answer_is_refused(tmp_path: Path) -> N
     shims = tmp_path / "shims"
     shims.mkdir()
     (shims / "systemctl").write_text("#!/bin/sh\necho active\n")
-    (shims / "docker").write_text("#!/bin/sh\necho 'Cannot connect to the Docker daemon at unix:///shim.sock.' >&2\n"
-                                  "exit 1\n")
+    (shims / "docker").write_text(
+        "#!/bin/sh\necho 'Cannot connect to the Docker daemon at unix:///shim.sock.' >&2\nexit 1\n"
+    )
     for shim in shims.iterdir():
         shim.chmod(0o755)
     done = run(tmp_path, free_port(), path=f"{shims}:", app_stack_min_free_disk_mb=1)
     assert done.returncode != 0
-    assert ("localhost cannot take release 1.0.0 of preflight-it: the Docker engine runs (docker.service "
-            "is active) but does not answer within 20 s (Cannot connect to the Docker daemon at unix:///shim.sock.)"
-            ) in done.stdout.replace('\\"', '"')
+    assert (
+        "localhost cannot take release 1.0.0 of preflight-it: the Docker engine runs (docker.service "
+        "is active) but does not answer within 20 s (Cannot connect to the Docker daemon at unix:///shim.sock.)"
+    ) in done.stdout.replace('\\"', '"')
 
 
 # ------------------------------------------------------------------ the release's images (app_image's pre-flight)
@@ -127,13 +142,29 @@ REGISTRY_IMAGE = "aistack-test/registry:2"  # tests/harness/build-registry-image
 
 def run_images(tmp_path: Path, env: dict[str, str] | None = None, **extra: t.Any) -> subprocess.CompletedProcess[str]:
     (tmp_path / "images.yml").write_text(IMAGE_PLAY)
-    variables = {"ansible_python_interpreter": sys.executable, "app_image_source": "pull",
-                 "app_image_name": "preflight/app", "app_image_targets": ["api"], **extra}
+    variables = {
+        "ansible_python_interpreter": sys.executable,
+        "app_image_source": "pull",
+        "app_image_name": "preflight/app",
+        "app_image_targets": ["api"],
+        **extra,
+    }
     return subprocess.run(
-        [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", "-c", "local",
-         "-e", json.dumps(variables), str(tmp_path / "images.yml")],
-        capture_output=True, text=True, check=False,
-        env=dict(os.environ, NO_COLOR="1", ANSIBLE_FORCE_COLOR="false", **(env or {})))
+        [
+            str(Path(sys.executable).parent / "ansible-playbook"),
+            "-i",
+            "localhost,",
+            "-c",
+            "local",
+            "-e",
+            json.dumps(variables),
+            str(tmp_path / "images.yml"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=dict(os.environ, NO_COLOR="1", ANSIBLE_FORCE_COLOR="false", **(env or {})),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -141,12 +172,18 @@ def registry_with_release() -> t.Iterator[str]:
     """A registry on 127.0.0.1 (plain HTTP, which an engine allows on loopback) holding preflight/app-api:1.0."""
     subprocess.run([str(HARNESS / "build-registry-image.sh"), REGISTRY_IMAGE], check=True, capture_output=True)
     name = f"aistack-ctx-pf-registry-{os.getpid()}"
-    subprocess.run(["docker", "run", "-d", "--name", name, "-p", "127.0.0.1::5000", REGISTRY_IMAGE],
-                   check=True, capture_output=True)
+    subprocess.run(
+        ["docker", "run", "-d", "--name", name, "-p", "127.0.0.1::5000", REGISTRY_IMAGE],
+        check=True,
+        capture_output=True,
+    )
     pushed = ""
     try:
-        port = subprocess.run(["docker", "port", name, "5000/tcp"], check=True, capture_output=True,
-                              text=True).stdout.split()[0].rsplit(":", 1)[1]
+        port = (
+            subprocess.run(["docker", "port", name, "5000/tcp"], check=True, capture_output=True, text=True)
+            .stdout.split()[0]
+            .rsplit(":", 1)[1]
+        )
         address = f"127.0.0.1:{port}"
         pushed = f"{address}/preflight/app-api:1.0"
         subprocess.run(["docker", "tag", "aistack-test/busybox", pushed], check=True)
@@ -165,44 +202,64 @@ def registry_with_release() -> t.Iterator[str]:
 
 
 def test_pull_passes_when_the_registry_has_the_image_and_names_one_it_lacks(
-        tmp_path: Path, registry_with_release: str) -> None:
+    tmp_path: Path, registry_with_release: str
+) -> None:
     ok = run_images(tmp_path, app_image_registry=registry_with_release, app_image_release="1.0")
     assert ok.returncode == 0, ok.stdout[-3000:]
     # Asked, not pulled: the host's engine still lacks it.
-    assert subprocess.run(["docker", "image", "inspect", f"{registry_with_release}/preflight/app-api:1.0"],
-                          capture_output=True, check=False).returncode != 0
+    assert (
+        subprocess.run(
+            ["docker", "image", "inspect", f"{registry_with_release}/preflight/app-api:1.0"],
+            capture_output=True,
+            check=False,
+        ).returncode
+        != 0
+    )
     missing = run_images(tmp_path, app_image_registry=registry_with_release, app_image_release="1.1")
     assert missing.returncode != 0
     output = missing.stdout.replace('\\"', '"')
-    assert (f"localhost cannot pull image {registry_with_release}/preflight/app-api:1.1 (app_image_source=pull with "
-            f"app_image_registry={registry_with_release}, app_image_name=preflight/app, app_image_release=1.1): the "
-            f"registry has no such tag (asked http://{registry_with_release}/v2/preflight/app-api/manifests/1.1 "
-            "from localhost: 404") in output, output[-3000:]
+    assert (
+        f"localhost cannot pull image {registry_with_release}/preflight/app-api:1.1 (app_image_source=pull with "
+        f"app_image_registry={registry_with_release}, app_image_name=preflight/app, app_image_release=1.1): the "
+        f"registry has no such tag (asked http://{registry_with_release}/v2/preflight/app-api/manifests/1.1 "
+        "from localhost: 404"
+    ) in output, output[-3000:]
     assert "Nothing has changed on any host" in output
 
 
 def test_an_unreachable_registry_and_an_extra_image_the_controller_lacks_are_refused(tmp_path: Path) -> None:
-    done = run_images(tmp_path, app_image_registry=f"127.0.0.1:{free_port()}", app_image_release="1.0",
-                      app_image_extra_images=["aistack-test/busybox", "aistack-ctx/not-there:1"])
+    done = run_images(
+        tmp_path,
+        app_image_registry=f"127.0.0.1:{free_port()}",
+        app_image_release="1.0",
+        app_image_extra_images=["aistack-test/busybox", "aistack-ctx/not-there:1"],
+    )
     assert done.returncode != 0
     output = done.stdout.replace('\\"', '"')
     assert "2 problem(s) with the images of release 1.0" in output, output[-3000:]
     assert "the registry does not answer" in output and "ConnectionRefusedError" in output
-    assert ("localhost cannot get image aistack-ctx/not-there:1 (app_image_extra_images): the controller's Docker "
-            "engine, which saves it for the hosts, does not have it") in output
+    assert (
+        "localhost cannot get image aistack-ctx/not-there:1 (app_image_extra_images): the controller's Docker "
+        "engine, which saves it for the hosts, does not have it"
+    ) in output
     assert "aistack-test/busybox (app_image_extra_images)" not in output
 
 
 def test_a_controller_engine_that_does_not_answer_is_refused(tmp_path: Path, registry_with_release: str) -> None:
     # The controller (this machine) talks to a socket nobody serves; the probe's docker CLI sees no engine either,
     # so the registry is asked for the image as for a host without an engine yet.
-    done = run_images(tmp_path, env={"DOCKER_HOST": f"unix://{tmp_path}/nobody.sock"},
-                      app_image_registry=registry_with_release, app_image_release="1.0",
-                      app_image_extra_images=["aistack-test/busybox"])
+    done = run_images(
+        tmp_path,
+        env={"DOCKER_HOST": f"unix://{tmp_path}/nobody.sock"},
+        app_image_registry=registry_with_release,
+        app_image_release="1.0",
+        app_image_extra_images=["aistack-test/busybox"],
+    )
     assert done.returncode != 0
     output = done.stdout.replace('\\"', '"')
-    assert "1 problem(s) with the images of release 1.0: the controller's Docker engine does not answer" in output, \
+    assert "1 problem(s) with the images of release 1.0: the controller's Docker engine does not answer" in output, (
         output[-3000:]
+    )
     assert "and localhost needs it: app_image_extra_images are saved from it" in output
 
 
@@ -221,9 +278,15 @@ def test_an_image_already_on_the_host_needs_no_registry(tmp_path: Path) -> None:
 def test_the_registry_check_can_be_turned_off(tmp_path: Path) -> None:
     # A host that reaches the registry only through its engine's own mirror or proxy (docker info shows neither):
     # here nobody answers at the address, and with the check off the run goes on to the pull.
-    done = run_images(tmp_path, app_image_registry=f"127.0.0.1:{free_port()}", app_image_release="3.0",
-                      app_image_preflight_registry=False)
+    done = run_images(
+        tmp_path,
+        app_image_registry=f"127.0.0.1:{free_port()}",
+        app_image_release="3.0",
+        app_image_preflight_registry=False,
+    )
     assert done.returncode == 0, done.stdout[-3000:]
-    for task in ("Look at the registry images on the host and how its engine reaches registries",
-                 "Ask the registry for the images the host lacks, from the host"):
+    for task in (
+        "Look at the registry images on the host and how its engine reaches registries",
+        "Ask the registry for the images the host lacks, from the host",
+    ):
         assert f"preflight | {task}] ***\nskipping" in done.stdout, done.stdout[-3000:]

@@ -50,8 +50,12 @@ FEATURES = {"tenure_months": 12, "monthly_charges": 70, "support_tickets": 2}
 @pytest.fixture(scope="module")
 def image(docker_client: t.Any, tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[str]:
     subprocess.run([str(HARNESS / "build-base-images.sh"), "python"], check=True)
-    context = render_shapes.build_context(tmp_path_factory.mktemp("reference-backend"), SHAPE, BACKEND, {
-        "app_image_python_base": PYTHON_BASE, "app_image_python_version": "3.13"})
+    context = render_shapes.build_context(
+        tmp_path_factory.mktemp("reference-backend"),
+        SHAPE,
+        BACKEND,
+        {"app_image_python_base": PYTHON_BASE, "app_image_python_version": "3.13"},
+    )
     with built_image(docker_client, context, "aistack-it-refbackend") as tag:
         yield tag
 
@@ -61,7 +65,9 @@ def running(docker_client: t.Any, image: str) -> t.Iterator[dict[str, t.Any]]:
     name = f"aistack-it-{uuid.uuid4().hex[:10]}"
     started = time.monotonic()
     container = docker_client.containers.run(
-        image, name=name, detach=True,
+        image,
+        name=name,
+        detach=True,
         volumes={str(BACKEND / "models"): {"bind": "/app/models", "mode": "ro"}},
         ports={"8000/tcp": ("127.0.0.1", None)},
     )
@@ -69,8 +75,13 @@ def running(docker_client: t.Any, image: str) -> t.Iterator[dict[str, t.Any]]:
         health = wait_healthy(container, timeout=60)
         container.reload()
         port = container.attrs["NetworkSettings"]["Ports"]["8000/tcp"][0]["HostPort"]
-        yield {"container": container, "base": f"http://127.0.0.1:{port}", "port": int(port),
-               "health": health, "healthy_after": time.monotonic() - started}
+        yield {
+            "container": container,
+            "base": f"http://127.0.0.1:{port}",
+            "port": int(port),
+            "health": health,
+            "healthy_after": time.monotonic() - started,
+        }
     finally:
         container.remove(force=True)
 
@@ -84,9 +95,11 @@ def wait_healthy(container: t.Any, timeout: float) -> dict[str, t.Any]:
         if health.get("Status") == "healthy":
             return health
         if health.get("Status") == "unhealthy" or state["Status"] == "exited" or time.monotonic() > deadline:
-            raise AssertionError(f"not healthy: {state['Status']}/{health.get('Status')}\n"
-                                 f"probes: {json.dumps(health.get('Log', []), indent=1)[-3000:]}\n"
-                                 f"log: {container.logs(tail=50).decode(errors='replace')}")
+            raise AssertionError(
+                f"not healthy: {state['Status']}/{health.get('Status')}\n"
+                f"probes: {json.dumps(health.get('Log', []), indent=1)[-3000:]}\n"
+                f"log: {container.logs(tail=50).decode(errors='replace')}"
+            )
         time.sleep(0.2)
 
 
@@ -99,8 +112,9 @@ def http(method: str, url: str, body: bytes | None = None, headers: dict[str, st
         return exc.code, json.loads(exc.read() or b"null")
 
 
-def test_image_runs_as_the_configured_non_root_user(docker_client: t.Any, image: str,
-                                                    running: dict[str, t.Any]) -> None:
+def test_image_runs_as_the_configured_non_root_user(
+    docker_client: t.Any, image: str, running: dict[str, t.Any]
+) -> None:
     assert docker_client.images.get(image).attrs["Config"]["User"] == f"{UID}:{GID}"
     status = running["container"].exec_run(["cat", "/proc/1/status"]).output.decode()
     uids = next(line.split()[1:] for line in status.splitlines() if line.startswith("Uid:"))
@@ -131,8 +145,12 @@ def test_healthy_by_its_own_healthcheck(running: dict[str, t.Any]) -> None:
 
 
 def test_predict_with_the_mounted_model(running: dict[str, t.Any]) -> None:
-    status, body = http("POST", running["base"] + "/predict", json.dumps({"features": FEATURES}).encode(),
-                        {"Content-Type": "application/json"})
+    status, body = http(
+        "POST",
+        running["base"] + "/predict",
+        json.dumps({"features": FEATURES}).encode(),
+        {"Content-Type": "application/json"},
+    )
     assert status == 200, body
     assert body["model"] == "churn-demo"
     assert 0.0 < body["score"] < 1.0
@@ -141,20 +159,33 @@ def test_predict_with_the_mounted_model(running: dict[str, t.Any]) -> None:
 def test_upload_lands_in_the_data_directory(running: dict[str, t.Any]) -> None:
     boundary = uuid.uuid4().hex
     payload = os.urandom(2048)
-    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"clip.bin\"\r\n"
-            f"Content-Type: application/octet-stream\r\n\r\n").encode() + payload + f"\r\n--{boundary}--\r\n".encode()
-    status, answer = http("POST", running["base"] + "/upload", body,
-                          {"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="clip.bin"\r\n'
+            f"Content-Type: application/octet-stream\r\n\r\n"
+        ).encode()
+        + payload
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    status, answer = http(
+        "POST", running["base"] + "/upload", body, {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+    )
     assert status == 201, answer
-    stored = running["container"].exec_run(["stat", "-c", "%s %u", "/app/data/uploads/clip.bin"]).output.decode().split()
+    stored = (
+        running["container"].exec_run(["stat", "-c", "%s %u", "/app/data/uploads/clip.bin"]).output.decode().split()
+    )
     assert stored == [str(len(payload)), str(UID)]
 
 
 def test_websocket_echo(running: dict[str, t.Any]) -> None:
     key = base64.b64encode(os.urandom(16)).decode()
     with socket.create_connection(("127.0.0.1", running["port"]), timeout=10) as sock:
-        sock.sendall((f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                      f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+        sock.sendall(
+            (
+                f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            ).encode()
+        )
         head = b""
         while b"\r\n\r\n" not in head:
             head += sock.recv(1024)
@@ -164,7 +195,7 @@ def test_websocket_echo(running: dict[str, t.Any]) -> None:
         frame = head.split(b"\r\n\r\n", 1)[1]
         while len(frame) < 2 + len(text):
             frame += sock.recv(1024)
-        assert frame[0] == 0x81 and frame[1] == len(text) and frame[2:2 + len(text)] == text
+        assert frame[0] == 0x81 and frame[1] == len(text) and frame[2 : 2 + len(text)] == text
 
 
 def test_sigterm_stops_it_quickly(running: dict[str, t.Any]) -> None:
@@ -179,8 +210,9 @@ def test_sigterm_stops_it_quickly(running: dict[str, t.Any]) -> None:
     assert b"Finished server process" in container.logs(tail=20)
 
 
-def test_gpu_variant_builds_and_runs_on_a_stand_in_cuda_base(docker_client: t.Any,
-                                                             tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_gpu_variant_builds_and_runs_on_a_stand_in_cuda_base(
+    docker_client: t.Any, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     """The GPU variant's own path (Python from apt, venv from python${PYTHON_VERSION}) on a Debian stand-in.
 
     No CUDA image can be pulled here; the GPU variant only needs an apt-based
@@ -188,9 +220,17 @@ def test_gpu_variant_builds_and_runs_on_a_stand_in_cuda_base(docker_client: t.An
     fixture stands in for nvidia/cuda. ENABLE_GPU must reach the image.
     """
     subprocess.run([str(HARNESS / "build-base-images.sh"), "python"], check=True)
-    context = render_shapes.build_context(tmp_path_factory.mktemp("gpu-variant"), SHAPE, BACKEND, {
-        "app_image_variant": "gpu", "app_image_cuda_base": PYTHON_BASE, "app_image_python_version": "3.13",
-        "app_image_targets": ["api"]})
+    context = render_shapes.build_context(
+        tmp_path_factory.mktemp("gpu-variant"),
+        SHAPE,
+        BACKEND,
+        {
+            "app_image_variant": "gpu",
+            "app_image_cuda_base": PYTHON_BASE,
+            "app_image_python_version": "3.13",
+            "app_image_targets": ["api"],
+        },
+    )
     name = f"aistack-it-{uuid.uuid4().hex[:10]}"
     with built_image(docker_client, context, "aistack-it-refbackend-gpu") as tag:
         try:
@@ -199,7 +239,8 @@ def test_gpu_variant_builds_and_runs_on_a_stand_in_cuda_base(docker_client: t.An
             assert env["ENABLE_GPU"] == "true"
             assert config["Labels"]["io.aistack.deploy.variant"] == "gpu"
             container = docker_client.containers.run(
-                tag, name=name, detach=True, volumes={str(BACKEND / "models"): {"bind": "/app/models", "mode": "ro"}})
+                tag, name=name, detach=True, volumes={str(BACKEND / "models"): {"bind": "/app/models", "mode": "ro"}}
+            )
             wait_healthy(container, timeout=60)
             python = container.exec_run(["readlink", "-f", "/opt/venv/bin/python"]).output.decode().strip()
             assert python == "/usr/bin/python3.13", "the venv runs on the distribution's python3.13"

@@ -76,23 +76,47 @@ class Run(t.NamedTuple):
     audit: list[dict[str, t.Any]]
 
 
-def rollout(tmp: Path, *extra: dict[str, t.Any], fail_on: t.Sequence[str] = (), lose_on: t.Sequence[str] = (),
-            inventory_vars: dict[str, t.Any] | None = None, limit: str = "") -> Run:
+def rollout(
+    tmp: Path,
+    *extra: dict[str, t.Any],
+    fail_on: t.Sequence[str] = (),
+    lose_on: t.Sequence[str] = (),
+    inventory_vars: dict[str, t.Any] | None = None,
+    limit: str = "",
+) -> Run:
     log = tmp / "state" / "audit.jsonl"
     hosts = {name: {"ansible_connection": "local", "ansible_python_interpreter": sys.executable} for name in HOSTS}
-    inventory = {"aistack": {"hosts": hosts,
-                             "vars": {"aistack_release": "2.0", "aistack_audit_log": str(log), "fail_on": list(fail_on),
-                                      "lose_on": list(lose_on),
-                                      **(inventory_vars or {})}}}
+    inventory = {
+        "aistack": {
+            "hosts": hosts,
+            "vars": {
+                "aistack_release": "2.0",
+                "aistack_audit_log": str(log),
+                "fail_on": list(fail_on),
+                "lose_on": list(lose_on),
+                **(inventory_vars or {}),
+            },
+        }
+    }
     (tmp / "inventory.yml").write_text(yaml.safe_dump(inventory))
     (tmp / "site.yml").write_text(PLAYBOOK)
-    args = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(tmp / "inventory.yml"), str(tmp / "site.yml")]
+    args = [
+        str(Path(sys.executable).parent / "ansible-playbook"),
+        "-i",
+        str(tmp / "inventory.yml"),
+        str(tmp / "site.yml"),
+    ]
     for value in extra:
         args += ["-e", json.dumps(value)]
     if limit:
         args += ["--limit", limit]
-    env = dict(os.environ, NO_COLOR="1", ANSIBLE_FORCE_COLOR="false", ANSIBLE_LOCALHOST_WARNING="false",
-               ANSIBLE_DEPRECATION_WARNINGS="false")
+    env = dict(
+        os.environ,
+        NO_COLOR="1",
+        ANSIBLE_FORCE_COLOR="false",
+        ANSIBLE_LOCALHOST_WARNING="false",
+        ANSIBLE_DEPRECATION_WARNINGS="false",
+    )
     proc = subprocess.run(args, capture_output=True, text=True, env=env, check=False)
     audit = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
     # Older ansible-core prints messages only inside JSON: unescape the quotes for the assertions.
@@ -103,7 +127,7 @@ def test_a_good_release_goes_to_a_canary_then_batches_and_is_recorded(tmp_path: 
     run = rollout(tmp_path)
     assert run.rc == 0, run.output[-3000:]
     # Default batches over five hosts: the canary, then 25 % (one host), then the other three.
-    assert run.output.count("PLAY [Deploy the AI stack in batches [1, \"25%\", \"100%\"]]") == 3
+    assert run.output.count('PLAY [Deploy the AI stack in batches [1, "25%", "100%"]]') == 3
     [record] = run.audit
     # The canary started first, then the one-host batch, then the rest.
     started = {host: entry["started"] for host, entry in record["hosts"].items()}
@@ -111,8 +135,10 @@ def test_a_good_release_goes_to_a_canary_then_batches_and_is_recorded(tmp_path: 
     assert record["action"] == "deploy" and record["release"] == "2.0" and record["result"] == "ok"
     assert record["by"] and record["controller"] and record["started"] <= record["ended"]
     assert set(record["hosts"]) == set(HOSTS)
-    assert all(host["result"] == "deployed" and host["after"] == "2.0" and host["seconds"] >= 0
-               for host in record["hosts"].values())
+    assert all(
+        host["result"] == "deployed" and host["after"] == "2.0" and host["seconds"] >= 0
+        for host in record["hosts"].values()
+    )
     assert "Release 2.0, deploy:" in run.output and f"Audit log: {tmp_path}/state/audit.jsonl" in run.output
     assert oct((tmp_path / "state" / "audit.jsonl").stat().st_mode & 0o777) == "0o600"
 
@@ -125,7 +151,9 @@ def test_a_release_that_fails_on_the_canary_reaches_no_other_host(tmp_path: Path
     assert record["hosts"]["web-1"]["reason"].startswith("Release 2.0 of demo did not become healthy")
     for host in HOSTS[1:]:
         assert record["hosts"][host]["result"] == "not started"
-        assert "1 of 5 host(s) failed (web-1), more than aistack_max_fail_percentage=0" in record["hosts"][host]["reason"]
+        assert (
+            "1 of 5 host(s) failed (web-1), more than aistack_max_fail_percentage=0" in record["hosts"][host]["reason"]
+        )
     assert all(record["hosts"][host]["started"] is None for host in HOSTS[1:])  # never started
     # The failed host fails the run at the end, naming why; the others stay unchanged and are named in the summary.
     assert "failed on web-1: Release 2.0 of demo did not become healthy" in run.output
@@ -134,8 +162,9 @@ def test_a_release_that_fails_on_the_canary_reaches_no_other_host(tmp_path: Path
 
 
 def test_failures_within_max_fail_percentage_let_the_rollout_go_on(tmp_path: Path) -> None:
-    run = rollout(tmp_path, {"aistack_batches": [1, 1, 3]}, fail_on=["web-2"],
-                  inventory_vars={"aistack_max_fail_percentage": 20})
+    run = rollout(
+        tmp_path, {"aistack_batches": [1, 1, 3]}, fail_on=["web-2"], inventory_vars={"aistack_max_fail_percentage": 20}
+    )
     assert run.rc != 0  # web-2 failed, and says so
     [record] = run.audit
     assert record["counts"] == {"deployed": 4, "failed": 1}
@@ -152,8 +181,10 @@ def test_a_host_lost_in_the_middle_of_its_turn_stops_the_rollout_and_is_named(tm
     assert record["hosts"]["web-3"]["result"] == "deployed"
     assert record["hosts"]["web-2"]["reason"].startswith("did not finish: unreachable")
     for host in HOSTS[3:]:
-        assert "1 of 5 host(s) failed (web-2 (unreachable)), more than aistack_max_fail_percentage=0" in \
-            record["hosts"][host]["reason"]
+        assert (
+            "1 of 5 host(s) failed (web-2 (unreachable)), more than aistack_max_fail_percentage=0"
+            in record["hosts"][host]["reason"]
+        )
     assert "fatal: [web-4]" not in run.output
 
 
@@ -169,8 +200,8 @@ def test_a_run_limited_to_some_hosts_is_recorded_and_summed_up(tmp_path: Path) -
 def test_batches_set_in_the_inventory_are_refused_before_anything_runs(tmp_path: Path) -> None:
     run = rollout(tmp_path, inventory_vars={"aistack_batches": [2, "100%"]})
     assert run.rc != 0
-    assert "aistack_batches: [2, \"100%\"] is set where Ansible cannot read it" in run.output
-    assert "-e '{\"aistack_batches\": [2, \"100%\"]}'" in run.output
+    assert 'aistack_batches: [2, "100%"] is set where Ansible cannot read it' in run.output
+    assert '-e \'{"aistack_batches": [2, "100%"]}\'' in run.output
     assert "Stand-in for the roles" not in run.output and run.audit == []
 
 

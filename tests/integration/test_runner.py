@@ -54,7 +54,7 @@ SKIPPED = ("docker_engine", "nvidia_toolkit")
 
 
 class Fleet(t.NamedTuple):
-    run: str        # aistack-runner-<id>: the prefix of everything the test makes
+    run: str  # aistack-runner-<id>: the prefix of everything the test makes
     host: str
     network: str
 
@@ -62,21 +62,40 @@ class Fleet(t.NamedTuple):
 def _ansible_playbook(play: str, tmp: Path) -> None:
     path = tmp / f"hosts-{uuid.uuid4().hex[:6]}.yml"
     path.write_text(play)
-    proc = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", str(path)],
-                          capture_output=True, text=True, check=False,
-                          env=dict(os.environ, ANSIBLE_LOCALHOST_WARNING="false",
-                                   ANSIBLE_PYTHON_INTERPRETER=sys.executable))
+    proc = subprocess.run(
+        [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=dict(os.environ, ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_PYTHON_INTERPRETER=sys.executable),
+    )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
 
 
 def _hosts_play(fleet: Fleet) -> str:
     platforms = [{"name": fleet.host, "image": TESTHOST}]
     tasks = str(REPO / "molecule" / "shared" / "tasks" / "testhosts_up.yml")
-    return yaml.safe_dump([{
-        "name": "Test hosts", "hosts": "localhost", "connection": "local", "gather_facts": False,
-        "tasks": [{"name": "Hosts", "ansible.builtin.include_tasks": tasks,
-                   "vars": {"testhost_platforms": platforms, "testhost_network": fleet.network,
-                            "testhost_label": fleet.run}}]}])
+    return yaml.safe_dump(
+        [
+            {
+                "name": "Test hosts",
+                "hosts": "localhost",
+                "connection": "local",
+                "gather_facts": False,
+                "tasks": [
+                    {
+                        "name": "Hosts",
+                        "ansible.builtin.include_tasks": tasks,
+                        "vars": {
+                            "testhost_platforms": platforms,
+                            "testhost_network": fleet.network,
+                            "testhost_label": fleet.run,
+                        },
+                    }
+                ],
+            }
+        ]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -150,12 +169,14 @@ def job(fleet: Fleet, tmp_path_factory: pytest.TempPathFactory) -> dict[str, t.A
         "vault_app_secret_key": _Encrypted(_vault(secret, password)),
     }
     (pdd / "inventory" / "group_vars" / "aistack.yml").write_text(
-        "---\n" + yaml.dump(group_vars, Dumper=_Vault, sort_keys=False))
+        "---\n" + yaml.dump(group_vars, Dumper=_Vault, sort_keys=False)
+    )
     (pdd / "env").mkdir()
     audit = pdd / "audit" / "audit.jsonl"
     # What a job template's extra variables or its survey give.
-    (pdd / "env" / "extravars").write_text(yaml.safe_dump({"aistack_release": "1.0.0",
-                                                           "aistack_audit_log": str(audit)}))
+    (pdd / "env" / "extravars").write_text(
+        yaml.safe_dump({"aistack_release": "1.0.0", "aistack_audit_log": str(audit)})
+    )
     return {"dir": pdd, "password": password, "secret": secret, "audit": audit}
 
 
@@ -166,9 +187,15 @@ def _run_job(job: dict[str, t.Any], ident: str, **kwargs: t.Any) -> t.Any:
         # The project alone finds the collection (its ansible.cfg), not the test harness's collection path.
         patch.delenv("ANSIBLE_COLLECTIONS_PATH", raising=False)
         patch.delenv("ANSIBLE_COLLECTIONS_PATHS", raising=False)
-        return ansible_runner.run(private_data_dir=str(job["dir"]), playbook="site.yml", ident=ident,
-                                  cmdline=f"--vault-id {VAULT_ID}@prompt",
-                                  passwords={VAULT_PROMPT: job["password"]}, quiet=True, **kwargs)
+        return ansible_runner.run(
+            private_data_dir=str(job["dir"]),
+            playbook="site.yml",
+            ident=ident,
+            cmdline=f"--vault-id {VAULT_ID}@prompt",
+            passwords={VAULT_PROMPT: job["password"]},
+            quiet=True,
+            **kwargs,
+        )
 
 
 def _role_task(event_data: dict[str, t.Any]) -> tuple[str, str]:
@@ -191,7 +218,8 @@ def first(job: dict[str, t.Any]) -> t.Any:
 
 
 def test_a_job_deploys_site_yml_and_runners_artifacts_report_the_host(
-        first: t.Any, fleet: Fleet, job: dict[str, t.Any]) -> None:
+    first: t.Any, fleet: Fleet, job: dict[str, t.Any]
+) -> None:
     assert first.status == "successful" and first.rc == 0, _stdout(first)[-6000:]
     artifacts = Path(first.config.artifact_dir)
     assert (artifacts / "status").read_text() == "successful" and (artifacts / "rc").read_text() == "0"
@@ -199,11 +227,15 @@ def test_a_job_deploys_site_yml_and_runners_artifacts_report_the_host(
     assert first.stats["changed"].get(fleet.host, 0) > 0 and first.stats["ok"][fleet.host] > 0
     assert not first.stats["failures"] and not first.stats["dark"]
     events = [json.loads(path.read_text()) for path in sorted((artifacts / "job_events").glob("*.json"))]
-    on_host = {event["event_data"].get("task") for event in events
-               if event["event"] == "runner_on_ok" and event["event_data"].get("host") == fleet.host}
+    on_host = {
+        event["event_data"].get("task")
+        for event in events
+        if event["event"] == "runner_on_ok" and event["event_data"].get("host") == fleet.host
+    }
     assert any(task and "deploy | " in task for task in on_host), sorted(filter(None, on_host))
-    assert not any(event["event"] == "runner_on_failed" and not event["event_data"].get("ignore_errors")
-                   for event in events)
+    assert not any(
+        event["event"] == "runner_on_failed" and not event["event_data"].get("ignore_errors") for event in events
+    )
     # The vault credential decrypted the secret: it is in the release's .env and in none of runner's output.
     assert f"APP_SECRET_KEY='{job['secret']}'" in _exec(fleet.host, "cat", "/opt/aistack/runner/current/.env")
     assert job["secret"] not in _stdout(first)
@@ -212,35 +244,52 @@ def test_a_job_deploys_site_yml_and_runners_artifacts_report_the_host(
 
 def test_the_stack_the_job_deployed_is_healthy_and_answers(first: t.Any, fleet: Fleet) -> None:
     assert first.rc == 0
-    assert _exec(fleet.host, "docker", "compose", "-p", "runner", "ps", "--format",
-                 "{{.Service}}={{.Health}}") == "api=healthy"
-    answer = _exec(fleet.host, "python3", "-c", "import urllib.request; "
-                   "print(urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=10).read().decode())")
+    assert (
+        _exec(fleet.host, "docker", "compose", "-p", "runner", "ps", "--format", "{{.Service}}={{.Health}}")
+        == "api=healthy"
+    )
+    answer = _exec(
+        fleet.host,
+        "python3",
+        "-c",
+        "import urllib.request; "
+        "print(urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=10).read().decode())",
+    )
     assert json.loads(answer) == {"app": "byod", "path": "/health"}
 
 
 def test_a_second_job_with_skip_tags_changes_nothing_and_both_are_in_the_audit_log(
-        first: t.Any, fleet: Fleet, job: dict[str, t.Any]) -> None:
+    first: t.Any, fleet: Fleet, job: dict[str, t.Any]
+) -> None:
     """A release job template as an operator sets one up: AWX's Skip Tags field leaves the engine alone."""
     assert first.rc == 0
     second = _run_job(job, "deploy-2", skip_tags=",".join(SKIPPED))
     assert second.status == "successful" and second.rc == 0, _stdout(second)[-6000:]
-    ran = [event["event_data"] for event in second.events if event["event"] in ("runner_on_ok", "runner_on_skipped")
-           and event["event_data"].get("host") == fleet.host]
+    ran = [
+        event["event_data"]
+        for event in second.events
+        if event["event"] in ("runner_on_ok", "runner_on_skipped") and event["event_data"].get("host") == fleet.host
+    ]
     changed = [data["task"] for data in ran if data.get("res", {}).get("changed")]
     assert second.stats["changed"].get(fleet.host, 0) == 0, changed
     roles = {data.get("role") for data in ran}
     # The stack was checked and deployed again (a no-op). Of the skipped roles, only their always-tagged part
     # ran (input checks, facts): none of the work the first job did with them, such as configuring the engine.
     assert {"app_image", "app_stack", "docker_engine"} <= roles, roles
-    engine_work = {_role_task(event["event_data"]) for event in first.events if event["event"] == "runner_on_ok"
-                   and event["event_data"].get("role") in SKIPPED and event["event_data"]["res"].get("changed")}
+    engine_work = {
+        _role_task(event["event_data"])
+        for event in first.events
+        if event["event"] == "runner_on_ok"
+        and event["event_data"].get("role") in SKIPPED
+        and event["event_data"]["res"].get("changed")
+    }
     assert engine_work, "the first job changed nothing with docker_engine or nvidia_toolkit"
     ran_again = engine_work & {_role_task(data) for data in ran}
     assert not ran_again, ran_again
     # Whatever the tags, the job took the deploy lock and gave it back (site.yml's always section, tagged always).
-    assert [data["res"].get("stdout") for data in ran if data["task"] == "unlock | Give the deploy lock back"] \
-        == ["released"]
+    assert [data["res"].get("stdout") for data in ran if data["task"] == "unlock | Give the deploy lock back"] == [
+        "released"
+    ]
     # The run's summary, in runner's stdout as in AWX's job output.
     assert "Release 1.0.0, deploy:" in _stdout(second) and f"Audit log: {job['audit']}" in _stdout(second)
     records = [json.loads(line) for line in job["audit"].read_text().splitlines()]

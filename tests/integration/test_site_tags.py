@@ -41,9 +41,19 @@ def inventory(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def listed(inventory: Path, *args: str) -> list[Task]:
-    proc = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(inventory),
-                           str(REPO / "site.yml"), "--list-tasks", *args],
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "ansible-playbook"),
+            "-i",
+            str(inventory),
+            str(REPO / "site.yml"),
+            "--list-tasks",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     tasks = []
     for line in proc.stdout.splitlines():
@@ -55,12 +65,18 @@ def listed(inventory: Path, *args: str) -> list[Task]:
     return tasks
 
 
-ALWAYS_OUTSIDE_ROLES = ("Check the rollout's settings", "Check the stack's input before anything changes",
-                        "Check the image's input before anything changes",
-                        "Check the proxy's input before anything changes", "Check that the host can take the release",
-                        "Start this host's turn, unless an earlier batch failed",
-                        "Take the app's deploy lock on this host", "Record that the release reached this host",
-                        "Append the run to the audit log and print the summary", "Fail where the deploy failed")
+ALWAYS_OUTSIDE_ROLES = (
+    "Check the rollout's settings",
+    "Check the stack's input before anything changes",
+    "Check the image's input before anything changes",
+    "Check the proxy's input before anything changes",
+    "Check that the host can take the release",
+    "Start this host's turn, unless an earlier batch failed",
+    "Take the app's deploy lock on this host",
+    "Record that the release reached this host",
+    "Append the run to the audit log and print the summary",
+    "Fail where the deploy failed",
+)
 
 
 def test_tags_nginx_proxy_runs_the_proxys_work_and_every_check_and_fact(inventory: Path) -> None:

@@ -47,8 +47,15 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     index = render_shapes.machine_pip_settings().get("app_image_pip_index_url")
     env = dict(os.environ, UV_SYSTEM_CERTS="1", **({"UV_DEFAULT_INDEX": index} if index else {}))
     uv = Path(sys.executable).parent / "uv"
-    done = subprocess.run([str(uv), "lock", "--python", sys.executable], cwd=source, env=env, capture_output=True,
-                          text=True, timeout=300, check=False)
+    done = subprocess.run(
+        [str(uv), "lock", "--python", sys.executable],
+        cwd=source,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return source
 
@@ -56,9 +63,16 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def context(project: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     subprocess.run([str(REPO_ROOT / "tests" / "harness" / "build-base-images.sh"), "python"], check=True)
-    return render_shapes.build_context(tmp_path_factory.mktemp("uv-context"), None, project, {
-        "app_image_python_base": PYTHON_BASE, "app_image_python_version": "3.13",
-        "app_image_context_src": str(project)})
+    return render_shapes.build_context(
+        tmp_path_factory.mktemp("uv-context"),
+        None,
+        project,
+        {
+            "app_image_python_base": PYTHON_BASE,
+            "app_image_python_version": "3.13",
+            "app_image_context_src": str(project),
+        },
+    )
 
 
 @pytest.fixture(scope="module")
@@ -74,11 +88,14 @@ def test_the_dockerfile_takes_the_dependencies_from_the_lock(context: Path) -> N
 
 
 def test_the_image_has_exactly_the_locked_versions_and_no_dev_group(
-        docker_client: t.Any, image: str, project: Path) -> None:
+    docker_client: t.Any, image: str, project: Path
+) -> None:
     locked = {p["name"]: p["version"] for p in tomllib.loads((project / "uv.lock").read_text())["package"]}
     installed = json.loads(run_in(docker_client, image, "uv-backend-info"))  # the project's console script
-    assert installed == {"uv-backend": "0.1.0", **{name: locked[name] for name in
-                                                   ("fastapi", "uvicorn", "sqlalchemy", "alembic", "psycopg")}}
+    assert installed == {
+        "uv-backend": "0.1.0",
+        **{name: locked[name] for name in ("fastapi", "uvicorn", "sqlalchemy", "alembic", "psycopg")},
+    }
     assert "pytest" in locked  # the dev group is in the lock...
     frozen = run_in(docker_client, image, "pip", "list", "--format=freeze").lower().splitlines()
     assert not any(line.startswith("pytest==") for line in frozen)  # ...and not in the image
@@ -90,8 +107,14 @@ def test_the_image_has_exactly_the_locked_versions_and_no_dev_group(
 
 
 def test_the_package_imports_from_any_directory(docker_client: t.Any, image: str) -> None:
-    where = run_in(docker_client, image, "python", "-c", "import app.main, os; print(os.environ.get('PYTHONPATH', ''))",
-                   workdir="/tmp")
+    where = run_in(
+        docker_client,
+        image,
+        "python",
+        "-c",
+        "import app.main, os; print(os.environ.get('PYTHONPATH', ''))",
+        workdir="/tmp",
+    )
     assert where == ""
     paths = run_in(docker_client, image, "python", "-c", "import sys; print(' '.join(sys.path))", workdir="/tmp")
     assert "/app" in paths.split()

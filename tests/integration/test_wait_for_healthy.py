@@ -70,8 +70,9 @@ def names() -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def play(docker_client: t.Any, busybox_image: str, names: dict[str, str],
-         module_playbook: t.Callable[..., t.Any]) -> t.Iterator[dict[str, Task]]:
+def play(
+    docker_client: t.Any, busybox_image: str, names: dict[str, str], module_playbook: t.Callable[..., t.Any]
+) -> t.Iterator[dict[str, Task]]:
     """Run every scenario once; remove their containers afterwards."""
     n = names
     img = busybox_image
@@ -87,8 +88,12 @@ def play(docker_client: t.Any, busybox_image: str, names: dict[str, str],
 """
 
     def compose(name: str, service: str, *args: str, command: str = "exec sleep 1d") -> str:
-        labels = ["--label", f"com.docker.compose.project={project}",
-                  "--label", f"com.docker.compose.service={service}"]
+        labels = [
+            "--label",
+            f"com.docker.compose.project={project}",
+            "--label",
+            f"com.docker.compose.service={service}",
+        ]
         return run(name, *labels, *args, command=command)
 
     def wait(task: str, options: str, **extra: str) -> str:
@@ -117,40 +122,79 @@ def play(docker_client: t.Any, busybox_image: str, names: dict[str, str],
 """
 
     ready = "touch /tmp/ready"
-    tasks = "".join([
-        run(n["healthy"], "--health-cmd", "test -f /tmp/ready", "--health-retries", "30", *HC,
-            command=f"sleep 2; {ready}; exec sleep 1d"),
-        wait("healthy", f"containers: [{n['healthy']}]\nwait_timeout: {WAIT}"),
-        wait("healthy again in check mode", f"containers: [{n['healthy']}]\nwait_timeout: 5", check_mode="true"),
-        # Through app_stack's gate (gate.yml), as a recorded release brought up again is gated.
-        run(n["unhealthy"], "--label", f"com.docker.compose.project={n['gate']}",
-            "--label", "com.docker.compose.service=api", "--health-cmd", "echo probe says no; exit 1",
-            "--health-retries", "2", *HC, command="echo starting up; exec sleep 1d"),
-        gate(n["gate"], ["api"]),
-        run(n["exit"], "--health-cmd", "test -f /tmp/ready", *HC, command="echo bye; sleep 2; exit 3"),
-        wait("exit", f"containers: [{n['exit']}]\nwait_timeout: {WAIT}"),
-        run(n["loop"], "--restart", "always", "--health-cmd", "test -f /tmp/ready", *HC,
-            command="echo crash; sleep 2; exit 1"),
-        wait("restart loop", f"containers: [{n['loop']}]\nwait_timeout: {WAIT}"),
-        run(n["nohc"], command="exec sleep 1d"),
-        wait("no healthcheck, fail", f"containers: [{n['nohc']}]\nwait_timeout: {WAIT}"),
-        wait("no healthcheck, running", f"containers: [{n['nohc']}]\nwithout_healthcheck: running\nwait_timeout: {WAIT}"),
-        run(n["timeout"], "--health-cmd", "false", "--health-start-period", "60s", *HC),
-        wait("timeout", f"containers: [{n['timeout']}]\nwait_timeout: 2"),
-        wait("missing container", f"containers: [{n['timeout']}, {n['healthy']}-not-there]\nwait_timeout: {WAIT}"),
-        compose(n["web"], "web", "--health-cmd", "test -f /tmp/ready", *HC, command=f"{ready}; exec sleep 1d"),
-        compose(n["worker"], "worker", "--health-cmd", "test -f /tmp/ready", *HC, command=f"{ready}; exec sleep 1d"),
-        # Ready 12 s after its start: the containers started after it (the one-off) and the module's own start
-        # take far less even on a loaded CI machine, where 4 s once passed before the wait began.
-        compose(n["slow"], "slow", "--health-cmd", "test -f /tmp/ready", "--health-retries", "30", *HC,
-                command=f"sleep 12; {ready}; exec sleep 1d"),
-        # A one-off `compose run` container without healthcheck: must be left out.
-        compose(n["oneoff"], "web", "--label", "com.docker.compose.oneoff=True"),
-        wait("project", f"project: {project}\nwait_timeout: {WAIT}"),
-        wait("project services", f"project: {project}\nservices: [web]\nwait_timeout: {WAIT}"),
-        wait("project without containers", f"project: {project}-empty\nwait_timeout: {WAIT}"),
-        wait("project missing service", f"project: {project}\nservices: [web, ghost]\nwait_timeout: {WAIT}"),
-    ])
+    tasks = "".join(
+        [
+            run(
+                n["healthy"],
+                "--health-cmd",
+                "test -f /tmp/ready",
+                "--health-retries",
+                "30",
+                *HC,
+                command=f"sleep 2; {ready}; exec sleep 1d",
+            ),
+            wait("healthy", f"containers: [{n['healthy']}]\nwait_timeout: {WAIT}"),
+            wait("healthy again in check mode", f"containers: [{n['healthy']}]\nwait_timeout: 5", check_mode="true"),
+            # Through app_stack's gate (gate.yml), as a recorded release brought up again is gated.
+            run(
+                n["unhealthy"],
+                "--label",
+                f"com.docker.compose.project={n['gate']}",
+                "--label",
+                "com.docker.compose.service=api",
+                "--health-cmd",
+                "echo probe says no; exit 1",
+                "--health-retries",
+                "2",
+                *HC,
+                command="echo starting up; exec sleep 1d",
+            ),
+            gate(n["gate"], ["api"]),
+            run(n["exit"], "--health-cmd", "test -f /tmp/ready", *HC, command="echo bye; sleep 2; exit 3"),
+            wait("exit", f"containers: [{n['exit']}]\nwait_timeout: {WAIT}"),
+            run(
+                n["loop"],
+                "--restart",
+                "always",
+                "--health-cmd",
+                "test -f /tmp/ready",
+                *HC,
+                command="echo crash; sleep 2; exit 1",
+            ),
+            wait("restart loop", f"containers: [{n['loop']}]\nwait_timeout: {WAIT}"),
+            run(n["nohc"], command="exec sleep 1d"),
+            wait("no healthcheck, fail", f"containers: [{n['nohc']}]\nwait_timeout: {WAIT}"),
+            wait(
+                "no healthcheck, running",
+                f"containers: [{n['nohc']}]\nwithout_healthcheck: running\nwait_timeout: {WAIT}",
+            ),
+            run(n["timeout"], "--health-cmd", "false", "--health-start-period", "60s", *HC),
+            wait("timeout", f"containers: [{n['timeout']}]\nwait_timeout: 2"),
+            wait("missing container", f"containers: [{n['timeout']}, {n['healthy']}-not-there]\nwait_timeout: {WAIT}"),
+            compose(n["web"], "web", "--health-cmd", "test -f /tmp/ready", *HC, command=f"{ready}; exec sleep 1d"),
+            compose(
+                n["worker"], "worker", "--health-cmd", "test -f /tmp/ready", *HC, command=f"{ready}; exec sleep 1d"
+            ),
+            # Ready 12 s after its start: the containers started after it (the one-off) and the module's own start
+            # take far less even on a loaded CI machine, where 4 s once passed before the wait began.
+            compose(
+                n["slow"],
+                "slow",
+                "--health-cmd",
+                "test -f /tmp/ready",
+                "--health-retries",
+                "30",
+                *HC,
+                command=f"sleep 12; {ready}; exec sleep 1d",
+            ),
+            # A one-off `compose run` container without healthcheck: must be left out.
+            compose(n["oneoff"], "web", "--label", "com.docker.compose.oneoff=True"),
+            wait("project", f"project: {project}\nwait_timeout: {WAIT}"),
+            wait("project services", f"project: {project}\nservices: [web]\nwait_timeout: {WAIT}"),
+            wait("project without containers", f"project: {project}-empty\nwait_timeout: {WAIT}"),
+            wait("project missing service", f"project: {project}\nservices: [web, ghost]\nwait_timeout: {WAIT}"),
+        ]
+    )
     all_names = list(n.values())
     _remove(docker_client, all_names)
     try:
@@ -213,14 +257,21 @@ def test_a_failed_gate_prints_its_report_once_and_no_json(play: dict[str, Task],
     assert stop["failed"] is True
     assert not {"containers", "report", "health_log", "log_tail"} & set(stop), stop
     name = _only(play[GATE + "Wait until the release is healthy"])["name"]
-    assert stop["msg"] == (f"Release 2.0 of {names['gate']} did not become healthy again: {name} unhealthy "
-                           "(each failed container is shown above, once)")
-    failed = [task_name for task_name, task in play.items()
-              if task.result.get("failed") and task_name.startswith(GATE)]
+    assert stop["msg"] == (
+        f"Release 2.0 of {names['gate']} did not become healthy again: {name} unhealthy "
+        "(each failed container is shown above, once)"
+    )
+    failed = [task_name for task_name, task in play.items() if task.result.get("failed") and task_name.startswith(GATE)]
     assert failed == [GATE + "Stop here when a container failed the health gate (each one shown above, once)"]
     # Printed once: the probe's useful line is in the report's lines and in no failed task's message.
-    assert sum(json.dumps(task.result).count("probe says no") for task_name, task in play.items()
-               if task_name.startswith(GATE) and task_name != GATE + "Wait until the release is healthy") == 1
+    assert (
+        sum(
+            json.dumps(task.result).count("probe says no")
+            for task_name, task in play.items()
+            if task_name.startswith(GATE) and task_name != GATE + "Wait until the release is healthy"
+        )
+        == 1
+    )
 
 
 def test_exit_fails_fast(play: dict[str, Task]) -> None:
@@ -294,7 +345,8 @@ def test_project_without_containers(play: dict[str, Task], names: dict[str, str]
     assert task.result["failed"]
     assert task.result["msg"] == f"Compose project '{names['project']}-empty' has no containers"
     assert play["project missing service"].result["msg"] == (
-        f"Compose project '{names['project']}' has no container for service(s) ghost")
+        f"Compose project '{names['project']}' has no container for service(s) ghost"
+    )
 
 
 def test_removed_while_waited_on(docker_client: t.Any, busybox_image: str) -> None:
@@ -302,9 +354,12 @@ def test_removed_while_waited_on(docker_client: t.Any, busybox_image: str) -> No
     name = _name("removed")
     try:
         docker_client.containers.run(
-            busybox_image, ["sh", "-c", "exec sleep 1d"], name=name, detach=True,
-            healthcheck={"test": ["CMD-SHELL", "false"], "interval": 1_000_000_000,
-                         "start_period": 60_000_000_000})
+            busybox_image,
+            ["sh", "-c", "exec sleep 1d"],
+            name=name,
+            detach=True,
+            healthcheck={"test": ["CMD-SHELL", "false"], "interval": 1_000_000_000, "start_period": 60_000_000_000},
+        )
         waiter = HealthWaiter(docker_client.api, containers=[name], timeout=30)
         outcome: dict[str, t.Any] = {}
         thread = threading.Thread(target=lambda: outcome.update(value=waiter.run()))

@@ -33,8 +33,9 @@ def run_module(monkeypatch: pytest.MonkeyPatch) -> t.Callable[..., ModuleExit]:
     monkeypatch.setattr(basic.AnsibleModule, "exit_json", _exit_json)
     monkeypatch.setattr(basic.AnsibleModule, "fail_json", _fail_json)
 
-    def _run(main: t.Callable[[], None], args: dict[str, t.Any],
-             check_mode: bool = False, diff: bool = False) -> ModuleExit:
+    def _run(
+        main: t.Callable[[], None], args: dict[str, t.Any], check_mode: bool = False, diff: bool = False
+    ) -> ModuleExit:
         args = dict(args, _ansible_check_mode=check_mode, _ansible_diff=diff)
         monkeypatch.setattr(basic, "_ANSIBLE_ARGS", to_bytes(json.dumps({"ANSIBLE_MODULE_ARGS": args})))
         monkeypatch.setattr(basic, "_ANSIBLE_PROFILE", "legacy", raising=False)

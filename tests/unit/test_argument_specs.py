@@ -23,13 +23,29 @@ import yaml
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 ROLES_DIR = Path(__file__).resolve().parents[2] / "roles"
-ROLES = sorted(p.name for p in ROLES_DIR.iterdir() if p.is_dir() and not p.name.startswith(".")) \
-    if ROLES_DIR.is_dir() else []
+ROLES = (
+    sorted(p.name for p in ROLES_DIR.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if ROLES_DIR.is_dir()
+    else []
+)
 
 # Keys of an option in a role argument spec that Ansible's validator knows.
-VALIDATOR_KEYS = {"type", "elements", "choices", "default", "required", "options", "aliases",
-                  "no_log", "apply_defaults", "mutually_exclusive", "required_together",
-                  "required_one_of", "required_if", "required_by"}
+VALIDATOR_KEYS = {
+    "type",
+    "elements",
+    "choices",
+    "default",
+    "required",
+    "options",
+    "aliases",
+    "no_log",
+    "apply_defaults",
+    "mutually_exclusive",
+    "required_together",
+    "required_one_of",
+    "required_if",
+    "required_by",
+}
 
 
 class RoleSpec(t.NamedTuple):
@@ -116,8 +132,11 @@ def doc_problems(path: str, option: dict[str, t.Any]) -> list[str]:
         problems.append(f"{path}: a list without elements")
     if "choices" in option and "default" in option:
         # A list's choices are those of its elements (as Ansible's validator reads them).
-        chosen = option["default"] if option.get("type") == "list" and isinstance(option["default"], list) \
+        chosen = (
+            option["default"]
+            if option.get("type") == "list" and isinstance(option["default"], list)
             else [option["default"]]
+        )
         if any(value not in option["choices"] for value in chosen):
             problems.append(f"{path}: default {option['default']!r} is not one of the choices")
     for key, sub in (option.get("options") or {}).items():
@@ -150,10 +169,10 @@ def test_role_has_argument_specs(role: str) -> None:
 @pytest.mark.parametrize("role", ROLES)
 def test_every_option_has_a_default_or_is_required(role: str) -> None:
     spec = load_role(role)
-    missing = [name for name, option in spec.options.items()
-               if name not in spec.defaults and not option.get("required")]
-    both = [name for name, option in spec.options.items()
-            if name in spec.defaults and option.get("required")]
+    missing = [
+        name for name, option in spec.options.items() if name not in spec.defaults and not option.get("required")
+    ]
+    both = [name for name, option in spec.options.items() if name in spec.defaults and option.get("required")]
     assert not missing, f"{role}: options with neither a default in defaults/main.yml nor required: true"
     assert not both, f"{role}: required options that defaults/main.yml sets anyway"
 
@@ -161,25 +180,36 @@ def test_every_option_has_a_default_or_is_required(role: str) -> None:
 @pytest.mark.parametrize("role", ROLES)
 def test_every_default_is_an_option(role: str) -> None:
     spec = load_role(role)
-    assert sorted(set(spec.defaults) - set(spec.options)) == [], \
+    assert sorted(set(spec.defaults) - set(spec.options)) == [], (
         f"{role}: variables in defaults/main.yml that meta/argument_specs.yml does not describe"
+    )
 
 
 @pytest.mark.parametrize("role", ROLES)
 def test_spec_defaults_equal_defaults_main(role: str) -> None:
     spec = load_role(role)
-    differ = {name: {"spec": option["default"], "defaults/main.yml": spec.defaults.get(name)}
-              for name, option in spec.options.items()
-              if "default" in option and (name not in spec.defaults or option["default"] != spec.defaults[name]
-                                          or type(option["default"]) is not type(spec.defaults[name]))}
+    differ = {
+        name: {"spec": option["default"], "defaults/main.yml": spec.defaults.get(name)}
+        for name, option in spec.options.items()
+        if "default" in option
+        and (
+            name not in spec.defaults
+            or option["default"] != spec.defaults[name]
+            or type(option["default"]) is not type(spec.defaults[name])
+        )
+    }
     assert differ == {}, f"{role}: spec defaults differ from defaults/main.yml"
 
 
 @pytest.mark.parametrize("role", ROLES)
 def test_types_agree(role: str) -> None:
     spec = load_role(role)
-    problems = [problem for name, value in spec.defaults.items() if name in spec.options
-                for problem in type_problems(name, spec.options[name], value)]
+    problems = [
+        problem
+        for name, value in spec.defaults.items()
+        if name in spec.options
+        for problem in type_problems(name, spec.options[name], value)
+    ]
     assert problems == []
 
 
@@ -193,8 +223,7 @@ def test_options_are_documented(role: str) -> None:
 @pytest.mark.parametrize("role", ROLES)
 def test_ansible_accepts_the_defaults(role: str) -> None:
     spec = load_role(role)
-    values = {name: value for name, value in spec.defaults.items()
-              if name in spec.options and not is_templated(value)}
+    values = {name: value for name, value in spec.defaults.items() if name in spec.options and not is_templated(value)}
     result = ArgumentSpecValidator(validator_spec(spec.options)).validate(values)
     assert result.error_messages == []
 

@@ -70,8 +70,14 @@ def test_the_quick_start_stays_runnable_from_a_clone() -> None:
     lines = [line for block in blocks for line in block.splitlines()]
     for command in QUICK_START:
         assert any(line.startswith(command) for line in lines), command
-    for path in ("scripts/local-fleet.sh", "scripts/test.sh", "examples/local-fleet/hosts.yml", "site.yml",
-                 "rollback.yml", "ansible.cfg"):
+    for path in (
+        "scripts/local-fleet.sh",
+        "scripts/test.sh",
+        "examples/local-fleet/hosts.yml",
+        "site.yml",
+        "rollback.yml",
+        "ansible.cfg",
+    ):
         assert (REPO / path).exists(), path
     assert "scripts/test.sh" in (REPO / ".ci" / "run").read_text()
 

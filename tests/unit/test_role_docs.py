@@ -79,37 +79,52 @@ Text after the table stays.
 """
 
 
-@pytest.mark.parametrize(("text", "markdown"), [
-    ("C(/etc/docker) and V(true)", "`/etc/docker` and `true`"),
-    ("O(app_image_variant=auto)", "`app_image_variant=auto`"),
-    (r"V(a\)b) and E(PATH)", "`a)b` and `PATH`"),
-    ("M(ansible.builtin.copy)", "`ansible.builtin.copy`"),
-    ("I(never) and B(always)", "*never* and **always**"),
-    ("U(https://example.com/a)", "<https://example.com/a>"),
-    ("L(the guide, https://example.com/guide)", "[the guide](https://example.com/guide)"),
-    ("C(a|b) or x|y", r"`a\|b` or x\|y"),
-    ("C(`) and C(``a)", "`` ` `` and ``` ``a ```"),
-    ("X-Forwarded-* and <name> and _x_ but snake_case", r"X-Forwarded-\* and \<name> and \_x\_ but snake_case"),
-    ("V(\"\") and V('')", "`\"\"` and `''`"),
-])
+@pytest.mark.parametrize(
+    ("text", "markdown"),
+    [
+        ("C(/etc/docker) and V(true)", "`/etc/docker` and `true`"),
+        ("O(app_image_variant=auto)", "`app_image_variant=auto`"),
+        (r"V(a\)b) and E(PATH)", "`a)b` and `PATH`"),
+        ("M(ansible.builtin.copy)", "`ansible.builtin.copy`"),
+        ("I(never) and B(always)", "*never* and **always**"),
+        ("U(https://example.com/a)", "<https://example.com/a>"),
+        ("L(the guide, https://example.com/guide)", "[the guide](https://example.com/guide)"),
+        ("C(a|b) or x|y", r"`a\|b` or x\|y"),
+        ("C(`) and C(``a)", "`` ` `` and ``` ``a ```"),
+        ("X-Forwarded-* and <name> and _x_ but snake_case", r"X-Forwarded-\* and \<name> and \_x\_ but snake_case"),
+        ("V(\"\") and V('')", "`\"\"` and `''`"),
+    ],
+)
 def test_markup_to_markdown(text: str, markdown: str) -> None:
     assert role_docs.to_markdown(text) == markdown
 
 
-@pytest.mark.parametrize(("value", "shown"), [
-    ("", '""'), ("3", '"3"'), ("10m", "10m"), (True, "true"), (3600, "3600"), ([], "[]"),
-    ({"max-file": "3", "live-restore": True}, '{max-file: "3", live-restore: true}'),
-    ("{{ x | default('') }}", "\"{{ x | default('') }}\""),
-    (["^\\${.*}$"], "['^\\${.*}$']"),  # single quotes keep a backslash as it is
-])
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("", '""'),
+        ("3", '"3"'),
+        ("10m", "10m"),
+        (True, "true"),
+        (3600, "3600"),
+        ([], "[]"),
+        ({"max-file": "3", "live-restore": True}, '{max-file: "3", live-restore: true}'),
+        ("{{ x | default('') }}", "\"{{ x | default('') }}\""),
+        (["^\\${.*}$"], "['^\\${.*}$']"),  # single quotes keep a backslash as it is
+    ],
+)
 def test_defaults_shown_as_yaml(value: t.Any, shown: str) -> None:
     assert role_docs.yaml_value(value) == shown
 
 
 def test_identical_sub_options_share_a_row() -> None:
     timing = {"description": "Time.", "type": "str"}
-    option = {"description": "Per target.", "type": "dict", "default": {},
-              "options": {"api": timing, "worker": timing, "beat": {"description": "Other.", "type": "int"}}}
+    option = {
+        "description": "Per target.",
+        "type": "dict",
+        "default": {},
+        "options": {"api": timing, "worker": timing, "beat": {"description": "Other.", "type": "int"}},
+    }
     names = [row.split(" | ")[0] for row in role_docs.option_rows("x", option)]
     assert names == ["| `x`", "| `x.{api,worker}`", "| `x.beat`"]
 
@@ -180,8 +195,9 @@ def test_readme_is_current(role: str) -> None:
     readme = (role_docs.ROLES_DIR / role / "README.md").read_text()
     section = role_docs.render_section(role_docs.ROLES_DIR / role / "meta" / "argument_specs.yml")
     assert role_docs.BEGIN_MARKER in readme, f"roles/{role}/README.md has no generated variables section"
-    assert role_docs.updated_readme(readme, section) == readme, \
+    assert role_docs.updated_readme(readme, section) == readme, (
         f"roles/{role}/README.md differs from its argument spec: run python tests/harness/role_docs.py"
+    )
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -192,7 +208,11 @@ def test_every_option_has_version_added(role: str) -> None:
 @pytest.mark.parametrize("role", ROLES)
 def test_a_default_the_spec_cannot_state_is_described(role: str) -> None:
     """Without `default:` the table says "see description": the description must then say it."""
-    undescribed = [name for name, option in spec_options(role).items()
-                   if "default" not in option and not option.get("required")
-                   and "default" not in str(option["description"]).lower()]
+    undescribed = [
+        name
+        for name, option in spec_options(role).items()
+        if "default" not in option
+        and not option.get("required")
+        and "default" not in str(option["description"]).lower()
+    ]
     assert undescribed == []

@@ -111,8 +111,9 @@ def write_atomically(path: str, data: bytes, mode: int = 0o644) -> None:
         raise
 
 
-def wanted_tree(source: str, excluded: t.Collection[str],
-                extras: t.Mapping[str, str]) -> tuple[dict[str, tuple[t.Any, ...]], list[str]]:
+def wanted_tree(
+    source: str, excluded: t.Collection[str], extras: t.Mapping[str, str]
+) -> tuple[dict[str, tuple[t.Any, ...]], list[str]]:
     """What BUILD_DIR must hold, parents first (name to ("dir",), ("file", bytes, mode) or ("link", target)),
     and the source's names in it (as pack() lists them)."""
     wanted: dict[str, tuple[t.Any, ...]] = {}
@@ -285,8 +286,17 @@ def main(argv: list[str]) -> int:
     except OSError as exc:
         print(json.dumps({"failed": True, "msg": f"{target}: {exc}"}))
         return 2
-    print(json.dumps({"changed": changed, "names": names, "excluded": present, "bytes": len(data),
-                      "sha256": hashlib.sha256(data).hexdigest()}))
+    print(
+        json.dumps(
+            {
+                "changed": changed,
+                "names": names,
+                "excluded": present,
+                "bytes": len(data),
+                "sha256": hashlib.sha256(data).hexdigest(),
+            }
+        )
+    )
     return 0
 
 

@@ -66,6 +66,7 @@ class Outcome(t.NamedTuple):
 
 # --- configuration -----------------------------------------------------------
 
+
 def _positive_or_none(value: t.Any) -> bool:
     return value is None or (isinstance(value, int) and not isinstance(value, bool) and value > 0)
 
@@ -94,14 +95,19 @@ def load_config(path: str) -> list[dict[str, t.Any]]:
         raise ConfigError(f"cannot read {path}: {exc}") from exc
     if not isinstance(entries, list):
         raise ConfigError(f"{path} must hold a JSON list of {{{', '.join(CONFIG_KEYS)}}}")
-    problems = [f"{path}[{index}]: {problem}" for index, entry in enumerate(entries)
-                for problem in [entry_problem(entry)] if problem]
+    problems = [
+        f"{path}[{index}]: {problem}"
+        for index, entry in enumerate(entries)
+        for problem in [entry_problem(entry)]
+        if problem
+    ]
     if problems:
         raise ConfigError("; ".join(problems))
     return entries
 
 
 # --- the directory itself ----------------------------------------------------
+
 
 def refusal(directory: str) -> str | None:
     """Why directory must not be cleaned (missing, a symlink, not a directory, /), or None."""
@@ -126,6 +132,7 @@ def open_top(directory: str) -> int:
 
 # --- what to delete ------------------------------------------------------------
 
+
 def scan(top: str, pattern: str, errors: list[str]) -> list[Candidate]:
     """Matching regular files below top, without following symlinks (symlinks are skipped, never deleted)."""
     found = []
@@ -139,13 +146,15 @@ def scan(top: str, pattern: str, errors: list[str]) -> list[Candidate]:
             except FileNotFoundError:
                 continue
             if stat.S_ISREG(info.st_mode):
-                found.append(Candidate(os.path.relpath(path, top), info.st_size, info.st_mtime, info.st_dev,
-                                       info.st_ino))
+                found.append(
+                    Candidate(os.path.relpath(path, top), info.st_size, info.st_mtime, info.st_dev, info.st_ino)
+                )
     return found
 
 
-def choose(candidates: list[Candidate], now: float, max_age: int | None,
-           max_size: int | None) -> tuple[list[tuple[Candidate, str]], list[Candidate]]:
+def choose(
+    candidates: list[Candidate], now: float, max_age: int | None, max_size: int | None
+) -> tuple[list[tuple[Candidate, str]], list[Candidate]]:
     """(files to delete with the reason, files kept): first those older than max_age, then the oldest over max_size."""
     ordered = sorted(candidates, key=lambda c: (c.mtime, c.rel))
     expired = [c for c in ordered if max_age is not None and c.mtime < now - max_age]
@@ -160,6 +169,7 @@ def choose(candidates: list[Candidate], now: float, max_age: int | None,
 
 
 # --- deleting without following symlinks -------------------------------------
+
 
 def open_below(top_fd: int, parts: list[str]) -> int:
     """A descriptor of top/parts..., each component opened with O_NOFOLLOW: a symlink on the way fails (ELOOP)."""
@@ -182,8 +192,11 @@ def delete(top_fd: int, candidate: Candidate) -> bool:
         return False
     try:
         info = os.stat(name, dir_fd=fd, follow_symlinks=False)
-        if not stat.S_ISREG(info.st_mode) or (info.st_dev, info.st_ino, info.st_mtime) != \
-                (candidate.dev, candidate.ino, candidate.mtime):
+        if not stat.S_ISREG(info.st_mode) or (info.st_dev, info.st_ino, info.st_mtime) != (
+            candidate.dev,
+            candidate.ino,
+            candidate.mtime,
+        ):
             return False
         os.unlink(name, dir_fd=fd)
         return True
@@ -216,6 +229,7 @@ def remove_empty_dirs(top_fd: int, dirs: set[str]) -> None:
 
 # --- one directory -------------------------------------------------------------
 
+
 def _stamp(mtime: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(mtime))
 
@@ -234,8 +248,10 @@ def apply(top_fd: int, top: str, doomed: list[tuple[Candidate, str]], dry_run: b
         if done:
             removed, freed = removed + 1, freed + candidate.size
             emptied.add(os.path.dirname(candidate.rel))
-            print(f"{'would delete' if dry_run else 'deleted'} {path} ({candidate.size} bytes, "
-                  f"modified {_stamp(candidate.mtime)}, {why})")
+            print(
+                f"{'would delete' if dry_run else 'deleted'} {path} ({candidate.size} bytes, "
+                f"modified {_stamp(candidate.mtime)}, {why})"
+            )
     if not dry_run:
         remove_empty_dirs(top_fd, emptied)
     return removed, freed, failed
@@ -283,8 +299,10 @@ def main(argv: list[str] | None = None, now: float | None = None) -> int:
             status = 1
         if outcome is not None:
             would = "would be " if args.dry_run else ""
-            print(f"{os.path.normpath(entry['dir'])}: {outcome.removed} files {would}removed, {outcome.freed} bytes "
-                  f"{would}freed, {outcome.kept_bytes} bytes kept in {outcome.kept_files} files")
+            print(
+                f"{os.path.normpath(entry['dir'])}: {outcome.removed} files {would}removed, {outcome.freed} bytes "
+                f"{would}freed, {outcome.kept_bytes} bytes kept in {outcome.kept_files} files"
+            )
     return status
 
 

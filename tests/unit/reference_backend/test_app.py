@@ -73,7 +73,9 @@ def test_health_ok_without_database(client: TestClient) -> None:
     assert body["checks"]["disk"]["status"] == "ok"
 
 
-def test_health_checks_sqlite_database(client: TestClient, env: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_health_checks_sqlite_database(
+    client: TestClient, env: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     db = env["data"] / "app.db"
     sqlite3.connect(db).close()
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{db}")
@@ -82,11 +84,14 @@ def test_health_checks_sqlite_database(client: TestClient, env: dict[str, Path],
     assert response.json()["checks"]["database"]["status"] == "ok"
 
 
-@pytest.mark.parametrize("url", [
-    "sqlite:////nonexistent/dir/app.db",  # never created by the check
-    "mysql://user@db/app",  # unsupported scheme
-    "postgresql+psycopg2://u:p@127.0.0.1:1/db",  # nothing listens on port 1 (or no driver)
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "sqlite:////nonexistent/dir/app.db",  # never created by the check
+        "mysql://user@db/app",  # unsupported scheme
+        "postgresql+psycopg2://u:p@127.0.0.1:1/db",  # nothing listens on port 1 (or no driver)
+    ],
+)
 def test_health_503_when_database_fails(client: TestClient, monkeypatch: pytest.MonkeyPatch, url: str) -> None:
     monkeypatch.setenv("DATABASE_URL", url)
     response = client.get("/health")
@@ -115,7 +120,7 @@ def test_health_503_without_model(client: TestClient, env: dict[str, Path]) -> N
 
 
 def test_health_503_when_disk_is_short(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("MIN_FREE_DISK_MB", str(10 ** 12))
+    monkeypatch.setenv("MIN_FREE_DISK_MB", str(10**12))
     response = client.get("/health")
     assert response.status_code == 503
     assert response.json()["checks"]["disk"]["status"] == "fail"
@@ -168,14 +173,17 @@ def test_websocket_echoes(client: TestClient) -> None:
             assert ws.receive_text() == text
 
 
-@pytest.mark.parametrize("doc, message", [
-    ({"format": "other"}, "not an"),
-    ({"format": "aistack-linear-model/1", "features": [], "weights": []}, "features"),
-    ({"format": "aistack-linear-model/1", "features": ["a", "a"], "weights": [1, 2]}, "unique"),
-    ({"format": "aistack-linear-model/1", "features": ["a"], "weights": [1, 2]}, "one per feature"),
-    ({"format": "aistack-linear-model/1", "features": ["a"], "weights": [True]}, "one per feature"),
-    ({"format": "aistack-linear-model/1", "features": ["a"], "weights": [1], "link": "relu"}, "link"),
-])
+@pytest.mark.parametrize(
+    "doc, message",
+    [
+        ({"format": "other"}, "not an"),
+        ({"format": "aistack-linear-model/1", "features": [], "weights": []}, "features"),
+        ({"format": "aistack-linear-model/1", "features": ["a", "a"], "weights": [1, 2]}, "unique"),
+        ({"format": "aistack-linear-model/1", "features": ["a"], "weights": [1, 2]}, "one per feature"),
+        ({"format": "aistack-linear-model/1", "features": ["a"], "weights": [True]}, "one per feature"),
+        ({"format": "aistack-linear-model/1", "features": ["a"], "weights": [1], "link": "relu"}, "link"),
+    ],
+)
 def test_model_rejects_invalid_documents(doc: dict[str, t.Any], message: str) -> None:
     with pytest.raises(model_module.ModelError, match=message):
         model_module.LinearModel.from_dict(doc)
@@ -183,7 +191,8 @@ def test_model_rejects_invalid_documents(doc: dict[str, t.Any], message: str) ->
 
 def test_model_logistic_is_stable_for_large_inputs() -> None:
     model = model_module.LinearModel.from_dict(
-        {"format": "aistack-linear-model/1", "features": ["x"], "weights": [1], "link": "logistic"})
+        {"format": "aistack-linear-model/1", "features": ["x"], "weights": [1], "link": "logistic"}
+    )
     assert model.predict({"x": -1000}) == pytest.approx(0.0)
     assert model.predict({"x": 1000}) == pytest.approx(1.0)
 

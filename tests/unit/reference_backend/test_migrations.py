@@ -37,7 +37,9 @@ PG_URL = "postgresql+psycopg://app:p%40ss%2Fword@postgres:5432/app"
 
 
 def load_database_url() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("reference_migrations_database_url", APP / "migrations" / "database_url.py")
+    spec = importlib.util.spec_from_file_location(
+        "reference_migrations_database_url", APP / "migrations" / "database_url.py"
+    )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -91,16 +93,20 @@ def files_under(path: Path) -> set[Path]:
 
 # ----------------------------------------------------------- DATABASE_URL
 
-@pytest.mark.parametrize(("url", "expected"), [
-    ("postgresql://app:p%40ss%2Fword@postgres:5432/app", PG_URL),
-    ("postgres://app:p%40ss%2Fword@postgres:5432/app", PG_URL),
-    ("PostgreSQL://app:p%40ss%2Fword@postgres:5432/app", PG_URL),
-    ("postgresql+psycopg2://app:p%40ss%2Fword@postgres:5432/app", PG_URL),
-    (PG_URL, PG_URL),
-    ("  postgresql://app:p%40ss%2Fword@postgres:5432/app\n", PG_URL),
-    ("postgresql://app@/app?host=/run/postgresql", "postgresql+psycopg://app@/app?host=/run/postgresql"),
-    ("sqlite:////tmp/app.db", "sqlite:////tmp/app.db"),
-])
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("postgresql://app:p%40ss%2Fword@postgres:5432/app", PG_URL),
+        ("postgres://app:p%40ss%2Fword@postgres:5432/app", PG_URL),
+        ("PostgreSQL://app:p%40ss%2Fword@postgres:5432/app", PG_URL),
+        ("postgresql+psycopg2://app:p%40ss%2Fword@postgres:5432/app", PG_URL),
+        (PG_URL, PG_URL),
+        ("  postgresql://app:p%40ss%2Fword@postgres:5432/app\n", PG_URL),
+        ("postgresql://app@/app?host=/run/postgresql", "postgresql+psycopg://app@/app?host=/run/postgresql"),
+        ("sqlite:////tmp/app.db", "sqlite:////tmp/app.db"),
+    ],
+)
 def test_sqlalchemy_url_uses_psycopg3_for_postgresql(url: str, expected: str) -> None:
     assert database_url.sqlalchemy_url(url) == expected
 
@@ -126,10 +132,17 @@ def test_sqlalchemy_parses_the_converted_url() -> None:
 
     url = make_url(database_url.sqlalchemy_url("postgresql://app:p%40ss%2Fword@postgres:5432/app"))
     assert (url.drivername, url.username, url.password, url.host, url.port, url.database) == (
-        "postgresql+psycopg", "app", "p@ss/word", "postgres", 5432, "app")
+        "postgresql+psycopg",
+        "app",
+        "p@ss/word",
+        "postgres",
+        5432,
+        "app",
+    )
 
 
 # ----------------------------------------------------------- revision chain
+
 
 def test_alembic_ini_points_at_the_migrations_beside_it() -> None:
     script = script_directory(APP / "alembic.ini")
@@ -166,19 +179,25 @@ def test_good_release_fixture_alone_has_head_0002(backend: Path) -> None:
 
 # ----------------------------------------------------------- running alembic
 
+
 def test_offline_sql_creates_notes_without_a_database(backend: Path) -> None:
     before = files_under(backend)
     result = alembic(backend, "upgrade", "head", "--sql")
     assert result.returncode == 0, result.stderr
     sql = " ".join(result.stdout.split())
-    assert "CREATE TABLE notes ( id SERIAL NOT NULL, body TEXT NOT NULL, created_at TIMESTAMP WITH TIME ZONE DEFAULT now(), PRIMARY KEY (id) );" in sql
+    assert (
+        "CREATE TABLE notes ( id SERIAL NOT NULL, body TEXT NOT NULL, created_at TIMESTAMP WITH TIME ZONE DEFAULT now(), PRIMARY KEY (id) );"
+        in sql
+    )
     assert "INSERT INTO alembic_version (version_num) VALUES ('0001')" in sql
     assert sql.startswith("BEGIN;") and sql.endswith("COMMIT;")  # one transaction
     assert files_under(backend) == before  # nothing written
 
 
 def test_offline_sql_uses_database_url_when_set(backend: Path) -> None:
-    result = alembic(backend, "upgrade", "head", "--sql", database_url_value="postgresql://app:secret@postgres:5432/app")
+    result = alembic(
+        backend, "upgrade", "head", "--sql", database_url_value="postgresql://app:secret@postgres:5432/app"
+    )
     assert result.returncode == 0, result.stderr
     assert "CREATE TABLE notes" in result.stdout
     assert "Context impl PostgresqlImpl" in result.stderr
@@ -198,7 +217,9 @@ def test_offline_sql_of_the_fixtures(backend: Path) -> None:
 def test_online_upgrade_fails_clearly_without_database_url(backend: Path) -> None:
     result = alembic(backend, "upgrade", "head")
     assert result.returncode != 0
-    assert "FAILED: DATABASE_URL is not set" in result.stdout  # alembic prints FAILED on stdout, logs the error on stderr
+    assert (
+        "FAILED: DATABASE_URL is not set" in result.stdout
+    )  # alembic prints FAILED on stdout, logs the error on stderr
     assert "Traceback" not in result.stdout + result.stderr
 
 

@@ -110,17 +110,27 @@ EXTRAS = {"Dockerfile": "FROM scratch\n", ".dockerignore": "**/__pycache__\n", "
 
 
 def layout(build: Path, src: Path, *args: t.Any, extras: dict[str, str] | None = None) -> tuple[int, dict[str, t.Any]]:
-    done = subprocess.run([sys.executable, str(SCRIPT), "--layout", str(build), str(src), *map(str, args)],
-                          input=json.dumps(EXTRAS if extras is None else extras), capture_output=True, text=True,
-                          check=False)
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "--layout", str(build), str(src), *map(str, args)],
+        input=json.dumps(EXTRAS if extras is None else extras),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     return done.returncode, json.loads(done.stdout) if done.stdout.strip() else {}
 
 
 def shell_hash(build: Path) -> str:
     """The digest context.yml computes on a host: the image label both paths must agree on."""
-    done = subprocess.run("find . -type f ! -name '*.pyc' ! -path '*/__pycache__/*' -print0 | LC_ALL=C sort -z "
-                          "| xargs -0 sha256sum | sha256sum | cut -d' ' -f1", shell=True, cwd=build,
-                          capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        "find . -type f ! -name '*.pyc' ! -path '*/__pycache__/*' -print0 | LC_ALL=C sort -z "
+        "| xargs -0 sha256sum | sha256sum | cut -d' ' -f1",
+        shell=True,
+        cwd=build,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return done.stdout.strip()
 
 
@@ -143,9 +153,16 @@ def test_layout_is_the_source_and_the_extras_and_nothing_else(tmp_path: Path) ->
     assert rc == 0 and out["changed"] is True and out["excluded"] == []
     assert out["names"] == ["app", "latest", "requirements.txt", "run.sh", "app/main.py"]
     assert tree(build) == {
-        ".dockerignore": "0o644 **/__pycache__\n", "Dockerfile": "0o644 FROM scratch\n", "app": "dir 0o755",
-        "app/main.py": "0o644 print('hi')\n", "ca": "dir 0o755", "ca/corp.crt": "0o644 PEM\n", "latest": "-> app",
-        "requirements.txt": "0o644 fastapi\n", "run.sh": "0o755 #!/bin/sh\n"}
+        ".dockerignore": "0o644 **/__pycache__\n",
+        "Dockerfile": "0o644 FROM scratch\n",
+        "app": "dir 0o755",
+        "app/main.py": "0o644 print('hi')\n",
+        "ca": "dir 0o755",
+        "ca/corp.crt": "0o644 PEM\n",
+        "latest": "-> app",
+        "requirements.txt": "0o644 fastapi\n",
+        "run.sh": "0o755 #!/bin/sh\n",
+    }
     assert out["hash"] == shell_hash(build)
     again = layout(build, src, "--exclude=Dockerfile", "--exclude=.dockerignore")[1]
     assert again["changed"] is False and again["hash"] == out["hash"]
@@ -192,8 +209,13 @@ def test_layout_check_mode_on_a_fresh_controller_creates_nothing(tmp_path: Path)
 
 @pytest.mark.parametrize("extras", ['["Dockerfile"]', '{"Dockerfile": 1}', "not json"])
 def test_layout_refuses_extras_that_are_not_names_to_text(tmp_path: Path, extras: str) -> None:
-    done = subprocess.run([sys.executable, str(SCRIPT), "--layout", str(tmp_path / "b"), str(source(tmp_path))],
-                          input=extras, capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "--layout", str(tmp_path / "b"), str(source(tmp_path))],
+        input=extras,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert done.returncode == 2 and not (tmp_path / "b").exists()
 
 

@@ -35,35 +35,59 @@ REFERENCE = SHAPES_DIR / "reference_backend.yml"
 CONTEXTS = Path(__file__).resolve().parent / "contexts"  # build contexts whose files decide the dependency source
 EXTRA_CASES: dict[str, t.Any] = {
     "defaults_only": render_shapes.Case(None, {}),
-    "ca_and_index": render_shapes.Case(REFERENCE, {
-        "app_image_extra_ca_certificates": [{"name": "corp-root", "content": CA_PEM}],
-        "app_image_pip_index_url": "https://pypi.corp.example/simple",
-        "app_image_pip_extra_index_urls": ["https://mirror.corp.example/simple", "https://other.corp.example/simple"],
-        "app_image_pip_trusted_hosts": ["mirror.corp.example"],
-    }),
-    "offline": render_shapes.Case(REFERENCE, {
-        "app_image_offline": True,
-        "app_image_pip_index_url": "https://pypi.corp.example/simple",
-    }),
+    "ca_and_index": render_shapes.Case(
+        REFERENCE,
+        {
+            "app_image_extra_ca_certificates": [{"name": "corp-root", "content": CA_PEM}],
+            "app_image_pip_index_url": "https://pypi.corp.example/simple",
+            "app_image_pip_extra_index_urls": [
+                "https://mirror.corp.example/simple",
+                "https://other.corp.example/simple",
+            ],
+            "app_image_pip_trusted_hosts": ["mirror.corp.example"],
+        },
+    ),
+    "offline": render_shapes.Case(
+        REFERENCE,
+        {
+            "app_image_offline": True,
+            "app_image_pip_index_url": "https://pypi.corp.example/simple",
+        },
+    ),
     "gpu_from_fact": render_shapes.Case(None, {"aistack_gpu": {"present": True, "count": 1}}),
     # A CUDA base whose tag names no version: the label is the base's own CUDA_VERSION alone.
-    "gpu_untagged_base": render_shapes.Case(None, {"app_image_variant": "gpu", "app_image_cuda_base": "acme/cuda:prod"}),
+    "gpu_untagged_base": render_shapes.Case(
+        None, {"app_image_variant": "gpu", "app_image_cuda_base": "acme/cuda:prod"}
+    ),
     "no_gpu_fact": render_shapes.Case(None, {"aistack_gpu": {"present": False}}),
-    "custom_base": render_shapes.Case(None, {"app_image_python_base": "registry.corp.example:5000/python@sha256:" + "a" * 64,
-                                             "app_image_healthcheck": False}),
+    "custom_base": render_shapes.Case(
+        None,
+        {
+            "app_image_python_base": "registry.corp.example:5000/python@sha256:" + "a" * 64,
+            "app_image_healthcheck": False,
+        },
+    ),
     "seed_base_tag": render_shapes.Case(None, {"app_image_python_base": "aistack-test/python:3.12-slim-bookworm"}),
     # Dependencies from a project (app_image_dependencies auto): uv.lock, or pyproject.toml alone.
-    "uv_project": render_shapes.Case(None, {"app_image_context_src": str(CONTEXTS / "uv-project"),
-                                            "app_image_targets": ["api", "worker", "flower"]}),
-    "pip_project": render_shapes.Case(None, {"app_image_context_src": str(CONTEXTS / "pip-project"),
-                                             "app_image_gpu_requirements_file": "gpu.txt"}),
+    "uv_project": render_shapes.Case(
+        None, {"app_image_context_src": str(CONTEXTS / "uv-project"), "app_image_targets": ["api", "worker", "flower"]}
+    ),
+    "pip_project": render_shapes.Case(
+        None, {"app_image_context_src": str(CONTEXTS / "pip-project"), "app_image_gpu_requirements_file": "gpu.txt"}
+    ),
     # Poetry's and PDM's locks (auto), the PDM one no package (distribution = false), offline from the wheelhouse.
-    "poetry_project": render_shapes.Case(None, {"app_image_context_src": str(CONTEXTS / "poetry-project"),
-                                                "app_image_targets": ["api", "flower"],
-                                                "app_image_gpu_requirements_file": "gpu.txt"}),
+    "poetry_project": render_shapes.Case(
+        None,
+        {
+            "app_image_context_src": str(CONTEXTS / "poetry-project"),
+            "app_image_targets": ["api", "flower"],
+            "app_image_gpu_requirements_file": "gpu.txt",
+        },
+    ),
     "pdm_project": render_shapes.Case(None, {"app_image_context_src": str(CONTEXTS / "pdm-project")}),
-    "pdm_project_offline": render_shapes.Case(None, {"app_image_context_src": str(CONTEXTS / "pdm-project"),
-                                                     "app_image_offline": True}),
+    "pdm_project_offline": render_shapes.Case(
+        None, {"app_image_context_src": str(CONTEXTS / "pdm-project"), "app_image_offline": True}
+    ),
 }
 
 
@@ -166,8 +190,15 @@ ALL_CASES = SHAPES + sorted(EXTRA_CASES)
 
 
 def test_every_seed_shape_has_an_example() -> None:
-    assert set(SHAPES) >= {"horus_ai", "argusai_backend", "ai_video_pipeline", "mini_ai_analyst",
-                           "demeterai_cpu", "demeterai_gpu", "reference_backend"}
+    assert set(SHAPES) >= {
+        "horus_ai",
+        "argusai_backend",
+        "ai_video_pipeline",
+        "mini_ai_analyst",
+        "demeterai_cpu",
+        "demeterai_gpu",
+        "reference_backend",
+    }
 
 
 @pytest.mark.parametrize("case", ALL_CASES)
@@ -191,8 +222,9 @@ def test_targets_run_as_non_root_with_exec_form_and_healthchecks(rendered: dict[
     variables = case_vars(case)
     targets = variables["app_image_targets"]
     order = ["api", "worker", "beat", "flower", "development"]
-    assert [s for s in parsed.stages if s not in ("base", "builder", "runtime") and not s.endswith("-wheels")] \
-        == [s for s in order if s in targets]
+    assert [s for s in parsed.stages if s not in ("base", "builder", "runtime") and not s.endswith("-wheels")] == [
+        s for s in order if s in targets
+    ]
     user = f"{variables['app_image_uid']}:{variables['app_image_gid']}"
     for target in targets:
         assert parsed.stages[target].parent == "runtime"
@@ -218,8 +250,10 @@ def test_targets_run_as_non_root_with_exec_form_and_healthchecks(rendered: dict[
             assert flag in options
         # The Celery probes import the application: their own timeout, unless the target overrides it.
         timeout = (variables["app_image_health_by_target"].get(target) or {}).get("timeout") or (
-            variables["app_image_celery_health_timeout"] if target in ("worker", "beat")
-            else variables["app_image_health_timeout"])
+            variables["app_image_celery_health_timeout"]
+            if target in ("worker", "beat")
+            else variables["app_image_health_timeout"]
+        )
         assert f"--timeout={timeout} " in options + " ", (target, options)
 
 
@@ -253,7 +287,7 @@ def test_layers_come_in_cache_friendly_order(rendered: dict[str, Path], case: st
     assert copies[0].startswith("--from=builder "), "the virtualenv first, then baked files, then code"
     variables = case_vars(case)
     baked = [f"{item['src']} {item['dest']}" for item in variables["app_image_baked_paths"]]
-    assert copies[1:1 + len(baked)] == baked
+    assert copies[1 : 1 + len(baked)] == baked
     assert len(copies) == 1 + len(baked) + len(variables["app_image_app_paths"])
     env = " ".join(parsed.effective("runtime", "ENV"))
     for setting in ("PYTHONUNBUFFERED=1", "PYTHONDONTWRITEBYTECODE=1", "PATH=/opt/venv/bin:$PATH"):
@@ -284,12 +318,15 @@ def test_gpu_variant_follows_the_aistack_gpu_fact(rendered: dict[str, Path]) -> 
     assert dockerfile(rendered, "defaults_only").stages["base"].parent == "python:${PYTHON_VERSION}-slim"
 
 
-@pytest.mark.parametrize("case, label", [
-    # The CUDA base's own CUDA_VERSION when the build sees one (NVIDIA's images set it), else its tag's version.
-    ("demeterai_gpu", 'io.aistack.deploy.cuda-version="${CUDA_VERSION:-12.6.3}"'),
-    ("gpu_from_fact", 'io.aistack.deploy.cuda-version="${CUDA_VERSION:-12.6.3}"'),
-    ("gpu_untagged_base", 'io.aistack.deploy.cuda-version="${CUDA_VERSION:-}"'),
-])
+@pytest.mark.parametrize(
+    "case, label",
+    [
+        # The CUDA base's own CUDA_VERSION when the build sees one (NVIDIA's images set it), else its tag's version.
+        ("demeterai_gpu", 'io.aistack.deploy.cuda-version="${CUDA_VERSION:-12.6.3}"'),
+        ("gpu_from_fact", 'io.aistack.deploy.cuda-version="${CUDA_VERSION:-12.6.3}"'),
+        ("gpu_untagged_base", 'io.aistack.deploy.cuda-version="${CUDA_VERSION:-}"'),
+    ],
+)
 def test_the_gpu_variant_says_which_cuda_it_is_built_for(rendered: dict[str, Path], case: str, label: str) -> None:
     labels = dockerfile(rendered, case).effective("runtime", "LABEL")
     assert label in labels, labels
@@ -297,8 +334,14 @@ def test_the_gpu_variant_says_which_cuda_it_is_built_for(rendered: dict[str, Pat
 
 
 def test_python_version_argument_replaces_only_a_version_tag(rendered: dict[str, Path]) -> None:
-    assert dockerfile(rendered, "seed_base_tag").stages["base"].parent == "aistack-test/python:${PYTHON_VERSION}-slim-bookworm"
-    assert dockerfile(rendered, "custom_base").stages["base"].parent == EXTRA_CASES["custom_base"].overrides["app_image_python_base"]
+    assert (
+        dockerfile(rendered, "seed_base_tag").stages["base"].parent
+        == "aistack-test/python:${PYTHON_VERSION}-slim-bookworm"
+    )
+    assert (
+        dockerfile(rendered, "custom_base").stages["base"].parent
+        == EXTRA_CASES["custom_base"].overrides["app_image_python_base"]
+    )
 
 
 def test_ca_certificates_and_package_index(rendered: dict[str, Path]) -> None:
@@ -309,16 +352,23 @@ def test_ca_certificates_and_package_index(rendered: dict[str, Path]) -> None:
     assert "PIP_CERT=/etc/ssl/certs/ca-certificates.crt" in " ".join(parsed.effective("base", "ENV"))
     assert "BEGIN CERTIFICATE" not in parsed.text, "certificates are copied from the context, not written here"
     assert parsed.global_args["PIP_INDEX_URL"] == "https://pypi.corp.example/simple"
-    assert parsed.global_args["PIP_EXTRA_INDEX_URL"] == '"https://mirror.corp.example/simple https://other.corp.example/simple"'
+    assert (
+        parsed.global_args["PIP_EXTRA_INDEX_URL"]
+        == '"https://mirror.corp.example/simple https://other.corp.example/simple"'
+    )
     assert parsed.global_args["PIP_TRUSTED_HOST"] == '"mirror.corp.example"'
     fetching = ["builder", "flower-wheels", "development-wheels"]
     for name in fetching:
-        assert [i.args for i in parsed.stages[name].instructions if i.name == "ARG"] \
-            == ["PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_TRUSTED_HOST"], name
+        assert [i.args for i in parsed.stages[name].instructions if i.name == "ARG"] == [
+            "PIP_INDEX_URL",
+            "PIP_EXTRA_INDEX_URL",
+            "PIP_TRUSTED_HOST",
+        ], name
     for stage in parsed.stages.values():
         if stage.name not in fetching:
-            assert "PIP_" not in " ".join(i.args for i in stage.instructions if i.name != "ENV"), \
+            assert "PIP_" not in " ".join(i.args for i in stage.instructions if i.name != "ENV"), (
                 f"{stage.name}: index settings only where pip fetches, never in a target"
+            )
     ignore = (rendered["ca_and_index"] / ".dockerignore").read_text().splitlines()
     assert "!aistack-ca-certificates" in ignore and "aistack-ca-certificates" not in ignore
 
@@ -327,14 +377,22 @@ def test_offline_installs_only_from_the_wheelhouse(rendered: dict[str, Path]) ->
     parsed = dockerfile(rendered, "offline")
     builder = parsed.stages["builder"].instructions
     assert Instruction("COPY", "wheelhouse/ /wheelhouse/") in builder
-    assert not [i for s in parsed.stages.values() for i in s.instructions if i.name == "ARG" and i.args.startswith("PIP_")]
+    assert not [
+        i for s in parsed.stages.values() for i in s.instructions if i.name == "ARG" and i.args.startswith("PIP_")
+    ]
     assert not [name for name in parsed.global_args if name.startswith("PIP_")], "no index when offline"
-    run = " ".join(i.args for s in ("builder", "flower-wheels", "development-wheels")
-                   for i in parsed.stages[s].instructions if i.name == "RUN")
+    run = " ".join(
+        i.args
+        for s in ("builder", "flower-wheels", "development-wheels")
+        for i in parsed.stages[s].instructions
+        if i.name == "RUN"
+    )
     wheel_commands = re.findall(r"pip wheel [^&]*", run)
     assert len(wheel_commands) == 3  # main, flower, development
     assert all("--no-index --find-links /wheelhouse" in c for c in wheel_commands)
-    installs = [i.args for s in parsed.stages.values() for i in s.instructions if i.name == "RUN" and "pip install" in i.args]
+    installs = [
+        i.args for s in parsed.stages.values() for i in s.instructions if i.name == "RUN" and "pip install" in i.args
+    ]
     assert installs and all("--no-index" in i for i in installs)
     ignore = (rendered["offline"] / ".dockerignore").read_text().splitlines()
     assert "!wheelhouse" in ignore and "wheelhouse" not in ignore
@@ -349,13 +407,19 @@ def test_flower_and_development_requirements_only_in_their_targets(rendered: dic
     assert parsed.stages["flower-wheels"].parent == "builder"
     assert "pip freeze > /wheels-flower/constraints.txt" in wheels
     assert "-c /wheels-flower/constraints.txt -r /wheels-flower/requirements.txt" in wheels
-    assert Instruction("COPY", "--from=flower-wheels /wheels-flower /tmp/wheels-flower") in parsed.stages["flower"].instructions
-    others = " ".join(i.args for s in ("runtime", "api", "worker", "beat", "development") for i in parsed.stages[s].instructions)
+    assert (
+        Instruction("COPY", "--from=flower-wheels /wheels-flower /tmp/wheels-flower")
+        in parsed.stages["flower"].instructions
+    )
+    others = " ".join(
+        i.args for s in ("runtime", "api", "worker", "beat", "development") for i in parsed.stages[s].instructions
+    )
     assert "wheels-flower" not in others
     assert "wheels-development" in " ".join(i.args for i in parsed.stages["development"].instructions)
     order = list(parsed.stages)
-    assert order.index("api") < order.index("flower-wheels") < order.index("flower"), \
+    assert order.index("api") < order.index("flower-wheels") < order.index("flower"), (
         "the classic builder builds every stage before the target: api never waits for Flower's wheels"
+    )
     mini = dockerfile(rendered, "mini_ai_analyst")
     assert "echo flower==2.2.0 > /wheels-flower/requirements.txt" in mini.text
     assert "development-wheels" not in mini.stages, "no development requirements, no stage"
@@ -373,8 +437,9 @@ def test_no_secrets(rendered: dict[str, Path], case: str) -> None:
             if instruction.name in ("COPY", "ADD"):
                 assert ".env" not in instruction.args.split()
     ignore = (rendered[case] / ".dockerignore").read_text().splitlines()
-    assert ignore.index("**/.env") > max(i for i, line in enumerate(ignore) if line.startswith("!") and "env" not in line), \
-        ".env files stay out even where the copied paths are re-included"
+    assert ignore.index("**/.env") > max(
+        i for i, line in enumerate(ignore) if line.startswith("!") and "env" not in line
+    ), ".env files stay out even where the copied paths are re-included"
 
 
 @pytest.mark.parametrize("case", ALL_CASES)
@@ -395,16 +460,20 @@ def test_hadolint(rendered: dict[str, Path], case: str) -> None:
     binary = hadolint()
     if not binary:
         pytest.skip("hadolint is not installed here (the lint tier runs it)")
-    proc = subprocess.run([binary, str(rendered[case] / "Dockerfile")], cwd=REPO_ROOT,
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [binary, str(rendered[case] / "Dockerfile")], cwd=REPO_ROOT, capture_output=True, text=True, check=False
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-@pytest.mark.parametrize("overrides, hint", [
-    ({"app_image_targets": ["api", "workers"]}, "app_image_targets must name"),
-    ({"app_image_targets": []}, "app_image_targets must name"),
-    ({"app_image_uid": 0}, "must not be 0"),
-])
+@pytest.mark.parametrize(
+    "overrides, hint",
+    [
+        ({"app_image_targets": ["api", "workers"]}, "app_image_targets must name"),
+        ({"app_image_targets": []}, "app_image_targets must name"),
+        ({"app_image_uid": 0}, "must not be 0"),
+    ],
+)
 def test_bad_input_fails_with_a_hint(tmp_path: Path, overrides: dict[str, t.Any], hint: str) -> None:
     with pytest.raises(RuntimeError, match=hint):
         render_shapes.render(tmp_path, {"bad": render_shapes.Case(None, overrides)})
@@ -420,7 +489,10 @@ def test_a_uv_project_installs_what_its_lock_pins_and_the_project(rendered: dict
     assert copies[0] == "pyproject.toml uv.lock ./"
     text = builder_run(rendered, "uv_project")
     assert "/opt/uv/bin/pip install --no-cache-dir uv==0.13.8" in text
-    assert "uv export --frozen --no-dev --no-emit-project --format requirements-txt --output-file requirements.lock" in text
+    assert (
+        "uv export --frozen --no-dev --no-emit-project --format requirements-txt --output-file requirements.lock"
+        in text
+    )
     assert "pip wheel --no-cache-dir --wheel-dir /wheels -r requirements.lock" in text  # hashes checked
     # The project: its own wheel, without dependencies (the lock's are installed), into the virtualenv.
     assert copies[-1] == ". /src/"
@@ -438,8 +510,10 @@ def test_a_poetry_project_installs_what_its_lock_pins_and_the_project(rendered: 
     copies = [i.args for i in builder.instructions if i.name == "COPY"]
     assert copies[0] == "pyproject.toml poetry.lock gpu.txt ./"
     text = " ".join(builder_run(rendered, "poetry_project").split())  # one space between words
-    assert "python -m venv /opt/poetry && /opt/poetry/bin/pip install --no-cache-dir poetry==2.5.1" \
-           " poetry-plugin-export==1.10.1" in text
+    assert (
+        "python -m venv /opt/poetry && /opt/poetry/bin/pip install --no-cache-dir poetry==2.5.1"
+        " poetry-plugin-export==1.10.1" in text
+    )
     export = "/opt/poetry/bin/poetry export --no-interaction --only main --format requirements.txt"
     assert f"{export} --output requirements.lock && {export} --without-hashes --output requirements.txt" in text
     assert "pip wheel --no-cache-dir --wheel-dir /wheels -r requirements.lock" in text  # hashes checked
@@ -452,7 +526,9 @@ def test_a_poetry_project_installs_what_its_lock_pins_and_the_project(rendered: 
     assert "pip list --format=freeze > /wheels-flower/constraints.txt" in flower
 
 
-@pytest.mark.parametrize("case, source", [("pdm_project", ""), ("pdm_project_offline", "--no-index --find-links /wheelhouse ")])
+@pytest.mark.parametrize(
+    "case, source", [("pdm_project", ""), ("pdm_project_offline", "--no-index --find-links /wheelhouse ")]
+)
 def test_a_pdm_project_installs_what_its_lock_pins(rendered: dict[str, Path], case: str, source: str) -> None:
     builder = dockerfile(rendered, case).stages["builder"]
     copies = [i.args for i in builder.instructions if i.name == "COPY"]
@@ -468,25 +544,33 @@ def test_a_pdm_project_installs_what_its_lock_pins(rendered: dict[str, Path], ca
     assert "/opt/pdm" not in (rendered[case] / "Dockerfile").read_text().split("FROM base AS runtime")[1]
 
 
-@pytest.mark.parametrize("case, lock, check, relock", [
-    ("uv_project", "uv.lock", "/opt/uv/bin/uv lock --check --offline", "uv lock"),
-    ("poetry_project", "poetry.lock", "/opt/poetry/bin/poetry check --lock --no-interaction", "poetry lock"),
-    ("pdm_project_offline", "pdm.lock", "PDM_CHECK_UPDATE=false /opt/pdm/bin/pdm lock --check", "pdm lock"),
-])
+@pytest.mark.parametrize(
+    "case, lock, check, relock",
+    [
+        ("uv_project", "uv.lock", "/opt/uv/bin/uv lock --check --offline", "uv lock"),
+        ("poetry_project", "poetry.lock", "/opt/poetry/bin/poetry check --lock --no-interaction", "poetry lock"),
+        ("pdm_project_offline", "pdm.lock", "PDM_CHECK_UPDATE=false /opt/pdm/bin/pdm lock --check", "pdm lock"),
+    ],
+)
 def test_a_lock_that_no_longer_matches_stops_the_build_before_its_export(
-        rendered: dict[str, Path], case: str, lock: str, check: str, relock: str) -> None:
+    rendered: dict[str, Path], case: str, lock: str, check: str, relock: str
+) -> None:
     instructions = dockerfile(rendered, case).stages["builder"].instructions
     tool = relock.split()[0]
     install = next(n for n, i in enumerate(instructions) if f"/opt/{tool}/bin/pip install" in i.args)
-    copy = next(n for n, i in enumerate(instructions) if i.name == "COPY" and i.args.startswith(f"pyproject.toml {lock}"))
+    copy = next(
+        n for n, i in enumerate(instructions) if i.name == "COPY" and i.args.startswith(f"pyproject.toml {lock}")
+    )
     # The tool's own layer comes before the lock is copied: a change of the dependencies does not install it again.
     assert instructions[install].name == "RUN" and install < copy
     deps = " ".join(instructions[copy + 1].args.split())
     # The tool's own check (offline: it reads pyproject.toml and the lock) comes first; its failure names the lock
     # and what makes it match, and stops the build before anything is exported from it.
     assert deps.startswith(f"{{ {check} || {{ echo 'app_image: {lock} does not match pyproject.toml ("), deps
-    assert f'run "{relock}" in the project, commit {lock} and deploy again; nothing is built from a stale lock\' >&2; ' \
-           "exit 1; }; } && " in deps
+    assert (
+        f'run "{relock}" in the project, commit {lock} and deploy again; nothing is built from a stale lock\' >&2; '
+        "exit 1; }; } && " in deps
+    )
     assert deps.index(check) < deps.index(f"/opt/{tool}/bin/{tool} export")
 
 
@@ -504,5 +588,5 @@ def test_a_project_without_a_lock_is_installed_with_pip(rendered: dict[str, Path
 @pytest.mark.parametrize("case", ALL_CASES)
 def test_the_code_directory_is_importable_from_the_virtualenv(rendered: dict[str, Path], case: str) -> None:
     workdir = case_vars(case)["app_image_workdir"]
-    assert f"echo {workdir} > \"$(/opt/venv/bin/python -c" in builder_run(rendered, case)
+    assert f'echo {workdir} > "$(/opt/venv/bin/python -c' in builder_run(rendered, case)
     assert "aistack-workdir.pth" in builder_run(rendered, case)

@@ -73,14 +73,18 @@ def saved(path: Path, layout: str, layers: t.Sequence[bytes] = tuple(LAYERS), sh
                     add(archive, name, layer)
                 add(archive, f"{n:064x}/json", b"{}")
         add(archive, config_path, config)
-        add(archive, "manifest.json", json.dumps([{"Config": config_path, "RepoTags": ["app:1"],
-                                                   "Layers": paths}]).encode())
+        add(
+            archive,
+            "manifest.json",
+            json.dumps([{"Config": config_path, "RepoTags": ["app:1"], "Layers": paths}]).encode(),
+        )
     return paths
 
 
 def run(archive: Path, out: Path, host: str) -> dict[str, t.Any]:
-    done = subprocess.run([sys.executable, str(SCRIPT), str(archive), str(out)], input=host, capture_output=True,
-                          text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), str(archive), str(out)], input=host, capture_output=True, text=True, check=True
+    )
     return json.loads(done.stdout)
 
 
@@ -114,11 +118,14 @@ def test_a_layer_counts_only_on_the_same_layers_below_it(tmp_path: Path) -> None
     assert not (tmp_path / "x.tar").exists()
 
 
-@pytest.mark.parametrize("host", [
-    pytest.param("", id="nothing-said"),
-    pytest.param(host_lines(), id="no-images"),
-    pytest.param(host_lines(DIFF_IDS, driver=CONTAINERD), id="containerd-image-store"),
-])
+@pytest.mark.parametrize(
+    "host",
+    [
+        pytest.param("", id="nothing-said"),
+        pytest.param(host_lines(), id="no-images"),
+        pytest.param(host_lines(DIFF_IDS, driver=CONTAINERD), id="containerd-image-store"),
+    ],
+)
 def test_the_whole_archive_when_nothing_can_be_left_out(tmp_path: Path, host: str) -> None:
     saved(tmp_path / "full.tar", "legacy")
     out = run(tmp_path / "full.tar", tmp_path / "x.tar", host)

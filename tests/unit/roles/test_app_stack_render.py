@@ -28,44 +28,74 @@ GOOD = {**render_shapes.stack_cases()}
 # Cases that must fail, and a text the failure must contain.
 BROKEN: dict[str, tuple[render_shapes.Case, str]] = {
     "broken-port_clash": (
-        render_shapes.Case(SHAPES_DIR / "mini_ai_analyst.yml", {
-            "app_stack_services": {"api": {}, "flower": {"ports": ["8000:5555"]}, "redis": {}}}),
-        "app_stack_services.flower.ports: host port 8000/tcp of service 'flower' is already published by service 'api'"),
+        render_shapes.Case(
+            SHAPES_DIR / "mini_ai_analyst.yml",
+            {"app_stack_services": {"api": {}, "flower": {"ports": ["8000:5555"]}, "redis": {}}},
+        ),
+        "app_stack_services.flower.ports: host port 8000/tcp of service 'flower' is already published by service 'api'",
+    ),
     # The same clash where the user set only the role's port variables: the message names the variable.
     "broken-port_clash_by_variables": (
-        render_shapes.Case(SHAPES_DIR / "mini_ai_analyst.yml", {
-            "app_stack_services": {"api": {}, "flower": {}, "redis": {}}, "app_stack_flower_port": 8000}),
-        "app_stack_flower_port: host port 8000/tcp of service 'flower' is already published by service 'api'"),
+        render_shapes.Case(
+            SHAPES_DIR / "mini_ai_analyst.yml",
+            {"app_stack_services": {"api": {}, "flower": {}, "redis": {}}, "app_stack_flower_port": 8000},
+        ),
+        "app_stack_flower_port: host port 8000/tcp of service 'flower' is already published by service 'api'",
+    ),
     "broken-target_not_built": (
         render_shapes.Case(SHAPES_DIR / "demeterai_gpu.yml", {"app_stack_services": {"api": {}}}),
-        "app_stack_services.api.target: 'api' is not a target app_image built (built: worker"),
+        "app_stack_services.api.target: 'api' is not a target app_image built (built: worker",
+    ),
     "broken-inactive_dependency": (
-        render_shapes.Case(SHAPES_DIR / "argusai_backend.yml", {
-            "app_stack_profiles": [],
-            "app_stack_services": {"backend": {"preset": "api", "depends_on": ["postgres"]},
-                                   "postgres": {"profiles": ["postgres"]}}}),
-        "app_stack_services.backend.depends_on: 'postgres' is in profiles ['postgres']"),
+        render_shapes.Case(
+            SHAPES_DIR / "argusai_backend.yml",
+            {
+                "app_stack_profiles": [],
+                "app_stack_services": {
+                    "backend": {"preset": "api", "depends_on": ["postgres"]},
+                    "postgres": {"profiles": ["postgres"]},
+                },
+            },
+        ),
+        "app_stack_services.backend.depends_on: 'postgres' is in profiles ['postgres']",
+    ),
     # A GPU the host does not have, and two services given one GPU (by its index and its UUID).
     "broken-gpu_not_on_host": (
-        render_shapes.Case(SHAPES_DIR / "demeterai_gpu.yml", {
-            **render_shapes.STACK_EXTRA_CASES["demeterai_gpu-gpu_ids"].overrides,
-            "app_stack_services": {"worker": {"gpu": [2]}}}),
+        render_shapes.Case(
+            SHAPES_DIR / "demeterai_gpu.yml",
+            {
+                **render_shapes.STACK_EXTRA_CASES["demeterai_gpu-gpu_ids"].overrides,
+                "app_stack_services": {"worker": {"gpu": [2]}},
+            },
+        ),
         "app_stack_services.worker.gpu: GPU 2 is not on this host (got [2]; the host's GPUs by index and UUID, "
-        "aistack_gpu.gpus: 0 (GPU-0e2b7a3c-1f0d-8c4e-9a61-2d7f3b8e0c40), 1 (GPU-1e2b7a3c-1f0d-8c4e-9a61-2d7f3b8e0c41))"),
+        "aistack_gpu.gpus: 0 (GPU-0e2b7a3c-1f0d-8c4e-9a61-2d7f3b8e0c40), 1 (GPU-1e2b7a3c-1f0d-8c4e-9a61-2d7f3b8e0c41))",
+    ),
     "broken-gpu_given_twice": (
-        render_shapes.Case(SHAPES_DIR / "demeterai_gpu.yml", {
-            **render_shapes.STACK_EXTRA_CASES["demeterai_gpu-gpu_ids"].overrides,
-            "app_stack_services": {"worker": {"gpu": [1]},
-                                   "worker2": {"preset": "worker", "gpu": ["GPU-1e2b7a3c-1f0d-8c4e-9a61-2d7f3b8e0c41"]}}}),
+        render_shapes.Case(
+            SHAPES_DIR / "demeterai_gpu.yml",
+            {
+                **render_shapes.STACK_EXTRA_CASES["demeterai_gpu-gpu_ids"].overrides,
+                "app_stack_services": {
+                    "worker": {"gpu": [1]},
+                    "worker2": {"preset": "worker", "gpu": ["GPU-1e2b7a3c-1f0d-8c4e-9a61-2d7f3b8e0c41"]},
+                },
+            },
+        ),
         "app_stack_services.worker2.gpu: GPU 1 (GPU-1e2b7a3c-1f0d-8c4e-9a61-2d7f3b8e0c41) is also given to service "
-        "'worker' (app_stack_services.worker.gpu)"),
+        "'worker' (app_stack_services.worker.gpu)",
+    ),
     "broken-placeholder_secret": (
-        render_shapes.Case(SHAPES_DIR / "argusai_backend.yml", {
-            "app_stack_secrets": {"ENCRYPTION_KEY": "changeme", "POSTGRES_PASSWORD": "lint-pg-password-4711"}}),
-        "app_stack_secrets.ENCRYPTION_KEY: is a placeholder"),
+        render_shapes.Case(
+            SHAPES_DIR / "argusai_backend.yml",
+            {"app_stack_secrets": {"ENCRYPTION_KEY": "changeme", "POSTGRES_PASSWORD": "lint-pg-password-4711"}},
+        ),
+        "app_stack_secrets.ENCRYPTION_KEY: is a placeholder",
+    ),
     "broken-missing_db_password": (
         render_shapes.Case(SHAPES_DIR / "reference_backend.yml", {"app_stack_secrets": {}}),
-        "required secret POSTGRES_PASSWORD is missing"),
+        "required secret POSTGRES_PASSWORD is missing",
+    ),
 }
 
 
@@ -186,20 +216,29 @@ def test_database_url_derived_for_postgres(rendered: dict[str, render_shapes.Sta
         return
     pg_env = doc["services"][postgres[0]]["environment"]
     password = render_shapes.LINT_DB_PASSWORD.replace("/", "%2F").replace(":", "%3A").replace("@", "%40")
-    assert env["DATABASE_URL"] == (f"postgresql://{pg_env['POSTGRES_USER']}:{password}@{postgres[0]}:5432/"
-                                   f"{pg_env['POSTGRES_DB']}")
+    assert env["DATABASE_URL"] == (
+        f"postgresql://{pg_env['POSTGRES_USER']}:{password}@{postgres[0]}:5432/{pg_env['POSTGRES_DB']}"
+    )
 
 
-def test_env_from_pieces_plain_in_compose_and_secrets_only_in_env(rendered: dict[str, render_shapes.StackResult]) -> None:
+def test_env_from_pieces_plain_in_compose_and_secrets_only_in_env(
+    rendered: dict[str, render_shapes.StackResult],
+) -> None:
     case = "reference_backend-env_from"
     doc, env = compose(rendered, case), env_file(rendered, case)
     pg_env = doc["services"]["postgres"]["environment"]
     for sname in ("api", "worker"):
         environment = doc["services"][sname]["environment"]
-        assert {key: environment[key] for key in ("POSTGRES_SERVER", "POSTGRES_PORT", "POSTGRES_USER", "POSTGRES_DB",
-                                                  "CELERY_BROKER_URL")} == {
-            "POSTGRES_SERVER": "postgres", "POSTGRES_PORT": "5432", "POSTGRES_USER": pg_env["POSTGRES_USER"],
-            "POSTGRES_DB": pg_env["POSTGRES_DB"], "CELERY_BROKER_URL": "redis://redis:6379/0"}, sname
+        assert {
+            key: environment[key]
+            for key in ("POSTGRES_SERVER", "POSTGRES_PORT", "POSTGRES_USER", "POSTGRES_DB", "CELERY_BROKER_URL")
+        } == {
+            "POSTGRES_SERVER": "postgres",
+            "POSTGRES_PORT": "5432",
+            "POSTGRES_USER": pg_env["POSTGRES_USER"],
+            "POSTGRES_DB": pg_env["POSTGRES_DB"],
+            "CELERY_BROKER_URL": "redis://redis:6379/0",
+        }, sname
         assert "DB_PASSWORD" not in environment and "SQLALCHEMY_URL" not in environment
     # The password and the URL that holds it: .env only, the same values as DATABASE_URL's.
     assert env["DB_PASSWORD"] == env["POSTGRES_PASSWORD"] == render_shapes.LINT_DB_PASSWORD
@@ -213,8 +252,12 @@ def test_unit_runs_the_current_release(rendered: dict[str, render_shapes.StackRe
     name = shape_vars(case).get("app_stack_name", "app")
     root = rendered[case].directory / "root"
     assert rendered[case].unit().name == f"aistack-{name}.service"
-    assert re.search(rf"^ExecStart=/\S+ compose --project-name {re.escape(name)} --file {re.escape(str(root))}"
-                     r"/current/compose\.yaml up --detach --remove-orphans$", text, re.M)
+    assert re.search(
+        rf"^ExecStart=/\S+ compose --project-name {re.escape(name)} --file {re.escape(str(root))}"
+        r"/current/compose\.yaml up --detach --remove-orphans$",
+        text,
+        re.M,
+    )
     profiles = shape_vars(case).get("app_stack_profiles", [])
     if profiles:
         assert f"\nEnvironment=COMPOSE_PROFILES={','.join(profiles)}\n" in text
@@ -229,11 +272,13 @@ def test_gpu_reservation_only_where_a_gpu_is(rendered: dict[str, render_shapes.S
     with_gpu = compose(rendered, "demeterai_gpu-gpu_present")["services"]["worker"]
     assert "deploy" not in without
     assert with_gpu["deploy"]["resources"]["reservations"]["devices"] == [
-        {"driver": "nvidia", "count": "all", "capabilities": ["gpu"]}]
+        {"driver": "nvidia", "count": "all", "capabilities": ["gpu"]}
+    ]
     assert with_gpu["environment"]["CUDA_VISIBLE_DEVICES"] == "0" and with_gpu["shm_size"] == "2g"
     pinned = compose(rendered, "demeterai_gpu-gpu_ids")["services"]["worker"]
     assert pinned["deploy"]["resources"]["reservations"]["devices"] == [
-        {"driver": "nvidia", "device_ids": ["1"], "capabilities": ["gpu"]}]
+        {"driver": "nvidia", "device_ids": ["1"], "capabilities": ["gpu"]}
+    ]
 
 
 def test_per_gpu_one_worker_per_gpu_by_cdi_device(rendered: dict[str, render_shapes.StackResult]) -> None:
@@ -241,7 +286,8 @@ def test_per_gpu_one_worker_per_gpu_by_cdi_device(rendered: dict[str, render_sha
     assert list(services) == ["worker-gpu0", "worker-gpu1", "worker-gpu2", "worker-gpu3"]
     for index, (name, replica) in enumerate(services.items()):
         assert replica["deploy"]["resources"]["reservations"]["devices"] == [
-            {"driver": "cdi", "device_ids": [f"nvidia.com/gpu={index}"], "capabilities": ["gpu"]}], name
+            {"driver": "cdi", "device_ids": [f"nvidia.com/gpu={index}"], "capabilities": ["gpu"]}
+        ], name
         assert replica["networks"] == {"default": {"aliases": ["worker"]}}
         assert replica["labels"]["io.aistack.deploy.gpu"] == str(index)
         assert replica["shm_size"] == "2g" and replica["image"] == services["worker-gpu0"]["image"]
@@ -256,12 +302,20 @@ def test_argusai_profiles(rendered: dict[str, render_shapes.StackResult]) -> Non
     assert list(services["frontend"]["depends_on"]) == ["backend"]
     assert services["backend"]["deploy"]["resources"]["limits"] == {"memory": "1g"}
     assert services["frontend"]["deploy"]["resources"]["limits"] == {"memory": "512m"}
-    assert doc["volumes"] == {"data": {"name": "aistack-argusai-data", "external": True},
-                              "pgdata": {"name": "aistack-argusai-pgdata", "external": True}}
+    assert doc["volumes"] == {
+        "data": {"name": "aistack-argusai-data", "external": True},
+        "pgdata": {"name": "aistack-argusai-pgdata", "external": True},
+    }
     # nginx is the nginx preset: the nginx_proxy role's configuration directory, read-only.
-    assert services["nginx"]["volumes"] == [{"type": "bind", "source": "/var/lib/aistack/argusai/proxy",
-                                             "target": "/etc/aistack-proxy", "read_only": True,
-                                             "bind": {"create_host_path": False}}]
+    assert services["nginx"]["volumes"] == [
+        {
+            "type": "bind",
+            "source": "/var/lib/aistack/argusai/proxy",
+            "target": "/etc/aistack-proxy",
+            "read_only": True,
+            "bind": {"create_host_path": False},
+        }
+    ]
     assert services["nginx"]["image"] == "nginx:1.27-alpine" and services["nginx"]["ports"] == ["80:80", "443:443"]
     assert list(services["nginx"]["depends_on"]) == ["backend", "frontend"]
     # Without the postgres profile the backend must not wait for a PostgreSQL that stays down.
@@ -289,7 +343,9 @@ def test_horus_named_volumes_keep_baked_content(rendered: dict[str, render_shape
     doc = compose(rendered, "horus_ai")
     api = doc["services"]["api"]
     assert [(v["type"], v["source"], v["target"]) for v in api["volumes"]] == [
-        ("volume", "static", "/app/static"), ("volume", "models", "/app/ml/models")]
+        ("volume", "static", "/app/static"),
+        ("volume", "models", "/app/ml/models"),
+    ]
     assert api["restart"] == "always" and doc["services"]["postgres"]["image"] == "postgres:15"
     assert api["deploy"]["resources"]["limits"] == {"cpus": "2", "memory": "2g"}
 

@@ -25,21 +25,58 @@ except ImportError:  # ansible-core < 2.19 templates every string
     def trust_as_template(value: str) -> str:  # type: ignore[misc]
         return value
 
+
 ROLE = Path(__file__).resolve().parents[3] / "roles" / "docker_engine"
 
 FACTS: dict[str, dict[str, str]] = {
-    "debian12": {"distribution": "Debian", "distribution_major_version": "12", "distribution_version": "12.8",
-                 "distribution_release": "bookworm", "os_family": "Debian", "architecture": "x86_64"},
-    "debian13": {"distribution": "Debian", "distribution_major_version": "13", "distribution_version": "13.1",
-                 "distribution_release": "trixie", "os_family": "Debian", "architecture": "x86_64"},
-    "ubuntu2204": {"distribution": "Ubuntu", "distribution_major_version": "22", "distribution_version": "22.04",
-                   "distribution_release": "jammy", "os_family": "Debian", "architecture": "x86_64"},
-    "ubuntu2404": {"distribution": "Ubuntu", "distribution_major_version": "24", "distribution_version": "24.04",
-                   "distribution_release": "noble", "os_family": "Debian", "architecture": "aarch64"},
-    "rhel9": {"distribution": "RedHat", "distribution_major_version": "9", "distribution_version": "9.4",
-              "distribution_release": "Plow", "os_family": "RedHat", "architecture": "x86_64"},
-    "rocky9": {"distribution": "Rocky", "distribution_major_version": "9", "distribution_version": "9.4",
-               "distribution_release": "Blue Onyx", "os_family": "RedHat", "architecture": "x86_64"},
+    "debian12": {
+        "distribution": "Debian",
+        "distribution_major_version": "12",
+        "distribution_version": "12.8",
+        "distribution_release": "bookworm",
+        "os_family": "Debian",
+        "architecture": "x86_64",
+    },
+    "debian13": {
+        "distribution": "Debian",
+        "distribution_major_version": "13",
+        "distribution_version": "13.1",
+        "distribution_release": "trixie",
+        "os_family": "Debian",
+        "architecture": "x86_64",
+    },
+    "ubuntu2204": {
+        "distribution": "Ubuntu",
+        "distribution_major_version": "22",
+        "distribution_version": "22.04",
+        "distribution_release": "jammy",
+        "os_family": "Debian",
+        "architecture": "x86_64",
+    },
+    "ubuntu2404": {
+        "distribution": "Ubuntu",
+        "distribution_major_version": "24",
+        "distribution_version": "24.04",
+        "distribution_release": "noble",
+        "os_family": "Debian",
+        "architecture": "aarch64",
+    },
+    "rhel9": {
+        "distribution": "RedHat",
+        "distribution_major_version": "9",
+        "distribution_version": "9.4",
+        "distribution_release": "Plow",
+        "os_family": "RedHat",
+        "architecture": "x86_64",
+    },
+    "rocky9": {
+        "distribution": "Rocky",
+        "distribution_major_version": "9",
+        "distribution_version": "9.4",
+        "distribution_release": "Blue Onyx",
+        "os_family": "RedHat",
+        "architecture": "x86_64",
+    },
 }
 
 
@@ -60,8 +97,11 @@ def _load(path: Path) -> dict[str, t.Any]:
 
 def platform_file(facts: dict[str, str]) -> Path:
     """The file tasks/variables.yml picks: first found of Distribution-Major, Distribution, OsFamily."""
-    for name in (f"{facts['distribution']}-{facts['distribution_major_version']}.yml",
-                 f"{facts['distribution']}.yml", f"{facts['os_family']}.yml"):
+    for name in (
+        f"{facts['distribution']}-{facts['distribution_major_version']}.yml",
+        f"{facts['distribution']}.yml",
+        f"{facts['os_family']}.yml",
+    ):
         if (ROLE / "vars" / name).is_file():
             return ROLE / "vars" / name
     raise AssertionError(f"no vars file for {facts}")
@@ -110,12 +150,16 @@ def parse_repo(text: str) -> configparser.ConfigParser:
 
 # --- apt: deb822 .sources ----------------------------------------------------
 
-@pytest.mark.parametrize(("platform", "os_dir", "suite", "arch"), [
-    ("debian12", "debian", "bookworm", "amd64"),
-    ("debian13", "debian", "trixie", "amd64"),
-    ("ubuntu2204", "ubuntu", "jammy", "amd64"),
-    ("ubuntu2404", "ubuntu", "noble", "arm64"),
-])
+
+@pytest.mark.parametrize(
+    ("platform", "os_dir", "suite", "arch"),
+    [
+        ("debian12", "debian", "bookworm", "amd64"),
+        ("debian13", "debian", "trixie", "amd64"),
+        ("ubuntu2204", "ubuntu", "jammy", "amd64"),
+        ("ubuntu2404", "ubuntu", "noble", "arm64"),
+    ],
+)
 def test_apt_sources(platform: str, os_dir: str, suite: str, arch: str) -> None:
     role = Role(platform)
     text = role.render("docker.sources.j2")
@@ -136,8 +180,11 @@ def test_apt_sources(platform: str, os_dir: str, suite: str, arch: str) -> None:
 
 
 def test_apt_sources_from_a_mirror_and_the_test_channel() -> None:
-    role = Role("debian12", docker_engine_docker_ce_url="https://mirror.example.com/docker/linux/",
-                docker_engine_docker_ce_channel="test")
+    role = Role(
+        "debian12",
+        docker_engine_docker_ce_url="https://mirror.example.com/docker/linux/",
+        docker_engine_docker_ce_channel="test",
+    )
     fields = parse_deb822(role.render("docker.sources.j2"))
     assert fields["URIs"] == "https://mirror.example.com/docker/linux/debian"
     assert fields["Components"] == "test"
@@ -145,6 +192,7 @@ def test_apt_sources_from_a_mirror_and_the_test_channel() -> None:
 
 
 # --- dnf: .repo ------------------------------------------------------------
+
 
 @pytest.mark.parametrize(("platform", "os_dir"), [("rhel9", "rhel"), ("rocky9", "centos")])
 def test_dnf_repo(platform: str, os_dir: str) -> None:
@@ -163,7 +211,9 @@ def test_dnf_repo(platform: str, os_dir: str) -> None:
 
 
 def test_dnf_repo_from_a_mirror_and_the_test_channel() -> None:
-    role = Role("rocky9", docker_engine_docker_ce_url="file:///srv/mirror/docker", docker_engine_docker_ce_channel="test")
+    role = Role(
+        "rocky9", docker_engine_docker_ce_url="file:///srv/mirror/docker", docker_engine_docker_ce_channel="test"
+    )
     section = parse_repo(role.render("docker-ce.repo.j2"))["docker-ce-test"]
     assert section["baseurl"] == "file:///srv/mirror/docker/centos/$releasever/$basearch/test"
     assert section["gpgkey"] == "file:///srv/mirror/docker/centos/gpg"
@@ -174,44 +224,77 @@ def test_dnf_repo_from_a_mirror_and_the_test_channel() -> None:
 DOCKER_CE = ["docker-ce", "docker-ce-cli", "containerd.io", "docker-buildx-plugin", "docker-compose-plugin"]
 
 
-@pytest.mark.parametrize(("platform", "source", "extra", "expected"), [
-    ("debian12", "docker_ce", {}, [*DOCKER_CE, "python3-docker"]),
-    ("ubuntu2204", "docker_ce", {}, [*DOCKER_CE, "python3-docker"]),
-    ("rocky9", "docker_ce", {}, [*DOCKER_CE, "python3-pip"]),
-    ("debian12", "distro", {"docker_engine_compose_plugin_src": "/tmp/docker-compose"}, ["docker.io", "python3-docker"]),
-    ("debian13", "distro", {}, ["docker.io", "docker-cli", "docker-buildx", "docker-compose", "python3-docker"]),
-    ("ubuntu2204", "distro", {}, ["docker.io", "docker-buildx", "docker-compose-v2", "python3-docker"]),
-    ("ubuntu2404", "distro", {}, ["docker.io", "docker-buildx", "docker-compose-v2", "python3-docker"]),
-    # A Compose binary from the user replaces the Compose package.
-    ("debian13", "distro", {"docker_engine_compose_plugin_url": "https://example.invalid/c"},
-     ["docker.io", "docker-cli", "docker-buildx", "python3-docker"]),
-    ("debian13", "docker_ce", {"docker_engine_buildx": False, "docker_engine_python_sdk": False},
-     ["docker-ce", "docker-ce-cli", "containerd.io", "docker-compose-plugin"]),
-])
+@pytest.mark.parametrize(
+    ("platform", "source", "extra", "expected"),
+    [
+        ("debian12", "docker_ce", {}, [*DOCKER_CE, "python3-docker"]),
+        ("ubuntu2204", "docker_ce", {}, [*DOCKER_CE, "python3-docker"]),
+        ("rocky9", "docker_ce", {}, [*DOCKER_CE, "python3-pip"]),
+        (
+            "debian12",
+            "distro",
+            {"docker_engine_compose_plugin_src": "/tmp/docker-compose"},
+            ["docker.io", "python3-docker"],
+        ),
+        ("debian13", "distro", {}, ["docker.io", "docker-cli", "docker-buildx", "docker-compose", "python3-docker"]),
+        ("ubuntu2204", "distro", {}, ["docker.io", "docker-buildx", "docker-compose-v2", "python3-docker"]),
+        ("ubuntu2404", "distro", {}, ["docker.io", "docker-buildx", "docker-compose-v2", "python3-docker"]),
+        # A Compose binary from the user replaces the Compose package.
+        (
+            "debian13",
+            "distro",
+            {"docker_engine_compose_plugin_url": "https://example.invalid/c"},
+            ["docker.io", "docker-cli", "docker-buildx", "python3-docker"],
+        ),
+        (
+            "debian13",
+            "docker_ce",
+            {"docker_engine_buildx": False, "docker_engine_python_sdk": False},
+            ["docker-ce", "docker-ce-cli", "containerd.io", "docker-compose-plugin"],
+        ),
+    ],
+)
 def test_packages(platform: str, source: str, extra: dict[str, t.Any], expected: list[str]) -> None:
     role = Role(platform, docker_engine_install_source=source, **extra)
     assert role.var("__docker_engine_packages") == expected
 
 
-@pytest.mark.parametrize(("platform", "source", "version", "pinned", "installable"), [
-    # The apt module matches <name>=<pattern> with fnmatch against the full
-    # version (epoch included); dnf matches <name>-<glob> against name-version-release.
-    ("debian12", "docker_ce", "27.3.1", ["docker-ce=5:27.3.1*", "docker-ce-cli=5:27.3.1*"],
-     "5:27.3.1-1~debian.12~bookworm"),
-    ("ubuntu2404", "docker_ce", "27.3", ["docker-ce=5:27.3*", "docker-ce-cli=5:27.3*"],
-     "5:27.3.1-1~ubuntu.24.04~noble"),
-    ("debian12", "distro", "20.10.24", ["docker.io=20.10.24*"], "20.10.24+dfsg1-1+deb12u1+b6"),
-    ("debian13", "distro", "26.1.5", ["docker.io=26.1.5*", "docker-cli=26.1.5*"], "26.1.5+dfsg1-9+b5"),
-    ("ubuntu2204", "distro", "24.0", ["docker.io=24.0*"], "24.0.7-0ubuntu2~22.04.1"),
-    ("rocky9", "docker_ce", "27.3.1", ["docker-ce-27.3.1*", "docker-ce-cli-27.3.1*"], "27.3.1-1.el9"),
-])
+@pytest.mark.parametrize(
+    ("platform", "source", "version", "pinned", "installable"),
+    [
+        # The apt module matches <name>=<pattern> with fnmatch against the full
+        # version (epoch included); dnf matches <name>-<glob> against name-version-release.
+        (
+            "debian12",
+            "docker_ce",
+            "27.3.1",
+            ["docker-ce=5:27.3.1*", "docker-ce-cli=5:27.3.1*"],
+            "5:27.3.1-1~debian.12~bookworm",
+        ),
+        (
+            "ubuntu2404",
+            "docker_ce",
+            "27.3",
+            ["docker-ce=5:27.3*", "docker-ce-cli=5:27.3*"],
+            "5:27.3.1-1~ubuntu.24.04~noble",
+        ),
+        ("debian12", "distro", "20.10.24", ["docker.io=20.10.24*"], "20.10.24+dfsg1-1+deb12u1+b6"),
+        ("debian13", "distro", "26.1.5", ["docker.io=26.1.5*", "docker-cli=26.1.5*"], "26.1.5+dfsg1-9+b5"),
+        ("ubuntu2204", "distro", "24.0", ["docker.io=24.0*"], "24.0.7-0ubuntu2~22.04.1"),
+        ("rocky9", "docker_ce", "27.3.1", ["docker-ce-27.3.1*", "docker-ce-cli-27.3.1*"], "27.3.1-1.el9"),
+    ],
+)
 def test_version_pin(platform: str, source: str, version: str, pinned: list[str], installable: str) -> None:
-    role = Role(platform, docker_engine_install_source=source, docker_engine_version=version,
-                docker_engine_compose_plugin_src="/tmp/docker-compose")
+    role = Role(
+        platform,
+        docker_engine_install_source=source,
+        docker_engine_version=version,
+        docker_engine_compose_plugin_src="/tmp/docker-compose",
+    )
     packages = role.var("__docker_engine_packages")
-    assert packages[:len(pinned)] == pinned
+    assert packages[: len(pinned)] == pinned
     # Only the engine and CLI are pinned, never containerd, buildx or Compose.
-    assert all("=" not in p and "*" not in p for p in packages[len(pinned):]), packages
+    assert all("=" not in p and "*" not in p for p in packages[len(pinned) :]), packages
     for spec in pinned:
         if "=" in spec:
             name, pattern = spec.split("=", 1)
@@ -227,6 +310,7 @@ def test_unpinned_packages_carry_no_version() -> None:
 
 
 # --- platform data ------------------------------------------------------------
+
 
 def test_debian12_distro_has_no_compose_v2_package() -> None:
     role = Role("debian12", docker_engine_install_source="distro")

@@ -18,8 +18,9 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[3]
 MODULE = "aistack.deploy.wait_for_healthy"
-TASK_FILES = sorted([*REPO.glob("roles/*/tasks/*.yml"), *REPO.glob("playbooks/*.yml"),
-                     REPO / "site.yml", REPO / "rollback.yml"])
+TASK_FILES = sorted(
+    [*REPO.glob("roles/*/tasks/*.yml"), *REPO.glob("playbooks/*.yml"), REPO / "site.yml", REPO / "rollback.yml"]
+)
 
 
 def _tasks(node: t.Any) -> t.Iterator[dict[str, t.Any]]:
@@ -34,8 +35,12 @@ def _tasks(node: t.Any) -> t.Iterator[dict[str, t.Any]]:
 
 
 def _gates() -> list[tuple[Path, dict[str, t.Any]]]:
-    return [(path, task) for path in TASK_FILES for task in _tasks(yaml.safe_load(path.read_text()))
-            if MODULE in task or task.get("action") == MODULE]
+    return [
+        (path, task)
+        for path in TASK_FILES
+        for task in _tasks(yaml.safe_load(path.read_text()))
+        if MODULE in task or task.get("action") == MODULE
+    ]
 
 
 def _role_text(path: Path) -> str:
@@ -50,8 +55,11 @@ def test_the_gates_are_found() -> None:
 
 
 def test_no_gate_fails_by_itself() -> None:
-    loud = [f"{path.relative_to(REPO)}: {task.get('name')}" for path, task in _gates()
-            if task.get("failed_when") is not False or not task.get("register")]
+    loud = [
+        f"{path.relative_to(REPO)}: {task.get('name')}"
+        for path, task in _gates()
+        if task.get("failed_when") is not False or not task.get("register")
+    ]
     assert loud == [], "a wait_for_healthy task that fails prints its results as JSON: register it, failed_when: false"
 
 
@@ -59,8 +67,12 @@ def test_each_gate_prints_its_report_and_stops_on_it() -> None:
     for path, task in _gates():
         name = task["register"]
         text = _role_text(path)
-        debugs = [each for p in path.parent.glob("*.yml") for each in _tasks(yaml.safe_load(p.read_text()))
-                  if "ansible.builtin.debug" in each and ".report.splitlines()" in str(each["ansible.builtin.debug"])]
+        debugs = [
+            each
+            for p in path.parent.glob("*.yml")
+            for each in _tasks(yaml.safe_load(p.read_text()))
+            if "ansible.builtin.debug" in each and ".report.splitlines()" in str(each["ansible.builtin.debug"])
+        ]
         # The stop: a task whose condition reads the registered report (no report: the module's own error).
         assert f"{name}.report | default('no report') | length > 0" in text, (path, name)
         assert debugs, f"{path.relative_to(REPO)}: no debug task prints a report's lines"

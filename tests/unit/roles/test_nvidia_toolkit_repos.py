@@ -23,6 +23,7 @@ except ImportError:  # ansible-core < 2.19 templates every string
     def trust_as_template(value: str) -> str:  # type: ignore[misc]
         return value
 
+
 ROLE = Path(__file__).resolve().parents[3] / "roles" / "nvidia_toolkit"
 FACTS = {
     "debian13": {"os_family": "Debian", "architecture": "x86_64"},
@@ -78,10 +79,16 @@ def test_apt_source_is_nvidias_flat_repository(platform: str, arch: str) -> None
 
 
 def test_apt_source_from_a_mirror_with_its_own_key() -> None:
-    tmpl = templar("debian13", nvidia_toolkit_repo_url="http://mirror.example.com/nvidia/",
-                   nvidia_toolkit_repo_channel="experimental", nvidia_toolkit_repo_key_url="file:///srv/nvidia.asc")
-    assert deb822(render(tmpl, "nvidia-container-toolkit.sources.j2"))["URIs"] == \
-        "http://mirror.example.com/nvidia/experimental/deb/amd64"
+    tmpl = templar(
+        "debian13",
+        nvidia_toolkit_repo_url="http://mirror.example.com/nvidia/",
+        nvidia_toolkit_repo_channel="experimental",
+        nvidia_toolkit_repo_key_url="file:///srv/nvidia.asc",
+    )
+    assert (
+        deb822(render(tmpl, "nvidia-container-toolkit.sources.j2"))["URIs"]
+        == "http://mirror.example.com/nvidia/experimental/deb/amd64"
+    )
     assert var(tmpl, "__nvidia_toolkit_key_url") == "file:///srv/nvidia.asc"
 
 
@@ -96,24 +103,61 @@ def test_dnf_repo() -> None:
     assert var(tmpl, "__nvidia_toolkit_pkg_mgr") == "dnf"
 
 
-@pytest.mark.parametrize(("platform", "version", "expected"), [
-    ("debian13", "", ["nvidia-container-toolkit", "nvidia-container-toolkit-base", "libnvidia-container-tools",
-                      "libnvidia-container1"]),
-    ("debian13", "1.17.3", ["nvidia-container-toolkit=1.17.3*", "nvidia-container-toolkit-base=1.17.3*",
-                            "libnvidia-container-tools=1.17.3*", "libnvidia-container1=1.17.3*"]),
-    ("rocky9", "1.17", ["nvidia-container-toolkit-1.17*", "nvidia-container-toolkit-base-1.17*",
-                        "libnvidia-container-tools-1.17*", "libnvidia-container1-1.17*"]),
-])
+@pytest.mark.parametrize(
+    ("platform", "version", "expected"),
+    [
+        (
+            "debian13",
+            "",
+            [
+                "nvidia-container-toolkit",
+                "nvidia-container-toolkit-base",
+                "libnvidia-container-tools",
+                "libnvidia-container1",
+            ],
+        ),
+        (
+            "debian13",
+            "1.17.3",
+            [
+                "nvidia-container-toolkit=1.17.3*",
+                "nvidia-container-toolkit-base=1.17.3*",
+                "libnvidia-container-tools=1.17.3*",
+                "libnvidia-container1=1.17.3*",
+            ],
+        ),
+        (
+            "rocky9",
+            "1.17",
+            [
+                "nvidia-container-toolkit-1.17*",
+                "nvidia-container-toolkit-base-1.17*",
+                "libnvidia-container-tools-1.17*",
+                "libnvidia-container1-1.17*",
+            ],
+        ),
+    ],
+)
 def test_packages_and_pins(platform: str, version: str, expected: list[str]) -> None:
     assert var(templar(platform, nvidia_toolkit_version=version), "__nvidia_toolkit_install_packages") == expected
 
 
-@pytest.mark.parametrize(("mode", "default_runtime", "expected"), [
-    ("cdi", False, {"runtimes": {"nvidia": {"path": "nvidia-container-runtime", "args": []}}, "features": {"cdi": True}}),
-    ("legacy", False, {"runtimes": {"nvidia": {"path": "nvidia-container-runtime", "args": []}}}),
-    ("legacy", True, {"runtimes": {"nvidia": {"path": "nvidia-container-runtime", "args": []}},
-                      "default-runtime": "nvidia"}),
-])
+@pytest.mark.parametrize(
+    ("mode", "default_runtime", "expected"),
+    [
+        (
+            "cdi",
+            False,
+            {"runtimes": {"nvidia": {"path": "nvidia-container-runtime", "args": []}}, "features": {"cdi": True}},
+        ),
+        ("legacy", False, {"runtimes": {"nvidia": {"path": "nvidia-container-runtime", "args": []}}}),
+        (
+            "legacy",
+            True,
+            {"runtimes": {"nvidia": {"path": "nvidia-container-runtime", "args": []}}, "default-runtime": "nvidia"},
+        ),
+    ],
+)
 def test_daemon_settings(mode: str, default_runtime: bool, expected: dict[str, t.Any]) -> None:
     tmpl = templar("debian13", nvidia_toolkit_runtime_mode=mode, nvidia_toolkit_default_runtime=default_runtime)
     assert var(tmpl, "__nvidia_toolkit_daemon_settings") == expected
@@ -121,4 +165,6 @@ def test_daemon_settings(mode: str, default_runtime: bool, expected: dict[str, t
 
 def test_cdi_record_is_keyed_by_driver_version() -> None:
     assert var(templar("debian13"), "__nvidia_toolkit_cdi_wanted") == {
-        "driver_version": "550.127.05", "spec_path": "/etc/cdi/nvidia.yaml"}
+        "driver_version": "550.127.05",
+        "spec_path": "/etc/cdi/nvidia.yaml",
+    }

@@ -18,8 +18,12 @@ from ansible_collections.aistack.deploy.plugins.filter.app_release import (
 A = "sha256:" + "a" * 64
 B = "sha256:" + "b" * 64
 DIGEST = "registry.example:5000/team/app-api@sha256:" + "d" * 64
-MODEL = {"active_services": ["api", "postgres"], "proxy": {}, "start_first": ["api"],
-         "images": ["team/app-api:1.0.0", "postgres:17"]}
+MODEL = {
+    "active_services": ["api", "postgres"],
+    "proxy": {},
+    "start_first": ["api"],
+    "images": ["team/app-api:1.0.0", "postgres:17"],
+}
 FOUND = [
     {"Id": A, "RepoTags": ["team/app-api:1.0.0", "registry.example:5000/team/app-api:1.0.0"], "RepoDigests": [DIGEST]},
     {"Id": B, "RepoTags": ["postgres:17"], "RepoDigests": []},
@@ -35,20 +39,28 @@ def test_the_record_holds_ids_and_the_digests_of_images_from_a_registry() -> Non
 
 
 def test_the_record_holds_what_a_rollback_gates_and_switches_by() -> None:
-    model = {**MODEL, "start_first": ["api-gpu0", "api-gpu1"], "replicas": {"api": ["api-gpu0", "api-gpu1"]},
-             "gpu_gate": {"api-gpu0": ["GPU-0e2b"], "api-gpu1": ["GPU-1e2b"]}}
+    model = {
+        **MODEL,
+        "start_first": ["api-gpu0", "api-gpu1"],
+        "replicas": {"api": ["api-gpu0", "api-gpu1"]},
+        "gpu_gate": {"api-gpu0": ["GPU-0e2b"], "api-gpu1": ["GPU-1e2b"]},
+    }
     record = app_stack_release_record(model, FOUND, [], {"release": "1.0.0"})
     assert record["replicas"] == {"api": ["api-gpu0", "api-gpu1"]}
     assert record["gpus"] == {"api-gpu0": ["GPU-0e2b"], "api-gpu1": ["GPU-1e2b"]}
     # A model without them (a CPU stack): empty, so that a rollback switches and gates as before.
-    assert (app_stack_release_record(MODEL, FOUND, [], {})["replicas"], app_stack_release_record(MODEL, FOUND, [], {})["gpus"]) == ({}, {})
+    assert (
+        app_stack_release_record(MODEL, FOUND, [], {})["replicas"],
+        app_stack_release_record(MODEL, FOUND, [], {})["gpus"],
+    ) == ({}, {})
 
 
 def test_a_rollback_gets_the_recorded_digest_of_each_lost_image() -> None:
     record = app_stack_release_record(MODEL, FOUND, [], {"release": "1.0.0"})
     lost = app_stack_missing_images(record["images"], [FOUND[1]], record["digests"])
-    assert lost == [{"image": "team/app-api:1.0.0", "id": A, "archive": "team_app-api_1.0.0-aaaaaaaaaaaa.tar",
-                     "digest": DIGEST}]
+    assert lost == [
+        {"image": "team/app-api:1.0.0", "id": A, "archive": "team_app-api_1.0.0-aaaaaaaaaaaa.tar", "digest": DIGEST}
+    ]
     # A record written before digests were: the same entries, with no digest.
     assert app_stack_missing_images(record["images"], [FOUND[1]])[0]["digest"] == ""
     assert "app_stack_missing_images" in FilterModule().filters()

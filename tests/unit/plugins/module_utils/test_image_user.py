@@ -45,18 +45,22 @@ nogroup:x:65534:
 
 # -- parse_user_spec ----------------------------------------------------------
 
-@pytest.mark.parametrize(("spec", "expected"), [
-    ("", ("", "")),
-    ("app", ("app", "")),
-    ("1234", ("1234", "")),
-    ("app:grp", ("app", "grp")),
-    ("1234:2345", ("1234", "2345")),
-    ("app:2345", ("app", "2345")),
-    ("1234:grp", ("1234", "grp")),
-    ("app:", ("app", "")),
-    (":grp", ("", "grp")),
-    (":", ("", "")),
-])
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ("", ("", "")),
+        ("app", ("app", "")),
+        ("1234", ("1234", "")),
+        ("app:grp", ("app", "grp")),
+        ("1234:2345", ("1234", "2345")),
+        ("app:2345", ("app", "2345")),
+        ("1234:grp", ("1234", "grp")),
+        ("app:", ("app", "")),
+        (":grp", ("", "grp")),
+        (":", ("", "")),
+    ],
+)
 def test_parse_user_spec(spec: str, expected: tuple[str, str]) -> None:
     assert parse_user_spec(spec) == expected
 
@@ -67,15 +71,28 @@ def test_parse_user_spec_rejects_extra_colons(spec: str) -> None:
         parse_user_spec(spec)
 
 
-@pytest.mark.parametrize(("value", "expected"), [
-    ("0", 0), ("1234", 1234), ("007", 7), ("+5", 5), (str(2 ** 31 - 1), 2 ** 31 - 1),
-    ("app", None), ("12a", None), ("", None), ("1.5", None), ("١٢", None), ("12\n", None), (" 12", None),
-])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("0", 0),
+        ("1234", 1234),
+        ("007", 7),
+        ("+5", 5),
+        (str(2**31 - 1), 2**31 - 1),
+        ("app", None),
+        ("12a", None),
+        ("", None),
+        ("1.5", None),
+        ("١٢", None),
+        ("12\n", None),
+        (" 12", None),
+    ],
+)
 def test_numeric_id(value: str, expected: int | None) -> None:
     assert numeric_id(value, "UID") == expected
 
 
-@pytest.mark.parametrize("value", ["-1", str(2 ** 31), "99999999999999999999"])
+@pytest.mark.parametrize("value", ["-1", str(2**31), "99999999999999999999"])
 def test_numeric_id_out_of_range(value: str) -> None:
     with pytest.raises(ImageUserError, match="out of range"):
         numeric_id(value, "UID")
@@ -83,107 +100,130 @@ def test_numeric_id_out_of_range(value: str) -> None:
 
 # -- parse_passwd / parse_group ----------------------------------------------
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("", []),
-    ("root:x:0:0:root:/root:/bin/sh\n", [PasswdEntry("root", 0, 0, "/root")]),
-    ("root:x:0:0:root:/root:/bin/sh", [PasswdEntry("root", 0, 0, "/root")]),  # no final newline
-    ("\n\n  \nroot:x:0:0::/root:/bin/sh\n\n", [PasswdEntry("root", 0, 0, "/root")]),
-    ("# comment\n  # indented comment\napp:x:1:2::/h:\n", [PasswdEntry("app", 1, 2, "/h")]),
-    ("  app:x:1:2::/h:/bin/sh  \r\n", [PasswdEntry("app", 1, 2, "/h")]),  # whitespace, CRLF
-    ("app:x:1:2\n", [PasswdEntry("app", 1, 2, "")]),  # short but usable: no home
-    ("app:x:1\n", []),  # no gid
-    ("garbage\n", []),
-    ("app:x:abc:2::/h:\n", []),  # non-numeric uid: the engine would read it as 0 (root)
-    ("app:x:1:-2::/h:\n", []),
-    ("app:x: 1:2::/h:\n", []),  # the engine would read " 1" as uid 0
-    (":x:1:2::/h:\n", []),  # no name
-    ("+::::::\n", []),  # NIS compat line
-    ("a:x:1:1::/a:\nbad line\nb:x:2:2::/b:\n",
-     [PasswdEntry("a", 1, 1, "/a"), PasswdEntry("b", 2, 2, "/b")]),
-])
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", []),
+        ("root:x:0:0:root:/root:/bin/sh\n", [PasswdEntry("root", 0, 0, "/root")]),
+        ("root:x:0:0:root:/root:/bin/sh", [PasswdEntry("root", 0, 0, "/root")]),  # no final newline
+        ("\n\n  \nroot:x:0:0::/root:/bin/sh\n\n", [PasswdEntry("root", 0, 0, "/root")]),
+        ("# comment\n  # indented comment\napp:x:1:2::/h:\n", [PasswdEntry("app", 1, 2, "/h")]),
+        ("  app:x:1:2::/h:/bin/sh  \r\n", [PasswdEntry("app", 1, 2, "/h")]),  # whitespace, CRLF
+        ("app:x:1:2\n", [PasswdEntry("app", 1, 2, "")]),  # short but usable: no home
+        ("app:x:1\n", []),  # no gid
+        ("garbage\n", []),
+        ("app:x:abc:2::/h:\n", []),  # non-numeric uid: the engine would read it as 0 (root)
+        ("app:x:1:-2::/h:\n", []),
+        ("app:x: 1:2::/h:\n", []),  # the engine would read " 1" as uid 0
+        (":x:1:2::/h:\n", []),  # no name
+        ("+::::::\n", []),  # NIS compat line
+        ("a:x:1:1::/a:\nbad line\nb:x:2:2::/b:\n", [PasswdEntry("a", 1, 1, "/a"), PasswdEntry("b", 2, 2, "/b")]),
+    ],
+)
 def test_parse_passwd(text: str, expected: list[PasswdEntry]) -> None:
     assert parse_passwd(text) == expected
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("", []),
-    ("root:x:0:\n", [GroupEntry("root", 0, ())]),
-    ("root:x:0\n", [GroupEntry("root", 0, ())]),  # no member field at all
-    ("docker:x:999:app,other\n", [GroupEntry("docker", 999, ("app", "other"))]),
-    ("docker:x:999:app,,other,\n", [GroupEntry("docker", 999, ("app", "other"))]),
-    ("# c\n\n  grp:x:5:a  \n", [GroupEntry("grp", 5, ("a",))]),
-    ("grp:x\n", []),
-    ("grp:x:five:\n", []),
-    (":x:5:\n", []),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", []),
+        ("root:x:0:\n", [GroupEntry("root", 0, ())]),
+        ("root:x:0\n", [GroupEntry("root", 0, ())]),  # no member field at all
+        ("docker:x:999:app,other\n", [GroupEntry("docker", 999, ("app", "other"))]),
+        ("docker:x:999:app,,other,\n", [GroupEntry("docker", 999, ("app", "other"))]),
+        ("# c\n\n  grp:x:5:a  \n", [GroupEntry("grp", 5, ("a",))]),
+        ("grp:x\n", []),
+        ("grp:x:five:\n", []),
+        (":x:5:\n", []),
+    ],
+)
 def test_parse_group(text: str, expected: list[GroupEntry]) -> None:
     assert parse_group(text) == expected
 
 
 # -- resolve_user ----------------------------------------------------------------
 
-@pytest.mark.parametrize(("spec", "uid", "gid", "user", "group", "home", "sgids"), [
-    # empty: root, looked up by uid 0
-    ("", 0, 0, "root", "root", "/root", []),
-    # name: primary group and home from passwd, supplementary groups from membership
-    ("app", 1234, 2345, "app", "grp", "/home/app", [1, 999, 44]),
-    ("nobody", 65534, 65534, "nobody", "nogroup", "/nonexistent", []),
-    # uid in passwd: same as the name; first entry wins
-    ("1234", 1234, 2345, "app", "grp", "/home/app", [1, 999, 44]),
-    # uid absent from passwd: gid 0, no name, no home
-    ("4321", 4321, 0, None, "root", None, []),
-    # a numeric spec is always a uid, never the user named "1500"
-    ("1500", 1500, 0, None, "root", None, []),
-    # name:group replaces the primary group, no supplementary groups
-    ("app:docker", 1234, 999, "app", "docker", "/home/app", []),
-    ("app:root", 1234, 0, "app", "root", "/home/app", []),
-    # uid:gid needs no entries at all
-    ("4321:8765", 4321, 8765, None, None, None, []),
-    ("1234:999", 1234, 999, "app", "docker", "/home/app", []),
-    # name:gid with and without a group entry
-    ("app:8765", 1234, 8765, "app", None, "/home/app", []),
-    ("app:44", 1234, 44, "app", "video", "/home/app", []),
-    # a numeric group is always a gid, never the group named "1600"... which has gid 1600 anyway
-    ("app:1600", 1234, 1600, "app", "1600", "/home/app", []),
-    # uid:group
-    ("4321:grp", 4321, 2345, None, "grp", None, []),
-    ("0:video", 0, 44, "root", "video", "/root", []),
-    # empty parts
-    ("app:", 1234, 2345, "app", "grp", "/home/app", [1, 999, 44]),
-    (":grp", 0, 2345, "root", "grp", "/root", []),
-])
-def test_resolve_user(spec: str, uid: int, gid: int, user: str | None, group: str | None,
-                      home: str | None, sgids: list[int]) -> None:
+
+@pytest.mark.parametrize(
+    ("spec", "uid", "gid", "user", "group", "home", "sgids"),
+    [
+        # empty: root, looked up by uid 0
+        ("", 0, 0, "root", "root", "/root", []),
+        # name: primary group and home from passwd, supplementary groups from membership
+        ("app", 1234, 2345, "app", "grp", "/home/app", [1, 999, 44]),
+        ("nobody", 65534, 65534, "nobody", "nogroup", "/nonexistent", []),
+        # uid in passwd: same as the name; first entry wins
+        ("1234", 1234, 2345, "app", "grp", "/home/app", [1, 999, 44]),
+        # uid absent from passwd: gid 0, no name, no home
+        ("4321", 4321, 0, None, "root", None, []),
+        # a numeric spec is always a uid, never the user named "1500"
+        ("1500", 1500, 0, None, "root", None, []),
+        # name:group replaces the primary group, no supplementary groups
+        ("app:docker", 1234, 999, "app", "docker", "/home/app", []),
+        ("app:root", 1234, 0, "app", "root", "/home/app", []),
+        # uid:gid needs no entries at all
+        ("4321:8765", 4321, 8765, None, None, None, []),
+        ("1234:999", 1234, 999, "app", "docker", "/home/app", []),
+        # name:gid with and without a group entry
+        ("app:8765", 1234, 8765, "app", None, "/home/app", []),
+        ("app:44", 1234, 44, "app", "video", "/home/app", []),
+        # a numeric group is always a gid, never the group named "1600"... which has gid 1600 anyway
+        ("app:1600", 1234, 1600, "app", "1600", "/home/app", []),
+        # uid:group
+        ("4321:grp", 4321, 2345, None, "grp", None, []),
+        ("0:video", 0, 44, "root", "video", "/root", []),
+        # empty parts
+        ("app:", 1234, 2345, "app", "grp", "/home/app", [1, 999, 44]),
+        (":grp", 0, 2345, "root", "grp", "/root", []),
+    ],
+)
+def test_resolve_user(
+    spec: str, uid: int, gid: int, user: str | None, group: str | None, home: str | None, sgids: list[int]
+) -> None:
     resolved = resolve_user(spec, PASSWD, GROUP)
-    assert resolved.as_dict() == {"uid": uid, "gid": gid, "user": user, "group": group,
-                                  "home": home, "supplementary_gids": sgids}
+    assert resolved.as_dict() == {
+        "uid": uid,
+        "gid": gid,
+        "user": user,
+        "group": group,
+        "home": home,
+        "supplementary_gids": sgids,
+    }
 
 
-@pytest.mark.parametrize(("spec", "passwd", "group", "message"), [
-    ("ghost", PASSWD, GROUP, "User 'ghost' does not exist in the image: not found in its /etc/passwd"),
-    ("ghost:grp", PASSWD, GROUP, "User 'ghost'"),
-    ("app:ghosts", PASSWD, GROUP, "Group 'ghosts' does not exist in the image: not found in its /etc/group"),
-    ("4321:ghosts", PASSWD, GROUP, "Group 'ghosts'"),
-    ("app", None, None, "User 'app' does not exist in the image: not found in it, which has no /etc/passwd"),
-    ("0:grp", None, None, "Group 'grp' does not exist in the image: not found in it, which has no /etc/group"),
-    ("app", "", GROUP, "User 'app'"),
-    # comments never become users, even when they look like one
-    ("#app", "#app:x:1:1::/:\n", GROUP, "User '#app'"),
-    ("-1", PASSWD, GROUP, "UID -1 is out of range"),
-    ("app:-1", PASSWD, GROUP, "GID -1 is out of range"),
-    ("a:b:c", PASSWD, GROUP, "Invalid user spec"),
-])
+@pytest.mark.parametrize(
+    ("spec", "passwd", "group", "message"),
+    [
+        ("ghost", PASSWD, GROUP, "User 'ghost' does not exist in the image: not found in its /etc/passwd"),
+        ("ghost:grp", PASSWD, GROUP, "User 'ghost'"),
+        ("app:ghosts", PASSWD, GROUP, "Group 'ghosts' does not exist in the image: not found in its /etc/group"),
+        ("4321:ghosts", PASSWD, GROUP, "Group 'ghosts'"),
+        ("app", None, None, "User 'app' does not exist in the image: not found in it, which has no /etc/passwd"),
+        ("0:grp", None, None, "Group 'grp' does not exist in the image: not found in it, which has no /etc/group"),
+        ("app", "", GROUP, "User 'app'"),
+        # comments never become users, even when they look like one
+        ("#app", "#app:x:1:1::/:\n", GROUP, "User '#app'"),
+        ("-1", PASSWD, GROUP, "UID -1 is out of range"),
+        ("app:-1", PASSWD, GROUP, "GID -1 is out of range"),
+        ("a:b:c", PASSWD, GROUP, "Invalid user spec"),
+    ],
+)
 def test_resolve_user_errors(spec: str, passwd: str | None, group: str | None, message: str) -> None:
     with pytest.raises(ImageUserError, match=f"^{message}".replace("(", r"\(")):
         resolve_user(spec, passwd, group)
 
 
-@pytest.mark.parametrize(("spec", "expected"), [
-    ("", (0, 0, None)),
-    ("1234", (1234, 0, None)),
-    ("1234:5678", (1234, 5678, None)),
-    (":5678", (0, 5678, None)),
-])
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ("", (0, 0, None)),
+        ("1234", (1234, 0, None)),
+        ("1234:5678", (1234, 5678, None)),
+        (":5678", (0, 5678, None)),
+    ],
+)
 def test_resolve_user_without_files(spec: str, expected: tuple[int, int, str | None]) -> None:
     """FROM scratch: numeric specs work without any passwd or group file."""
     resolved = resolve_user(spec, None, None)
@@ -209,8 +249,8 @@ def test_resolve_user_explicit_group_name_wins_over_same_gid() -> None:
 
 # -- tar and container helpers -------------------------------------------------
 
-def _tar(name: str, content: bytes | None = None, link: str | None = None,
-         kind: bytes = tarfile.REGTYPE) -> bytes:
+
+def _tar(name: str, content: bytes | None = None, link: str | None = None, kind: bytes = tarfile.REGTYPE) -> bytes:
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as archive:
         info = tarfile.TarInfo(name)
@@ -266,25 +306,30 @@ class FakeContainer:
         self.removed = kwargs
 
 
-@pytest.mark.parametrize(("files", "resolve_links", "expected"), [
-    ({"/etc/passwd": b"x"}, True, "x"),
-    ({}, True, None),
-    ({"/etc/passwd": "/x/pw", "/x/pw": b"y"}, True, "y"),
-    # without the engine's resolved target, the link is resolved relative to /etc
-    ({"/etc/passwd": "../x/pw", "/x/pw": b"z"}, False, "z"),
-    ({"/etc/passwd": "/x/pw", "/x/pw": "/y/pw", "/y/pw": b"w"}, True, "w"),
-    ({"/etc/passwd": "/gone"}, True, None),  # dangling link: as absent
-    ({"/etc/passwd": b"caf\xe9\n"}, True, "caf\ufffd\n"),  # undecodable bytes do not fail
-])
-def test_read_container_file(files: dict[str, bytes | str], resolve_links: bool,
-                             expected: str | None) -> None:
+@pytest.mark.parametrize(
+    ("files", "resolve_links", "expected"),
+    [
+        ({"/etc/passwd": b"x"}, True, "x"),
+        ({}, True, None),
+        ({"/etc/passwd": "/x/pw", "/x/pw": b"y"}, True, "y"),
+        # without the engine's resolved target, the link is resolved relative to /etc
+        ({"/etc/passwd": "../x/pw", "/x/pw": b"z"}, False, "z"),
+        ({"/etc/passwd": "/x/pw", "/x/pw": "/y/pw", "/y/pw": b"w"}, True, "w"),
+        ({"/etc/passwd": "/gone"}, True, None),  # dangling link: as absent
+        ({"/etc/passwd": b"caf\xe9\n"}, True, "caf\ufffd\n"),  # undecodable bytes do not fail
+    ],
+)
+def test_read_container_file(files: dict[str, bytes | str], resolve_links: bool, expected: str | None) -> None:
     assert read_container_file(FakeContainer(files, resolve_links), "/etc/passwd") == expected
 
 
-@pytest.mark.parametrize("files", [
-    {"/etc/passwd": "/etc/passwd"},
-    {"/etc/passwd": "/a", "/a": "/etc/passwd"},
-])
+@pytest.mark.parametrize(
+    "files",
+    [
+        {"/etc/passwd": "/etc/passwd"},
+        {"/etc/passwd": "/a", "/a": "/etc/passwd"},
+    ],
+)
 def test_read_container_file_link_loops(files: dict[str, bytes | str]) -> None:
     with pytest.raises(ImageUserError, match="symbolic links"):
         read_container_file(FakeContainer(files), "/etc/passwd")

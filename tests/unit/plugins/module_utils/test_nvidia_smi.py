@@ -40,11 +40,18 @@ def make_pci(root: Path, address: str, vendor: str, device: str, pci_class: str)
 
 def test_one_gpu():
     gpus = parse_query(fixture("one_gpu", "query.txt"))
-    assert gpus == [{
-        "index": 0, "name": "NVIDIA GeForce RTX 4090", "uuid": "GPU-5e2b7a3c-1f0d-8c4e-9a61-2d7f3b8e0c45",
-        "memory_mib": 24564, "memory_free_mib": 24052, "driver_version": "550.127.05",
-        "pci_bus_id": "00000000:01:00.0", "mig_mode": "",
-    }]
+    assert gpus == [
+        {
+            "index": 0,
+            "name": "NVIDIA GeForce RTX 4090",
+            "uuid": "GPU-5e2b7a3c-1f0d-8c4e-9a61-2d7f3b8e0c45",
+            "memory_mib": 24564,
+            "memory_free_mib": 24052,
+            "driver_version": "550.127.05",
+            "pci_bus_id": "00000000:01:00.0",
+            "mig_mode": "",
+        }
+    ]
     assert parse_cuda_version(fixture("one_gpu", "summary.txt")) == "12.4"
     assert parse_driver_version(fixture("one_gpu", "summary.txt")) == "550.127.05"
     fact = summarize([], "ok", gpus, "12.4")
@@ -109,21 +116,28 @@ def test_mig_devices_of_the_list():
     assert fact["mig_devices"] == devices and fact["count"] == 1
 
 
-@pytest.mark.parametrize("text, expected", [
-    # R450 named a MIG device by its GPU's UUID and its GPU and compute instances.
-    ("GPU 0: A100-SXM4-40GB (UUID: GPU-5d5ba0d6-d33d-2b2c-524d-9e3d8d2b8a77)\n"
-     "  MIG 1g.5gb Device 0: (UUID: MIG-GPU-5d5ba0d6-d33d-2b2c-524d-9e3d8d2b8a77/7/0)\n",
-     [(0, 0, "1g.5gb", "MIG-GPU-5d5ba0d6-d33d-2b2c-524d-9e3d8d2b8a77/7/0")]),
-    # Two GPUs, the second in MIG mode with profiles of other kinds; the first's are its own.
-    ("GPU 0: NVIDIA H100 80GB HBM3 (UUID: GPU-aa)\n"
-     "GPU 1: NVIDIA H100 80GB HBM3 (UUID: GPU-bb)\n"
-     "  MIG 1g.10gb+me   Device  0: (UUID: MIG-11)\n"
-     "  MIG 1c.3g.40gb   Device  1: (UUID: MIG-22)\n",
-     [(1, 0, "1g.10gb+me", "MIG-11"), (1, 1, "1c.3g.40gb", "MIG-22")]),
-    # No MIG: GPUs only (the four synthetic GPUs' list), and nothing at all.
-    ("GPU 0: NVIDIA GeForce RTX 4090 (UUID: GPU-5e2b7a3c-1f0d-8c4e-9a61-2d7f3b8e0c45)\n", []),
-    ("", []),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        # R450 named a MIG device by its GPU's UUID and its GPU and compute instances.
+        (
+            "GPU 0: A100-SXM4-40GB (UUID: GPU-5d5ba0d6-d33d-2b2c-524d-9e3d8d2b8a77)\n"
+            "  MIG 1g.5gb Device 0: (UUID: MIG-GPU-5d5ba0d6-d33d-2b2c-524d-9e3d8d2b8a77/7/0)\n",
+            [(0, 0, "1g.5gb", "MIG-GPU-5d5ba0d6-d33d-2b2c-524d-9e3d8d2b8a77/7/0")],
+        ),
+        # Two GPUs, the second in MIG mode with profiles of other kinds; the first's are its own.
+        (
+            "GPU 0: NVIDIA H100 80GB HBM3 (UUID: GPU-aa)\n"
+            "GPU 1: NVIDIA H100 80GB HBM3 (UUID: GPU-bb)\n"
+            "  MIG 1g.10gb+me   Device  0: (UUID: MIG-11)\n"
+            "  MIG 1c.3g.40gb   Device  1: (UUID: MIG-22)\n",
+            [(1, 0, "1g.10gb+me", "MIG-11"), (1, 1, "1c.3g.40gb", "MIG-22")],
+        ),
+        # No MIG: GPUs only (the four synthetic GPUs' list), and nothing at all.
+        ("GPU 0: NVIDIA GeForce RTX 4090 (UUID: GPU-5e2b7a3c-1f0d-8c4e-9a61-2d7f3b8e0c45)\n", []),
+        ("", []),
+    ],
+)
 def test_mig_devices_of_each_driver_s_list(text, expected):
     assert [(d["gpu"], d["index"], d["profile"], d["uuid"]) for d in parse_mig_devices(text)] == expected
 
@@ -139,19 +153,24 @@ def test_mig_devices_are_only_reported_with_usable_gpus():
 
 
 def test_query_order_follows_index():
-    text = ("1, B, GPU-b, 100, 550.1, 00000000:02:00.0, Disabled, 90\n"
-            "0, A, GPU-a, 200, 550.1, 00000000:01:00.0, Disabled, 180\n")
+    text = (
+        "1, B, GPU-b, 100, 550.1, 00000000:02:00.0, Disabled, 90\n"
+        "0, A, GPU-a, 200, 550.1, 00000000:01:00.0, Disabled, 180\n"
+    )
     assert [gpu["name"] for gpu in parse_query(text)] == ["A", "B"]
 
 
-@pytest.mark.parametrize("text", [
-    "0, NVIDIA, only three\n",
-    "zero, NVIDIA A100, GPU-x, 40960, 525.1, 00000000:07:00.0, Enabled, 40000\n",
-    "0, NVIDIA A100, GPU-x, lots, 525.1, 00000000:07:00.0, Enabled, 40000\n",
-    "0, NVIDIA A100, GPU-x, 40960, 525.1, 00000000:07:00.0, Enabled, some\n",
-    # The fields of an older query (no memory.free): refused, not read shifted.
-    "0, NVIDIA A100, GPU-x, 40960, 525.1, 00000000:07:00.0, Enabled\n",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "0, NVIDIA, only three\n",
+        "zero, NVIDIA A100, GPU-x, 40960, 525.1, 00000000:07:00.0, Enabled, 40000\n",
+        "0, NVIDIA A100, GPU-x, lots, 525.1, 00000000:07:00.0, Enabled, 40000\n",
+        "0, NVIDIA A100, GPU-x, 40960, 525.1, 00000000:07:00.0, Enabled, some\n",
+        # The fields of an older query (no memory.free): refused, not read shifted.
+        "0, NVIDIA A100, GPU-x, 40960, 525.1, 00000000:07:00.0, Enabled\n",
+    ],
+)
 def test_query_refuses_what_it_cannot_read(text):
     with pytest.raises(NvidiaSmiError):
         parse_query(text)
@@ -162,11 +181,14 @@ def test_query_not_available_memory_is_zero():
     assert gpus[0]["memory_mib"] == 0 and gpus[0]["mig_mode"] == "" and gpus[0]["memory_free_mib"] == 0
 
 
-@pytest.mark.parametrize("case, expected", [
-    ("no_devices", "no_devices"),
-    ("version_mismatch", "version_mismatch"),
-    ("no_driver", "no_driver"),
-])
+@pytest.mark.parametrize(
+    "case, expected",
+    [
+        ("no_devices", "no_devices"),
+        ("version_mismatch", "version_mismatch"),
+        ("no_driver", "no_driver"),
+    ],
+)
 def test_failures_from_fixtures(case, expected):
     for name in ("query.txt", "summary.txt"):
         assert classify_failure(rc(case), fixture(case, name)) == expected
@@ -210,11 +232,21 @@ def test_no_devices_without_pci_is_a_cpu_host():
 def test_missing_driver_without_pci_is_a_cpu_host():
     fact = summarize([], "missing")
     assert fact == {
-        "present": False, "usable": False, "count": 0, "models": [], "memory_mib": [], "memory_total_mib": 0,
+        "present": False,
+        "usable": False,
+        "count": 0,
+        "models": [],
+        "memory_mib": [],
+        "memory_total_mib": 0,
         "memory_free_mib": [],
-        "driver_version": "", "cuda_version": "", "mig_enabled": False, "mig_devices": [], "gpus": [],
+        "driver_version": "",
+        "cuda_version": "",
+        "mig_enabled": False,
+        "mig_devices": [],
+        "gpus": [],
         "pci_devices": [],
-        "driver_state": "missing", "driver_message": fact["driver_message"],
+        "driver_state": "missing",
+        "driver_message": fact["driver_message"],
     }
     assert "not installed" in fact["driver_message"]
 
@@ -271,13 +303,15 @@ def table_gpus(text: str) -> list[dict[str, t.Any]]:
         mig = ""
         if has_mig_column and number + 2 < len(lines):
             mig = lines[number + 2].rstrip().rstrip("|").rsplit("|", 1)[-1].strip()
-        gpus.append({
-            "index": int(match.group("index")),
-            "name": match.group("name"),
-            "bus_id": match.group("bus_id"),
-            "memory_mib": int(memory.group(2)) if memory else None,
-            "mig": mig,
-        })
+        gpus.append(
+            {
+                "index": int(match.group("index")),
+                "name": match.group("name"),
+                "bus_id": match.group("bus_id"),
+                "memory_mib": int(memory.group(2)) if memory else None,
+                "mig": mig,
+            }
+        )
     return gpus
 
 
@@ -300,46 +334,81 @@ def mig_devices(text: str) -> list[tuple[int, int, int, int]]:
 
 REAL_TABLES = [
     # case, driver version, CUDA version, GPUs (index, name, bus id, memory MiB, MIG mode)
-    ("real_one_gpu_titan_xp_450", "450.57", "11.0", [
-        (0, "TITAN Xp", "00000000:17:00.0", 12196, "N/A"),
-    ]),
-    ("real_one_gpu_rtx4070_550", "550.40.07", "12.4", [
-        (0, "NVIDIA GeForce RTX 4070", "00000000:2D:00.0", 12282, "N/A"),
-    ]),
+    (
+        "real_one_gpu_titan_xp_450",
+        "450.57",
+        "11.0",
+        [
+            (0, "TITAN Xp", "00000000:17:00.0", 12196, "N/A"),
+        ],
+    ),
+    (
+        "real_one_gpu_rtx4070_550",
+        "550.40.07",
+        "12.4",
+        [
+            (0, "NVIDIA GeForce RTX 4070", "00000000:2D:00.0", 12282, "N/A"),
+        ],
+    ),
     # Drivers before R410 print no CUDA version at all.
-    ("real_one_gpu_titan_xp_384_no_cuda", "384.66", "", [
-        (0, "TITAN Xp", "00000000:41:00.0", 12174, ""),
-    ]),
-    ("real_eight_gpus_a100_mig_450", "450.80.02", "11.0", [
-        (0, "A100-SXM4-40GB", "00000000:0F:00.0", 40537, "Disabled"),
-        (1, "A100-SXM4-40GB", "00000000:15:00.0", 40537, "Enabled"),
-        (2, "A100-SXM4-40GB", "00000000:51:00.0", 40537, "Enabled"),
-        (3, "A100-SXM4-40GB", "00000000:54:00.0", 40537, "Enabled"),
-        (4, "A100-SXM4-40GB", "00000000:8D:00.0", 40537, "Enabled"),
-        (5, "A100-SXM4-40GB", "00000000:92:00.0", 40537, "Enabled"),
-        (6, "A100-SXM4-40GB", "00000000:D6:00.0", 40537, "Enabled"),
-        (7, "A100-SXM4-40GB", "00000000:DA:00.0", 40537, "Enabled"),
-    ]),
-    ("real_eight_gpus_h100_550", "550.90.07", "12.4", [
-        (0, "NVIDIA H100 80GB HBM3", "00000000:53:00.0", 81559, "Disabled"),
-        (1, "NVIDIA H100 80GB HBM3", "00000000:64:00.0", 81559, "Disabled"),
-        (2, "NVIDIA H100 80GB HBM3", "00000000:75:00.0", 81559, "Disabled"),
-        (3, "NVIDIA H100 80GB HBM3", "00000000:86:00.0", 81559, "Disabled"),
-        (4, "NVIDIA H100 80GB HBM3", "00000000:97:00.0", 81559, "Disabled"),
-        (5, "NVIDIA H100 80GB HBM3", "00000000:A8:00.0", 81559, "Disabled"),
-        (6, "NVIDIA H100 80GB HBM3", "00000000:B9:00.0", 81559, "Disabled"),
-        (7, "NVIDIA H100 80GB HBM3", "00000000:CA:00.0", 81559, "Disabled"),
-    ]),
+    (
+        "real_one_gpu_titan_xp_384_no_cuda",
+        "384.66",
+        "",
+        [
+            (0, "TITAN Xp", "00000000:41:00.0", 12174, ""),
+        ],
+    ),
+    (
+        "real_eight_gpus_a100_mig_450",
+        "450.80.02",
+        "11.0",
+        [
+            (0, "A100-SXM4-40GB", "00000000:0F:00.0", 40537, "Disabled"),
+            (1, "A100-SXM4-40GB", "00000000:15:00.0", 40537, "Enabled"),
+            (2, "A100-SXM4-40GB", "00000000:51:00.0", 40537, "Enabled"),
+            (3, "A100-SXM4-40GB", "00000000:54:00.0", 40537, "Enabled"),
+            (4, "A100-SXM4-40GB", "00000000:8D:00.0", 40537, "Enabled"),
+            (5, "A100-SXM4-40GB", "00000000:92:00.0", 40537, "Enabled"),
+            (6, "A100-SXM4-40GB", "00000000:D6:00.0", 40537, "Enabled"),
+            (7, "A100-SXM4-40GB", "00000000:DA:00.0", 40537, "Enabled"),
+        ],
+    ),
+    (
+        "real_eight_gpus_h100_550",
+        "550.90.07",
+        "12.4",
+        [
+            (0, "NVIDIA H100 80GB HBM3", "00000000:53:00.0", 81559, "Disabled"),
+            (1, "NVIDIA H100 80GB HBM3", "00000000:64:00.0", 81559, "Disabled"),
+            (2, "NVIDIA H100 80GB HBM3", "00000000:75:00.0", 81559, "Disabled"),
+            (3, "NVIDIA H100 80GB HBM3", "00000000:86:00.0", 81559, "Disabled"),
+            (4, "NVIDIA H100 80GB HBM3", "00000000:97:00.0", 81559, "Disabled"),
+            (5, "NVIDIA H100 80GB HBM3", "00000000:A8:00.0", 81559, "Disabled"),
+            (6, "NVIDIA H100 80GB HBM3", "00000000:B9:00.0", 81559, "Disabled"),
+            (7, "NVIDIA H100 80GB HBM3", "00000000:CA:00.0", 81559, "Disabled"),
+        ],
+    ),
     # Inside the GPU Operator's driver container the header says "CUDA Version: N/A".
-    ("real_mig_a100_cuda_na_550", "550.54.14", "", [
-        (0, "NVIDIA A100 80GB PCIe", "00000000:17:00.0", 81920, "Enabled"),
-    ]),
+    (
+        "real_mig_a100_cuda_na_550",
+        "550.54.14",
+        "",
+        [
+            (0, "NVIDIA A100 80GB PCIe", "00000000:17:00.0", 81920, "Enabled"),
+        ],
+    ),
     # R610 header: "KMD Version" and "CUDA UMD Version". The stored paste holds the first
     # two GPUs of the table only (see its SOURCE.md): these two are all that is checked.
-    ("real_b200_r610_kmd_header", "610.43.02", "13.3", [
-        (0, "NVIDIA B200", "00000000:63:00.0", 183359, "Disabled"),
-        (1, "NVIDIA B200", "00000000:68:00.0", 183359, "Disabled"),
-    ]),
+    (
+        "real_b200_r610_kmd_header",
+        "610.43.02",
+        "13.3",
+        [
+            (0, "NVIDIA B200", "00000000:63:00.0", 183359, "Disabled"),
+            (1, "NVIDIA B200", "00000000:68:00.0", 183359, "Disabled"),
+        ],
+    ),
 ]
 
 
@@ -390,10 +459,17 @@ REAL_FAILURES = [
     # case, failure kind, output line
     ("real_no_devices_rtx5090", "no_devices", "No devices were found"),
     ("real_version_mismatch", "version_mismatch", "Failed to initialize NVML: Driver/library version mismatch"),
-    ("real_version_mismatch_nvml_570", "version_mismatch", "Failed to initialize NVML: Driver/library version mismatch"),
-    ("real_no_driver", "no_driver",
-     "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver. "
-     "Make sure that the latest NVIDIA driver is installed and running."),
+    (
+        "real_version_mismatch_nvml_570",
+        "version_mismatch",
+        "Failed to initialize NVML: Driver/library version mismatch",
+    ),
+    (
+        "real_no_driver",
+        "no_driver",
+        "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver. "
+        "Make sure that the latest NVIDIA driver is installed and running.",
+    ),
 ]
 
 

@@ -13,12 +13,15 @@ import pytest
 from ansible_collections.aistack.deploy.plugins.module_utils import _registry as r
 
 
-@pytest.mark.parametrize("reference, expected", [
-    ("127.0.0.1:5000/team/app-api:1.0", ("127.0.0.1:5000", "team/app-api", "1.0")),
-    ("reg.example/aistack/app-api", ("reg.example", "aistack/app-api", "latest")),
-    ("docker.io/redis:7", ("docker.io", "library/redis", "7")),
-    ("ghcr.io/org/app-api:2.0", ("ghcr.io", "org/app-api", "2.0")),
-])
+@pytest.mark.parametrize(
+    "reference, expected",
+    [
+        ("127.0.0.1:5000/team/app-api:1.0", ("127.0.0.1:5000", "team/app-api", "1.0")),
+        ("reg.example/aistack/app-api", ("reg.example", "aistack/app-api", "latest")),
+        ("docker.io/redis:7", ("docker.io", "library/redis", "7")),
+        ("ghcr.io/org/app-api:2.0", ("ghcr.io", "org/app-api", "2.0")),
+    ],
+)
 def test_split_reference(reference: str, expected: tuple[str, str, str]) -> None:
     assert r.split_reference(reference) == expected
 
@@ -27,26 +30,31 @@ def test_api_host() -> None:
     assert r.api_host("docker.io") == "registry-1.docker.io" and r.api_host("ghcr.io") == "ghcr.io"
 
 
-@pytest.mark.parametrize("host, names, cidrs, expected", [
-    ("127.0.0.1:5000", [], [], True),
-    ("localhost:5000", [], [], True),
-    ("[::1]:5000", [], [], True),
-    ("10.0.0.5:5000", [], ["10.0.0.0/8"], True),
-    ("10.0.0.5:5000", [], ["192.168.0.0/16", "bad"], False),
-    ("reg.internal:5000", ["reg.internal:5000"], [], True),
-    ("reg.internal:5000", ["reg.internal"], [], False),
-    ("ghcr.io", [], ["0.0.0.0/0"], False),  # a name is matched by name only, as the engine does
-])
+@pytest.mark.parametrize(
+    "host, names, cidrs, expected",
+    [
+        ("127.0.0.1:5000", [], [], True),
+        ("localhost:5000", [], [], True),
+        ("[::1]:5000", [], [], True),
+        ("10.0.0.5:5000", [], ["10.0.0.0/8"], True),
+        ("10.0.0.5:5000", [], ["192.168.0.0/16", "bad"], False),
+        ("reg.internal:5000", ["reg.internal:5000"], [], True),
+        ("reg.internal:5000", ["reg.internal"], [], False),
+        ("ghcr.io", [], ["0.0.0.0/0"], False),  # a name is matched by name only, as the engine does
+    ],
+)
 def test_is_insecure(host: str, names: list[str], cidrs: list[str], expected: bool) -> None:
     assert r.is_insecure(host, names, cidrs) is expected
 
 
 def test_parse_challenge_and_token_url() -> None:
-    scheme, params = r.parse_challenge('Bearer realm="https://auth.example/token",service="reg.example",'
-                                       'scope="repository:team/app:pull"')
+    scheme, params = r.parse_challenge(
+        'Bearer realm="https://auth.example/token",service="reg.example",scope="repository:team/app:pull"'
+    )
     assert scheme == "bearer" and params["service"] == "reg.example"
     assert r.token_url(params, "team/app") == (
-        "https://auth.example/token?service=reg.example&scope=repository%3Ateam%2Fapp%3Apull")
+        "https://auth.example/token?service=reg.example&scope=repository%3Ateam%2Fapp%3Apull"
+    )
     assert r.token_url({"realm": "https://a/t"}, "x/y") == "https://a/t?scope=repository%3Ax%2Fy%3Apull"
 
 
@@ -79,6 +87,7 @@ def test_basic_auth_with_and_without_credentials() -> None:
         if headers.get("Authorization") == r.basic("u", "p"):
             return r.Response(200, {}, "")
         return r.Response(401, {"Www-Authenticate": 'Basic realm="Registry"'}, "")
+
     assert r.ask(REF, Registry({("HEAD", URL): head}), "u", "p")["found"] is True
     assert r.ask(REF, Registry({("HEAD", URL): head}), "u", "wrong")["found"] is False
     # Without credentials a 401 decides nothing: the engine may hold a login of its own.
@@ -93,6 +102,7 @@ def test_bearer_token_flow() -> None:
 
     def token(headers: t.Mapping[str, str]) -> r.Response:
         return r.Response(200, {}, json.dumps({"token": "T"}))
+
     registry = Registry({("HEAD", URL): head, ("GET", "https://auth.example/token"): token})
     assert r.ask(REF, registry)["found"] is True
     assert "scope=repository%3Ateam%2Fapp-api%3Apull" in registry.asked[1][1]

@@ -61,10 +61,14 @@ def install_fake_dockerd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, valida
     bindir.mkdir(exist_ok=True)
     log = tmp_path / "dockerd-calls.log"
     script = bindir / "dockerd"
-    script.write_text(FAKE_DOCKERD.format(
-        log=log,
-        validate_help='echo "      --validate             Validate daemon configuration and exit"' if validate else ":",
-    ))
+    script.write_text(
+        FAKE_DOCKERD.format(
+            log=log,
+            validate_help='echo "      --validate             Validate daemon configuration and exit"'
+            if validate
+            else ":",
+        )
+    )
     script.chmod(0o755)
     # PATH comes before the sbin directories get_bin_path adds, so the fake wins.
     monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}")
@@ -103,8 +107,9 @@ def daemon_json(tmp_path: Path) -> Path:
     return path
 
 
-def test_creates_file_and_parent_directory(run: t.Callable[..., t.Any], tmp_path: Path,
-                                           old_dockerd: FakeDockerd) -> None:
+def test_creates_file_and_parent_directory(
+    run: t.Callable[..., t.Any], tmp_path: Path, old_dockerd: FakeDockerd
+) -> None:
     path = tmp_path / "etc" / "docker" / "daemon.json"
     res = run({"path": str(path), "settings": {"live-restore": True, "log-opts": {"max-file": "3"}}})
     assert not res.failed, res.result
@@ -120,10 +125,10 @@ def test_creates_file_and_parent_directory(run: t.Callable[..., t.Any], tmp_path
     assert "backup_file" not in res.result
 
 
-def test_merges_and_keeps_keys_it_does_not_own(run: t.Callable[..., t.Any], daemon_json: Path,
-                                               old_dockerd: FakeDockerd) -> None:
-    res = run({"path": str(daemon_json),
-               "settings": {"log-opts": {"max-file": "3"}, "features": {"cdi": True}}})
+def test_merges_and_keeps_keys_it_does_not_own(
+    run: t.Callable[..., t.Any], daemon_json: Path, old_dockerd: FakeDockerd
+) -> None:
+    res = run({"path": str(daemon_json), "settings": {"log-opts": {"max-file": "3"}, "features": {"cdi": True}}})
     assert res.result["changed"] is True
     assert res.result["changed_keys"] == ["features", "log-opts/max-file"]
     expected = dict(PLANTED, **{"log-opts": {"max-size": "10m", "max-file": "3"}, "features": {"cdi": True}})
@@ -132,8 +137,7 @@ def test_merges_and_keeps_keys_it_does_not_own(run: t.Callable[..., t.Any], daem
     assert daemon_json.read_text() == json.dumps(expected, indent=2, sort_keys=True) + "\n"
 
 
-def test_second_run_changes_nothing(run: t.Callable[..., t.Any], daemon_json: Path,
-                                    old_dockerd: FakeDockerd) -> None:
+def test_second_run_changes_nothing(run: t.Callable[..., t.Any], daemon_json: Path, old_dockerd: FakeDockerd) -> None:
     args = {"path": str(daemon_json), "settings": {"live-restore": True, "runtimes": {"crun": {"path": "crun"}}}}
     assert run(args).result["changed"] is True
     before = daemon_json.stat()
@@ -145,26 +149,29 @@ def test_second_run_changes_nothing(run: t.Callable[..., t.Any], daemon_json: Pa
     assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
 
 
-def test_same_content_in_other_formatting_is_left_alone(run: t.Callable[..., t.Any], daemon_json: Path,
-                                                        old_dockerd: FakeDockerd) -> None:
+def test_same_content_in_other_formatting_is_left_alone(
+    run: t.Callable[..., t.Any], daemon_json: Path, old_dockerd: FakeDockerd
+) -> None:
     original = daemon_json.read_text()
     res = run({"path": str(daemon_json), "settings": {"dns": ["192.0.2.53"], "log-opts": {"max-size": "10m"}}})
     assert res.result["changed"] is False
     assert daemon_json.read_text() == original
 
 
-def test_type_only_difference_is_a_change(run: t.Callable[..., t.Any], tmp_path: Path,
-                                          old_dockerd: FakeDockerd) -> None:
+def test_type_only_difference_is_a_change(
+    run: t.Callable[..., t.Any], tmp_path: Path, old_dockerd: FakeDockerd
+) -> None:
     path = tmp_path / "daemon.json"
     path.write_text('{"max-concurrent-downloads": 3.0}')
     res = run({"path": str(path), "settings": {"max-concurrent-downloads": 3}})
     assert res.result["changed"] is True
     assert json.loads(path.read_text())["max-concurrent-downloads"] == 3
-    assert '3.0' not in path.read_text()
+    assert "3.0" not in path.read_text()
 
 
-def test_check_mode_writes_nothing(run: t.Callable[..., t.Any], daemon_json: Path, tmp_path: Path,
-                                   old_dockerd: FakeDockerd) -> None:
+def test_check_mode_writes_nothing(
+    run: t.Callable[..., t.Any], daemon_json: Path, tmp_path: Path, old_dockerd: FakeDockerd
+) -> None:
     original = daemon_json.read_text()
     res = run({"path": str(daemon_json), "settings": {"debug": True}, "backup": True}, check_mode=True)
     assert res.result["changed"] is True
@@ -181,8 +188,9 @@ def test_check_mode_writes_nothing(run: t.Callable[..., t.Any], daemon_json: Pat
     assert not missing.parent.exists()
 
 
-def test_diff_shows_file_before_and_after(run: t.Callable[..., t.Any], daemon_json: Path,
-                                          old_dockerd: FakeDockerd) -> None:
+def test_diff_shows_file_before_and_after(
+    run: t.Callable[..., t.Any], daemon_json: Path, old_dockerd: FakeDockerd
+) -> None:
     original = daemon_json.read_text()
     res = run({"path": str(daemon_json), "settings": {"debug": True}}, diff=True, check_mode=True)
     diff = res.result["diff"]
@@ -192,28 +200,45 @@ def test_diff_shows_file_before_and_after(run: t.Callable[..., t.Any], daemon_js
     assert diff["before_header"] == diff["after_header"] == f"{daemon_json} (content)"
 
 
-def test_diff_of_a_new_file_starts_empty(run: t.Callable[..., t.Any], tmp_path: Path,
-                                         old_dockerd: FakeDockerd) -> None:
+def test_diff_of_a_new_file_starts_empty(run: t.Callable[..., t.Any], tmp_path: Path, old_dockerd: FakeDockerd) -> None:
     res = run({"path": str(tmp_path / "daemon.json"), "settings": {"debug": True}}, diff=True)
     assert res.result["diff"]["before"] == ""
     assert res.result["diff"]["after"] == '{\n  "debug": true\n}\n'
 
 
-def test_no_diff_without_diff_mode(run: t.Callable[..., t.Any], daemon_json: Path,
-                                   old_dockerd: FakeDockerd) -> None:
+def test_no_diff_without_diff_mode(run: t.Callable[..., t.Any], daemon_json: Path, old_dockerd: FakeDockerd) -> None:
     assert "diff" not in run({"path": str(daemon_json), "settings": {"debug": True}}).result
 
 
-@pytest.mark.parametrize(("keys", "changed", "changed_keys", "expected"), [
-    pytest.param(["runtimes/nvidia"], True, ["runtimes/nvidia"],
-                 {"log-opts": {"max-size": "10m"}, "dns": ["192.0.2.53"]}, id="nested-and-pruned"),
-    pytest.param(["log-opts/max-file", "live-restore"], False, [], PLANTED, id="missing"),
-    pytest.param(["dns", "log-opts/max-size", "nope"], True, ["dns", "log-opts/max-size"],
-                 {"runtimes": PLANTED["runtimes"]}, id="some-missing"),
-])
-def test_absent_removes_keys(run: t.Callable[..., t.Any], daemon_json: Path, old_dockerd: FakeDockerd,
-                             keys: list[str], changed: bool, changed_keys: list[str],
-                             expected: dict[str, t.Any]) -> None:
+@pytest.mark.parametrize(
+    ("keys", "changed", "changed_keys", "expected"),
+    [
+        pytest.param(
+            ["runtimes/nvidia"],
+            True,
+            ["runtimes/nvidia"],
+            {"log-opts": {"max-size": "10m"}, "dns": ["192.0.2.53"]},
+            id="nested-and-pruned",
+        ),
+        pytest.param(["log-opts/max-file", "live-restore"], False, [], PLANTED, id="missing"),
+        pytest.param(
+            ["dns", "log-opts/max-size", "nope"],
+            True,
+            ["dns", "log-opts/max-size"],
+            {"runtimes": PLANTED["runtimes"]},
+            id="some-missing",
+        ),
+    ],
+)
+def test_absent_removes_keys(
+    run: t.Callable[..., t.Any],
+    daemon_json: Path,
+    old_dockerd: FakeDockerd,
+    keys: list[str],
+    changed: bool,
+    changed_keys: list[str],
+    expected: dict[str, t.Any],
+) -> None:
     res = run({"path": str(daemon_json), "state": "absent", "keys": keys})
     assert not res.failed, res.result
     assert res.result["changed"] is changed
@@ -222,16 +247,18 @@ def test_absent_removes_keys(run: t.Callable[..., t.Any], daemon_json: Path, old
     assert res.result["config"] == expected
 
 
-def test_absent_on_a_missing_file_creates_nothing(run: t.Callable[..., t.Any], tmp_path: Path,
-                                                  old_dockerd: FakeDockerd) -> None:
+def test_absent_on_a_missing_file_creates_nothing(
+    run: t.Callable[..., t.Any], tmp_path: Path, old_dockerd: FakeDockerd
+) -> None:
     path = tmp_path / "daemon.json"
     res = run({"path": str(path), "state": "absent", "keys": ["debug"]})
     assert res.result["changed"] is False
     assert not path.exists()
 
 
-def test_empty_settings_on_a_missing_file_creates_nothing(run: t.Callable[..., t.Any], tmp_path: Path,
-                                                          old_dockerd: FakeDockerd) -> None:
+def test_empty_settings_on_a_missing_file_creates_nothing(
+    run: t.Callable[..., t.Any], tmp_path: Path, old_dockerd: FakeDockerd
+) -> None:
     path = tmp_path / "daemon.json"
     res = run({"path": str(path), "settings": {}})
     assert not res.failed, res.result
@@ -239,8 +266,9 @@ def test_empty_settings_on_a_missing_file_creates_nothing(run: t.Callable[..., t
     assert not path.exists()
 
 
-def test_empty_file_counts_as_empty_object(run: t.Callable[..., t.Any], tmp_path: Path,
-                                           old_dockerd: FakeDockerd) -> None:
+def test_empty_file_counts_as_empty_object(
+    run: t.Callable[..., t.Any], tmp_path: Path, old_dockerd: FakeDockerd
+) -> None:
     path = tmp_path / "daemon.json"
     path.write_text("")
     res = run({"path": str(path), "settings": {"debug": True}}, diff=True)
@@ -249,13 +277,16 @@ def test_empty_file_counts_as_empty_object(run: t.Callable[..., t.Any], tmp_path
     assert json.loads(path.read_text()) == {"debug": True}
 
 
-@pytest.mark.parametrize(("content", "message"), [
-    ('{"debug": true,,}', "is not valid JSON"),
-    ('["debug"]', "holds a JSON array, not an object"),
-])
-def test_broken_existing_file_is_never_overwritten(run: t.Callable[..., t.Any], tmp_path: Path,
-                                                   old_dockerd: FakeDockerd, content: str,
-                                                   message: str) -> None:
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('{"debug": true,,}', "is not valid JSON"),
+        ('["debug"]', "holds a JSON array, not an object"),
+    ],
+)
+def test_broken_existing_file_is_never_overwritten(
+    run: t.Callable[..., t.Any], tmp_path: Path, old_dockerd: FakeDockerd, content: str, message: str
+) -> None:
     path = tmp_path / "daemon.json"
     path.write_text(content)
     res = run({"path": str(path), "settings": {"debug": True}, "validate": False})
@@ -272,8 +303,7 @@ def test_directory_as_path_fails(run: t.Callable[..., t.Any], tmp_path: Path, ol
     assert "is a directory" in res.result["msg"]
 
 
-def test_mode_and_owner_are_kept(run: t.Callable[..., t.Any], daemon_json: Path,
-                                 old_dockerd: FakeDockerd) -> None:
+def test_mode_and_owner_are_kept(run: t.Callable[..., t.Any], daemon_json: Path, old_dockerd: FakeDockerd) -> None:
     daemon_json.chmod(0o600)
     if os.geteuid() == 0:
         os.chown(daemon_json, 1234, 5678)
@@ -286,8 +316,7 @@ def test_mode_and_owner_are_kept(run: t.Callable[..., t.Any], daemon_json: Path,
     assert json.loads(daemon_json.read_text())["debug"] is True
 
 
-def test_backup_keeps_the_old_file(run: t.Callable[..., t.Any], daemon_json: Path,
-                                   old_dockerd: FakeDockerd) -> None:
+def test_backup_keeps_the_old_file(run: t.Callable[..., t.Any], daemon_json: Path, old_dockerd: FakeDockerd) -> None:
     original = daemon_json.read_text()
     res = run({"path": str(daemon_json), "settings": {"debug": True}, "backup": True})
     backup = Path(res.result["backup_file"])
@@ -299,15 +328,17 @@ def test_backup_keeps_the_old_file(run: t.Callable[..., t.Any], daemon_json: Pat
     assert "backup_file" not in again.result
 
 
-def test_backup_of_a_new_file_is_not_made(run: t.Callable[..., t.Any], tmp_path: Path,
-                                          old_dockerd: FakeDockerd) -> None:
+def test_backup_of_a_new_file_is_not_made(
+    run: t.Callable[..., t.Any], tmp_path: Path, old_dockerd: FakeDockerd
+) -> None:
     res = run({"path": str(tmp_path / "daemon.json"), "settings": {"debug": True}, "backup": True})
     assert res.result["changed"] is True
     assert "backup_file" not in res.result
 
 
-def test_symlink_is_followed(run: t.Callable[..., t.Any], daemon_json: Path, tmp_path: Path,
-                             old_dockerd: FakeDockerd) -> None:
+def test_symlink_is_followed(
+    run: t.Callable[..., t.Any], daemon_json: Path, tmp_path: Path, old_dockerd: FakeDockerd
+) -> None:
     link = tmp_path / "link.json"
     link.symlink_to(daemon_json)
     res = run({"path": str(link), "settings": {"debug": True}})
@@ -316,15 +347,18 @@ def test_symlink_is_followed(run: t.Callable[..., t.Any], daemon_json: Path, tmp
     assert json.loads(daemon_json.read_text())["debug"] is True
 
 
-@pytest.mark.parametrize(("settings", "key"), [
-    pytest.param({"log-opts": {"max-file": 3}}, "log-opts/max-file", id="log-opts-number"),
-    pytest.param({"live-restore": "yes"}, "live-restore", id="bool-as-string"),
-    pytest.param({"runtimes": {"nvidia": "nvidia-container-runtime"}}, "runtimes/nvidia", id="runtime-string"),
-    pytest.param({"log-opts/max-size": "10m"}, "log-opts/max-size", id="path-as-key"),
-])
-def test_invalid_result_fails_and_writes_nothing(run: t.Callable[..., t.Any], daemon_json: Path,
-                                                 new_dockerd: FakeDockerd, settings: dict[str, t.Any],
-                                                 key: str) -> None:
+@pytest.mark.parametrize(
+    ("settings", "key"),
+    [
+        pytest.param({"log-opts": {"max-file": 3}}, "log-opts/max-file", id="log-opts-number"),
+        pytest.param({"live-restore": "yes"}, "live-restore", id="bool-as-string"),
+        pytest.param({"runtimes": {"nvidia": "nvidia-container-runtime"}}, "runtimes/nvidia", id="runtime-string"),
+        pytest.param({"log-opts/max-size": "10m"}, "log-opts/max-size", id="path-as-key"),
+    ],
+)
+def test_invalid_result_fails_and_writes_nothing(
+    run: t.Callable[..., t.Any], daemon_json: Path, new_dockerd: FakeDockerd, settings: dict[str, t.Any], key: str
+) -> None:
     original = daemon_json.read_text()
     res = run({"path": str(daemon_json), "settings": settings})
     assert res.failed
@@ -336,8 +370,9 @@ def test_invalid_result_fails_and_writes_nothing(run: t.Callable[..., t.Any], da
     assert new_dockerd.calls() == []  # the built-in check stops it before dockerd runs
 
 
-def test_invalid_existing_key_also_fails_when_the_file_changes(run: t.Callable[..., t.Any], tmp_path: Path,
-                                                               old_dockerd: FakeDockerd) -> None:
+def test_invalid_existing_key_also_fails_when_the_file_changes(
+    run: t.Callable[..., t.Any], tmp_path: Path, old_dockerd: FakeDockerd
+) -> None:
     path = tmp_path / "daemon.json"
     path.write_text('{"log-opts": {"max-file": 3}}')
     res = run({"path": str(path), "settings": {"debug": True}})
@@ -345,8 +380,9 @@ def test_invalid_existing_key_also_fails_when_the_file_changes(run: t.Callable[.
     assert "log-opts/max-file" in res.result["msg"]
 
 
-def test_validate_false_writes_what_it_is_given(run: t.Callable[..., t.Any], daemon_json: Path,
-                                                new_dockerd: FakeDockerd) -> None:
+def test_validate_false_writes_what_it_is_given(
+    run: t.Callable[..., t.Any], daemon_json: Path, new_dockerd: FakeDockerd
+) -> None:
     res = run({"path": str(daemon_json), "settings": {"log-opts": {"max-file": 3}}, "validate": False})
     assert not res.failed, res.result
     assert res.result["validated_with"] is None
@@ -354,8 +390,9 @@ def test_validate_false_writes_what_it_is_given(run: t.Callable[..., t.Any], dae
     assert new_dockerd.calls() == []
 
 
-def test_dockerd_validates_when_it_can(run: t.Callable[..., t.Any], daemon_json: Path,
-                                       new_dockerd: FakeDockerd) -> None:
+def test_dockerd_validates_when_it_can(
+    run: t.Callable[..., t.Any], daemon_json: Path, new_dockerd: FakeDockerd
+) -> None:
     res = run({"path": str(daemon_json), "settings": {"debug": True}})
     assert not res.failed, res.result
     assert res.result["validated_with"] == "dockerd"
@@ -365,8 +402,9 @@ def test_dockerd_validates_when_it_can(run: t.Callable[..., t.Any], daemon_json:
     assert not os.path.exists(calls[1].split()[-1])  # the temporary file is gone
 
 
-def test_dockerd_refusal_fails_and_writes_nothing(run: t.Callable[..., t.Any], daemon_json: Path,
-                                                  new_dockerd: FakeDockerd) -> None:
+def test_dockerd_refusal_fails_and_writes_nothing(
+    run: t.Callable[..., t.Any], daemon_json: Path, new_dockerd: FakeDockerd
+) -> None:
     original = daemon_json.read_text()
     res = run({"path": str(daemon_json), "settings": {"no-such-directive": True}})
     assert res.failed
@@ -376,29 +414,35 @@ def test_dockerd_refusal_fails_and_writes_nothing(run: t.Callable[..., t.Any], d
     assert daemon_json.read_text() == original
 
 
-def test_dockerd_validates_in_check_mode_too(run: t.Callable[..., t.Any], daemon_json: Path,
-                                             new_dockerd: FakeDockerd) -> None:
+def test_dockerd_validates_in_check_mode_too(
+    run: t.Callable[..., t.Any], daemon_json: Path, new_dockerd: FakeDockerd
+) -> None:
     res = run({"path": str(daemon_json), "settings": {"no-such-directive": True}}, check_mode=True)
     assert res.failed
     assert "no-such-directive" in res.result["msg"]
 
 
-def test_old_dockerd_is_not_asked_to_validate(run: t.Callable[..., t.Any], daemon_json: Path,
-                                              old_dockerd: FakeDockerd) -> None:
+def test_old_dockerd_is_not_asked_to_validate(
+    run: t.Callable[..., t.Any], daemon_json: Path, old_dockerd: FakeDockerd
+) -> None:
     res = run({"path": str(daemon_json), "settings": {"no-such-directive": True}})
     assert not res.failed, res.result
     assert res.result["validated_with"] == "builtin"
     assert old_dockerd.calls() == ["--help"]
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    pytest.param({"state": "absent"}, "keys", id="absent-without-keys"),
-    pytest.param({}, "settings", id="present-without-settings"),
-    pytest.param({"settings": {"debug": True}, "keys": ["debug"]}, "mutually exclusive", id="both"),
-    pytest.param({"state": "absent", "keys": ["log-opts/"]}, "invalid key path", id="bad-path"),
-])
-def test_bad_arguments(run: t.Callable[..., t.Any], daemon_json: Path, old_dockerd: FakeDockerd,
-                       args: dict[str, t.Any], message: str) -> None:
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        pytest.param({"state": "absent"}, "keys", id="absent-without-keys"),
+        pytest.param({}, "settings", id="present-without-settings"),
+        pytest.param({"settings": {"debug": True}, "keys": ["debug"]}, "mutually exclusive", id="both"),
+        pytest.param({"state": "absent", "keys": ["log-opts/"]}, "invalid key path", id="bad-path"),
+    ],
+)
+def test_bad_arguments(
+    run: t.Callable[..., t.Any], daemon_json: Path, old_dockerd: FakeDockerd, args: dict[str, t.Any], message: str
+) -> None:
     original = daemon_json.read_text()
     res = run(dict(args, path=str(daemon_json)))
     assert res.failed
@@ -406,9 +450,9 @@ def test_bad_arguments(run: t.Callable[..., t.Any], daemon_json: Path, old_docke
     assert daemon_json.read_text() == original
 
 
-def test_unexpected_error_is_reported_with_traceback(run: t.Callable[..., t.Any], daemon_json: Path,
-                                                     old_dockerd: FakeDockerd,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unexpected_error_is_reported_with_traceback(
+    run: t.Callable[..., t.Any], daemon_json: Path, old_dockerd: FakeDockerd, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from ansible.module_utils import basic
 
     def broken_move(*args: t.Any, **kwargs: t.Any) -> None:

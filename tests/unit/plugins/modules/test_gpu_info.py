@@ -24,7 +24,8 @@ def fake_nvidia_smi(tmp_path: Path, case: str) -> str:
         f"  -L) cat {shlex.quote(str(case_dir / 'list.txt'))} ;;\n"
         f"  *) cat {shlex.quote(str(case_dir / 'summary.txt'))} ;;\n"
         "esac\n"
-        f"exit {(case_dir / 'rc').read_text().strip()}\n")
+        f"exit {(case_dir / 'rc').read_text().strip()}\n"
+    )
     script.chmod(0o755)
     return str(script)
 
@@ -43,8 +44,11 @@ def pci_tree(tmp_path: Path, count: int) -> str:
 
 @pytest.mark.parametrize("check_mode", [False, True])
 def test_one_gpu(run_module, tmp_path, check_mode):
-    result = run_module(gpu_info.main, {"sysfs_root": pci_tree(tmp_path, 1),
-                                        "nvidia_smi": fake_nvidia_smi(tmp_path, "one_gpu")}, check_mode=check_mode)
+    result = run_module(
+        gpu_info.main,
+        {"sysfs_root": pci_tree(tmp_path, 1), "nvidia_smi": fake_nvidia_smi(tmp_path, "one_gpu")},
+        check_mode=check_mode,
+    )
     assert not result.failed
     assert result.result["changed"] is False
     gpu = result.result["gpu"]
@@ -56,20 +60,24 @@ def test_one_gpu(run_module, tmp_path, check_mode):
 
 
 def test_eight_gpus(run_module, tmp_path):
-    result = run_module(gpu_info.main, {"sysfs_root": pci_tree(tmp_path, 8),
-                                        "nvidia_smi": fake_nvidia_smi(tmp_path, "eight_gpus")})
+    result = run_module(
+        gpu_info.main, {"sysfs_root": pci_tree(tmp_path, 8), "nvidia_smi": fake_nvidia_smi(tmp_path, "eight_gpus")}
+    )
     gpu = result.result["gpu"]
     assert gpu["count"] == 8 and len(gpu["pci_devices"]) == 8
     assert gpu["cuda_version"] == "12.2"
 
 
 def test_mig(run_module, tmp_path):
-    result = run_module(gpu_info.main, {"sysfs_root": pci_tree(tmp_path, 1),
-                                        "nvidia_smi": fake_nvidia_smi(tmp_path, "mig_enabled")})
+    result = run_module(
+        gpu_info.main, {"sysfs_root": pci_tree(tmp_path, 1), "nvidia_smi": fake_nvidia_smi(tmp_path, "mig_enabled")}
+    )
     gpu = result.result["gpu"]
     assert gpu["mig_enabled"] is True
     assert [(d["gpu"], d["index"], d["profile"], d["cdi_device"]) for d in gpu["mig_devices"]] == [
-        (0, 0, "3g.20gb", "nvidia.com/gpu=0:0"), (0, 1, "3g.20gb", "nvidia.com/gpu=0:1")]
+        (0, 0, "3g.20gb", "nvidia.com/gpu=0:0"),
+        (0, 1, "3g.20gb", "nvidia.com/gpu=0:1"),
+    ]
 
 
 def test_mig_list_that_fails_reports_no_mig_devices_and_warns(run_module, tmp_path, monkeypatch):
@@ -87,15 +95,17 @@ def test_no_mig_asks_for_no_list(run_module, tmp_path, monkeypatch):
     warnings: list[str] = []
     monkeypatch.setattr(gpu_info.AnsibleModule, "warn", lambda self, message: warnings.append(message))
     # The one_gpu case has no list.txt: an nvidia-smi -L would fail and warn.
-    result = run_module(gpu_info.main, {"sysfs_root": pci_tree(tmp_path, 1),
-                                        "nvidia_smi": fake_nvidia_smi(tmp_path, "one_gpu")})
+    result = run_module(
+        gpu_info.main, {"sysfs_root": pci_tree(tmp_path, 1), "nvidia_smi": fake_nvidia_smi(tmp_path, "one_gpu")}
+    )
     assert result.result["gpu"]["mig_devices"] == [] and warnings == []
 
 
 @pytest.mark.parametrize("case", ["version_mismatch", "no_driver", "no_devices"])
 def test_gpu_on_the_bus_that_the_driver_cannot_use(run_module, tmp_path, case):
-    result = run_module(gpu_info.main, {"sysfs_root": pci_tree(tmp_path, 1),
-                                        "nvidia_smi": fake_nvidia_smi(tmp_path, case)})
+    result = run_module(
+        gpu_info.main, {"sysfs_root": pci_tree(tmp_path, 1), "nvidia_smi": fake_nvidia_smi(tmp_path, case)}
+    )
     assert not result.failed
     gpu = result.result["gpu"]
     assert gpu["present"] is True
@@ -105,8 +115,9 @@ def test_gpu_on_the_bus_that_the_driver_cannot_use(run_module, tmp_path, case):
 
 
 def test_no_devices_on_a_cpu_host(run_module, tmp_path):
-    result = run_module(gpu_info.main, {"sysfs_root": pci_tree(tmp_path, 0),
-                                        "nvidia_smi": fake_nvidia_smi(tmp_path, "no_devices")})
+    result = run_module(
+        gpu_info.main, {"sysfs_root": pci_tree(tmp_path, 0), "nvidia_smi": fake_nvidia_smi(tmp_path, "no_devices")}
+    )
     gpu = result.result["gpu"]
     assert gpu["present"] is False
     assert gpu["driver_state"] == "no_devices"

@@ -55,12 +55,18 @@ class FakeImage:
 
 
 class FakeClient:
-    def __init__(self, user: str | None = "", files: dict[str, bytes] | None = None,
-                 image_error: Exception | None = None, fail_read: bool = False) -> None:
+    def __init__(
+        self,
+        user: str | None = "",
+        files: dict[str, bytes] | None = None,
+        image_error: Exception | None = None,
+        fail_read: bool = False,
+    ) -> None:
         self.image = FakeImage(user)
         self.image_error = image_error
         self.container = FakeContainer(
-            {"/etc/passwd": PASSWD, "/etc/group": GROUP} if files is None else files, fail_read)
+            {"/etc/passwd": PASSWD, "/etc/group": GROUP} if files is None else files, fail_read
+        )
         self.images = self
         self.containers = self
         self.created: list[dict[str, t.Any]] = []
@@ -92,21 +98,54 @@ def fake_engine(monkeypatch: pytest.MonkeyPatch) -> t.Callable[..., FakeClient]:
 
 
 @pytest.mark.parametrize("check_mode", [False, True])
-@pytest.mark.parametrize(("config_user", "override", "expected"), [
-    ("", None, {"uid": 0, "gid": 0, "user": "root", "group": "root", "home": "/root",
-                "supplementary_gids": [], "spec": ""}),
-    (None, None, {"uid": 0, "gid": 0, "user": "root", "spec": ""}),  # image without Config
-    ("app", None, {"uid": 1234, "gid": 2345, "user": "app", "group": "grp", "home": "/home/app",
-                   "supplementary_gids": [999], "spec": "app"}),
-    ("4321", None, {"uid": 4321, "gid": 0, "user": None, "group": "root", "home": None, "spec": "4321"}),
-    ("app", "4321:77", {"uid": 4321, "gid": 77, "user": None, "group": None, "spec": "4321:77"}),
-    ("app", "", {"uid": 0, "gid": 0, "user": "root", "spec": ""}),  # override to root
-    ("", "app:docker", {"uid": 1234, "gid": 999, "group": "docker", "supplementary_gids": [],
-                        "spec": "app:docker"}),
-])
-def test_main_resolves(run_module: t.Callable[..., t.Any], fake_engine: t.Callable[..., FakeClient],
-                       check_mode: bool, config_user: str | None, override: str | None,
-                       expected: dict[str, t.Any]) -> None:
+@pytest.mark.parametrize(
+    ("config_user", "override", "expected"),
+    [
+        (
+            "",
+            None,
+            {
+                "uid": 0,
+                "gid": 0,
+                "user": "root",
+                "group": "root",
+                "home": "/root",
+                "supplementary_gids": [],
+                "spec": "",
+            },
+        ),
+        (None, None, {"uid": 0, "gid": 0, "user": "root", "spec": ""}),  # image without Config
+        (
+            "app",
+            None,
+            {
+                "uid": 1234,
+                "gid": 2345,
+                "user": "app",
+                "group": "grp",
+                "home": "/home/app",
+                "supplementary_gids": [999],
+                "spec": "app",
+            },
+        ),
+        ("4321", None, {"uid": 4321, "gid": 0, "user": None, "group": "root", "home": None, "spec": "4321"}),
+        ("app", "4321:77", {"uid": 4321, "gid": 77, "user": None, "group": None, "spec": "4321:77"}),
+        ("app", "", {"uid": 0, "gid": 0, "user": "root", "spec": ""}),  # override to root
+        (
+            "",
+            "app:docker",
+            {"uid": 1234, "gid": 999, "group": "docker", "supplementary_gids": [], "spec": "app:docker"},
+        ),
+    ],
+)
+def test_main_resolves(
+    run_module: t.Callable[..., t.Any],
+    fake_engine: t.Callable[..., FakeClient],
+    check_mode: bool,
+    config_user: str | None,
+    override: str | None,
+    expected: dict[str, t.Any],
+) -> None:
     client = fake_engine(user=config_user)
     args: dict[str, t.Any] = {"image": "myapp:1"}
     if override is not None:
@@ -123,22 +162,31 @@ def test_main_resolves(run_module: t.Callable[..., t.Any], fake_engine: t.Callab
     assert not client.pulled
 
 
-def test_main_scratch_image_numeric(run_module: t.Callable[..., t.Any],
-                                    fake_engine: t.Callable[..., FakeClient]) -> None:
+def test_main_scratch_image_numeric(
+    run_module: t.Callable[..., t.Any], fake_engine: t.Callable[..., FakeClient]
+) -> None:
     fake_engine(user="1000:1000", files={})
     result = run_module(image_user_info.main, {"image": "scratchy"})
     assert not result.failed
     assert (result.result["uid"], result.result["gid"], result.result["user"]) == (1000, 1000, None)
 
 
-@pytest.mark.parametrize(("config_user", "files", "message"), [
-    ("ghost", None, "Cannot resolve user 'ghost' of image myapp:1: User 'ghost' does not exist in the image"),
-    ("app:ghosts", None, "Group 'ghosts' does not exist in the image"),
-    ("app", {}, "which has no /etc/passwd"),
-    ("x:y:z", None, "Invalid user spec"),
-])
-def test_main_resolution_errors(run_module: t.Callable[..., t.Any], fake_engine: t.Callable[..., FakeClient],
-                                config_user: str, files: dict[str, bytes] | None, message: str) -> None:
+@pytest.mark.parametrize(
+    ("config_user", "files", "message"),
+    [
+        ("ghost", None, "Cannot resolve user 'ghost' of image myapp:1: User 'ghost' does not exist in the image"),
+        ("app:ghosts", None, "Group 'ghosts' does not exist in the image"),
+        ("app", {}, "which has no /etc/passwd"),
+        ("x:y:z", None, "Invalid user spec"),
+    ],
+)
+def test_main_resolution_errors(
+    run_module: t.Callable[..., t.Any],
+    fake_engine: t.Callable[..., FakeClient],
+    config_user: str,
+    files: dict[str, bytes] | None,
+    message: str,
+) -> None:
     client = fake_engine(user=config_user, files=files)
     result = run_module(image_user_info.main, {"image": "myapp:1"})
     assert result.failed
@@ -147,8 +195,9 @@ def test_main_resolution_errors(run_module: t.Callable[..., t.Any], fake_engine:
     assert client.container.removed == {"v": True, "force": True}
 
 
-def test_main_missing_image_never_pulls(run_module: t.Callable[..., t.Any],
-                                        fake_engine: t.Callable[..., FakeClient]) -> None:
+def test_main_missing_image_never_pulls(
+    run_module: t.Callable[..., t.Any], fake_engine: t.Callable[..., FakeClient]
+) -> None:
     client = fake_engine(image_error=NotFound("No such image"))
     result = run_module(image_user_info.main, {"image": "nowhere:1"})
     assert result.failed
@@ -156,8 +205,9 @@ def test_main_missing_image_never_pulls(run_module: t.Callable[..., t.Any],
     assert not client.pulled and not client.created
 
 
-def test_main_engine_error_on_inspect(run_module: t.Callable[..., t.Any],
-                                      fake_engine: t.Callable[..., FakeClient]) -> None:
+def test_main_engine_error_on_inspect(
+    run_module: t.Callable[..., t.Any], fake_engine: t.Callable[..., FakeClient]
+) -> None:
     fake_engine(image_error=DockerException("boom"))
     result = run_module(image_user_info.main, {"image": "myapp:1"})
     assert result.failed
@@ -165,8 +215,9 @@ def test_main_engine_error_on_inspect(run_module: t.Callable[..., t.Any],
     assert "exception" in result.result
 
 
-def test_main_engine_error_on_read_still_removes(run_module: t.Callable[..., t.Any],
-                                                 fake_engine: t.Callable[..., FakeClient]) -> None:
+def test_main_engine_error_on_read_still_removes(
+    run_module: t.Callable[..., t.Any], fake_engine: t.Callable[..., FakeClient]
+) -> None:
     client = fake_engine(user="app", fail_read=True)
     result = run_module(image_user_info.main, {"image": "myapp:1"})
     assert result.failed

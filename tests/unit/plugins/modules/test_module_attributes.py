@@ -30,7 +30,9 @@ def merged_doc(name: str) -> dict[str, t.Any]:
     for slug in doc.pop("extends_documentation_fragment", []):
         parts = slug.split(".")
         assert parts[:2] == ["aistack", "deploy"], f"{name}: fragment {slug} is not this collection's"
-        fragment_module = importlib.import_module(f"ansible_collections.aistack.deploy.plugins.doc_fragments.{parts[2]}")
+        fragment_module = importlib.import_module(
+            f"ansible_collections.aistack.deploy.plugins.doc_fragments.{parts[2]}"
+        )
         var = parts[3].upper() if len(parts) > 3 else "DOCUMENTATION"
         fragment = yaml.safe_load(getattr(fragment_module.ModuleDocFragment, var))
         for key in ("options", "attributes"):
@@ -49,7 +51,9 @@ def group_members() -> set[str]:
 
 @pytest.mark.parametrize("name", MODULES)
 def test_attributes_from_the_shared_fragment(name: str) -> None:
-    raw = yaml.safe_load(importlib.import_module(f"ansible_collections.aistack.deploy.plugins.modules.{name}").DOCUMENTATION)
+    raw = yaml.safe_load(
+        importlib.import_module(f"ansible_collections.aistack.deploy.plugins.modules.{name}").DOCUMENTATION
+    )
     assert "aistack.deploy.attributes" in raw["extends_documentation_fragment"]
     attributes = merged_doc(name)["attributes"]
     for key in ("check_mode", "diff_mode", "idempotent", "platform"):

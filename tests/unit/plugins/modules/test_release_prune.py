@@ -12,20 +12,25 @@ from ansible_collections.aistack.deploy.plugins.module_utils._docker_client impo
 from ansible_collections.aistack.deploy.plugins.modules import release_prune
 
 # 1.0.2 is 1.0.1's image under another tag.
-IDS = {name: "sha256:" + c * 64
-       for name, c in (("1.0.0", "a"), ("1.0.1", "b"), ("1.0.2", "b"), ("1.0.3", "c"), ("1.0.4", "d"))}
+IDS = {
+    name: "sha256:" + c * 64
+    for name, c in (("1.0.0", "a"), ("1.0.1", "b"), ("1.0.2", "b"), ("1.0.3", "c"), ("1.0.4", "d"))
+}
 
 
 class FakeAPI:
-    def __init__(self, users: dict[str, list[str]] | None = None, tags: dict[str, str] | None = None,
-                 fail_remove: bool = False) -> None:
+    def __init__(
+        self, users: dict[str, list[str]] | None = None, tags: dict[str, str] | None = None, fail_remove: bool = False
+    ) -> None:
         self.users = users or {}
         self.tags = tags if tags is not None else {f"app-api:{n}": i for n, i in IDS.items()}
         self.fail_remove = fail_remove
         self.removed: list[str] = []
 
     def containers(self, all: bool = False) -> list[dict[str, t.Any]]:  # `all`: the SDK's name
-        return [{"ImageID": image_id, "Names": [f"/{name}"]} for image_id, names in self.users.items() for name in names]
+        return [
+            {"ImageID": image_id, "Names": [f"/{name}"]} for image_id, names in self.users.items() for name in names
+        ]
 
     def inspect_image(self, ref: str) -> dict[str, str]:
         if ref not in self.tags:
@@ -44,15 +49,25 @@ class FakeClient:
         self.api = api
 
 
-def make_root(tmp_path: Path, current: str = "1.0.4", last_healthy: str = "1.0.4",
-              healthy: tuple[str, ...] = ("1.0.0", "1.0.1", "1.0.4")) -> Path:
+def make_root(
+    tmp_path: Path,
+    current: str = "1.0.4",
+    last_healthy: str = "1.0.4",
+    healthy: tuple[str, ...] = ("1.0.0", "1.0.1", "1.0.4"),
+) -> Path:
     root = tmp_path / "app"
     for day, name in enumerate(IDS, start=1):
         release = root / "releases" / name
         release.mkdir(parents=True)
-        (release / "release.json").write_text(json.dumps({
-            "release": name, "created_at": f"2026-12-0{day}T10:00:00Z",
-            "images": {f"app-api:{name}": IDS[name], "postgres:17": "sha256:" + "f" * 64}}))
+        (release / "release.json").write_text(
+            json.dumps(
+                {
+                    "release": name,
+                    "created_at": f"2026-12-0{day}T10:00:00Z",
+                    "images": {f"app-api:{name}": IDS[name], "postgres:17": "sha256:" + "f" * 64},
+                }
+            )
+        )
     (root / "current").symlink_to(f"releases/{current}")
     history = [{"release": n, "result": "healthy" if n in healthy else "failed"} for n in IDS]
     (root / "state.json").write_text(json.dumps({"current": current, "last_healthy": last_healthy, "history": history}))
@@ -65,6 +80,7 @@ def engine(monkeypatch: pytest.MonkeyPatch) -> t.Callable[..., FakeAPI]:
         api = FakeAPI(**kwargs)
         monkeypatch.setattr(release_prune, "get_client", lambda module: FakeClient(api))
         return api
+
     return _engine
 
 
@@ -100,11 +116,14 @@ def test_check_mode_removes_nothing(run_module, engine, tmp_path):
     assert releases(root) == set(IDS) and api.removed == []
 
 
-@pytest.mark.parametrize("api_kwargs, reason", [
-    ({"users": {IDS["1.0.0"]: ["app-api-1"]}}, "in use by container app-api-1"),
-    ({"tags": {"app-api:1.0.0": IDS["1.0.3"]}}, "the tag now names another image"),
-    ({"fail_remove": True}, "is using its referenced image"),
-])
+@pytest.mark.parametrize(
+    "api_kwargs, reason",
+    [
+        ({"users": {IDS["1.0.0"]: ["app-api-1"]}}, "in use by container app-api-1"),
+        ({"tags": {"app-api:1.0.0": IDS["1.0.3"]}}, "the tag now names another image"),
+        ({"fail_remove": True}, "is using its referenced image"),
+    ],
+)
 def test_an_image_in_use_or_retagged_is_skipped_never_a_failure(run_module, engine, tmp_path, api_kwargs, reason):
     root, api = make_root(tmp_path), engine(**api_kwargs)
     result = run_module(release_prune.main, {"root": str(root), "keep": 2})

@@ -17,13 +17,23 @@ from ansible_collections.aistack.deploy.plugins.modules import wait_for_healthy
 
 
 def container(name: str, health: str | None, status: str = "running", exit_code: int = 0) -> dict[str, t.Any]:
-    state: dict[str, t.Any] = {"Status": status, "Running": status == "running", "ExitCode": exit_code,
-                               "OOMKilled": False, "StartedAt": "2026-05-08T10:00:00Z"}
+    state: dict[str, t.Any] = {
+        "Status": status,
+        "Running": status == "running",
+        "ExitCode": exit_code,
+        "OOMKilled": False,
+        "StartedAt": "2026-05-08T10:00:00Z",
+    }
     if health:
         state["Health"] = {"Status": health, "Log": [{"ExitCode": 1, "Output": "refused", "Start": "s", "End": "e"}]}
-    return {"Id": f"{name}-id", "Name": f"/{name}", "RestartCount": 0, "State": state,
-            "Config": {"Labels": {}, "Healthcheck": {"Test": ["CMD", "true"]} if health else None},
-            "HostConfig": {"RestartPolicy": {"Name": "no"}}}
+    return {
+        "Id": f"{name}-id",
+        "Name": f"/{name}",
+        "RestartCount": 0,
+        "State": state,
+        "Config": {"Labels": {}, "Healthcheck": {"Test": ["CMD", "true"]} if health else None},
+        "HostConfig": {"RestartPolicy": {"Name": "no"}},
+    }
 
 
 class Stream:
@@ -107,18 +117,28 @@ def engine(monkeypatch: pytest.MonkeyPatch) -> t.Callable[..., Api]:
     return _engine
 
 
-@pytest.mark.parametrize("args, message", [
-    ({}, "one of the following is required: containers, project"),
-    ({"containers": ["a"], "project": "p"}, "parameters are mutually exclusive: containers|project"),
-    ({"containers": ["a"], "services": ["web"]}, "missing parameter(s) required by 'services': project"),
-    ({"containers": []}, "containers is empty: name at least one container to wait for"),
-    ({"project": ""}, "project is empty: name the compose project to wait for"),
-    ({"containers": ["a"], "wait_timeout": -1}, "wait_timeout and log_lines must not be negative"),
-    ({"containers": ["a"], "without_healthcheck": "ignore"}, "value of without_healthcheck must be one of: fail, running"),
-    ({"containers": ["a"], "gpus": {"a": "GPU-1"}}, "gpus: each service or container must map to a list of the GPUs"),
-])
-def test_bad_arguments(run_module: t.Callable[..., t.Any], engine: t.Callable[..., Api],
-                       args: dict[str, t.Any], message: str) -> None:
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ({}, "one of the following is required: containers, project"),
+        ({"containers": ["a"], "project": "p"}, "parameters are mutually exclusive: containers|project"),
+        ({"containers": ["a"], "services": ["web"]}, "missing parameter(s) required by 'services': project"),
+        ({"containers": []}, "containers is empty: name at least one container to wait for"),
+        ({"project": ""}, "project is empty: name the compose project to wait for"),
+        ({"containers": ["a"], "wait_timeout": -1}, "wait_timeout and log_lines must not be negative"),
+        (
+            {"containers": ["a"], "without_healthcheck": "ignore"},
+            "value of without_healthcheck must be one of: fail, running",
+        ),
+        (
+            {"containers": ["a"], "gpus": {"a": "GPU-1"}},
+            "gpus: each service or container must map to a list of the GPUs",
+        ),
+    ],
+)
+def test_bad_arguments(
+    run_module: t.Callable[..., t.Any], engine: t.Callable[..., Api], args: dict[str, t.Any], message: str
+) -> None:
     engine()
     result = run_module(wait_for_healthy.main, args)
     assert result.failed
@@ -155,8 +175,9 @@ def test_unhealthy_returns_the_evidence(run_module: t.Callable[..., t.Any], engi
 
 
 @pytest.mark.parametrize("engine_answers", [True, False])
-def test_exit_blames_the_engine_only_when_it_is_gone(run_module: t.Callable[..., t.Any],
-                                                     engine: t.Callable[..., Api], engine_answers: bool) -> None:
+def test_exit_blames_the_engine_only_when_it_is_gone(
+    run_module: t.Callable[..., t.Any], engine: t.Callable[..., Api], engine_answers: bool
+) -> None:
     api = engine(container("nginx", None, status="exited"))
     if not engine_answers:
         api.ping_error = ConnectionRefusedError(111, "Connection refused")
@@ -170,13 +191,14 @@ def test_exit_blames_the_engine_only_when_it_is_gone(run_module: t.Callable[...,
     else:
         assert result.result["msg"] == (
             "The Docker engine on 192.0.2.10 stopped during the health gate (it does not answer: "
-            "[Errno 111] Connection refused); last seen: nginx exited with code 0")
+            "[Errno 111] Connection refused); last seen: nginx exited with code 0"
+        )
         assert nginx["log_tail"] == []
 
 
-def test_engine_on_this_host_is_named_by_its_host_name(run_module: t.Callable[..., t.Any],
-                                                       engine: t.Callable[..., Api],
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_engine_on_this_host_is_named_by_its_host_name(
+    run_module: t.Callable[..., t.Any], engine: t.Callable[..., Api], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(socket, "gethostname", lambda: "deploy-01")
     api = engine(container("nginx", None, status="exited"))
     api.ping_error = ConnectionRefusedError(111, "Connection refused")
@@ -186,8 +208,9 @@ def test_engine_on_this_host_is_named_by_its_host_name(run_module: t.Callable[..
 
 
 @pytest.mark.parametrize("mode, failed", [("fail", True), ("running", False)])
-def test_without_healthcheck(run_module: t.Callable[..., t.Any], engine: t.Callable[..., Api],
-                             mode: str, failed: bool) -> None:
+def test_without_healthcheck(
+    run_module: t.Callable[..., t.Any], engine: t.Callable[..., Api], mode: str, failed: bool
+) -> None:
     engine(container("cache", None))
     result = run_module(wait_for_healthy.main, {"containers": ["cache"], "without_healthcheck": mode})
     assert result.failed is failed
@@ -195,8 +218,9 @@ def test_without_healthcheck(run_module: t.Callable[..., t.Any], engine: t.Calla
         assert "cache has no healthcheck" in result.result["msg"]
 
 
-def test_api_timeout_is_not_the_wait_timeout(run_module: t.Callable[..., t.Any], engine: t.Callable[..., Api],
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_api_timeout_is_not_the_wait_timeout(
+    run_module: t.Callable[..., t.Any], engine: t.Callable[..., Api], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("DOCKER_TIMEOUT", "7")
     api = engine(container("web", "healthy"))
     run_module(wait_for_healthy.main, {"containers": ["web"], "wait_timeout": 99})
@@ -204,29 +228,44 @@ def test_api_timeout_is_not_the_wait_timeout(run_module: t.Callable[..., t.Any],
 
 
 @pytest.mark.parametrize("args", [{"timeout": 9}, {"api_timeout": 9}])
-def test_timeout_is_the_api_timeout_as_in_community_docker(run_module: t.Callable[..., t.Any],
-                                                           engine: t.Callable[..., Api], args: dict[str, int]) -> None:
+def test_timeout_is_the_api_timeout_as_in_community_docker(
+    run_module: t.Callable[..., t.Any], engine: t.Callable[..., Api], args: dict[str, int]
+) -> None:
     api = engine(container("web", "healthy"))
     result = run_module(wait_for_healthy.main, {"containers": ["web"], **args})
     assert not result.failed
     assert api.seen["api_timeout"] == 9  # type: ignore[attr-defined]
 
 
-def test_community_docker_group_defaults_are_accepted(run_module: t.Callable[..., t.Any],
-                                                      engine: t.Callable[..., Api]) -> None:
+def test_community_docker_group_defaults_are_accepted(
+    run_module: t.Callable[..., t.Any], engine: t.Callable[..., Api]
+) -> None:
     """What a module_defaults entry of group/aistack.deploy.docker (extending community.docker's) may set."""
     engine(container("web", "healthy"))
-    result = run_module(wait_for_healthy.main, {"containers": ["web"], "use_ssh_client": False, "debug": True,
-                                                "timeout": 30, "tls": False, "validate_certs": False})
+    result = run_module(
+        wait_for_healthy.main,
+        {
+            "containers": ["web"],
+            "use_ssh_client": False,
+            "debug": True,
+            "timeout": 30,
+            "tls": False,
+            "validate_certs": False,
+        },
+    )
     assert not result.failed, result.result
 
 
-@pytest.mark.parametrize("error, message", [
-    (APIError("500 Server Error"), "Error talking to the Docker Engine: 500 Server Error"),
-    (RuntimeError("surprise"), "Unexpected error while waiting: surprise"),
-])
-def test_errors_end_in_fail_json(run_module: t.Callable[..., t.Any], engine: t.Callable[..., Api],
-                                 error: Exception, message: str) -> None:
+@pytest.mark.parametrize(
+    "error, message",
+    [
+        (APIError("500 Server Error"), "Error talking to the Docker Engine: 500 Server Error"),
+        (RuntimeError("surprise"), "Unexpected error while waiting: surprise"),
+    ],
+)
+def test_errors_end_in_fail_json(
+    run_module: t.Callable[..., t.Any], engine: t.Callable[..., Api], error: Exception, message: str
+) -> None:
     engine(error=error)
     result = run_module(wait_for_healthy.main, {"containers": ["web"]})
     assert result.failed
@@ -248,13 +287,20 @@ def test_unreachable_engine(run_module: t.Callable[..., t.Any], tmp_path: t.Any)
     assert result.result["msg"].startswith(f"Cannot reach the Docker Engine at {host}")
 
 
-@pytest.mark.parametrize("params, expected", [
-    ({"docker_host": "unix:///x.sock", "api_version": "1.41", "timeout": 5},
-     {"base_url": "unix:///x.sock", "version": "1.41", "timeout": 5}),
-    ({"docker_host": None, "timeout": None}, {"base_url": "unix:///var/run/docker.sock", "timeout": 60}),
-    ({"docker_host": "ssh://deploy@host", "use_ssh_client": True},
-     {"base_url": "ssh://deploy@host", "use_ssh_client": True}),
-])
+@pytest.mark.parametrize(
+    "params, expected",
+    [
+        (
+            {"docker_host": "unix:///x.sock", "api_version": "1.41", "timeout": 5},
+            {"base_url": "unix:///x.sock", "version": "1.41", "timeout": 5},
+        ),
+        ({"docker_host": None, "timeout": None}, {"base_url": "unix:///var/run/docker.sock", "timeout": 60}),
+        (
+            {"docker_host": "ssh://deploy@host", "use_ssh_client": True},
+            {"base_url": "ssh://deploy@host", "use_ssh_client": True},
+        ),
+    ],
+)
 def test_client_kwargs(params: dict[str, t.Any], expected: dict[str, t.Any]) -> None:
     kwargs = _docker_client.client_kwargs(params)
     assert {key: kwargs[key] for key in expected} == expected
@@ -265,8 +311,9 @@ def test_client_kwargs(params: dict[str, t.Any], expected: dict[str, t.Any]) -> 
 def test_client_kwargs_tls(tmp_path: t.Any) -> None:
     ca = tmp_path / "ca.pem"
     ca.write_text("x")
-    kwargs = _docker_client.client_kwargs({"docker_host": "tcp://192.0.2.1:2376", "validate_certs": True,
-                                           "ca_path": str(ca)})
+    kwargs = _docker_client.client_kwargs(
+        {"docker_host": "tcp://192.0.2.1:2376", "validate_certs": True, "ca_path": str(ca)}
+    )
     assert kwargs["tls"].verify == str(ca)
     assert kwargs["base_url"] == "tcp://192.0.2.1:2376"  # the SDK turns tcp into https for TLS
 
@@ -274,8 +321,9 @@ def test_client_kwargs_tls(tmp_path: t.Any) -> None:
 GPU_UUID = "GPU-5e2b7a3c-1f0d-8c4e-9a61-2d7f3b8e0c45"
 
 
-def test_a_gpu_container_that_sees_its_gpu_passes(run_module: t.Callable[..., t.Any],
-                                                  engine: t.Callable[..., Api]) -> None:
+def test_a_gpu_container_that_sees_its_gpu_passes(
+    run_module: t.Callable[..., t.Any], engine: t.Callable[..., Api]
+) -> None:
     api = engine(container("worker", "healthy"))
     api.smi_output = f"GPU 0: NVIDIA GeForce RTX 4090 (UUID: {GPU_UUID})\n".encode()  # type: ignore[attr-defined]
     result = run_module(wait_for_healthy.main, {"containers": ["worker"], "gpus": {"worker": [GPU_UUID]}})
@@ -283,13 +331,18 @@ def test_a_gpu_container_that_sees_its_gpu_passes(run_module: t.Callable[..., t.
     assert api.exec_cmd == ("worker-id", ["nvidia-smi", "-L"])  # type: ignore[attr-defined]
 
 
-def test_a_healthy_gpu_container_that_sees_no_gpu_fails_the_wait(run_module: t.Callable[..., t.Any],
-                                                                 engine: t.Callable[..., Api]) -> None:
+def test_a_healthy_gpu_container_that_sees_no_gpu_fails_the_wait(
+    run_module: t.Callable[..., t.Any], engine: t.Callable[..., Api]
+) -> None:
     api = engine(container("worker", "healthy"))
     api.smi_exit, api.smi_output = 6, b"No devices were found\n"  # type: ignore[attr-defined]
     result = run_module(wait_for_healthy.main, {"containers": ["worker"], "gpus": {"worker": [GPU_UUID]}})
     assert result.failed
-    assert result.result["msg"] == (f"Not healthy: worker does not see exactly its GPUs: container sees 0 GPUs, expected 1: "
-                                    f"{GPU_UUID} (nvidia-smi -L in the container: exit 6: No devices were found)")
+    assert result.result["msg"] == (
+        f"Not healthy: worker does not see exactly its GPUs: container sees 0 GPUs, expected 1: "
+        f"{GPU_UUID} (nvidia-smi -L in the container: exit 6: No devices were found)"
+    )
     assert result.result["containers"][0]["reason"] == "gpu_mismatch"
-    assert result.result["report"].startswith("worker: does not see exactly its GPUs (container sees 0 GPUs, expected 1")
+    assert result.result["report"].startswith(
+        "worker: does not see exactly its GPUs (container sees 0 GPUs, expected 1"
+    )

@@ -23,21 +23,27 @@ from ansible_collections.aistack.deploy.plugins.plugin_utils._app_image_input im
 FILTERS = FilterModule().filters()
 
 
-@pytest.mark.parametrize(("text", "args"), [
-    ("FROM python:3.13-slim\nARG PIP_INDEX_URL\n", ["PIP_INDEX_URL"]),
-    ("ARG BASE=python:3.13\nFROM ${BASE}\nARG PIP_INDEX_URL=https://pypi.invalid/simple\n", ["BASE", "PIP_INDEX_URL"]),
-    # Several per line, quoted defaults, lower-case instruction, a repeat counted once.
-    ('arg A=1 B C="x y"\nARG A\n', ["A", "B", "C"]),
-    # Line continuations, with a comment and a blank line inside.
-    ("ARG A \\\n  # the index\n\n  PIP_EXTRA_INDEX_URL\n", ["A", "PIP_EXTRA_INDEX_URL"]),
-    # The escape parser directive: a backtick continues the line, a backslash does not.
-    ("# escape=`\nFROM x\nARG A `\n  UV_INDEX\nARG WIN=C:\\\nARG LAST\n", ["A", "UV_INDEX", "WIN", "LAST"]),
-    # Not an ARG: in a comment, in a RUN, as an ENV.
-    ("# ARG HIDDEN\nRUN echo ARG NOPE\nENV ARG=1\n", []),
-    # An unbalanced quote still names the argument (Docker itself would refuse the file).
-    ('ARG A="open\n', ["A"]),
-    ("", []),
-])
+@pytest.mark.parametrize(
+    ("text", "args"),
+    [
+        ("FROM python:3.13-slim\nARG PIP_INDEX_URL\n", ["PIP_INDEX_URL"]),
+        (
+            "ARG BASE=python:3.13\nFROM ${BASE}\nARG PIP_INDEX_URL=https://pypi.invalid/simple\n",
+            ["BASE", "PIP_INDEX_URL"],
+        ),
+        # Several per line, quoted defaults, lower-case instruction, a repeat counted once.
+        ('arg A=1 B C="x y"\nARG A\n', ["A", "B", "C"]),
+        # Line continuations, with a comment and a blank line inside.
+        ("ARG A \\\n  # the index\n\n  PIP_EXTRA_INDEX_URL\n", ["A", "PIP_EXTRA_INDEX_URL"]),
+        # The escape parser directive: a backtick continues the line, a backslash does not.
+        ("# escape=`\nFROM x\nARG A `\n  UV_INDEX\nARG WIN=C:\\\nARG LAST\n", ["A", "UV_INDEX", "WIN", "LAST"]),
+        # Not an ARG: in a comment, in a RUN, as an ENV.
+        ("# ARG HIDDEN\nRUN echo ARG NOPE\nENV ARG=1\n", []),
+        # An unbalanced quote still names the argument (Docker itself would refuse the file).
+        ('ARG A="open\n', ["A"]),
+        ("", []),
+    ],
+)
 def test_dockerfile_args(text: str, args: list[str]) -> None:
     assert dockerfile_args(text) == args
 
@@ -49,43 +55,83 @@ def test_a_directive_after_the_first_line_is_a_comment() -> None:
     assert dockerfile_args(text) == ["A", "B"]
 
 
-@pytest.mark.parametrize(("text", "stages"), [
-    ("FROM python:3.13 AS Base\nFROM base as api\nFROM api\n", ["base", "api"]),
-    ("FROM --platform=$BUILDPLATFORM python:3.13 AS build\n", ["build"]),
-    ("FROM python:3.13\n", []),
-])
+@pytest.mark.parametrize(
+    ("text", "stages"),
+    [
+        ("FROM python:3.13 AS Base\nFROM base as api\nFROM api\n", ["base", "api"]),
+        ("FROM --platform=$BUILDPLATFORM python:3.13 AS build\n", ["build"]),
+        ("FROM python:3.13\n", []),
+    ],
+)
 def test_dockerfile_stages(text: str, stages: list[str]) -> None:
     assert dockerfile_stages(text) == stages
 
 
 EXTRA = ["https://a.invalid", "https://b.invalid"]
-VARS = {"app_image_dockerfile": "project", "app_image_targets": ["api", "worker"], "app_image_build_args": {},
-        "app_image_pip_index_url": "https://index.invalid/simple", "app_image_pip_extra_index_urls": EXTRA,
-        "app_image_pip_trusted_hosts": [], "app_image_extra_ca_certificates": [],
-        "app_image_ca_certificates_dir": "aistack-ca-certificates"}
+VARS = {
+    "app_image_dockerfile": "project",
+    "app_image_targets": ["api", "worker"],
+    "app_image_build_args": {},
+    "app_image_pip_index_url": "https://index.invalid/simple",
+    "app_image_pip_extra_index_urls": EXTRA,
+    "app_image_pip_trusted_hosts": [],
+    "app_image_extra_ca_certificates": [],
+    "app_image_ca_certificates_dir": "aistack-ca-certificates",
+}
 DOCKERFILE = """FROM python:3.13-slim AS base
 ARG PIP_INDEX_URL PIP_TRUSTED_HOST UV_INDEX AISTACK_CA_CERTIFICATES_DIR APP_ENV
 FROM base AS API
 """
 
 
-@pytest.mark.parametrize(("changed", "plan"), [
-    # Only what the Dockerfile declares and the role has a value for; the user's build arguments over them.
-    ({}, {"path": "Dockerfile", "targets": {"api": "api", "worker": ""},
-          "build_args": {"PIP_INDEX_URL": "https://index.invalid/simple", "UV_INDEX": " ".join(EXTRA)}}),
-    ({"app_image_build_args": {"PIP_INDEX_URL": "https://mine.invalid/simple", "APP_ENV": "staging"},
-      "app_image_dockerfile": "docker/Dockerfile"},
-     {"path": "docker/Dockerfile", "targets": {"api": "api", "worker": ""},
-      "build_args": {"PIP_INDEX_URL": "https://mine.invalid/simple", "UV_INDEX": " ".join(EXTRA), "APP_ENV": "staging"}}),
-    # The CA directory only when there are certificates to put there; trusted hosts joined by spaces.
-    ({"app_image_pip_index_url": "", "app_image_pip_extra_index_urls": [], "app_image_pip_trusted_hosts": ["a", "b"],
-      "app_image_extra_ca_certificates": [{"name": "corp", "content": "PEM"}]},
-     {"path": "Dockerfile", "targets": {"api": "api", "worker": ""},
-      "build_args": {"PIP_TRUSTED_HOST": "a b", "AISTACK_CA_CERTIFICATES_DIR": "aistack-ca-certificates"}}),
-    # generated: app_image_build_args alone, each target its own stage, whatever the text.
-    ({"app_image_dockerfile": "generated", "app_image_build_args": {"APP_ENV": "staging"}},
-     {"path": "", "build_args": {"APP_ENV": "staging"}, "targets": {"api": "api", "worker": "worker"}}),
-])
+@pytest.mark.parametrize(
+    ("changed", "plan"),
+    [
+        # Only what the Dockerfile declares and the role has a value for; the user's build arguments over them.
+        (
+            {},
+            {
+                "path": "Dockerfile",
+                "targets": {"api": "api", "worker": ""},
+                "build_args": {"PIP_INDEX_URL": "https://index.invalid/simple", "UV_INDEX": " ".join(EXTRA)},
+            },
+        ),
+        (
+            {
+                "app_image_build_args": {"PIP_INDEX_URL": "https://mine.invalid/simple", "APP_ENV": "staging"},
+                "app_image_dockerfile": "docker/Dockerfile",
+            },
+            {
+                "path": "docker/Dockerfile",
+                "targets": {"api": "api", "worker": ""},
+                "build_args": {
+                    "PIP_INDEX_URL": "https://mine.invalid/simple",
+                    "UV_INDEX": " ".join(EXTRA),
+                    "APP_ENV": "staging",
+                },
+            },
+        ),
+        # The CA directory only when there are certificates to put there; trusted hosts joined by spaces.
+        (
+            {
+                "app_image_pip_index_url": "",
+                "app_image_pip_extra_index_urls": [],
+                "app_image_pip_trusted_hosts": ["a", "b"],
+                "app_image_extra_ca_certificates": [{"name": "corp", "content": "PEM"}],
+            },
+            {
+                "path": "Dockerfile",
+                "targets": {"api": "api", "worker": ""},
+                "build_args": {"PIP_TRUSTED_HOST": "a b", "AISTACK_CA_CERTIFICATES_DIR": "aistack-ca-certificates"},
+            },
+        ),
+        # generated: app_image_build_args alone, each target its own stage, whatever the text.
+        (
+            {"app_image_dockerfile": "generated", "app_image_build_args": {"APP_ENV": "staging"}},
+            {"path": "", "build_args": {"APP_ENV": "staging"}, "targets": {"api": "api", "worker": "worker"}},
+        ),
+    ],
+)
 def test_dockerfile_plan(changed: dict[str, t.Any], plan: dict[str, t.Any]) -> None:
     found = dockerfile_plan({**VARS, **changed}, DOCKERFILE)
     assert {key: found[key] for key in plan} == plan
@@ -96,22 +142,35 @@ def result(target: str, uid: t.Any, healthcheck: t.Any) -> dict[str, t.Any]:
     return {"uid": uid, "item": {"item": target, "images": [{"Config": {"Healthcheck": healthcheck}}]}}
 
 
-CHECKED = {"app_image_name": "acme/api", "app_image_release": "1.0", "app_image_dockerfile": "project",
-           "app_image_dockerfile_checks": ["non_root", "healthcheck"]}
+CHECKED = {
+    "app_image_name": "acme/api",
+    "app_image_release": "1.0",
+    "app_image_dockerfile": "project",
+    "app_image_dockerfile_checks": ["non_root", "healthcheck"],
+}
 PROBE = {"Test": ["CMD", "python", "-c", "pass"], "Interval": 2000000000}
 
 
-@pytest.mark.parametrize(("changed", "results", "found"), [
-    ({}, [result("api", 10001, PROBE)], []),
-    ({}, [result("api", 0, PROBE)], ['acme/api-api:1.0 (built from app_image_dockerfile="project") runs as root']),
-    ({}, [result("api", 10001, None)], ["acme/api-api:1.0 (built from app_image_dockerfile=\"project\") has no "
-                                        "HEALTHCHECK, so app_stack's health gate has nothing to wait on"]),
-    ({}, [result("worker", 10001, {"Test": ["NONE"]})], ["acme/api-worker:1.0 (built from"]),  # HEALTHCHECK NONE
-    ({}, [result("api", 0, None)], ["runs as root", "has no HEALTHCHECK"]),
-    ({"app_image_dockerfile_checks": ["non_root"]}, [result("api", 10001, None)], []),
-    ({"app_image_dockerfile_checks": []}, [result("api", 0, None)], []),
-    ({}, [], []),  # check mode: nothing built yet, nothing to check
-])
+@pytest.mark.parametrize(
+    ("changed", "results", "found"),
+    [
+        ({}, [result("api", 10001, PROBE)], []),
+        ({}, [result("api", 0, PROBE)], ['acme/api-api:1.0 (built from app_image_dockerfile="project") runs as root']),
+        (
+            {},
+            [result("api", 10001, None)],
+            [
+                'acme/api-api:1.0 (built from app_image_dockerfile="project") has no '
+                "HEALTHCHECK, so app_stack's health gate has nothing to wait on"
+            ],
+        ),
+        ({}, [result("worker", 10001, {"Test": ["NONE"]})], ["acme/api-worker:1.0 (built from"]),  # HEALTHCHECK NONE
+        ({}, [result("api", 0, None)], ["runs as root", "has no HEALTHCHECK"]),
+        ({"app_image_dockerfile_checks": ["non_root"]}, [result("api", 10001, None)], []),
+        ({"app_image_dockerfile_checks": []}, [result("api", 0, None)], []),
+        ({}, [], []),  # check mode: nothing built yet, nothing to check
+    ],
+)
 def test_built_image_problems(changed: dict[str, t.Any], results: list[t.Any], found: list[str]) -> None:
     problems = built_image_problems({**CHECKED, **changed}, results)
     assert len(problems) == len(found), problems

@@ -23,7 +23,9 @@ def b64(value: object) -> str:
     return base64.b64encode(json.dumps(value, indent=2).encode()).decode()
 
 
-def probe(*containers: str, record: object = "default", state: object = "default", current: str = "releases/1.0.0") -> str:
+def probe(
+    *containers: str, record: object = "default", state: object = "default", current: str = "releases/1.0.0"
+) -> str:
     record = RECORD if record == "default" else record
     state = STATE if state == "default" else state
     lines = [f"CURRENT {current}"] if current else []
@@ -41,18 +43,27 @@ UP = ("nginx running", "api running", "postgres running")
 
 def test_a_stack_running_as_recorded_is_up_and_everything_is_read():
     found = parse_state_probe(probe(*UP))
-    assert found == {"current": "1.0.0", "releases": ["0.9.0", "1.0.0"], "state": STATE, "record": RECORD,
-                     "containers": {"nginx": ["running"], "api": ["running"], "postgres": ["running"]}, "up": True}
+    assert found == {
+        "current": "1.0.0",
+        "releases": ["0.9.0", "1.0.0"],
+        "state": STATE,
+        "record": RECORD,
+        "containers": {"nginx": ["running"], "api": ["running"], "postgres": ["running"]},
+        "up": True,
+    }
 
 
-@pytest.mark.parametrize("containers", [
-    ("nginx running", "api exited", "postgres running"),          # a service stopped
-    ("nginx running", "api restarting", "postgres running"),      # crash-looping
-    ("nginx running", "postgres running"),                         # a container gone
-    ("nginx running", "api running", "api running", "postgres running"),  # a start-first switch that did not finish
-    UP + ("worker running",),                                     # a container of a service the release does not have
-    (),                                                           # nothing runs (the engine was wiped)
-])
+@pytest.mark.parametrize(
+    "containers",
+    [
+        ("nginx running", "api exited", "postgres running"),  # a service stopped
+        ("nginx running", "api restarting", "postgres running"),  # crash-looping
+        ("nginx running", "postgres running"),  # a container gone
+        ("nginx running", "api running", "api running", "postgres running"),  # a start-first switch that did not finish
+        UP + ("worker running",),  # a container of a service the release does not have
+        (),  # nothing runs (the engine was wiped)
+    ],
+)
 def test_a_stack_not_as_recorded_is_not_up(containers):
     assert parse_state_probe(probe(*containers))["up"] is False
 
@@ -62,26 +73,41 @@ def test_the_proxy_is_nginx_proxys_to_run():
     assert parse_state_probe(probe("api running", "postgres running"))["up"] is True
 
 
-@pytest.mark.parametrize("changes", [
-    {"record": None},                       # a release directory without a record
-    {"record": {"release": "1.0.0"}},       # a record without services
-    {"current": "releases/2.0.0"},          # a link to a release directory that is not there
-    {"current": ""},                        # no link at all
-])
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"record": None},  # a release directory without a record
+        {"record": {"release": "1.0.0"}},  # a record without services
+        {"current": "releases/2.0.0"},  # a link to a release directory that is not there
+        {"current": ""},  # no link at all
+    ],
+)
 def test_without_a_usable_record_or_link_the_stack_is_brought_up(changes):
     assert parse_state_probe(probe(*UP, **changes))["up"] is False
 
 
 def test_a_fresh_host_has_no_state():
-    assert parse_state_probe("") == {"current": "", "releases": [], "state": {}, "record": {}, "containers": {},
-                                     "up": False}
+    assert parse_state_probe("") == {
+        "current": "",
+        "releases": [],
+        "state": {},
+        "record": {},
+        "containers": {},
+        "up": False,
+    }
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    (f"STATE {base64.b64encode(b'{not json').decode()}", "/opt/app/state.json on the host is not JSON"),
-    (f"STATE {base64.b64encode(b'[1]').decode()}", "/opt/app/state.json on the host is not a JSON object but a list"),
-    ("CURRENT releases/1.0.0\nRECORD %%%", "/opt/app/releases/1.0.0/release.json on the host is not JSON"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (f"STATE {base64.b64encode(b'{not json').decode()}", "/opt/app/state.json on the host is not JSON"),
+        (
+            f"STATE {base64.b64encode(b'[1]').decode()}",
+            "/opt/app/state.json on the host is not a JSON object but a list",
+        ),
+        ("CURRENT releases/1.0.0\nRECORD %%%", "/opt/app/releases/1.0.0/release.json on the host is not JSON"),
+    ],
+)
 def test_a_file_that_is_not_a_json_object_is_named(text, message):
     with pytest.raises(AnsibleFilterError, match=message):
         app_stack_host_state(text, "/opt/app")

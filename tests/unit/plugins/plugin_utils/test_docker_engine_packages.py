@@ -29,33 +29,43 @@ PKG ii  python3-docker:all 7.1.0-2
 
 def test_installed_packages_keeps_only_installed_ones_and_drops_the_architecture():
     assert installed_packages(PROBE) == {
-        "ca-certificates": "20250419", "docker.io": "26.1.5+dfsg1-9+b9", "docker-cli": "26.1.5+dfsg1-9+b9",
-        "docker-compose": "2.26.1-4", "python3-docker": "7.1.0-2"}
+        "ca-certificates": "20250419",
+        "docker.io": "26.1.5+dfsg1-9+b9",
+        "docker-cli": "26.1.5+dfsg1-9+b9",
+        "docker-compose": "2.26.1-4",
+        "python3-docker": "7.1.0-2",
+    }
 
 
-@pytest.mark.parametrize(("wanted", "missing"), [
-    # Every package installed: apt is not asked.
-    (["ca-certificates", "docker.io", "docker-cli", "docker-compose", "python3-docker"], []),
-    # Removed but its configuration left ("rc") is not installed.
-    (["docker.io", "docker-buildx"], ["docker-buildx"]),
-    # Never heard of.
-    (["docker.io", "containerd.io"], ["containerd.io"]),
-    # A pin the installed version matches (docker_engine writes name=<version>*).
-    (["docker.io=26.1.5*", "docker-cli=26.1.5*"], []),
-    # A pin it does not match: apt installs (or downgrades to) the pinned version.
-    (["docker.io=27.3.1*", "docker-cli=26.1*"], ["docker.io=27.3.1*"]),
-    # docker-ce's epoch form.
-    (["docker-ce=5:27.3.1*"], ["docker-ce=5:27.3.1*"]),
-    # Not apt's form (a dnf pin): never found, the package manager decides.
-    (["docker-ce-27.3.1*"], ["docker-ce-27.3.1*"]),
-    ([], []),
-])
+@pytest.mark.parametrize(
+    ("wanted", "missing"),
+    [
+        # Every package installed: apt is not asked.
+        (["ca-certificates", "docker.io", "docker-cli", "docker-compose", "python3-docker"], []),
+        # Removed but its configuration left ("rc") is not installed.
+        (["docker.io", "docker-buildx"], ["docker-buildx"]),
+        # Never heard of.
+        (["docker.io", "containerd.io"], ["containerd.io"]),
+        # A pin the installed version matches (docker_engine writes name=<version>*).
+        (["docker.io=26.1.5*", "docker-cli=26.1.5*"], []),
+        # A pin it does not match: apt installs (or downgrades to) the pinned version.
+        (["docker.io=27.3.1*", "docker-cli=26.1*"], ["docker.io=27.3.1*"]),
+        # docker-ce's epoch form.
+        (["docker-ce=5:27.3.1*"], ["docker-ce=5:27.3.1*"]),
+        # Not apt's form (a dnf pin): never found, the package manager decides.
+        (["docker-ce-27.3.1*"], ["docker-ce-27.3.1*"]),
+        ([], []),
+    ],
+)
 def test_missing_packages(wanted, missing):
     assert missing_packages(wanted, PROBE) == missing
 
 
 def test_a_host_without_dpkg_has_nothing_installed():
-    assert missing_packages(["docker-ce", "containerd.io"], "DOCKERD /usr/bin/dockerd\n") == ["docker-ce", "containerd.io"]
+    assert missing_packages(["docker-ce", "containerd.io"], "DOCKERD /usr/bin/dockerd\n") == [
+        "docker-ce",
+        "containerd.io",
+    ]
 
 
 def test_a_pin_is_a_glob_on_the_whole_version():

@@ -30,8 +30,14 @@ from ansible_collections.aistack.deploy.plugins.plugin_utils._gpu_preflight impo
 
 UUIDS = [f"GPU-{index}e2b7a3c-1f0d-8c4e-9a61-2d7f3b8e0c4{index}" for index in range(4)]
 # The aistack_gpu fact of the synthetic host: four RTX 4090s on driver 550.127.05, which runs CUDA 12.4 at most.
-GPU = {"present": True, "usable": True, "count": 4, "driver_version": "550.127.05", "cuda_version": "12.4",
-       "gpus": [{"index": index, "name": "NVIDIA GeForce RTX 4090", "uuid": UUIDS[index]} for index in range(4)]}
+GPU = {
+    "present": True,
+    "usable": True,
+    "count": 4,
+    "driver_version": "550.127.05",
+    "cuda_version": "12.4",
+    "gpus": [{"index": index, "name": "NVIDIA GeForce RTX 4090", "uuid": UUIDS[index]} for index in range(4)],
+}
 IMAGE = "acme/worker-gpu:1.0"
 DEVICE = {"devices": [{"driver": "cdi", "device_ids": ["nvidia.com/gpu=all"], "capabilities": ["gpu"]}]}
 
@@ -49,37 +55,53 @@ def config(label: str = "", env: tuple[str, ...] = ()) -> dict[str, t.Any]:
     return {"Labels": {"io.aistack.deploy.cuda-version": label} if label else {}, "Env": list(env)}
 
 
-@pytest.mark.parametrize("text, version", [
-    ("12.4", (12, 4)), ("12.6.3", (12, 6)), (" 11.8 ", (11, 8)), ("v13.0", (13, 0)),
-    ("", None), ("N/A", None), (None, None), ("12", None), ("twelve.four", None),
-])
+@pytest.mark.parametrize(
+    "text, version",
+    [
+        ("12.4", (12, 4)),
+        ("12.6.3", (12, 6)),
+        (" 11.8 ", (11, 8)),
+        ("v13.0", (13, 0)),
+        ("", None),
+        ("N/A", None),
+        (None, None),
+        ("12", None),
+        ("twelve.four", None),
+    ],
+)
 def test_cuda_version(text: t.Any, version: tuple[int, int] | None) -> None:
     assert cuda_version(text) == version
 
 
-@pytest.mark.parametrize("image, version", [
-    ("nvidia/cuda:12.6.3-runtime-ubuntu24.04", "12.6.3"),
-    ("nvidia/cuda:12.4.1-cudnn-runtime-ubuntu22.04", "12.4.1"),
-    ("registry.example.com:5000/mirror/cuda:11.8.0-base-ubuntu22.04", "11.8.0"),
-    ("pytorch/pytorch:2.4.0-cuda12.4-cudnn9-runtime", "12.4"),
-    ("vllm/vllm-openai:v0.6.3", ""),
-    ("acme/worker:1.2.3", ""),  # a leading version is the image's own, but in a repository named cuda
-    ("aistack-test/cuda:fixture", ""),
-    ("registry.example.com:5000/cuda", ""),  # a port is no tag
-    ("nvidia/cuda@sha256:0123abcd", ""),
-    ("", ""),
-])
+@pytest.mark.parametrize(
+    "image, version",
+    [
+        ("nvidia/cuda:12.6.3-runtime-ubuntu24.04", "12.6.3"),
+        ("nvidia/cuda:12.4.1-cudnn-runtime-ubuntu22.04", "12.4.1"),
+        ("registry.example.com:5000/mirror/cuda:11.8.0-base-ubuntu22.04", "11.8.0"),
+        ("pytorch/pytorch:2.4.0-cuda12.4-cudnn9-runtime", "12.4"),
+        ("vllm/vllm-openai:v0.6.3", ""),
+        ("acme/worker:1.2.3", ""),  # a leading version is the image's own, but in a repository named cuda
+        ("aistack-test/cuda:fixture", ""),
+        ("registry.example.com:5000/cuda", ""),  # a port is no tag
+        ("nvidia/cuda@sha256:0123abcd", ""),
+        ("", ""),
+    ],
+)
 def test_the_cuda_version_a_tag_names(image: str, version: str) -> None:
     assert tag_cuda_version(image) == version == app_image_cuda_version(image)
 
 
-@pytest.mark.parametrize("image_config, found", [
-    # app_image's label first; NVIDIA's CUDA_VERSION where there is none.
-    (config("12.8", ("CUDA_VERSION=12.6.3",)), ("12.8", "its label io.aistack.deploy.cuda-version")),
-    (config("", ("PATH=/usr/bin", "CUDA_VERSION=12.6.3")), ("12.6.3", "its CUDA_VERSION")),
-    (config(), ("", "")),
-    (None, ("", "")),
-])
+@pytest.mark.parametrize(
+    "image_config, found",
+    [
+        # app_image's label first; NVIDIA's CUDA_VERSION where there is none.
+        (config("12.8", ("CUDA_VERSION=12.6.3",)), ("12.8", "its label io.aistack.deploy.cuda-version")),
+        (config("", ("PATH=/usr/bin", "CUDA_VERSION=12.6.3")), ("12.6.3", "its CUDA_VERSION")),
+        (config(), ("", "")),
+        (None, ("", "")),
+    ],
+)
 def test_the_cuda_version_an_image_says(image_config: t.Any, found: tuple[str, str]) -> None:
     assert image_cuda(image_config) == found
 
@@ -91,33 +113,46 @@ def test_an_image_built_for_a_newer_cuda_is_refused_naming_host_gpu_and_both_ver
         "but the NVIDIA driver 550.127.05 of GPU 1 (NVIDIA GeForce RTX 4090) on gpu-1 runs CUDA 12.4 at most "
         "(nvidia-smi's CUDA Version, aistack_gpu.cuda_version): upgrade the driver on gpu-1, or deploy an image built "
         "for CUDA 12.4 or older (app_image_cuda_base); NVIDIA_DISABLE_REQUIRE=true in the service's environment skips "
-        "this check where CUDA forward compatibility is installed"]
+        "this check where CUDA forward compatibility is installed"
+    ]
 
 
 def test_a_mig_device_is_named_with_its_gpu_s_model_and_its_memory_is_not_measured() -> None:
     # A MIG device (<gpu>:<mig>, as app_stack's model lists it) is of its GPU's model.
-    [problem] = cuda_problems(model(worker=service(["1:0"], gpu_memory_mb=90000)), GPU, {IMAGE: config("12.8")}, "gpu-1")
+    [problem] = cuda_problems(
+        model(worker=service(["1:0"], gpu_memory_mb=90000)), GPU, {IMAGE: config("12.8")}, "gpu-1"
+    )
     assert "of GPU 1:0 (NVIDIA GeForce RTX 4090) on gpu-1" in problem
     # nvidia-smi reports free memory per GPU, not per MIG device: nothing to measure it against.
     memory = {**GPU, "gpus": [{**entry, "memory_mib": 24564, "memory_free_mib": 24000} for entry in GPU["gpus"]]}
     assert gpu_memory_problems(model(worker=service(["1:0"], gpu_memory_mb=90000)), memory, set(), "gpu-1") == []
 
 
-@pytest.mark.parametrize("image_config", [
-    config("12.4"), config("12.4.1"), config("11.8"), config("", ("CUDA_VERSION=12.2.2",)),
-    # Says nothing of its CUDA: not checked.
-    config(), config("unknown"),
-])
+@pytest.mark.parametrize(
+    "image_config",
+    [
+        config("12.4"),
+        config("12.4.1"),
+        config("11.8"),
+        config("", ("CUDA_VERSION=12.2.2",)),
+        # Says nothing of its CUDA: not checked.
+        config(),
+        config("unknown"),
+    ],
+)
 def test_an_image_the_driver_runs_or_that_says_no_version_passes(image_config: dict[str, t.Any]) -> None:
     assert cuda_problems(model(worker=service([0])), GPU, {IMAGE: image_config}, "gpu-1") == []
 
 
-@pytest.mark.parametrize("gpu", [
-    {**GPU, "cuda_version": "N/A"},  # nvidia-smi prints N/A (MIG), or no version at all
-    {**GPU, "cuda_version": ""},
-    {"present": False, "cuda_version": ""},  # a CPU host
-    {},
-])
+@pytest.mark.parametrize(
+    "gpu",
+    [
+        {**GPU, "cuda_version": "N/A"},  # nvidia-smi prints N/A (MIG), or no version at all
+        {**GPU, "cuda_version": ""},
+        {"present": False, "cuda_version": ""},  # a CPU host
+        {},
+    ],
+)
 def test_nothing_is_checked_where_the_driver_s_cuda_is_not_known(gpu: dict[str, t.Any]) -> None:
     assert cuda_problems(model(worker=service([0])), gpu, {IMAGE: config("12.8")}, "gpu-1") == []
 
@@ -149,9 +184,11 @@ def test_a_per_gpu_service_is_named_once_with_every_gpu_of_its_replicas() -> Non
     the_model = {**model(**replicas), "replicas": {"worker": sorted(replicas)}}
     problems = cuda_problems(the_model, GPU, {IMAGE: config("", ("CUDA_VERSION=12.6.3",))}, "gpu-1")
     assert len(problems) == 1
-    assert problems[0].startswith("service worker runs acme/worker-gpu:1.0, built for CUDA 12.6.3 (its CUDA_VERSION), "
-                                  "but the NVIDIA driver 550.127.05 of GPUs 0, 1, 2, 3 (NVIDIA GeForce RTX 4090) on "
-                                  "gpu-1 runs CUDA 12.4 at most")
+    assert problems[0].startswith(
+        "service worker runs acme/worker-gpu:1.0, built for CUDA 12.6.3 (its CUDA_VERSION), "
+        "but the NVIDIA driver 550.127.05 of GPUs 0, 1, 2, 3 (NVIDIA GeForce RTX 4090) on "
+        "gpu-1 runs CUDA 12.4 at most"
+    )
 
 
 def test_gpus_of_different_models_are_named_by_model() -> None:
@@ -166,16 +203,18 @@ def test_the_filter_reads_docker_image_info_or_the_preflight_probe() -> None:
     the_model = model(worker=service([0]))
     found = [{"RepoTags": [IMAGE, "acme/worker-gpu:latest"], "Config": config("12.8")}]
     from_info = app_stack_cuda_problems(the_model, GPU, found, "gpu-1")
-    probe = (f"DF /opt 123456\nIMAGE {IMAGE} {json.dumps(config('12.8'))}\nIMAGE broken {{not json\n"
-             "CURRENT 1.0.0\n")
+    probe = f"DF /opt 123456\nIMAGE {IMAGE} {json.dumps(config('12.8'))}\nIMAGE broken {{not json\nCURRENT 1.0.0\n"
     assert from_info == app_stack_cuda_problems(the_model, GPU, probe, "gpu-1") and len(from_info) == 1
     assert FilterModule().filters()["app_stack_cuda_problems"] is app_stack_cuda_problems
 
 
-@pytest.mark.parametrize("args, message", [
-    (([], GPU, [], "h"), "the model must be a mapping"),
-    ((model(), GPU, {"x": 1}, "h"), "images must be docker_image_info's images or the pre-flight probe's output"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (([], GPU, [], "h"), "the model must be a mapping"),
+        ((model(), GPU, {"x": 1}, "h"), "images must be docker_image_info's images or the pre-flight probe's output"),
+    ],
+)
 def test_the_filter_refuses_what_it_cannot_read(args: tuple[t.Any, ...], message: str) -> None:
     with pytest.raises(AnsibleFilterError, match=message):
         app_stack_cuda_problems(*args)
@@ -185,19 +224,27 @@ def test_the_filter_refuses_what_it_cannot_read(args: tuple[t.Any, ...], message
 
 # The synthetic host's memory: 24564 MiB each, GPU 0 with 24052 free, the others 24210 (the four_gpus fixture).
 FREE = [24052, 24210, 24210, 24210]
-MEMORY_GPU = {**GPU, "gpus": [{**entry, "memory_mib": 24564, "memory_free_mib": FREE[entry["index"]]}
-                              for entry in GPU["gpus"]]}
+MEMORY_GPU = {
+    **GPU,
+    "gpus": [{**entry, "memory_mib": 24564, "memory_free_mib": FREE[entry["index"]]} for entry in GPU["gpus"]],
+}
 
 
 def needs(gpus: list[t.Any], mib: int | None, **more: t.Any) -> dict[str, t.Any]:
     return service(gpus, gpu_memory_mb=mib, **more)
 
 
-@pytest.mark.parametrize("gpus, mib", [
-    ([0], 24052), ([1], 24210), ([0, 1, 2, 3], 24000), ([2], 1),
-    ([0], None),  # declares no need: nothing to check
-    (["GPU-unknown"], 999999),  # a GPU the host does not list: not checked here (the model names it)
-])
+@pytest.mark.parametrize(
+    "gpus, mib",
+    [
+        ([0], 24052),
+        ([1], 24210),
+        ([0, 1, 2, 3], 24000),
+        ([2], 1),
+        ([0], None),  # declares no need: nothing to check
+        (["GPU-unknown"], 999999),  # a GPU the host does not list: not checked here (the model names it)
+    ],
+)
 def test_a_service_whose_gpus_have_its_memory_free_passes(gpus: list[t.Any], mib: int | None) -> None:
     assert gpu_memory_problems(model(worker=needs(gpus, mib)), MEMORY_GPU, set(), "gpu-1") == []
 
@@ -207,13 +254,15 @@ def test_a_service_needing_more_than_its_gpu_has_free_is_refused_naming_host_gpu
     assert problems == [
         "service worker needs 24100 MiB of GPU memory (app_stack_services.worker.gpu_memory_mb), but on gpu-1 GPU 0 "
         f"(NVIDIA GeForce RTX 4090, {UUIDS[0]}) has 24052 MiB free: give it a GPU with room (gpu, per_gpu), free the "
-        "GPU of what else runs there, or lower gpu_memory_mb if the service needs less"]
+        "GPU of what else runs there, or lower gpu_memory_mb if the service needs less"
+    ]
 
 
 def test_every_short_gpu_of_a_service_is_named_and_a_per_gpu_service_once() -> None:
     replicas = {f"worker-gpu{index}": needs([index], 24100, replica_of="worker") for index in range(4)}
-    problems = gpu_memory_problems({**model(**replicas), "replicas": {"worker": sorted(replicas)}}, MEMORY_GPU, set(),
-                                   "gpu-1")
+    problems = gpu_memory_problems(
+        {**model(**replicas), "replicas": {"worker": sorted(replicas)}}, MEMORY_GPU, set(), "gpu-1"
+    )
     assert len(problems) == 1
     assert "service worker needs 24100 MiB" in problems[0]
     assert f"GPU 0 (NVIDIA GeForce RTX 4090, {UUIDS[0]}) has 24052 MiB free" in problems[0]
@@ -233,34 +282,40 @@ def test_a_gpu_the_app_already_holds_is_measured_by_its_whole_memory() -> None:
     assert len(gpu_memory_problems(the_model, MEMORY_GPU, {1, 2}, "gpu-1")) == 1
 
 
-@pytest.mark.parametrize("gpu", [
-    {**MEMORY_GPU, "usable": False},  # a driver that does not answer: its figures are not known
-    {**MEMORY_GPU, "gpus": []},
-    {"present": False},
-    {},
-])
+@pytest.mark.parametrize(
+    "gpu",
+    [
+        {**MEMORY_GPU, "usable": False},  # a driver that does not answer: its figures are not known
+        {**MEMORY_GPU, "gpus": []},
+        {"present": False},
+        {},
+    ],
+)
 def test_nothing_is_checked_where_the_gpus_and_their_memory_are_not_known(gpu: dict[str, t.Any]) -> None:
-    assert gpu_memory_problems(model(worker=needs([0], 10 ** 6)), gpu, set(), "gpu-1") == []
+    assert gpu_memory_problems(model(worker=needs([0], 10**6)), gpu, set(), "gpu-1") == []
 
 
 def test_only_running_gpu_services_are_checked() -> None:
-    the_model = {**model(worker=needs([0], 10 ** 6), batch=needs([1], 10 ** 6)), "active_services": ["batch"]}
+    the_model = {**model(worker=needs([0], 10**6), batch=needs([1], 10**6)), "active_services": ["batch"]}
     problems = gpu_memory_problems(the_model, MEMORY_GPU, set(), "gpu-1")
     assert len(problems) == 1 and problems[0].startswith("service batch ")
 
 
-@pytest.mark.parametrize("requests, held", [
-    ([], set()),
-    ([[{"Driver": "cdi", "DeviceIDs": ["nvidia.com/gpu=1"], "Capabilities": [["gpu"]]}]], {1}),
-    ([[{"Driver": "cdi", "DeviceIDs": [f"nvidia.com/gpu={UUIDS[2]}"]}]], {2}),
-    ([[{"Driver": "cdi", "DeviceIDs": ["nvidia.com/gpu=all"]}]], {0, 1, 2, 3}),
-    ([[{"Driver": "nvidia", "Count": 2, "DeviceIDs": None}]], {0, 1}),
-    ([[{"Driver": "", "Count": -1, "Capabilities": [["gpu"]]}]], {0, 1, 2, 3}),  # docker run --gpus all
-    ([[{"Driver": "nvidia", "DeviceIDs": ["3", UUIDS[1]]}]], {1, 3}),
-    # Two containers, one without a GPU (null requests); another driver's devices hold no GPU.
-    ([None, [{"Driver": "cdi", "DeviceIDs": ["nvidia.com/gpu=0"]}], [{"Driver": "other", "Count": -1}]], {0}),
-    ([[{"Driver": "cdi", "DeviceIDs": ["vendor.com/fpga=0"]}]], set()),
-])
+@pytest.mark.parametrize(
+    "requests, held",
+    [
+        ([], set()),
+        ([[{"Driver": "cdi", "DeviceIDs": ["nvidia.com/gpu=1"], "Capabilities": [["gpu"]]}]], {1}),
+        ([[{"Driver": "cdi", "DeviceIDs": [f"nvidia.com/gpu={UUIDS[2]}"]}]], {2}),
+        ([[{"Driver": "cdi", "DeviceIDs": ["nvidia.com/gpu=all"]}]], {0, 1, 2, 3}),
+        ([[{"Driver": "nvidia", "Count": 2, "DeviceIDs": None}]], {0, 1}),
+        ([[{"Driver": "", "Count": -1, "Capabilities": [["gpu"]]}]], {0, 1, 2, 3}),  # docker run --gpus all
+        ([[{"Driver": "nvidia", "DeviceIDs": ["3", UUIDS[1]]}]], {1, 3}),
+        # Two containers, one without a GPU (null requests); another driver's devices hold no GPU.
+        ([None, [{"Driver": "cdi", "DeviceIDs": ["nvidia.com/gpu=0"]}], [{"Driver": "other", "Count": -1}]], {0}),
+        ([[{"Driver": "cdi", "DeviceIDs": ["vendor.com/fpga=0"]}]], set()),
+    ],
+)
 def test_the_gpus_running_containers_hold(requests: list[t.Any], held: set[int]) -> None:
     assert held_gpus(requests, MEMORY_GPU["gpus"]) == held
 
@@ -273,10 +328,13 @@ def test_the_filter_reads_the_preflight_probe() -> None:
     assert FilterModule().filters()["app_stack_gpu_memory_problems"] is app_stack_gpu_memory_problems
 
 
-@pytest.mark.parametrize("args, message", [
-    (([], MEMORY_GPU, "", "h"), "the model must be a mapping"),
-    ((model(), MEMORY_GPU, [], "h"), "probe must be the output of app_stack's pre-flight probe"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (([], MEMORY_GPU, "", "h"), "the model must be a mapping"),
+        ((model(), MEMORY_GPU, [], "h"), "probe must be the output of app_stack's pre-flight probe"),
+    ],
+)
 def test_the_memory_filter_refuses_what_it_cannot_read(args: tuple[t.Any, ...], message: str) -> None:
     with pytest.raises(AnsibleFilterError, match=message):
         app_stack_gpu_memory_problems(*args)

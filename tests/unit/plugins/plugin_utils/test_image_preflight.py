@@ -11,9 +11,15 @@ import pytest
 
 from ansible_collections.aistack.deploy.plugins.plugin_utils import _image_preflight as p
 
-PULL = {"app_image_source": "pull", "app_image_name": "team/app", "app_image_release": "1.0",
-        "app_image_targets": ["api", "worker"], "app_image_registry": "reg.example:5000",
-        "app_image_registry_username": "", "app_image_extra_images": []}
+PULL = {
+    "app_image_source": "pull",
+    "app_image_name": "team/app",
+    "app_image_release": "1.0",
+    "app_image_targets": ["api", "worker"],
+    "app_image_registry": "reg.example:5000",
+    "app_image_registry_username": "",
+    "app_image_extra_images": [],
+}
 IMAGES = ["reg.example:5000/team/app-api:1.0", "reg.example:5000/team/app-worker:1.0"]
 
 PROBE = """INSECURE 127.0.0.0/8
@@ -27,8 +33,13 @@ HAS reg.example:5000/team/app-api:1.0
 
 
 def test_parse_host_probe() -> None:
-    parsed = p.parse_host_probe(PROBE, {"insecure-registries": ["reg.other:5000"],
-                                        "proxies": {"https-proxy": "http://ignored", "http-proxy": "http://p:1"}})
+    parsed = p.parse_host_probe(
+        PROBE,
+        {
+            "insecure-registries": ["reg.other:5000"],
+            "proxies": {"https-proxy": "http://ignored", "http-proxy": "http://p:1"},
+        },
+    )
     assert parsed["has"] == [IMAGES[0]]
     assert parsed["insecure_names"] == ["reg.internal:5000", "reg.other:5000"]
     assert parsed["insecure_cidrs"] == ["127.0.0.0/8", "10.1.0.0/16"]
@@ -53,22 +64,31 @@ def test_the_registry_check_can_be_turned_off(switch: t.Any, asked: list[str]) -
     # Nothing asked, nothing refused; the controller's checks stay (an extra image it lacks).
     extra = {**settings, "app_image_extra_images": ["team/tool:1"]}
     assert p.image_preflight_problems(extra, "web-1", [], {"images": []}) == [
-        p.image_preflight_problems({**PULL, "app_image_extra_images": ["team/tool:1"]}, "web-1", [], {"images": []})[0]]
+        p.image_preflight_problems({**PULL, "app_image_extra_images": ["team/tool:1"]}, "web-1", [], {"images": []})[0]
+    ]
 
 
-@pytest.mark.parametrize("registry, probe, expected", [
-    ("127.0.0.1:5000", "", True),
-    ("10.1.2.3:5000/team", 'INSECURE "10.1.0.0/16"', True),
-    ("reg.internal:5000", "INSECURE reg.internal:5000", True),
-    ("reg.example:5000", "INSECURE reg.internal:5000", False),
-])
+@pytest.mark.parametrize(
+    "registry, probe, expected",
+    [
+        ("127.0.0.1:5000", "", True),
+        ("10.1.2.3:5000/team", 'INSECURE "10.1.0.0/16"', True),
+        ("reg.internal:5000", "INSECURE reg.internal:5000", True),
+        ("reg.example:5000", "INSECURE reg.internal:5000", False),
+    ],
+)
 def test_registry_insecure(registry: str, probe: str, expected: bool) -> None:
     assert p.registry_insecure({**PULL, "app_image_registry": registry}, p.parse_host_probe(probe)) is expected
 
 
 def answer(image: str, found: bool | None, status: int, said: str = "") -> dict[str, t.Any]:
-    return {"image": image, "found": found, "status": status, "said": said,
-            "url": "https://reg.example:5000/v2/team/app-worker/manifests/1.0"}
+    return {
+        "image": image,
+        "found": found,
+        "status": status,
+        "said": said,
+        "url": "https://reg.example:5000/v2/team/app-worker/manifests/1.0",
+    }
 
 
 def test_pull_answers() -> None:
@@ -78,15 +98,22 @@ def test_pull_answers() -> None:
         "web-1 cannot pull image reg.example:5000/team/app-worker:1.0 (app_image_source=pull with "
         "app_image_registry=reg.example:5000, app_image_name=team/app, app_image_release=1.0): the registry has no "
         "such tag (asked https://reg.example:5000/v2/team/app-worker/manifests/1.0 from web-1: 404 MANIFEST_UNKNOWN)."
-        " Push it first (app_image_push on a build), or correct the variable")
-    [denied] = p.image_preflight_problems({**PULL, "app_image_registry_username": "deploy"}, "web-1",
-                                          [answer(IMAGES[1], False, 401, "UNAUTHORIZED")], None)
+        " Push it first (app_image_push on a build), or correct the variable"
+    )
+    [denied] = p.image_preflight_problems(
+        {**PULL, "app_image_registry_username": "deploy"},
+        "web-1",
+        [answer(IMAGES[1], False, 401, "UNAUTHORIZED")],
+        None,
+    )
     assert "refused app_image_registry_username=deploy" in denied and "401 UNAUTHORIZED" in denied
     [gone] = p.image_preflight_problems(PULL, "web-1", [answer(IMAGES[1], None, 0, "ConnectionRefusedError")], None)
     assert "does not answer" in gone and "ConnectionRefusedError" in gone and "web-1" in gone
     # A 401 without credentials, or a 5xx, decides nothing: no refusal.
-    assert p.image_preflight_problems(PULL, "web-1", [answer(IMAGES[1], None, 401), answer(IMAGES[0], None, 503)],
-                                      None) == []
+    assert (
+        p.image_preflight_problems(PULL, "web-1", [answer(IMAGES[1], None, 401), answer(IMAGES[0], None, 503)], None)
+        == []
+    )
 
 
 GPU_PULL = {**PULL, "app_image_tag": "1.0-gpu", "app_image_variant": "auto"}
@@ -108,7 +135,8 @@ def test_a_gpu_host_asks_for_the_gpu_variants_tag() -> None:
         "gpu-1 cannot pull image reg.example:5000/team/app-worker:1.0-gpu (app_image_source=pull with "
         "app_image_registry=reg.example:5000, app_image_name=team/app, app_image_release=1.0; this host takes the "
         "GPU variant (app_image_variant=auto), tagged 1.0-gpu as a controller build pushes it): the registry has "
-        "no such tag"), missing
+        "no such tag"
+    ), missing
 
 
 BUILD = {**PULL, "app_image_source": "build_controller", "app_image_extra_images": ["postgres:17", "redis"]}

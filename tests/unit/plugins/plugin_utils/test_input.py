@@ -62,10 +62,18 @@ BAD: list[tuple[str, str, t.Any, str]] = [
     ("docker_engine", "docker_engine_daemon_remove_keys", "debug", "must be a list, got string"),
     ("docker_engine", "docker_engine_users", "alice", "must be a list, got string"),
     ("docker_engine", "docker_engine_users", ["alice", 7], "docker_engine_users[1]: must be a string, got int 7"),
-    ("docker_engine", "docker_engine_extra_ca_certificates", [{"content": "x"}],
-     "docker_engine_extra_ca_certificates[0].name: is required"),
-    ("docker_engine", "docker_engine_extra_ca_certificates", [{"name": "a", "content": "x", "nam": 1}],
-     "docker_engine_extra_ca_certificates[0].nam: unknown key (did you mean name?)"),
+    (
+        "docker_engine",
+        "docker_engine_extra_ca_certificates",
+        [{"content": "x"}],
+        "docker_engine_extra_ca_certificates[0].name: is required",
+    ),
+    (
+        "docker_engine",
+        "docker_engine_extra_ca_certificates",
+        [{"name": "a", "content": "x", "nam": 1}],
+        "docker_engine_extra_ca_certificates[0].nam: unknown key (did you mean name?)",
+    ),
     ("docker_engine", "docker_engine_extra_ca_certificates", ["pem"], "[0]: must be a mapping, got string"),
     ("nvidia_toolkit", "nvidia_toolkit_version", 1.17, "must be a string, got float 1.17"),
     ("nvidia_toolkit", "nvidia_toolkit_driver_min_version", 550, "must be a string, got int 550"),
@@ -126,25 +134,35 @@ def test_null_is_not_set_and_passes() -> None:
 def test_every_problem_at_once_and_nothing_about_what_passed() -> None:
     values = dict(defaults("docker_engine"), docker_engine_version=27.10, docker_engine_users="alice")
     problems = check(options("docker_engine"), values, "docker_engine", ["docker_engine_verison"])
-    assert [p.split(":")[0] for p in problems] == ["docker_engine_version", "docker_engine_users",
-                                                   "docker_engine_verison"]
+    assert [p.split(":")[0] for p in problems] == [
+        "docker_engine_version",
+        "docker_engine_users",
+        "docker_engine_verison",
+    ]
 
 
-@pytest.mark.parametrize(("typo", "suggested"), [
-    ("docker_engine_instal_source", "docker_engine_install_source"),
-    ("docker_engine_daemon_setting", "docker_engine_daemon_settings"),
-    ("docker_engine_user", "docker_engine_users"),
-])
+@pytest.mark.parametrize(
+    ("typo", "suggested"),
+    [
+        ("docker_engine_instal_source", "docker_engine_install_source"),
+        ("docker_engine_daemon_setting", "docker_engine_daemon_settings"),
+        ("docker_engine_user", "docker_engine_users"),
+    ],
+)
 def test_typo_suggests_the_closest_variable(typo: str, suggested: str) -> None:
     problems = check(options("docker_engine"), {}, "docker_engine", [typo, "docker_engine_users"])
-    assert problems == [f"{typo}: not a variable of aistack.deploy.docker_engine (did you mean {suggested}?);"
-                        " its variables are listed in its README and meta/argument_specs.yml"]
+    assert problems == [
+        f"{typo}: not a variable of aistack.deploy.docker_engine (did you mean {suggested}?);"
+        " its variables are listed in its README and meta/argument_specs.yml"
+    ]
 
 
 def test_typo_far_from_anything_suggests_nothing() -> None:
     problems = unknown_variables("app_stack", ["app_stack_services"], ["app_stack_zzz_qqq", "app_stack_services"])
-    assert problems == ["app_stack_zzz_qqq: not a variable of aistack.deploy.app_stack;"
-                        " its variables are listed in its README and meta/argument_specs.yml"]
+    assert problems == [
+        "app_stack_zzz_qqq: not a variable of aistack.deploy.app_stack;"
+        " its variables are listed in its README and meta/argument_specs.yml"
+    ]
 
 
 def test_other_prefixes_are_not_this_roles() -> None:
@@ -188,7 +206,8 @@ def test_plain_and_show() -> None:
 def test_filter_wrapper() -> None:
     assert FilterModule().filters()["role_input_problems"] is role_input_problems
     assert role_input_problems({"x_a": {"type": "int"}}, {"x_a": "z"}, "x", None) == [
-        'x_a: must be an integer, got string "z"']
+        'x_a: must be an integer, got string "z"'
+    ]
     with pytest.raises(AnsibleFilterError, match="expects the options"):
         role_input_problems(["x_a"], {}, "x")
     with pytest.raises(AnsibleFilterError, match="expects the variables' values"):

@@ -29,36 +29,42 @@ from ansible_collections.aistack.deploy.plugins.plugin_utils._rollout import (
 AUDIT_APPEND = Path(__file__).resolve().parents[4] / "roles" / "app_stack" / "files" / "audit_append.py"
 
 
-@pytest.mark.parametrize("settings", [
-    {},
-    {"aistack_batches": [1, "25%", "100%"], "aistack_max_fail_percentage": 0, "aistack_audit_log": ""},
-    {"aistack_batches": 3},
-    {"aistack_batches": "30%"},
-    {"aistack_batches": "2"},
-    {"aistack_batches": ["12.5%", 4]},
-    {"aistack_serial": "100%"},
-    {"aistack_max_fail_percentage": 100},
-    {"aistack_max_fail_percentage": 33.3},
-])
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {},
+        {"aistack_batches": [1, "25%", "100%"], "aistack_max_fail_percentage": 0, "aistack_audit_log": ""},
+        {"aistack_batches": 3},
+        {"aistack_batches": "30%"},
+        {"aistack_batches": "2"},
+        {"aistack_batches": ["12.5%", 4]},
+        {"aistack_serial": "100%"},
+        {"aistack_max_fail_percentage": 100},
+        {"aistack_max_fail_percentage": 33.3},
+    ],
+)
 def test_good_settings(settings: dict[str, t.Any]) -> None:
     assert rollout_problems(settings) == []
 
 
-@pytest.mark.parametrize(("settings", "problem"), [
-    ({"aistack_batches": []}, "aistack_batches: empty"),
-    ({"aistack_batches": 0}, "aistack_batches: 0 hosts: a batch needs 1 or more"),
-    ({"aistack_batches": -2}, "aistack_batches: -2 hosts"),
-    ({"aistack_batches": "0%"}, "aistack_batches: '0%': a share must be over 0 % and up to 100 %"),
-    ({"aistack_batches": "150%"}, "aistack_batches: '150%'"),
-    ({"aistack_batches": [1, "half"]}, "aistack_batches[1]: 'half' is neither a number of hosts nor a percentage"),
-    ({"aistack_batches": [True]}, "aistack_batches[0]: True is not a number of hosts"),
-    ({"aistack_batches": [1.5]}, "aistack_batches[0]: 1.5 is neither"),
-    ({"aistack_serial": "x"}, "aistack_serial: 'x' is neither"),
-    ({"aistack_max_fail_percentage": -1}, "aistack_max_fail_percentage: -1 is not a percentage from 0 to 100"),
-    ({"aistack_max_fail_percentage": "10"}, "aistack_max_fail_percentage: '10' is not a percentage"),
-    ({"aistack_max_fail_percentage": True}, "aistack_max_fail_percentage: True"),
-    ({"aistack_audit_log": ["a"]}, "aistack_audit_log: ['a'] is not a file path"),
-])
+@pytest.mark.parametrize(
+    ("settings", "problem"),
+    [
+        ({"aistack_batches": []}, "aistack_batches: empty"),
+        ({"aistack_batches": 0}, "aistack_batches: 0 hosts: a batch needs 1 or more"),
+        ({"aistack_batches": -2}, "aistack_batches: -2 hosts"),
+        ({"aistack_batches": "0%"}, "aistack_batches: '0%': a share must be over 0 % and up to 100 %"),
+        ({"aistack_batches": "150%"}, "aistack_batches: '150%'"),
+        ({"aistack_batches": [1, "half"]}, "aistack_batches[1]: 'half' is neither a number of hosts nor a percentage"),
+        ({"aistack_batches": [True]}, "aistack_batches[0]: True is not a number of hosts"),
+        ({"aistack_batches": [1.5]}, "aistack_batches[0]: 1.5 is neither"),
+        ({"aistack_serial": "x"}, "aistack_serial: 'x' is neither"),
+        ({"aistack_max_fail_percentage": -1}, "aistack_max_fail_percentage: -1 is not a percentage from 0 to 100"),
+        ({"aistack_max_fail_percentage": "10"}, "aistack_max_fail_percentage: '10' is not a percentage"),
+        ({"aistack_max_fail_percentage": True}, "aistack_max_fail_percentage: True"),
+        ({"aistack_audit_log": ["a"]}, "aistack_audit_log: ['a'] is not a file path"),
+    ],
+)
 def test_bad_settings_are_named_one_problem_each(settings: dict[str, t.Any], problem: str) -> None:
     [found] = rollout_problems(settings)
     assert found.startswith(problem), found
@@ -97,9 +103,23 @@ def test_a_host_lost_in_the_middle_of_its_turn_counts_as_failed() -> None:
 
 def test_the_report_has_every_host_and_the_counts() -> None:
     outcomes = {
-        "web-1": {"result": "deployed", "target": "2.0", "before": "1.0", "after": "2.0", "started": 100, "ended": 130.44},
-        "web-2": {"result": "failed", "target": "2.0", "before": "1.0", "after": "1.0", "started": 131, "ended": 170,
-                  "reason": "Release 2.0 did not become healthy: api\nDiagnostics: ..."},
+        "web-1": {
+            "result": "deployed",
+            "target": "2.0",
+            "before": "1.0",
+            "after": "2.0",
+            "started": 100,
+            "ended": 130.44,
+        },
+        "web-2": {
+            "result": "failed",
+            "target": "2.0",
+            "before": "1.0",
+            "after": "1.0",
+            "started": 131,
+            "ended": 170,
+            "reason": "Release 2.0 did not become healthy: api\nDiagnostics: ...",
+        },
         "web-3": {"result": "not started", "reason": "the rollout stopped"},
         "web-4": {"result": "started", "started": 171},
     }
@@ -109,8 +129,13 @@ def test_the_report_has_every_host_and_the_counts() -> None:
     assert record["started"] == "1970-01-01T00:01:40Z" and record["ended"] == "1970-01-01T00:03:20Z"
     assert record["seconds"] == 100.0
     assert record["counts"] == {"deployed": 1, "failed": 1, "not started": 1, "unknown": 1}
-    assert record["hosts"]["web-1"] == {"result": "deployed", "before": "1.0", "after": "2.0",
-                                        "started": "1970-01-01T00:01:40Z", "seconds": 30.4}
+    assert record["hosts"]["web-1"] == {
+        "result": "deployed",
+        "before": "1.0",
+        "after": "2.0",
+        "started": "1970-01-01T00:01:40Z",
+        "seconds": 30.4,
+    }
     assert record["hosts"]["web-4"]["reason"].startswith("did not finish")
     assert report["failed"] == ["web-2", "web-3", "web-4"]
     json.dumps(record)  # one JSON line
@@ -166,8 +191,9 @@ def test_the_audit_log_gets_whole_lines_from_runs_that_end_at_once(tmp_path: Pat
     assert oct(log.stat().st_mode & 0o777) == "0o600" and oct(log.parent.stat().st_mode & 0o777) == "0o700"
 
 
-def test_the_audit_log_refuses_what_is_not_json(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_audit_log_refuses_what_is_not_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     module = _audit_append()
     monkeypatch.setattr("sys.stdin", type("In", (), {"read": staticmethod(lambda: "not json")})())
     assert module.main(["audit_append.py", str(tmp_path / "a.jsonl")]) == 1

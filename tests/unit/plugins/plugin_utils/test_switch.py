@@ -21,10 +21,12 @@ MODEL = {"start_first": ["api"], "proxy": {"service": "nginx"}}
 OLD, NEW = release_alias("api", "1.0.0"), release_alias("api", "1.0.1")
 
 
-def probe(*containers: tuple[str, str], routed: bool = True, served: str | None = OLD,
-          aliases: tuple[str, ...] = (NEW,)) -> str:
-    lines = [f"container\t{i}\t{service}\t{release}\tapp-{service}-{i}" for i, (service, release) in
-             enumerate(containers, 1)]
+def probe(
+    *containers: tuple[str, str], routed: bool = True, served: str | None = OLD, aliases: tuple[str, ...] = (NEW,)
+) -> str:
+    lines = [
+        f"container\t{i}\t{service}\t{release}\tapp-{service}-{i}" for i, (service, release) in enumerate(containers, 1)
+    ]
     lines += ["routed"] if routed else []
     lines += [f"target\tset $aistack_target_api {served};"] if served else []
     lines += [f"alias\t{alias}" for alias in aliases]
@@ -47,7 +49,9 @@ def test_targets_name_each_start_first_service_s_alias() -> None:
     assert target_variable("my-api") == "aistack_target_my_api"
     # What the probe reads back is what was written.
     assert parse_probe("".join(f"target\t{line}\n" for line in text.splitlines()))["targets"] == {
-        "aistack_target_api": NEW, "aistack_target_frontend": release_alias("frontend", "1.0.1")}
+        "aistack_target_api": NEW,
+        "aistack_target_frontend": release_alias("frontend", "1.0.1"),
+    }
 
 
 def test_a_serving_release_routed_by_its_alias_switches() -> None:
@@ -65,13 +69,16 @@ def test_a_run_that_stopped_after_the_new_containers_started_switches_again() ->
     assert plan["live"] == ["api"] and plan["old_ids"] == ["1"]
 
 
-@pytest.mark.parametrize("text, why", [
-    (probe(("api", "1.0.0"), routed=False), "does not route through targets.conf"),
-    (probe(("api", "")), "by their release's alias yet"),  # containers of a release made before start-first
-    (probe(("api", "1.0.0"), served=None), "by their release's alias yet"),
-    (probe(("api", "1.0.0"), served=release_alias("api", "0.9")), "by their release's alias yet"),
-    (probe(("api", "1.0.0"), aliases=()), "gives it no alias of its own"),  # a rollback to an older release
-])
+@pytest.mark.parametrize(
+    "text, why",
+    [
+        (probe(("api", "1.0.0"), routed=False), "does not route through targets.conf"),
+        (probe(("api", "")), "by their release's alias yet"),  # containers of a release made before start-first
+        (probe(("api", "1.0.0"), served=None), "by their release's alias yet"),
+        (probe(("api", "1.0.0"), served=release_alias("api", "0.9")), "by their release's alias yet"),
+        (probe(("api", "1.0.0"), aliases=()), "gives it no alias of its own"),  # a rollback to an older release
+    ],
+)
 def test_a_service_the_proxy_cannot_switch_is_replaced_in_place_and_says_why(text: str, why: str) -> None:
     plan = switch_plan(text, ["api"], "nginx", "1.0.1")
     assert plan["live"] == [] and plan["old_ids"] == []
@@ -102,13 +109,17 @@ def test_a_switch_leaves_targets_conf_as_it_is_until_the_gate() -> None:
     assert switch_plan("", ["api"], "", "1.0.1")["targets_before_up"] == ""
 
 
-@pytest.mark.parametrize("start_first, text", [
-    ([], probe(("api", "1.0.0"), ("nginx", ""), aliases=())),  # the api is stop-first now
-    (["api"], probe(("api", "1.0.0"), ("nginx", ""), aliases=())),  # a rollback to a release without aliases
-    (["api"], probe(("api", "1.0.0"), ("nginx", ""), served=release_alias("api", "0.9"))),  # routed elsewhere
-])
+@pytest.mark.parametrize(
+    "start_first, text",
+    [
+        ([], probe(("api", "1.0.0"), ("nginx", ""), aliases=())),  # the api is stop-first now
+        (["api"], probe(("api", "1.0.0"), ("nginx", ""), aliases=())),  # a rollback to a release without aliases
+        (["api"], probe(("api", "1.0.0"), ("nginx", ""), served=release_alias("api", "0.9"))),  # routed elsewhere
+    ],
+)
 def test_a_service_replaced_in_place_is_routed_by_its_plain_name_before_the_up(
-        start_first: list[str], text: str) -> None:
+    start_first: list[str], text: str
+) -> None:
     """targets.conf must stop naming the alias of containers the `up` removes, or nginx answers 502 until the gate.
 
     The rollout benchmark's stop-first deploy behind nginx answered 526 of 1,309 requests with an error: the
@@ -121,8 +132,10 @@ def test_a_service_replaced_in_place_is_routed_by_its_plain_name_before_the_up(
 
 
 def test_before_the_up_only_the_services_that_switch_keep_their_line() -> None:
-    text = probe(("api", "1.0.0"), ("web", "1.0.0"), ("nginx", ""), aliases=(NEW,)) + \
-        f"target\tset $aistack_target_web {release_alias('web', '1.0.0')};\n"
+    text = (
+        probe(("api", "1.0.0"), ("web", "1.0.0"), ("nginx", ""), aliases=(NEW,))
+        + f"target\tset $aistack_target_web {release_alias('web', '1.0.0')};\n"
+    )
     plan = switch_plan(text, ["api", "web"], "nginx", "1.0.1")  # web: no alias in 1.0.1's compose file
     assert plan["live"] == ["api"]
     assert f"set $aistack_target_api {OLD};" in plan["targets_before_up"]
@@ -143,20 +156,29 @@ def test_the_replicas_of_a_per_gpu_service_switch_together_under_its_alias() -> 
 
 
 def test_replicas_that_cannot_switch_are_replaced_in_place_together() -> None:
-    plan = switch_plan(probe(("api-gpu0", "1.0.0"), ("api-gpu1", "1.0.0"), routed=False),
-                       ["api-gpu0", "api-gpu1"], "nginx", "1.0.1", REPLICAS)
+    plan = switch_plan(
+        probe(("api-gpu0", "1.0.0"), ("api-gpu1", "1.0.0"), routed=False),
+        ["api-gpu0", "api-gpu1"],
+        "nginx",
+        "1.0.1",
+        REPLICAS,
+    )
     assert plan["live"] == [] and plan["old_ids"] == []
-    assert plan["notes"] == ["api: replaced in place this time (the proxy's live configuration does not route "
-                             "through targets.conf yet (nginx_proxy renders it))"]
+    assert plan["notes"] == [
+        "api: replaced in place this time (the proxy's live configuration does not route "
+        "through targets.conf yet (nginx_proxy renders it))"
+    ]
 
 
 def test_the_filter_refuses_replicas_that_are_not_a_mapping() -> None:
     from ansible.errors import AnsibleFilterError
+
     with pytest.raises(AnsibleFilterError, match="replicas must be a mapping"):
         app_stack_switch_plan("", {"start_first": [], "replicas": ["api-gpu0"]}, "1.0.1")
 
 
 def test_the_filter_refuses_a_model_that_is_not_a_mapping() -> None:
     from ansible.errors import AnsibleFilterError
+
     with pytest.raises(AnsibleFilterError, match="the model must be a mapping"):
         app_stack_switch_plan("", ["api"], "1.0.1")
