@@ -130,6 +130,7 @@ tier_lint() {
   step "role READMEs current with their argument specs" in_venv "$NEWEST_VENV" python tests/harness/role_docs.py --check
   # Python: plugins, tests, benchmarks, the roles' scripts (ruff.toml); types of the plugins and test helpers (mypy.ini).
   step "ruff check" in_venv "$NEWEST_VENV" ruff check --no-cache
+  step "ruff format --check" in_venv "$NEWEST_VENV" ruff format --check --no-cache
   step "mypy" in_venv "$NEWEST_VENV" mypy
   step "hadolint" in_venv "$NEWEST_VENV" tests/harness/hadolint-all.sh
   # app_stack: the compose file and unit of every shape, rendered as the role does.
