@@ -68,7 +68,7 @@ BROKEN: dict[str, tuple[render_shapes.Case, str]] = {
                 "app_stack_services": {"worker": {"gpu": [2]}},
             },
         ),
-        "app_stack_services.worker.gpu: GPU 2 is not on this host (got [2]; the host's GPUs by index and UUID, "
+        "app_stack_services.worker.gpu: GPU 2 is not on broken-gpu_not_on_host (got [2]; the host's GPUs by index and UUID, "
         "aistack_gpu.gpus: 0 (GPU-0e2b7a3c-1f0d-8c4e-9a61-2d7f3b8e0c40), 1 (GPU-1e2b7a3c-1f0d-8c4e-9a61-2d7f3b8e0c41))",
     ),
     "broken-gpu_given_twice": (
