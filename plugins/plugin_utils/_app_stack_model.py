@@ -908,7 +908,9 @@ def _exclusive_gpus(stack: _Stack, services: dict[str, dict[str, t.Any]]) -> Non
                     "auto, which share the host's GPUs)",
                 )
     for key, sname in claimed.items():
-        whole = claimed.get(key.split(":")[0]) if ":" in key else None
+        # A MIG device the host does not list is a problem of its own already (_gpus_on_host).
+        listed = host_mig(key, stack.spec["mig_devices"]) is not None or not stack.spec["host_gpus"]
+        whole = claimed.get(key.split(":")[0]) if ":" in key and listed else None
         if whole is not None and whole != sname:
             stack.problems.add(
                 f"app_stack_services.{sname}.{_gpu_key(services[sname])}",

@@ -168,3 +168,16 @@ def test_cdi_record_is_keyed_by_driver_version() -> None:
         "driver_version": "550.127.05",
         "spec_path": "/etc/cdi/nvidia.yaml",
     }
+
+
+def test_cdi_record_names_the_mig_devices_so_a_new_mig_layout_regenerates_the_spec() -> None:
+    variables = dict(templar("debian13").available_variables)
+    variables["__nvidia_toolkit_gpu"] = {
+        **GPU,
+        "mig_devices": [{"gpu": 0, "index": 0, "uuid": "MIG-a"}, {"gpu": 0, "index": 1, "uuid": "MIG-b"}],
+    }
+    assert var(Templar(loader=DataLoader(), variables=variables), "__nvidia_toolkit_cdi_wanted") == {
+        "driver_version": "550.127.05",
+        "spec_path": "/etc/cdi/nvidia.yaml",
+        "mig_devices": ["MIG-a", "MIG-b"],
+    }

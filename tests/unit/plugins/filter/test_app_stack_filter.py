@@ -988,6 +988,12 @@ def test_mig_devices_and_whole_gpus_of_different_services() -> None:
     [
         # A MIG device the host does not have: the service, the host, the device and what the host has.
         ({"worker": ["1:5"]}, ON_MIG_HOST, [f"{W}: MIG device 1:5 is not on gpu-1 (got ['1:5']; {MIG_HAVE})"]),
+        # Beside GPU 1 given whole: the missing device is named once, as missing.
+        (
+            {"api": [1], "worker": ["1:5"]},
+            ON_MIG_HOST,
+            [f"{W}: MIG device 1:5 is not on gpu-1 (got ['1:5']; {MIG_HAVE})"],
+        ),
         (
             {"worker": ["MIG-00000000-0000-0000-0000-000000000000"]},
             ON_MIG_HOST,
