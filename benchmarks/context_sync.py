@@ -7,17 +7,20 @@ With app_image_source=build_host the build context goes to every host. A generat
 98 modules, requirements.txt, a README) is laid out on 1 and on 4 test hosts (aistack-test/testhost:debian13,
 connection community.docker.docker) by two methods, each into its own directory:
 
-* ours: roles/app_image/tasks/context.yml as the role runs it (pack once on the controller, copy the archive
-  only when it changed, unpack, render the Dockerfile and .dockerignore, remove what the source lost, hash);
+* ours: roles/app_image/tasks/context.yml as the role runs it (pack once per run on the controller, then one
+  probe per host that hashes the build directory and reads the stamp the last layout left; the layout steps,
+  context_layout.yml, run only where the stamp differs: on a no-op, nowhere);
 * copy: ansible.builtin.copy of the source directory, the common alternative (one check per file and host).
   (ansible.posix.synchronize needs rsync on the hosts, which the test hosts lack: not measured.)
 
 Each method's context is laid out once first (not measured; copy's by docker cp, which puts the same bytes and
-modes where copy would), then each runs --runs times with nothing changed, the two interleaved. Printed per
-host count: the median seconds of the method's tasks (from the first task's start to
-the last task's end, Ansible's json callback), the ratio ours/copy, and ours' 4-host/1-host ratio.
+modes where copy would), then ours runs --runs times and copy --copy-runs times (default: --runs; copy takes
+minutes under load) with nothing changed, interleaved. Printed per host count: the median seconds of the
+method's tasks (from the first task's start to the last task's end, Ansible's json callback), the median
+controller CPU seconds of its whole ansible-playbook run (user + system of it and its children, start-up
+included), the ratio ours/copy, and the 4-host/1-host ratio of each.
 
-Usage: python benchmarks/context_sync.py [--runs 3] [--files 100] [--json out.json]
+Usage: python benchmarks/context_sync.py [--runs 3] [--copy-runs N] [--files 100] [--sizes 1 4] [--json out.json]
 Hosts are containers named aistack-ctx-bench-<n>, removed at the end, also after a failure, Ctrl-C or SIGTERM.
 Each ansible-playbook run is bounded (--timeout seconds, default 1200).
 """
@@ -27,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import signal
 import statistics
 import subprocess
@@ -114,8 +118,14 @@ def _seconds(value: str) -> float:
     return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
 
 
-def run(work: Path, method: str, names: list[str], app: Path, timeout: int) -> float:
-    """One run of a method on the hosts; seconds from its first task's start to its last task's end."""
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run(work: Path, method: str, names: list[str], app: Path, timeout: int) -> tuple[float, float]:
+    """One run of a method on the hosts: seconds from its first task's start to its last task's end (negative: the
+    number of changes, on a run that should have none), and the controller CPU seconds of the run."""
     play = work / f"{method}.yml"
     play.write_text(PLAY.format(method=method, tasks=OURS if method == "ours" else COPY))
     inventory = work / "hosts.yml"
@@ -138,6 +148,7 @@ def run(work: Path, method: str, names: list[str], app: Path, timeout: int) -> f
         "app_image_release": "1.0",
         "app_image_controller_dir": str(work / "controller"),
     }
+    cpu = children_cpu()
     proc = subprocess.run(
         ["ansible-playbook", "-i", str(inventory), str(play), "-e", json.dumps(variables)],
         capture_output=True,
@@ -160,34 +171,43 @@ def run(work: Path, method: str, names: list[str], app: Path, timeout: int) -> f
     changed = sum(1 for task in tasks for result in task["hosts"].values() if result.get("changed"))
     start = min(_seconds(task["task"]["duration"]["start"]) for task in tasks)
     end = max(_seconds(task["task"]["duration"]["end"]) for task in tasks)
-    return round(end - start, 2) if changed == 0 else -float(changed)
+    return (round(end - start, 2) if changed == 0 else -float(changed)), round(children_cpu() - cpu, 2)
 
 
-def measure(work: Path, app: Path, sizes: list[int], runs: int, timeout: int) -> list[dict[str, t.Any]]:
+def measure(work: Path, app: Path, sizes: list[int], runs: int, copy_runs: int, timeout: int) -> list[dict[str, t.Any]]:
     rows = []
     for size in sizes:
         names = [f"{PREFIX}-{number}" for number in range(1, size + 1)]
         remove_hosts()
         start_hosts(names)
         figures: dict[str, list[float]] = {"ours": [], "copy": []}
+        cpu: dict[str, list[float]] = {"ours": [], "copy": []}
         run(work, "ours", names, app, timeout)  # the first layout: not measured
         for name in names:  # copy's first layout, by docker cp: by copy it takes minutes per host under load
             subprocess.run(["docker", "exec", name, "mkdir", "-p", "/opt/ctx/copy"], check=True)
             subprocess.run(["docker", "cp", f"{app}/.", f"{name}:/opt/ctx/copy/"], check=True, capture_output=True)
-        for number in range(runs):
-            for method in ("ours", "copy") if number % 2 == 0 else ("copy", "ours"):
-                seconds = run(work, method, names, app, timeout)
+        for number in range(max(runs, copy_runs)):
+            order = ("ours", "copy") if number % 2 == 0 else ("copy", "ours")
+            for method in order:
+                if number >= (runs if method == "ours" else copy_runs):
+                    continue
+                seconds, cpu_seconds = run(work, method, names, app, timeout)
                 if seconds < 0:
                     raise SystemExit(f"{method} on {size} host(s) changed {-seconds:.0f} thing(s) on a no-op run")
                 figures[method].append(seconds)
+                cpu[method].append(cpu_seconds)
         ours, copy = statistics.median(figures["ours"]), statistics.median(figures["copy"])
         row = {
             "hosts": size,
             "ours_s": ours,
             "copy_s": copy,
             "ours/copy": round(ours / copy, 3) if copy else None,
+            "ours_cpu_s": statistics.median(cpu["ours"]),
+            "copy_cpu_s": statistics.median(cpu["copy"]),
             "ours_runs": figures["ours"],
             "copy_runs": figures["copy"],
+            "ours_cpu_runs": cpu["ours"],
+            "copy_cpu_runs": cpu["copy"],
         }
         print(json.dumps(row), flush=True)
         rows.append(row)
@@ -203,6 +223,7 @@ def stop(signum: int, frame: t.Any) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--copy-runs", type=int, help="runs of the copy baseline (default: --runs)")
     parser.add_argument("--files", type=int, default=100)
     parser.add_argument("--sizes", type=int, nargs="+", default=[1, 4])
     parser.add_argument("--timeout", type=int, default=1200, help="seconds one ansible-playbook run may take")
@@ -214,16 +235,19 @@ def main() -> int:
         work = Path(tmp)
         app = make_app(work, args.files)
         try:
-            rows = measure(work, app, args.sizes, args.runs, args.timeout)
+            rows = measure(work, app, args.sizes, args.runs, args.copy_runs or args.runs, args.timeout)
         finally:
             remove_hosts()
     print(
-        f"\nBuild-context sync on a no-op run, {args.files}-file app, median of {args.runs} "
-        f"({time.monotonic() - started:.0f} s in all):"
+        f"\nBuild-context sync on a no-op run, {args.files}-file app, median of {args.runs} (ours) and "
+        f"{args.copy_runs or args.runs} (copy) ({time.monotonic() - started:.0f} s in all):"
     )
-    print(f"{'hosts':>5}  {'ours s':>7}  {'copy s':>7}  {'ours/copy':>9}")
+    print(f"{'hosts':>5}  {'ours s':>7}  {'copy s':>7}  {'ours/copy':>9}  {'ours CPU s':>10}  {'copy CPU s':>10}")
     for row in rows:
-        print(f"{row['hosts']:>5}  {row['ours_s']:>7.2f}  {row['copy_s']:>7.2f}  {row['ours/copy']:>9}")
+        print(
+            f"{row['hosts']:>5}  {row['ours_s']:>7.2f}  {row['copy_s']:>7.2f}  {row['ours/copy']:>9}"
+            f"  {row['ours_cpu_s']:>10.2f}  {row['copy_cpu_s']:>10.2f}"
+        )
     by_size = {row["hosts"]: row for row in rows}
     if 1 in by_size and 4 in by_size:
         print(

@@ -92,8 +92,13 @@ def tree(build: Path) -> list[str]:
 
 def layout_hash(build: Path, src: Path) -> str:
     """The digest aistack-context-archive.py --layout --check prints for the directory as it is."""
-    done = subprocess.run([sys.executable, str(SCRIPT), "--layout", str(build), str(src), "--check"],
-                          input="{}", capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "--layout", str(build), str(src), "--check"],
+        input="{}",
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(done.stdout)["hash"]
 
 
@@ -101,12 +106,23 @@ def current(result: t.Any) -> str:
     return result.task("Show the context hash")["msg"]
 
 
-EXPECTED = [".dockerignore", "Dockerfile", "aistack-ca-certificates", "aistack-ca-certificates/corp.crt", "app",
-            "app/__init__.py", "app/api", "app/api/routes.py", "app/main.py", "requirements.txt"]
+EXPECTED = [
+    ".dockerignore",
+    "Dockerfile",
+    "aistack-ca-certificates",
+    "aistack-ca-certificates/corp.crt",
+    "app",
+    "app/__init__.py",
+    "app/api",
+    "app/api/routes.py",
+    "app/main.py",
+    "requirements.txt",
+]
 
 
 def test_a_no_op_is_one_probe_and_changes_are_found_and_undone(
-        app: dict[str, t.Any], playbook: t.Callable[..., t.Any]) -> None:
+    app: dict[str, t.Any], playbook: t.Callable[..., t.Any]
+) -> None:
     build, src, role_vars = app["build"], app["src"], app["vars"]
     # A fresh host in check mode: changes predicted, nothing written, no failure.
     checked = run(playbook, role_vars, check=True)
@@ -126,7 +142,8 @@ def test_a_no_op_is_one_probe_and_changes_are_found_and_undone(
         again = run(playbook, role_vars, check=check)
         assert changed(again) == [] and not laid_out(again), changed(again)
         assert rows(again)["context | Lay out the build context (the stamp differs from its inputs or the directory)"][
-            "skipped"]
+            "skipped"
+        ]
         assert current(again).split()[0] == digest
 
     # Changed by hand in the build directory, one at a time: a file's content, a mode, a stray file the context
@@ -165,9 +182,18 @@ def test_a_no_op_is_one_probe_and_changes_are_found_and_undone(
     assert laid_out(checked) and changed(checked) and (build / "app" / "api" / "routes.py").exists()
     moved = run(playbook, role_vars)
     assert laid_out(moved)
-    assert tree(build) == [".dockerignore", "Dockerfile", "aistack-ca-certificates",
-                           "aistack-ca-certificates/other.crt", "app", "app/__init__.py", "app/api", "app/main.py",
-                           "app/new.py", "requirements.txt"]
+    assert tree(build) == [
+        ".dockerignore",
+        "Dockerfile",
+        "aistack-ca-certificates",
+        "aistack-ca-certificates/other.crt",
+        "app",
+        "app/__init__.py",
+        "app/api",
+        "app/main.py",
+        "app/new.py",
+        "requirements.txt",
+    ]
     assert current(moved).split()[0] == layout_hash(build, src) != digest
     again = run(playbook, role_vars)
     assert changed(again) == [] and not laid_out(again)
@@ -179,9 +205,12 @@ def test_a_no_op_is_one_probe_and_changes_are_found_and_undone(
 
 
 def test_the_apps_own_dockerfile_is_the_one_laid_out_with_project(
-        app: dict[str, t.Any], playbook: t.Callable[..., t.Any]) -> None:
-    build, role_vars = app["build"], {**app["vars"], "app_image_dockerfile": "project",
-                                      "app_image_extra_ca_certificates": []}
+    app: dict[str, t.Any], playbook: t.Callable[..., t.Any]
+) -> None:
+    build, role_vars = (
+        app["build"],
+        {**app["vars"], "app_image_dockerfile": "project", "app_image_extra_ca_certificates": []},
+    )
     first = run(playbook, role_vars)
     assert laid_out(first) and (build / "Dockerfile").read_text() == "FROM scratch\n"
     assert not (build / ".dockerignore").exists() and not (build / "aistack-ca-certificates").exists()
