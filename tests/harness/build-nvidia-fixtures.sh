@@ -15,7 +15,10 @@
 #       four GPUs, an nvidia-smi (nvidia/nvidia-smi) printing the four_gpus
 #       output of tests/unit/plugins/module_utils/fixtures/nvidia_smi for the
 #       GPUs whose /dev/nvidia<index> exists, and a postinst that makes those
-#       nodes (null devices) on the host.
+#       nodes (null devices) on the host. GPU 2 has two MIG devices, there
+#       when a test makes their capability nodes
+#       (/dev/nvidia-caps/nvidia-cap-2-<mig>): nvidia-smi then reports MIG
+#       mode and lists them, and nvidia-ctk writes a CDI device <gpu>:<mig>.
 #   aistack-test/cuda:fixture   a stand-in for an NVIDIA CUDA runtime base
 #       (app_image_cuda_base): aistack-test/python:3.13-slim plus NVIDIA's
 #       environment variables.

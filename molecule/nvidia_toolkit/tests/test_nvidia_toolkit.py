@@ -336,3 +336,88 @@ def test_side_effect_a_gpu_service_behind_nginx_starts_first_fails_a_blind_gate_
         "--filter label=com.docker.compose.service=api)"))
     assert "ROLLOUT=r3" in container["Config"]["Env"]
     assert [r["DeviceIDs"] for r in container["HostConfig"]["DeviceRequests"]] == [["nvidia.com/gpu=3"]]
+
+
+REGISTRY = "aistack-nvidia-registry:5000"
+
+
+def test_side_effect_a_fleet_pulls_each_host_its_own_variant_unasked(gpu_host, cpu_host):
+    # pull_fleet.yml: the pre-flight on an empty registry, the controller build's push, the deploy by pulling.
+    run = ansible_playbook(SCENARIO / "pull_fleet.yml")
+    output = run.stdout.replace('\\"', '"')
+    assert run.returncode == 0, output[-4000:]
+    # The pre-flight asked the registry, from each host, for the tag that host pulls, and refused before any change.
+    refusals = [line for line in output.splitlines() if "PREFLIGHT REFUSED AS IT MUST" in line]
+    assert len(refusals) == 2, refusals
+    assert any(f"{GPU_HOST} cannot pull image {REGISTRY}/{GPU_WORKER_IMAGE} (" in line
+               and "this host takes the GPU variant (app_image_variant=auto), tagged latest-gpu" in line
+               and "the registry has no such tag" in line for line in refusals), refusals
+    assert any(f"{CPU_HOST} cannot pull image {REGISTRY}/{CPU_WORKER_IMAGE} (" in line
+               and "the registry has no such tag" in line for line in refusals), refusals
+    for host, image, variant in ((gpu_host, GPU_WORKER_IMAGE, "gpu"), (cpu_host, CPU_WORKER_IMAGE, "cpu")):
+        # Each host pulled its own variant (the registry's name stays beside the local one), never the other.
+        assert repository_tags(host, f"{REGISTRY}/aistack-test/demeterai-ml-worker") == [f"{REGISTRY}/{image}"]
+        assert repository_tags(host, "aistack-test/demeterai-ml-worker") == [image]
+        record = json.loads(host.file("/opt/aistack/demeterai-ml/releases/latest/release.json").content_string)
+        assert list(record["images"]) == [image]
+        assert (record["delivery"]["source"], record["delivery"]["variant"]) == ("pull", variant)
+    # The same deploy again, then in check mode: nothing changes on either host.
+    for args in ((), ("--check",)):
+        again = ansible_playbook(SCENARIO / "pull_fleet_deploy.yml", *args)
+        assert again.returncode == 0, again.stdout[-4000:]
+        for name in (GPU_HOST, CPU_HOST):
+            line = next(line for line in again.stdout.splitlines() if line.startswith(name) and "ok=" in line)
+            assert " changed=0 " in line, (args, line, again.stdout[-4000:])
+
+
+# The synthetic GPU 2's MIG devices (tests/harness/nvidia/nvidia-smi), made by their capability nodes.
+MIG_UUIDS = ["MIG-2f6c1a9e-3b7d-5e40-9c18-6a5d4e3f2b10", "MIG-8b3e5d7c-1a2f-5c69-b4e0-7d9c1f2a3e54"]
+MIG_NODES = "/dev/nvidia-caps/nvidia-cap-2-0 /dev/nvidia-caps/nvidia-cap-2-1"
+
+
+def mig_containers(host) -> dict[str, dict]:
+    ids = host.check_output("docker ps -q --filter label=com.docker.compose.project=mig-app").split()
+    found = [json.loads(host.check_output(f"docker inspect {cid}"))[0] for cid in ids]
+    return {c["Config"]["Labels"]["com.docker.compose.service"]: c for c in found}
+
+
+def test_side_effect_services_on_mig_devices_and_per_gpu_per_slice(gpu_host):
+    gpu_host.check_output(f"mkdir -p /dev/nvidia-caps && for node in {MIG_NODES}; do mknod -m 0666 $node c 1 3; done")
+    try:
+        run = ansible_playbook(SCENARIO / "mig.yml")
+        output = run.stdout.replace('\\"', '"')
+        assert run.returncode == 0, output[-4000:]
+        # Refused before any change, naming both services, the host, the device and what the host has.
+        assert "MIG REFUSED AS IT MUST" in output
+        assert (f"app_stack_services.slice.gpu: MIG device 2:1 ({MIG_UUIDS[1]}) is a MIG device of GPU 2 ({UUIDS[2]}), "
+                "which service 'whole' is given whole (app_stack_services.whole.gpu)") in output, output[-4000:]
+        assert (f"app_stack_services.missing.gpu: MIG device 2:5 is not on {GPU_HOST} (got ['2:5']; the host's MIG "
+                f"devices, aistack_gpu.mig_devices: 2:0 ({MIG_UUIDS[0]}, 3g.12gb), 2:1 ({MIG_UUIDS[1]}, 3g.12gb))"
+                ) in output, output[-4000:]
+        # The specification names a device per MIG device.
+        assert "nvidia.com/gpu=2:1" in gpu_host.check_output("nvidia-ctk cdi list").split()
+        # m1 passed its gate (each slice service saw its MIG device); m2 is per_gpu, one replica per GPU or MIG device.
+        state = json.loads(gpu_host.file("/opt/aistack/mig-app/state.json").content_string)
+        assert state["current"] == "m2"
+        assert [e["release"] for e in state["history"] if e["result"] == "healthy"] == ["m1", "m2"], state["history"]
+        replicas = mig_containers(gpu_host)
+        assert sorted(replicas) == ["shard-gpu0", "shard-gpu1", "shard-gpu2-mig0", "shard-gpu2-mig1", "shard-gpu3"]
+        for index, name in enumerate(["shard-gpu2-mig0", "shard-gpu2-mig1"]):
+            container = replicas[name]
+            assert container["Config"]["Labels"]["io.aistack.deploy.gpu"] == f"2:{index}"
+            assert [r["DeviceIDs"] for r in container["HostConfig"]["DeviceRequests"]] == [[f"nvidia.com/gpu=2:{index}"]]
+            listed = gpu_host.check_output(f"docker exec {container['Id']} nvidia-smi -L")
+            assert listed.splitlines() == [f"GPU 0: NVIDIA GeForce RTX 4090 (UUID: {UUIDS[2]})",
+                                           f"  MIG 3g.12gb     Device  0: (UUID: {MIG_UUIDS[index]})"], listed
+        # GPU 2's whole replica is not there: its MIG devices took its place.
+        listed = gpu_host.check_output(f"docker exec {replicas['shard-gpu3']['Id']} nvidia-smi -L")
+        assert listed.strip() == f"GPU 0: NVIDIA GeForce RTX 4090 (UUID: {UUIDS[3]})"
+    finally:
+        gpu_host.run("docker compose -p mig-app down --timeout 1")
+        gpu_host.run(f"rm -f {MIG_NODES}; rmdir /dev/nvidia-caps")
+        restored = run_role()
+        assert restored.returncode == 0, restored.stdout[-3000:]
+    # Without the MIG devices the specification is generated again, as it was.
+    assert gpu_host.check_output("nvidia-ctk cdi list").split() == [
+        "nvidia.com/gpu=0", "nvidia.com/gpu=1", "nvidia.com/gpu=2", "nvidia.com/gpu=3", "nvidia.com/gpu=all"]
+    assert "2:0" not in gpu_host.file(CDI_SPEC).content_string
