@@ -50,6 +50,11 @@ def test_a_stack_running_as_recorded_is_up_and_everything_is_read():
         "record": RECORD,
         "containers": {"nginx": ["running"], "api": ["running"], "postgres": ["running"]},
         "up": True,
+        "healthy": False,
+        "target_record": {},
+        "target_compose": False,
+        "unit": {},
+        "left": [],
     }
 
 
@@ -94,7 +99,84 @@ def test_a_fresh_host_has_no_state():
         "record": {},
         "containers": {},
         "up": False,
+        "healthy": False,
+        "target_record": {},
+        "target_compose": False,
+        "unit": {},
+        "left": [],
     }
+
+
+HEALTHY = (
+    "nginx running Up 2 hours (healthy)",
+    "api running Up 2 hours (healthy)",
+    "postgres running Up 3 hours (healthy)",
+)
+
+
+def test_a_stack_up_whose_containers_pass_their_health_checks_is_healthy():
+    found = parse_state_probe(probe(*HEALTHY))
+    assert found["up"] is True and found["healthy"] is True
+    assert found["containers"] == {"nginx": ["running"], "api": ["running"], "postgres": ["running"]}
+
+
+@pytest.mark.parametrize(
+    "containers",
+    [
+        (
+            "nginx running Up 2 hours (healthy)",
+            "api running Up 5 seconds (health: starting)",
+            "postgres running Up 3 hours (healthy)",
+        ),  # still starting: the gate waits
+        (
+            "nginx running Up 2 hours (healthy)",
+            "api running Up 2 hours (unhealthy)",
+            "postgres running Up 3 hours (healthy)",
+        ),  # failing its check
+        (
+            "nginx running Up 2 hours (healthy)",
+            "api running Up 2 hours",
+            "postgres running Up 3 hours (healthy)",
+        ),  # no health check at all
+        (
+            "nginx running Up 2 hours (healthy)",
+            "api exited Exited (1) 2 minutes ago",
+            "postgres running Up 3 hours (healthy)",
+        ),  # not up at all
+    ],
+)
+def test_a_container_not_passing_its_health_check_leaves_the_stack_unhealthy(containers):
+    assert parse_state_probe(probe(*containers))["healthy"] is False
+
+
+def test_the_proxys_health_is_nginx_proxys_to_check():
+    found = parse_state_probe(probe("nginx running Up 1 second (health: starting)", *HEALTHY[1:]))
+    assert found["healthy"] is True
+
+
+def test_the_target_release_the_unit_and_the_retention_files_are_read():
+    target = {"release": "2.0.0", "created_at": "2026-12-01T00:00:00Z"}
+    text = (
+        probe(*HEALTHY)
+        + "\n".join(
+            [
+                f"TARGET 2.0.0 {b64(target)}",
+                "TARGET_COMPOSE",
+                "UNIT enabled active",
+                "LEFT /etc/systemd/system/aistack-app-retention.timer",
+                "LEFT /etc/aistack/app/retention.json",
+            ]
+        )
+        + "\n"
+    )
+    found = parse_state_probe(text)
+    assert found["target_record"] == target and found["target_compose"] is True
+    assert found["unit"] == {"enabled": "enabled", "active": "active"}
+    assert found["left"] == ["/etc/systemd/system/aistack-app-retention.timer", "/etc/aistack/app/retention.json"]
+
+
+def test_a_unit_systemctl_does_not_know_reads_as_empty():
+    assert parse_state_probe("UNIT  \n")["unit"] == {"enabled": "", "active": ""}
 
 
 @pytest.mark.parametrize(
@@ -106,6 +188,7 @@ def test_a_fresh_host_has_no_state():
             "/opt/app/state.json on the host is not a JSON object but a list",
         ),
         ("CURRENT releases/1.0.0\nRECORD %%%", "/opt/app/releases/1.0.0/release.json on the host is not JSON"),
+        ("TARGET 2.0.0 %%%", "/opt/app/releases/2.0.0/release.json on the host is not JSON"),
     ],
 )
 def test_a_file_that_is_not_a_json_object_is_named(text, message):
