@@ -4,9 +4,9 @@
 
 """Filters of the app_image role.
 
-``app_image_distribution``, ``app_image_dependency_plan``, ``app_image_dockerfile_plan`` and
-``app_image_built_problems`` are thin wrappers: their logic lives in plugins/plugin_utils/_distribution.py and
-_app_image_input.py.
+``app_image_distribution``, ``app_image_dependency_plan``, ``app_image_dockerfile_plan``,
+``app_image_built_problems`` and ``app_image_prune_plan`` are thin wrappers: their logic lives in
+plugins/plugin_utils/_distribution.py, _app_image_input.py and _app_image_prune.py.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from ansible_collections.aistack.deploy.plugins.plugin_utils._app_image_input im
     dependency_plan,
     dockerfile_plan,
 )
+from ansible_collections.aistack.deploy.plugins.plugin_utils._app_image_prune import prune_plan
 from ansible_collections.aistack.deploy.plugins.plugin_utils._distribution import distribution_plan
 from ansible_collections.aistack.deploy.plugins.plugin_utils._input import optional_list
 
@@ -89,6 +90,23 @@ def app_image_built_problems(variables: t.Any, results: t.Any) -> list[str]:
     return built_image_problems(variables, results)
 
 
+def app_image_prune_plan(
+    probe: t.Any, name: t.Any, targets: t.Any, tag: t.Any, keep: t.Any, registry: t.Any = ""
+) -> dict[str, t.Any]:
+    """The tags to remove beyond the count; see plugins/plugin_utils/_app_image_prune.py."""
+    if not isinstance(probe, str):
+        raise AnsibleFilterError(
+            f"app_image_prune_plan: expects the probe's output (a string), got {type(probe).__name__}"
+        )
+    if not isinstance(targets, list) or not all(isinstance(target, str) and target for target in targets):
+        raise AnsibleFilterError("app_image_prune_plan: targets must be a list of target names")
+    try:
+        count = int(keep)
+    except (TypeError, ValueError):
+        raise AnsibleFilterError(f"app_image_prune_plan: keep must be a number, got {keep!r}") from None
+    return prune_plan(probe, str(name), targets, str(tag), count, str(registry or ""))
+
+
 class FilterModule:
     def filters(self) -> dict[str, t.Callable[..., t.Any]]:
         return {
@@ -97,4 +115,5 @@ class FilterModule:
             "app_image_dependency_plan": app_image_dependency_plan,
             "app_image_dockerfile_plan": app_image_dockerfile_plan,
             "app_image_built_problems": app_image_built_problems,
+            "app_image_prune_plan": app_image_prune_plan,
         }
