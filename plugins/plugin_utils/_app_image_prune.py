@@ -6,7 +6,8 @@
 
 The probe (roles/app_image/tasks/recorded.yml) prints, in one round trip, ``RECORD <base64>`` per
 release.json of the app's release directories and ``IMAGE <target> <id> <reference> <created>`` per tag
-``docker image ls`` shows of each target's repository. Per target, the current release is always kept, and
+``docker image ls`` shows of each target's repository, and ``CURRENT <id> <variant>`` of the current
+release's image of the first target (``<no value>`` or nothing where it has no variant label). Per target, the current release is always kept, and
 the newest ``keep - 1`` other releases; so is every tag a kept release recorded, whatever its age. Newest
 means: when every other release tag of the repository is a version (1.4.2, v2.0, 10; or a controller
 build's GPU variant of one, 1.4.2-gpu), the highest version, numbers compared as numbers (1.10 after 1.9);
@@ -40,19 +41,24 @@ def _version_key(tag: str) -> str:
     return _NUMBER_RE.sub(lambda match: match.group().lstrip("0").rjust(12, "0"), tag.removeprefix("v"))
 
 
-def parse_probe(probe: str) -> tuple[list[str], dict[str, list[tuple[str, str, str]]]]:
-    """The recorded references (each once, in order) and, per target, its tags as (image id, reference, created)."""
+def parse_probe(probe: str) -> tuple[list[str], dict[str, list[tuple[str, str, str]]], dict[str, str]]:
+    """The recorded references (each once, in order), per target its tags as (image id, reference, created), and
+    the current image's ``id`` and ``variant`` (empty where the host has no such image)."""
     recorded: list[str] = []
     images: dict[str, list[tuple[str, str, str]]] = {}
+    current = {"id": "", "variant": ""}
     for line in probe.splitlines():
         key, _sep, rest = line.partition(" ")
-        if key == "RECORD":
+        if key == "CURRENT":
+            image_id, _sep, variant = rest.strip().partition(" ")
+            current = {"id": image_id, "variant": "" if variant == "<no value>" else variant}
+        elif key == "RECORD":
             recorded += [ref for ref in _record_refs(rest.strip()) if ref not in recorded]
         elif key == "IMAGE":
             parts = rest.split(" ", 3)
             if len(parts) == 4:
                 images.setdefault(parts[0], []).append((parts[1], parts[2], parts[3]))
-    return recorded, images
+    return recorded, images, current
 
 
 def _old_tags(tags: list[tuple[str, str, str]], prefix: str, current: str) -> list[str]:
@@ -70,8 +76,9 @@ def _old_tags(tags: list[tuple[str, str, str]], prefix: str, current: str) -> li
 
 
 def prune_plan(probe: str, name: str, targets: list[str], tag: str, keep: int, registry: str = "") -> dict[str, t.Any]:
-    """``recorded``: what the releases recorded; ``remove``: the references to remove, a registry's name too."""
-    recorded, images = parse_probe(probe)
+    """``recorded``: what the releases recorded; ``remove``: the references to remove, a registry's name too;
+    ``current``: the ``id`` and ``variant`` of the current release's image of the first target."""
+    recorded, images, current = parse_probe(probe)
     remove = []
     for target in targets:
         prefix = f"{name}-{target}:"
@@ -79,4 +86,4 @@ def prune_plan(probe: str, name: str, targets: list[str], tag: str, keep: int, r
             for full in [ref] + ([f"{registry}/{ref}"] if registry else []):
                 if full not in recorded:
                     remove.append(full)
-    return {"recorded": recorded, "remove": remove}
+    return {"recorded": recorded, "remove": remove, "current": current}

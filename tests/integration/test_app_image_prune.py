@@ -1,7 +1,7 @@
 """app_image's prune step against the machine's real Docker Engine.
 
 Releases of one target, built a second apart from the busybox fixture (each a
-distinct image), then the role's prune tasks with the current release not the
+distinct image), then the role's recorded.yml probe and prune tasks with the current release not the
 newest: the newest app_image_keep_releases tags stay, the current release
 always among them; check mode removes nothing. "Newest" is by version when
 every release tag other than the current is a version (1.0.10 after 1.0.9,
@@ -22,22 +22,25 @@ RELEASES = ["1.0.1", "1.0.2", "1.0.3", "1.0.4"]
 REGISTRY = "127.0.0.1:5999/team"  # only a tag prefix here: nothing talks to it
 
 PRUNE = """
-- name: Read the recorded releases
+- name: Read the recorded releases and the target's images
   ansible.builtin.include_role:
     name: aistack.deploy.app_image
     tasks_from: recorded
-  vars:
-    app_image_releases_dir: "{releases_dir}"
-- name: Prune
-  ansible.builtin.include_role:
-    name: aistack.deploy.app_image
-    tasks_from: prune
-  vars:
+  vars: &vars
     app_image_name: {name}
     app_image_release: "{current}"
     app_image_keep_releases: {keep}
     app_image_registry: "{registry}"
-    __app_image_target: api
+    app_image_targets: [api]
+    app_image_releases_dir: "{releases_dir}"
+
+- name: Prune, as main.yml does, only when there is something to remove
+  ansible.builtin.include_role:
+    name: aistack.deploy.app_image
+    tasks_from: prune
+  vars: *vars
+  when: (__app_image_recorded.stdout | aistack.deploy.app_image_prune_plan({name!r}, ['api'], {current!r}, {keep},
+         {registry!r})).remove | length > 0
 """
 
 

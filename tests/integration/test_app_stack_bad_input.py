@@ -44,7 +44,7 @@ from bad_input import (
 )
 
 ROLE = "aistack.deploy.app_stack"
-LAST_VALIDATE_TASK = "validate | Refuse missing and placeholder secrets"
+LAST_VALIDATE_TASK = "validate | Check the stack's input and secrets (nothing has changed yet)"
 
 # Images of the molecule scenario; validation in check mode does not need them on this machine.
 IMAGES = {"api": "aistack-test/reference-backend-api:1.0.0", "worker": "aistack-test/reference-backend-worker:1.0.0"}

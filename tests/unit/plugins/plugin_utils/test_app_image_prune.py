@@ -64,7 +64,7 @@ def test_a_tag_a_kept_release_recorded_stays_whatever_its_age():
     probe = "\n".join([record(f"{NAME}-api:1.0.0"), image("1.0.0", day(1)), image("1.1.0", day(2)),
                        image("1.2.0", day(3)), image("1.3.0", day(4))])
     plan = prune_plan(probe, NAME, ["api"], "1.3.0", 2)
-    assert plan == {"recorded": [f"{NAME}-api:1.0.0"], "remove": [f"{NAME}-api:1.1.0"]}
+    assert plan["recorded"] == [f"{NAME}-api:1.0.0"] and plan["remove"] == [f"{NAME}-api:1.1.0"]
 
 
 def test_the_registry_name_of_a_removed_release_goes_too_unless_recorded():
@@ -81,7 +81,7 @@ def test_each_target_is_pruned_on_its_own():
 
 
 def test_nothing_to_remove_on_a_fresh_host_or_within_the_count():
-    assert prune_plan("", NAME, ["api"], "1.0", 3) == {"recorded": [], "remove": []}
+    assert prune_plan("", NAME, ["api"], "1.0", 3) == {"recorded": [], "remove": [], "current": {"id": "", "variant": ""}}
     probe = "\n".join([image("1.0", day(1)), image("1.1", day(2)), image("1.2", day(3))])
     assert prune_plan(probe, NAME, ["api"], "1.2", 3)["remove"] == []
 
@@ -94,6 +94,15 @@ def test_an_image_of_another_repository_is_never_touched():
     probe = "\n".join([image("1.0", day(1)), f"IMAGE api id-x {NAME}-apiserver:0.1 {day(1)} +0000 UTC",
                        image("1.1", day(2)), image("1.2", day(3))])
     assert prune_plan(probe, NAME, ["api"], "1.2", 2)["remove"] == [f"{NAME}-api:1.0"]
+
+
+@pytest.mark.parametrize(("line", "current"), [
+    ("CURRENT sha256:abc gpu", {"id": "sha256:abc", "variant": "gpu"}),
+    ("CURRENT sha256:abc <no value>", {"id": "sha256:abc", "variant": ""}),   # no variant label
+    ("CURRENT sha256:abc ", {"id": "sha256:abc", "variant": ""}),
+])
+def test_the_current_image_and_its_variant_are_read(line, current):
+    assert prune_plan(line, NAME, ["api"], "1", 2)["current"] == current
 
 
 @pytest.mark.parametrize(("args", "message"), [
