@@ -12,8 +12,10 @@ the compose project (the status as ``docker ps`` shows it, "Up 2 hours
 current release's release.json, each on one line, ``TARGET <release> <base64>`` and
 ``TARGET_COMPOSE``: the release.json and whether a compose.yaml exists of the
 release this run deploys, ``UNIT <is-enabled> <is-active>`` of the app's
-systemd unit, and ``LEFT <path>`` per file of a retention timer an earlier run
-installed. One command instead of seven (slurps, stats, a find), and it
+systemd unit, ``LEFT <path>`` per file of a retention timer an earlier run
+installed, and ``STAT <uid>:<gid> <mode> <sha256|dir> <path>`` per directory or
+file this run would write (the release's files, the data root, the bind
+volumes and the files placed into them) that exists and is no link. One command instead of seven (slurps, stats, a find), and it
 answers whether the current release runs as recorded, so a stack that is up
 is not asked to come up again, and whether it is healthy too, so a run that
 changes nothing needs no health gate.
@@ -59,12 +61,13 @@ def parse_state_probe(probe: str, root: str = "the app's root") -> dict[str, t.A
     health check, or one still starting, is not healthy: the gate decides). ``target_record``: the
     release.json of the release this run deploys (``{}`` where it has none), ``target_compose``: whether
     its compose.yaml exists, ``unit``: ``{"enabled": ..., "active": ...}`` as systemctl says (``{}``
-    without systemctl), ``left``: the retention files found.
+    without systemctl), ``left``: the retention files found, ``paths``: per path, its ``owner`` (uid:gid),
+    ``mode`` (a number) and ``sha256`` (``dir`` for a directory).
     """
     current, releases, state, record, target_record = "", [], {}, None, {}
     containers: dict[str, list[str]] = {}
     health: dict[str, list[str]] = {}
-    found: dict[str, t.Any] = {"target_compose": False, "unit": {}, "left": []}
+    found: dict[str, t.Any] = {"target_compose": False, "unit": {}, "left": [], "paths": {}}
     for line in probe.splitlines():
         key, _sep, rest = line.partition(" ")
         if key == "CURRENT" and rest:
@@ -90,6 +93,8 @@ def parse_state_probe(probe: str, root: str = "the app's root") -> dict[str, t.A
             found["unit"] = {"enabled": enabled, "active": active}
         elif key == "LEFT" and rest:
             found["left"].append(rest)
+        elif key == "STAT":
+            _stat(rest, found["paths"])
     up = current in releases and _runs_as_recorded(record, containers)
     return {
         "current": current,
@@ -121,3 +126,15 @@ def _all_healthy(record: dict[str, t.Any], health: dict[str, list[str]]) -> bool
         for name in record.get("services") or []
         if name != proxy
     )
+
+
+def _stat(rest: str, paths: dict[str, dict[str, t.Any]]) -> None:
+    """``<uid>:<gid> <mode> <sha256|dir> <path>`` into ``paths``; a line it cannot read is left out (written again)."""
+    parts = rest.split(" ", 3)
+    if len(parts) != 4 or not parts[3]:
+        return
+    try:
+        mode = int(parts[1], 8)
+    except ValueError:
+        return
+    paths[parts[3]] = {"owner": parts[0], "mode": mode, "sha256": parts[2]}

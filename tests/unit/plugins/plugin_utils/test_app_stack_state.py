@@ -55,6 +55,7 @@ def test_a_stack_running_as_recorded_is_up_and_everything_is_read():
         "target_compose": False,
         "unit": {},
         "left": [],
+        "paths": {},
     }
 
 
@@ -104,6 +105,7 @@ def test_a_fresh_host_has_no_state():
         "target_compose": False,
         "unit": {},
         "left": [],
+        "paths": {},
     }
 
 
@@ -173,6 +175,29 @@ def test_the_target_release_the_unit_and_the_retention_files_are_read():
     assert found["target_record"] == target and found["target_compose"] is True
     assert found["unit"] == {"enabled": "enabled", "active": "active"}
     assert found["left"] == ["/etc/systemd/system/aistack-app-retention.timer", "/etc/aistack/app/retention.json"]
+
+
+def test_the_paths_this_run_would_write_are_read_with_owner_mode_and_checksum():
+    text = (
+        "\n".join(
+            [
+                "STAT 0:0 755 dir /opt/aistack/app",
+                "STAT 1000:1000 750 dir /srv/data/models",
+                "STAT 0:0 600 " + "a" * 64 + " /opt/aistack/app/releases/1.0/.env",
+                "STAT 0:0 644 " + "b" * 64 + " /srv/data/models/with space.json",
+                "STAT 0:0 6x4 dir /bad-mode",
+                "STAT 0:0 755",
+                "STAT nonsense",
+            ]
+        )
+        + "\n"
+    )
+    assert parse_state_probe(text)["paths"] == {
+        "/opt/aistack/app": {"owner": "0:0", "mode": 0o755, "sha256": "dir"},
+        "/srv/data/models": {"owner": "1000:1000", "mode": 0o750, "sha256": "dir"},
+        "/opt/aistack/app/releases/1.0/.env": {"owner": "0:0", "mode": 0o600, "sha256": "a" * 64},
+        "/srv/data/models/with space.json": {"owner": "0:0", "mode": 0o644, "sha256": "b" * 64},
+    }
 
 
 def test_a_unit_systemctl_does_not_know_reads_as_empty():
