@@ -10,6 +10,7 @@ import re
 import shlex
 import typing as t
 from collections.abc import Mapping
+from urllib.parse import urlsplit
 
 from ansible_collections.aistack.deploy.plugins.plugin_utils._input import Problems, plain, show
 
@@ -181,14 +182,66 @@ def _joined(value: t.Any) -> str:
     return str(value or "")
 
 
+def masked_credentials(url: str) -> str:
+    """``url`` with its password (or a token given as the user) replaced by ``***``; "" when it carries none."""
+    try:
+        parts = urlsplit(url)
+        user, password, host = parts.username, parts.password, parts.hostname
+    except ValueError:
+        return ""
+    if not user and password is None:
+        return ""
+    shown = f"{user}:***" if password is not None else "***"
+    port = f":{parts.port}" if parts.port else ""
+    return parts._replace(netloc=f"{shown}@{host or ''}{port}").geturl()
+
+
+def _credential_problems(
+    v: Mapping[str, t.Any], path: str, plumbing: Mapping[str, str], user_args: Mapping[str, t.Any]
+) -> list[str]:
+    """Build arguments of the app's own Dockerfile that would carry a URL's credentials into an image's history.
+
+    ``plumbing``: the role's arguments the Dockerfile declares; ``user_args``: those of app_image_build_args it
+    declares. (The generated Dockerfile declares the package index arguments in its builder stages only, never
+    in a target image, and no other.)
+    """
+    where = f"the app's Dockerfile ({path}, app_image_dockerfile={show(v.get('app_image_dockerfile'))})"
+    why = (
+        "the classic builder the role uses records build arguments in the history of every image whose stage"
+        " declares them, where anyone who can pull the image reads them"
+    )
+    problems = []
+    for name, variable in PLUMBING_ARGS.items():
+        value = v.get(variable)
+        if name not in plumbing or name in user_args:
+            continue
+        for url in value if isinstance(value, list) else [value]:
+            masked = masked_credentials(str(url or ""))
+            if masked:
+                problems.append(
+                    f"{variable}: {masked} carries credentials, and {where} declares ARG {name}: {why}."
+                    " Give an index that needs none from the build network, or build the image elsewhere"
+                    " and deploy it with app_image_source=pull"
+                )
+    for name, value in user_args.items():
+        masked = next((masked_credentials(word) for word in str(value).split() if masked_credentials(word)), "")
+        if masked:
+            problems.append(
+                f"app_image_build_args.{name}: {masked} carries credentials: {why}; build arguments are never secrets"
+            )
+    return problems
+
+
 def dockerfile_plan(variables: Mapping[str, t.Any], text: t.Any = "") -> dict[str, t.Any]:
     """How a build uses an app's own Dockerfile (``text``; "" when it is the generated one or not read).
 
     Returns ``path`` (the Dockerfile inside the context, "" for the generated one), ``declared`` (its ARG
     names), ``plumbing`` (the PLUMBING_ARGS it declares that the role has values for), ``build_args`` (those,
     then app_image_build_args over them; the generated Dockerfile gets app_image_build_args alone),
-    ``stages`` and ``targets`` (each of app_image_targets to the stage built for it: itself when the
-    Dockerfile has a stage of that name, else "" for the last stage).
+    ``stages``, ``targets`` (each of app_image_targets to the stage built for it: itself when the
+    Dockerfile has a stage of that name, else "" for the last stage) and ``problems``: build arguments that
+    would carry a URL's credentials (a password, or a token given as the user) into an image's history,
+    named by the variable they come from, the credentials masked (none with the generated Dockerfile).
     """
     v = plain(variables)
     path = dockerfile_path(v)
@@ -202,6 +255,7 @@ def dockerfile_plan(variables: Mapping[str, t.Any], text: t.Any = "") -> dict[st
             "build_args": user_args,
             "stages": [],
             "targets": {target: target for target in targets},
+            "problems": [],
         }
     declared = dockerfile_args(str(text or ""))
     stages = dockerfile_stages(str(text or ""))
@@ -219,6 +273,7 @@ def dockerfile_plan(variables: Mapping[str, t.Any], text: t.Any = "") -> dict[st
         "build_args": {**plumbing, **user_args},
         "stages": stages,
         "targets": {target: target if target.lower() in stages else "" for target in targets},
+        "problems": _credential_problems(v, path, plumbing, {k: x for k, x in user_args.items() if k in declared}),
     }
 
 

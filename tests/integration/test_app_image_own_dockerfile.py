@@ -15,6 +15,9 @@ build directory under the test's tmp_path), as in test_app_image_registry.py:
   app_image_dockerfile and app_image_dockerfile_checks; with the checks taken
   out it passes;
 - a missing Dockerfile (``project`` or a path) fails before any change;
+- a package index URL with credentials, which the app's Dockerfile would
+  record in the image's history (PIP_INDEX_URL is declared), fails before any
+  change, the password never shown;
 - ``generated`` with the app's Dockerfile in the context leaves it out, says so,
   and a second layout of the context is changed=0.
 
@@ -226,6 +229,18 @@ def test_a_missing_dockerfile_is_refused_before_any_change(
     assert result.rc != 0
     # The context's path is shortened past 40 characters, as every problem shows a value.
     assert f'app_image_dockerfile: {message} ("{str(app["src"])[:20]}' in failures(result)
+    assert stats(result)["changed"] == 0
+    assert not (app["tmp"] / "host-build").exists() and not (app["tmp"] / "controller").exists()
+
+
+def test_an_index_url_with_credentials_is_refused_before_any_change(
+        app: dict[str, t.Any], playbook: t.Callable[..., t.Any]) -> None:
+    url = "http://ci:s3cret-value@127.0.0.1:9/simple"
+    result = run_role(playbook, {**app["vars"], "app_image_pip_index_url": url})
+    assert result.rc != 0
+    assert ("app_image_pip_index_url: http://ci:***@127.0.0.1:9/simple carries credentials, and the app's Dockerfile"
+            " (Dockerfile, app_image_dockerfile=\"project\") declares ARG PIP_INDEX_URL") in failures(result)
+    assert "s3cret-value" not in result.stdout + result.stderr
     assert stats(result)["changed"] == 0
     assert not (app["tmp"] / "host-build").exists() and not (app["tmp"] / "controller").exists()
 
