@@ -17,8 +17,8 @@ from ansible_collections.aistack.deploy.plugins.plugin_utils._app_image_input im
     dockerfile_args,
     dockerfile_instructions,
     dockerfile_plan,
-    masked_credentials,
     dockerfile_stages,
+    masked_credentials,
 )
 
 FILTERS = FilterModule().filters()
@@ -172,7 +172,7 @@ def test_masked_credentials(url: str, masked: str) -> None:
 def test_credentials_in_build_arguments_are_refused(changed: dict[str, t.Any], found: list[str]) -> None:
     problems = dockerfile_plan({**VARS, **changed}, DOCKERFILE)["problems"]
     assert len(problems) == len(found), problems
-    for problem, text in zip(problems, found):
+    for problem, text in zip(problems, found, strict=True):
         assert text in problem and "s3cret" not in problem and "t0ken" not in problem
 
 
