@@ -68,10 +68,14 @@ def _old_tags(tags: list[tuple[str, str, str]], prefix: str, current: str) -> li
     for image_id, ref, when in tags:
         created.setdefault(image_id, when)
         refs.setdefault(image_id, []).append(ref)
-    by_age = [ref for image_id in sorted(refs, key=created.__getitem__, reverse=True) for ref in refs[image_id]
-              if ref.startswith(prefix) and ref != current]
-    if all(VERSION_RE.match(ref[len(prefix):]) for ref in by_age):
-        return sorted(by_age, key=lambda ref: _version_key(ref[len(prefix):]), reverse=True)
+    by_age = [
+        ref
+        for image_id in sorted(refs, key=created.__getitem__, reverse=True)
+        for ref in refs[image_id]
+        if ref.startswith(prefix) and ref != current
+    ]
+    if all(VERSION_RE.match(ref[len(prefix) :]) for ref in by_age):
+        return sorted(by_age, key=lambda ref: _version_key(ref[len(prefix) :]), reverse=True)
     return by_age
 
 
@@ -82,7 +86,7 @@ def prune_plan(probe: str, name: str, targets: list[str], tag: str, keep: int, r
     remove = []
     for target in targets:
         prefix = f"{name}-{target}:"
-        for ref in _old_tags(images.get(target, []), prefix, prefix + tag)[max(keep - 1, 0):]:
+        for ref in _old_tags(images.get(target, []), prefix, prefix + tag)[max(keep - 1, 0) :]:
             for full in [ref] + ([f"{registry}/{ref}"] if registry else []):
                 if full not in recorded:
                     remove.append(full)

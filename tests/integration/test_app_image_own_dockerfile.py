@@ -234,12 +234,15 @@ def test_a_missing_dockerfile_is_refused_before_any_change(
 
 
 def test_an_index_url_with_credentials_is_refused_before_any_change(
-        app: dict[str, t.Any], playbook: t.Callable[..., t.Any]) -> None:
+    app: dict[str, t.Any], playbook: t.Callable[..., t.Any]
+) -> None:
     url = "http://ci:s3cret-value@127.0.0.1:9/simple"
     result = run_role(playbook, {**app["vars"], "app_image_pip_index_url": url})
     assert result.rc != 0
-    assert ("app_image_pip_index_url: http://ci:***@127.0.0.1:9/simple carries credentials, and the app's Dockerfile"
-            " (Dockerfile, app_image_dockerfile=\"project\") declares ARG PIP_INDEX_URL") in failures(result)
+    assert (
+        "app_image_pip_index_url: http://ci:***@127.0.0.1:9/simple carries credentials, and the app's Dockerfile"
+        ' (Dockerfile, app_image_dockerfile="project") declares ARG PIP_INDEX_URL'
+    ) in failures(result)
     assert "s3cret-value" not in result.stdout + result.stderr
     assert stats(result)["changed"] == 0
     assert not (app["tmp"] / "host-build").exists() and not (app["tmp"] / "controller").exists()

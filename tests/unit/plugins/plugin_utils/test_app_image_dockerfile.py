@@ -138,37 +138,61 @@ def test_dockerfile_plan(changed: dict[str, t.Any], plan: dict[str, t.Any]) -> N
     assert {key: found[key] for key in plan} == plan
 
 
-@pytest.mark.parametrize(("url", "masked"), [
-    ("https://user:s3cret@index.invalid/simple", "https://user:***@index.invalid/simple"),
-    ("https://tok3n@index.invalid:8443/simple", "https://***@index.invalid:8443/simple"),   # a token as the user
-    ("https://user:@index.invalid/simple", "https://user:***@index.invalid/simple"),
-    ("https://index.invalid/simple", ""),
-    ("not a url", ""),
-    ("http://[::1/simple", ""),                                                             # urlsplit refuses it
-])
+@pytest.mark.parametrize(
+    ("url", "masked"),
+    [
+        ("https://user:s3cret@index.invalid/simple", "https://user:***@index.invalid/simple"),
+        ("https://tok3n@index.invalid:8443/simple", "https://***@index.invalid:8443/simple"),  # a token as the user
+        ("https://user:@index.invalid/simple", "https://user:***@index.invalid/simple"),
+        ("https://index.invalid/simple", ""),
+        ("not a url", ""),
+        ("http://[::1/simple", ""),  # urlsplit refuses it
+    ],
+)
 def test_masked_credentials(url: str, masked: str) -> None:
     assert masked_credentials(url) == masked
 
 
-@pytest.mark.parametrize(("changed", "found"), [
-    # The role's index with credentials, declared by the app's Dockerfile: refused, the password never shown.
-    ({"app_image_pip_index_url": "https://ci:s3cret@index.invalid/simple"},
-     ["app_image_pip_index_url: https://ci:***@index.invalid/simple carries credentials, and the app's Dockerfile"
-      " (Dockerfile, app_image_dockerfile=\"project\") declares ARG PIP_INDEX_URL"]),
-    ({"app_image_pip_extra_index_urls": ["https://a.invalid", "https://t0ken@b.invalid/simple"]},
-     ["app_image_pip_extra_index_urls: https://***@b.invalid/simple carries credentials", ]),
-    # A build argument of the user's the Dockerfile declares.
-    ({"app_image_build_args": {"APP_ENV": "https://u:p@x.invalid"}},
-     ["app_image_build_args.APP_ENV: https://u:***@x.invalid carries credentials"]),
-    # Not declared by the Dockerfile: it reaches no stage.
-    ({"app_image_build_args": {"OTHER": "https://u:p@x.invalid"}}, []),
-    # The user's own PIP_INDEX_URL replaces the role's: only it is looked at.
-    ({"app_image_pip_index_url": "https://ci:s3cret@index.invalid/simple",
-      "app_image_build_args": {"PIP_INDEX_URL": "https://index.invalid/simple"}}, []),
-    # The generated Dockerfile declares the index arguments in its builder stages only.
-    ({"app_image_dockerfile": "generated", "app_image_pip_index_url": "https://ci:s3cret@index.invalid/simple"}, []),
-    ({}, []),
-])
+@pytest.mark.parametrize(
+    ("changed", "found"),
+    [
+        # The role's index with credentials, declared by the app's Dockerfile: refused, the password never shown.
+        (
+            {"app_image_pip_index_url": "https://ci:s3cret@index.invalid/simple"},
+            [
+                "app_image_pip_index_url: https://ci:***@index.invalid/simple carries credentials, and the app's Dockerfile"
+                ' (Dockerfile, app_image_dockerfile="project") declares ARG PIP_INDEX_URL'
+            ],
+        ),
+        (
+            {"app_image_pip_extra_index_urls": ["https://a.invalid", "https://t0ken@b.invalid/simple"]},
+            [
+                "app_image_pip_extra_index_urls: https://***@b.invalid/simple carries credentials",
+            ],
+        ),
+        # A build argument of the user's the Dockerfile declares.
+        (
+            {"app_image_build_args": {"APP_ENV": "https://u:p@x.invalid"}},
+            ["app_image_build_args.APP_ENV: https://u:***@x.invalid carries credentials"],
+        ),
+        # Not declared by the Dockerfile: it reaches no stage.
+        ({"app_image_build_args": {"OTHER": "https://u:p@x.invalid"}}, []),
+        # The user's own PIP_INDEX_URL replaces the role's: only it is looked at.
+        (
+            {
+                "app_image_pip_index_url": "https://ci:s3cret@index.invalid/simple",
+                "app_image_build_args": {"PIP_INDEX_URL": "https://index.invalid/simple"},
+            },
+            [],
+        ),
+        # The generated Dockerfile declares the index arguments in its builder stages only.
+        (
+            {"app_image_dockerfile": "generated", "app_image_pip_index_url": "https://ci:s3cret@index.invalid/simple"},
+            [],
+        ),
+        ({}, []),
+    ],
+)
 def test_credentials_in_build_arguments_are_refused(changed: dict[str, t.Any], found: list[str]) -> None:
     problems = dockerfile_plan({**VARS, **changed}, DOCKERFILE)["problems"]
     assert len(problems) == len(found), problems

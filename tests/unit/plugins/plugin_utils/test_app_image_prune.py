@@ -44,8 +44,9 @@ def test_versions_compare_as_numbers_not_as_text():
 
 
 def test_a_gpu_variant_and_a_v_prefix_are_versions_too():
-    probe = "\n".join([image("v1.0-gpu", day(1)), image("v1.2-gpu", day(2)), image("1.1-gpu", day(3)),
-                       image("1.3-gpu", day(4))])
+    probe = "\n".join(
+        [image("v1.0-gpu", day(1)), image("v1.2-gpu", day(2)), image("1.1-gpu", day(3)), image("1.3-gpu", day(4))]
+    )
     assert prune_plan(probe, NAME, ["api"], "1.3-gpu", 2)["remove"] == [f"{NAME}-api:1.1-gpu", f"{NAME}-api:v1.0-gpu"]
 
 
@@ -55,61 +56,104 @@ def test_names_that_are_not_versions_go_by_the_images_age():
 
 
 def test_tags_of_one_image_stay_together_by_its_age():
-    probe = "\n".join([image("a", day(1), image_id="old"), image("b", day(3), image_id="new"),
-                       image("c", day(1), image_id="old"), image("main", day(4))])
+    probe = "\n".join(
+        [
+            image("a", day(1), image_id="old"),
+            image("b", day(3), image_id="new"),
+            image("c", day(1), image_id="old"),
+            image("main", day(4)),
+        ]
+    )
     assert prune_plan(probe, NAME, ["api"], "main", 2)["remove"] == [f"{NAME}-api:a", f"{NAME}-api:c"]
 
 
 def test_a_tag_a_kept_release_recorded_stays_whatever_its_age():
-    probe = "\n".join([record(f"{NAME}-api:1.0.0"), image("1.0.0", day(1)), image("1.1.0", day(2)),
-                       image("1.2.0", day(3)), image("1.3.0", day(4))])
+    probe = "\n".join(
+        [
+            record(f"{NAME}-api:1.0.0"),
+            image("1.0.0", day(1)),
+            image("1.1.0", day(2)),
+            image("1.2.0", day(3)),
+            image("1.3.0", day(4)),
+        ]
+    )
     plan = prune_plan(probe, NAME, ["api"], "1.3.0", 2)
     assert plan["recorded"] == [f"{NAME}-api:1.0.0"] and plan["remove"] == [f"{NAME}-api:1.1.0"]
 
 
 def test_the_registry_name_of_a_removed_release_goes_too_unless_recorded():
-    probe = "\n".join([record(f"reg.example.com/{NAME}-api:1.0.0"), image("1.0.0", day(1)), image("1.1.0", day(2)),
-                       image("1.2.0", day(3))])
+    probe = "\n".join(
+        [
+            record(f"reg.example.com/{NAME}-api:1.0.0"),
+            image("1.0.0", day(1)),
+            image("1.1.0", day(2)),
+            image("1.2.0", day(3)),
+        ]
+    )
     assert prune_plan(probe, NAME, ["api"], "1.2.0", 2, "reg.example.com")["remove"] == [f"{NAME}-api:1.0.0"]
 
 
 def test_each_target_is_pruned_on_its_own():
-    probe = "\n".join([image("1.0", day(1)), image("1.1", day(2)), image("1.0", day(1), "worker"),
-                       image("1.1", day(2), "worker"), image("1.2", day(3), "worker")])
-    assert prune_plan(probe, NAME, ["api", "worker"], "1.2", 2)["remove"] == [
-        f"{NAME}-api:1.0", f"{NAME}-worker:1.0"]
+    probe = "\n".join(
+        [
+            image("1.0", day(1)),
+            image("1.1", day(2)),
+            image("1.0", day(1), "worker"),
+            image("1.1", day(2), "worker"),
+            image("1.2", day(3), "worker"),
+        ]
+    )
+    assert prune_plan(probe, NAME, ["api", "worker"], "1.2", 2)["remove"] == [f"{NAME}-api:1.0", f"{NAME}-worker:1.0"]
 
 
 def test_nothing_to_remove_on_a_fresh_host_or_within_the_count():
-    assert prune_plan("", NAME, ["api"], "1.0", 3) == {"recorded": [], "remove": [], "current": {"id": "", "variant": ""}}
+    assert prune_plan("", NAME, ["api"], "1.0", 3) == {
+        "recorded": [],
+        "remove": [],
+        "current": {"id": "", "variant": ""},
+    }
     probe = "\n".join([image("1.0", day(1)), image("1.1", day(2)), image("1.2", day(3))])
     assert prune_plan(probe, NAME, ["api"], "1.2", 3)["remove"] == []
 
 
 def test_a_record_that_cannot_be_read_names_no_image():
-    assert prune_plan("RECORD %%%\nRECORD " + base64.b64encode(b"[1]").decode(), NAME, ["api"], "1", 2)["recorded"] == []
+    assert (
+        prune_plan("RECORD %%%\nRECORD " + base64.b64encode(b"[1]").decode(), NAME, ["api"], "1", 2)["recorded"] == []
+    )
 
 
 def test_an_image_of_another_repository_is_never_touched():
-    probe = "\n".join([image("1.0", day(1)), f"IMAGE api id-x {NAME}-apiserver:0.1 {day(1)} +0000 UTC",
-                       image("1.1", day(2)), image("1.2", day(3))])
+    probe = "\n".join(
+        [
+            image("1.0", day(1)),
+            f"IMAGE api id-x {NAME}-apiserver:0.1 {day(1)} +0000 UTC",
+            image("1.1", day(2)),
+            image("1.2", day(3)),
+        ]
+    )
     assert prune_plan(probe, NAME, ["api"], "1.2", 2)["remove"] == [f"{NAME}-api:1.0"]
 
 
-@pytest.mark.parametrize(("line", "current"), [
-    ("CURRENT sha256:abc gpu", {"id": "sha256:abc", "variant": "gpu"}),
-    ("CURRENT sha256:abc <no value>", {"id": "sha256:abc", "variant": ""}),   # no variant label
-    ("CURRENT sha256:abc ", {"id": "sha256:abc", "variant": ""}),
-])
+@pytest.mark.parametrize(
+    ("line", "current"),
+    [
+        ("CURRENT sha256:abc gpu", {"id": "sha256:abc", "variant": "gpu"}),
+        ("CURRENT sha256:abc <no value>", {"id": "sha256:abc", "variant": ""}),  # no variant label
+        ("CURRENT sha256:abc ", {"id": "sha256:abc", "variant": ""}),
+    ],
+)
 def test_the_current_image_and_its_variant_are_read(line, current):
     assert prune_plan(line, NAME, ["api"], "1", 2)["current"] == current
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    ((None, NAME, ["api"], "1", 2), "expects the probe's output"),
-    (("", NAME, "api", "1", 2), "targets must be a list"),
-    (("", NAME, ["api"], "1", "two"), "keep must be a number"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ((None, NAME, ["api"], "1", 2), "expects the probe's output"),
+        (("", NAME, "api", "1", 2), "targets must be a list"),
+        (("", NAME, ["api"], "1", "two"), "keep must be a number"),
+    ],
+)
 def test_the_filter_refuses_what_it_cannot_read(args, message):
     with pytest.raises(AnsibleFilterError, match=message):
         app_image_prune_plan(*args)
