@@ -138,3 +138,15 @@ def _stat(rest: str, paths: dict[str, dict[str, t.Any]]) -> None:
     except ValueError:
         return
     paths[parts[3]] = {"owner": parts[0], "mode": mode, "sha256": parts[2]}
+
+
+def path_differs(paths: dict[str, t.Any], path: str, owner: str, mode: str | int, sha256: str = "dir") -> bool:
+    """Whether ``path`` is not on the host as wanted: ``owner`` (uid:gid), ``mode`` (octal text such as "0644", or a
+    number) and ``sha256`` (``dir`` for a directory), as ``paths`` (parse_state_probe's) found it. A path the probe
+    did not find, or a mode that is no octal number, differs (the task writes it)."""
+    found = paths.get(path)
+    try:
+        wanted_mode = mode if isinstance(mode, int) else int(str(mode), 8)
+    except ValueError:
+        return True
+    return found != {"owner": str(owner), "mode": wanted_mode, "sha256": str(sha256)}

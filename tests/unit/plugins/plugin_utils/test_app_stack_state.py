@@ -12,7 +12,10 @@ import json
 import pytest
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.aistack.deploy.plugins.filter.app_stack_state import app_stack_host_state
+from ansible_collections.aistack.deploy.plugins.filter.app_stack_state import (
+    app_stack_host_state,
+    app_stack_path_differs,
+)
 from ansible_collections.aistack.deploy.plugins.plugin_utils._app_stack_state import parse_state_probe
 
 RECORD = {"release": "1.0.0", "services": ["api", "nginx", "postgres"], "proxy_service": "nginx"}
@@ -224,3 +227,32 @@ def test_a_file_that_is_not_a_json_object_is_named(text, message):
 def test_the_filter_wants_a_string():
     with pytest.raises(AnsibleFilterError, match="expects the probe's output"):
         app_stack_host_state(None)
+
+
+PATHS = {
+    "/srv/d": {"owner": "10001:10001", "mode": 0o750, "sha256": "dir"},
+    "/srv/d/f.json": {"owner": "0:0", "mode": 0o644, "sha256": "a" * 64},
+}
+
+
+@pytest.mark.parametrize(
+    ("args", "differs"),
+    [
+        (("/srv/d", "10001:10001", "0750"), False),
+        (("/srv/d", "10001:10001", 0o750), False),  # a number works too
+        (("/srv/d", "0:0", "0750"), True),  # another owner
+        (("/srv/d", "10001:10001", "0755"), True),  # another mode
+        (("/srv/d/f.json", "0:0", "0644", "a" * 64), False),
+        (("/srv/d/f.json", "0:0", "0644", "b" * 64), True),  # other content
+        (("/srv/d/f.json", "0:0", "0644"), True),  # a file where a directory is wanted
+        (("/srv/missing", "0:0", "0755"), True),  # not found by the probe
+        (("/srv/d", "10001:10001", "u=rwx"), True),  # no octal mode: written
+    ],
+)
+def test_a_path_differs_unless_owner_mode_and_content_are_as_wanted(args, differs):
+    assert app_stack_path_differs(PATHS, *args) is differs
+
+
+def test_path_differs_wants_the_paths_dict():
+    with pytest.raises(AnsibleFilterError, match="expects the paths"):
+        app_stack_path_differs([], "/srv/d", "0:0", "0755")
