@@ -174,20 +174,22 @@ tier_integration() {
   return "$tier_failed"
 }
 
-# Rough relative duration of a scenario (unknown ones count 1), for the lanes.
+# Rough relative duration of a scenario (unknown ones count 1), for the lanes:
+# its time in a full suite run, in units of about 50 s (three lanes beside lint
+# and integration, 2 cores; the clean-clone CI run of 2026-12-05). The lanes
+# are filled longest first, each scenario into the least loaded lane, so these
+# give releases + app_image + docker_engine, app_stack_shapes + nvidia_toolkit,
+# fleet + app_stack: about 2300, 2040 and 2050 s (the weights of 2026-12-04
+# put nvidia_toolkit after releases: 2445 s in one lane).
 scenario_weight() {
-  # About each scenario's share of a full suite run (three lanes beside lint and
-  # integration, 2 cores; the clean-clone runs of 2026-12-02 and -03).
   case $1 in
-    releases) echo 15 ;;
-    # A third host since 2026-12-04 (uv-backend through site.yml, two image
-    # builds): about half as long again as the two shapes alone.
-    app_stack_shapes) echo 15 ;;
-    app_stack) echo 10 ;;
-    fleet) echo 7 ;;
-    nvidia_toolkit) echo 3 ;;
-    docker_engine) echo 2 ;;
-    app_image) echo 1 ;;
+    releases) echo 35 ;;
+    app_stack_shapes) echo 27 ;;
+    fleet) echo 24 ;;
+    app_stack) echo 17 ;;
+    nvidia_toolkit) echo 14 ;;
+    app_image) echo 6 ;;
+    docker_engine) echo 5 ;;
     *) echo 1 ;;
   esac
 }

@@ -12,34 +12,49 @@ import typing as t
 import uuid
 from pathlib import Path
 
+# The builder stage of each image built_image made, by the image's tag: tests run commands in it.
+_BUILDER_STAGES: dict[str, str] = {}
 
-def build(client: t.Any, context: Path, target: str, tag: str) -> None:
-    """docker build --target (the engine's classic builder, through the Docker SDK); the log when it fails."""
+
+def build(client: t.Any, context: Path, target: str, tag: str | None = None) -> str:
+    """docker build --target (the classic builder, through the Docker SDK): the image ID; the log if it fails."""
     try:
-        client.images.build(path=str(context), target=target, tag=tag, pull=False, rm=True, forcerm=True)
+        image, _ = client.images.build(path=str(context), target=target, tag=tag, pull=False, rm=True, forcerm=True)
     except Exception as exc:  # docker.errors.BuildError carries the log
         log = "".join(chunk.get("stream", "") + chunk.get("error", "") for chunk in getattr(exc, "build_log", []))
         raise AssertionError(f"building target {target} failed: {exc}\n{log[-6000:]}") from exc
+    return str(image.id)
+
+
+def builder_stage(tag: str) -> str:
+    """The ID of the builder stage of the image built_image yielded as tag (run it by that ID)."""
+    return _BUILDER_STAGES[tag]
 
 
 @contextlib.contextmanager
 def built_image(client: t.Any, context: Path, prefix: str, target: str = "api") -> t.Iterator[str]:
     """Build target as <prefix>-<random>, yield that tag, then remove it.
 
-    The builder stage gets a tag too: removing both tags removes every layer
-    of the build, and nothing dangling stays behind.
+    Removing the tag removes the image and the layers only it used. The
+    builder stage is left untagged, as every build leaves it: it is the
+    engine's cache of the dependencies, and it is shared. Another build with
+    the same base and requirements (a Molecule scenario's controller build
+    running beside this test, say) gets the very same layers from the cache,
+    so removing them here would take that build's cache away from under it:
+    its next release would install every dependency again and copy them to
+    its hosts (the releases scenario checks that it does not).
     """
     tag = f"{prefix}-{uuid.uuid4().hex[:8]}"
     try:
-        build(client, context, "builder", f"{tag}-builder")
+        _BUILDER_STAGES[tag] = build(client, context, "builder")
         build(client, context, target, tag)
         yield tag
     finally:
-        for name in (tag, f"{tag}-builder"):
-            try:
-                client.images.remove(name, force=True)
-            except Exception:  # pylint: disable=broad-exception-caught  # may not exist after a failed build
-                pass
+        _BUILDER_STAGES.pop(tag, None)
+        try:
+            client.images.remove(tag, force=True)  # an untag only when another name or a child image holds it
+        except Exception:  # pylint: disable=broad-exception-caught  # may not exist after a failed build
+            pass
 
 
 def run_in(client: t.Any, image: str, *command: str, workdir: str = "/", network: str | None = None) -> str:

@@ -41,7 +41,7 @@ import tomllib
 import yaml
 
 import render_shapes  # tests/harness, put on sys.path by tests/conftest.py
-from built_image import built_image, healthy_container, run_in  # tests/harness
+from built_image import builder_stage, built_image, healthy_container, run_in  # tests/harness
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULTS = yaml.safe_load((REPO_ROOT / "roles" / "app_image" / "defaults" / "main.yml").read_text())
@@ -185,7 +185,7 @@ def test_the_export_reads_only_the_lock(tool: str, docker_client: t.Any, image: 
     """What app_image_offline needs of the tool: its export works without any network."""
     exported = run_in(
         docker_client,
-        f"{image}-builder",
+        builder_stage(image),
         "sh",
         "-c",
         f"{TOOLS[tool].export} --output /tmp/again.lock && cat /tmp/again.lock",
@@ -193,7 +193,7 @@ def test_the_export_reads_only_the_lock(tool: str, docker_client: t.Any, image: 
         network="none",
     )
     assert "--hash=sha256:" in exported and "uvicorn==" in exported and "pytest" not in exported
-    assert exported == run_in(docker_client, f"{image}-builder", "cat", "/build/requirements.lock")
+    assert exported == run_in(docker_client, builder_stage(image), "cat", "/build/requirements.lock")
 
 
 def test_it_runs_as_non_root_and_turns_healthy(tool: str, docker_client: t.Any, image: str) -> None:
