@@ -68,7 +68,7 @@ CMD ["uvicorn", "app.main:app", "--host", "0.0.0.0", "--port", "8000"]
 
 def contexts(workdir: Path) -> dict[str, Path]:
     sys.path.insert(0, str(HARNESS))
-    import render_shapes as render  # pylint: disable=import-outside-toplevel  # the harness's own renderer
+    from aistack_testlib import render_shapes as render  # pylint: disable=import-outside-toplevel
 
     ours = render.build_context(
         workdir / "ours", SHAPE, BACKEND, {"app_image_python_base": BASE, "app_image_python_version": "3.13"}
@@ -229,7 +229,7 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=300, help="/health requests per start")
     parser.add_argument("--json", type=Path, help="write the figures here too")
     args = parser.parse_args()
-    subprocess.run([str(HARNESS / "build-base-images.sh"), "python"], check=True)
+    subprocess.run([str(HARNESS / "images" / "build-base-images.sh"), "python"], check=True)
     client = docker.from_env()
     results: dict[str, dict[str, t.Any]] = {}
     try:

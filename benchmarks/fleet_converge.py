@@ -20,7 +20,7 @@ time is mostly CPU contention; its CPU seconds per host tell what the collection
 
 Usage: python benchmarks/fleet_converge.py [--sizes 1 2 4] [--image aistack-test/testhost:debian13-docker]
                                            [--no-batches] [--json out.json]
-Needs the engine, the test-host image (tests/harness/build-testhost.sh 13-docker, or 13 for hosts
+Needs the engine, the test-host image (tests/harness/images/build-testhost.sh 13-docker, or 13 for hosts
 without Docker's packages) and the base images of scripts/local-fleet.sh. Removes its hosts at the
 end, also after a failure or Ctrl-C.
 """

@@ -447,7 +447,7 @@ def main() -> None:
     args = parser.parse_args()
     scenarios = [Scenario(o, int(s)) for o, s in (item.split(":") for item in args.scenarios.split(","))]
     methods = args.methods.split(",")
-    subprocess.run([str(REPO / "tests" / "harness" / "build-busybox.sh"), IMAGE], check=True)
+    subprocess.run([str(REPO / "tests" / "harness" / "images" / "build-busybox.sh"), IMAGE], check=True)
     # A plain SIGTERM would skip the cleanup below.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(f"stopped by signal {signum}"))
     bench = Bench(args)

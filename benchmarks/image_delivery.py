@@ -40,7 +40,7 @@ PREFIX = "aistack-it-bench-delivery"
 
 def context(workdir: Path) -> Path:
     sys.path.insert(0, str(HARNESS))
-    import render_shapes as render  # pylint: disable=import-outside-toplevel  # the harness's own renderer
+    from aistack_testlib import render_shapes as render  # pylint: disable=import-outside-toplevel
 
     return render.build_context(
         workdir / "ctx", SHAPE, BACKEND, {"app_image_python_base": BASE, "app_image_python_version": "3.13"}
@@ -127,7 +127,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3, help="loads of each archive (median)")
     parser.add_argument("--json", type=Path, help="write the figures here too")
     args = parser.parse_args()
-    subprocess.run([str(HARNESS / "build-base-images.sh"), "python"], check=True)
+    subprocess.run([str(HARNESS / "images" / "build-base-images.sh"), "python"], check=True)
     client = docker.from_env()
     try:
         with tempfile.TemporaryDirectory(prefix="aistack-bench-") as work:

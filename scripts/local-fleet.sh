@@ -42,11 +42,11 @@ print("vault_app_secret_key: " + secrets.token_urlsafe(32))' > "$vault")
 
 case "$action" in
   up)
-    tests/harness/ensure-engine.sh
+    scripts/ensure-engine.sh
     ensure_debian_packages mmdebstrap
-    tests/harness/build-testhost.sh 13
+    tests/harness/images/build-testhost.sh 13
     # The images the example stack starts from, built from Debian packages.
-    tests/harness/build-base-images.sh python postgres nginx
+    tests/harness/images/build-base-images.sh python postgres nginx
     ensure_vault
     say "starting the local fleet"
     ansible-playbook examples/local-fleet/fleet.yml -e fleet_state=up

@@ -59,7 +59,7 @@ setup() {
   fi
   # lint needs an engine too: `nginx -t` runs in a container of the proxy image, as the role runs it.
   if wants integration || wants molecule || wants lint; then
-    tests/harness/ensure-engine.sh || return 1
+    scripts/ensure-engine.sh || return 1
   fi
   expose_collection
   echo "newest: $("$NEWEST_VENV/bin/ansible" --version | head -n1) on $("$NEWEST_VENV/bin/python" -V)"
@@ -106,10 +106,10 @@ step() {  # step NAME COMMAND...: one check inside a tier; remembers failures
 tier_images() {
   tier_failed=0
   if wants molecule; then
-    step "test-host images" in_venv "$NEWEST_VENV" tests/harness/build-testhost.sh 12 13 13-docker
+    step "test-host images" in_venv "$NEWEST_VENV" tests/harness/images/build-testhost.sh 12 13 13-docker
   fi
   if wants integration || wants molecule; then
-    step "fixture images" tests/harness/build-busybox.sh
+    step "fixture images" tests/harness/images/build-busybox.sh
   fi
   # What scenarios hand to their hosts by save/load (app_image: the Python
   # base; app_stack: also PostgreSQL and Redis; nginx_proxy: nginx); lint
@@ -118,7 +118,7 @@ tier_images() {
   if wants molecule; then bases[python]=1 bases[postgres]=1 bases[redis]=1 bases[nginx]=1; fi
   if wants lint; then bases[nginx]=1; fi
   if wants integration; then bases[python]=1; fi
-  [ ${#bases[@]} -eq 0 ] || step "fixture base images" tests/harness/build-base-images.sh "${!bases[@]}"
+  [ ${#bases[@]} -eq 0 ] || step "fixture base images" tests/harness/images/build-base-images.sh "${!bases[@]}"
   return "$tier_failed"
 }
 
@@ -127,20 +127,20 @@ tier_lint() {
   step "yamllint" in_venv "$NEWEST_VENV" yamllint --strict .
   step "ansible-lint (production profile)" in_venv "$NEWEST_VENV" ansible-lint
   step "antsibull-changelog lint" in_venv "$NEWEST_VENV" antsibull-changelog lint
-  step "role READMEs current with their argument specs" in_venv "$NEWEST_VENV" python tests/harness/role_docs.py --check
+  step "role READMEs current with their argument specs" in_venv "$NEWEST_VENV" env PYTHONPATH=tests/harness python -m aistack_testlib.role_docs --check
   # Python: plugins, tests, benchmarks, the roles' scripts (ruff.toml); types of the plugins and test helpers (mypy.ini).
   step "ruff check" in_venv "$NEWEST_VENV" ruff check --no-cache
   step "ruff format --check" in_venv "$NEWEST_VENV" ruff format --check --no-cache
   step "mypy" in_venv "$NEWEST_VENV" mypy
-  step "hadolint" in_venv "$NEWEST_VENV" tests/harness/hadolint-all.sh
+  step "hadolint" in_venv "$NEWEST_VENV" tests/harness/lint/hadolint-all.sh
   # app_stack: the compose file and unit of every shape, rendered as the role does.
-  step "docker compose config (app_stack, every shape)" in_venv "$NEWEST_VENV" tests/harness/compose-config-all.sh
+  step "docker compose config (app_stack, every shape)" in_venv "$NEWEST_VENV" tests/harness/lint/compose-config-all.sh
   command -v systemd-analyze >/dev/null || step "Debian package systemd (systemd-analyze)" ensure_debian_packages systemd
-  step "systemd-analyze verify (app_stack units)" in_venv "$NEWEST_VENV" tests/harness/systemd-verify-all.sh
+  step "systemd-analyze verify (app_stack units)" in_venv "$NEWEST_VENV" tests/harness/lint/systemd-verify-all.sh
   # nginx_proxy: nginx.conf of every case, proven as the role proves it on a host.
-  step "nginx -t (nginx_proxy, every case)" in_venv "$NEWEST_VENV" tests/harness/nginx-test-all.sh
+  step "nginx -t (nginx_proxy, every case)" in_venv "$NEWEST_VENV" tests/harness/lint/nginx-test-all.sh
   step "ansible-test sanity, newest ($(pyver "$NEWEST_VENV"))" \
-    in_venv "$NEWEST_VENV" tests/harness/sanity.sh "$(pyver "$NEWEST_VENV")"
+    in_venv "$NEWEST_VENV" tests/harness/lint/sanity.sh "$(pyver "$NEWEST_VENV")"
   # The oldest ansible-core runs the tests whose verdict depends on its version
   # (docs, validate-modules, import, compile, pylint's deprecation rules, runtime
   # metadata); the checks of text and patterns in the files (line endings,
@@ -152,10 +152,10 @@ tier_lint() {
     skip+=(--skip-test "$test")
   done
   step "ansible-test sanity, oldest ($(pyver "$OLDEST_VENV"); text checks with the newest only)" \
-    in_venv "$OLDEST_VENV" tests/harness/sanity.sh "$(pyver "$OLDEST_VENV")" "${skip[@]}"
-  step "collection build, install, ansible-doc" in_venv "$NEWEST_VENV" tests/harness/build-and-doc.sh
+    in_venv "$OLDEST_VENV" tests/harness/lint/sanity.sh "$(pyver "$OLDEST_VENV")" "${skip[@]}"
+  step "collection build, install, ansible-doc" in_venv "$NEWEST_VENV" tests/harness/lint/build-and-doc.sh
   # antsibull-docs lint and the Sphinx docs site of the built collection (offline).
-  step "docs site (antsibull-docs lint, Sphinx build)" in_venv "$NEWEST_VENV" tests/harness/docs-site.sh
+  step "docs site (antsibull-docs lint, Sphinx build)" in_venv "$NEWEST_VENV" tests/harness/lint/docs-site.sh
   return "$tier_failed"
 }
 
@@ -225,7 +225,7 @@ tier_molecule() {
       for scenario in ${lane_list[lane]}; do
         start=$(date +%s)
         rc=0
-        in_venv "$NEWEST_VENV" tests/harness/molecule-scenario.sh "$scenario" >"$logdir/$scenario.log" 2>&1 || rc=$?
+        in_venv "$NEWEST_VENV" tests/harness/molecule/scenario.sh "$scenario" >"$logdir/$scenario.log" 2>&1 || rc=$?
         echo "$rc $(( $(date +%s) - start ))" >"$logdir/$scenario.result"
       done
     ) &

@@ -41,7 +41,8 @@ def collection_tree() -> Path:
 
 _TREE = collection_tree()
 sys.path.insert(0, str(_TREE))
-# The harness's Python helpers (render_shapes.py) are imported by tests by name.
+# The shared test helpers: the package aistack_testlib in tests/harness
+# (`from aistack_testlib import render_shapes`).
 sys.path.insert(0, str(REPO_ROOT / "tests" / "harness"))
 # Keep the venv's bundled collections (community.docker, ...) visible too.
 os.environ["ANSIBLE_COLLECTIONS_PATH"] = os.pathsep.join(

@@ -34,7 +34,7 @@ def docker_client() -> t.Any:
 @pytest.fixture(scope="session")
 def busybox_image(docker_client: t.Any) -> str:
     """A tiny local image with sh, httpd, wget, nc (built from Debian, no pull)."""
-    subprocess.run([str(HARNESS / "build-busybox.sh"), BUSYBOX], check=True)
+    subprocess.run([str(HARNESS / "images" / "build-busybox.sh"), BUSYBOX], check=True)
     return BUSYBOX
 
 

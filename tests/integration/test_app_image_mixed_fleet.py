@@ -12,7 +12,7 @@ no variants), keeps <release>. A fleet that pulls (app_image_source: pull)
 takes the same tags without being told: <release>-gpu on a GPU host,
 <release> on a CPU host, and its pre-flight asks the registry for exactly
 the tag the host will pull. One ansible-playbook run in check mode per
-test, local hosts (tests/harness/bad_input.py); nothing is built or pulled.
+test, local hosts (tests/harness/aistack_testlib/bad_input.py); nothing is built or pulled.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from __future__ import annotations
 import typing as t
 from pathlib import Path
 
-from bad_input import assert_passes_validation, inventory, local_host, run_playbook
+from aistack_testlib.bad_input import assert_passes_validation, inventory, local_host, run_playbook
 
 CONTEXT = str(Path(__file__).resolve().parents[2] / "examples" / "reference-backend")
 OWN_DOCKERFILE_APP = str(Path(__file__).resolve().parent / "byod-app")

@@ -36,7 +36,7 @@ from pathlib import Path
 
 import pytest
 
-from built_image import healthy_container, run_in  # tests/harness
+from aistack_testlib.built_image import healthy_container, run_in
 
 HARNESS = Path(__file__).resolve().parents[2] / "tests" / "harness"
 APP = Path(__file__).resolve().parent / "byod-app"
@@ -58,7 +58,7 @@ CHECK_TASK = "build_checks | Check the images built from the app's Dockerfile"
 
 @pytest.fixture(scope="module")
 def python_base() -> str:
-    subprocess.run([str(HARNESS / "build-base-images.sh"), "python"], check=True)
+    subprocess.run([str(HARNESS / "images" / "build-base-images.sh"), "python"], check=True)
     return PYTHON_BASE
 
 

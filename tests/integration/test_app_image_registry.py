@@ -2,7 +2,7 @@
 
 The registry is Debian's docker-registry package (Distribution 2.8, the
 program of the official registry image), built into aistack-test/registry:2
-by tests/harness/build-registry-image.sh (no pull; cached by content, so a
+by tests/harness/images/build-registry-image.sh (no pull; cached by content, so a
 second run costs a fraction of a second) and run on the machine's engine on
 127.0.0.1:<free port>, plain HTTP (the engine allows 127.0.0.0/8 registries).
 
@@ -63,13 +63,13 @@ ROLE = """
 
 @pytest.fixture(scope="module")
 def registry_image() -> str:
-    subprocess.run([str(HARNESS / "build-registry-image.sh"), REGISTRY_IMAGE], check=True)
+    subprocess.run([str(HARNESS / "images" / "build-registry-image.sh"), REGISTRY_IMAGE], check=True)
     return REGISTRY_IMAGE
 
 
 @pytest.fixture(scope="module")
 def python_base() -> str:
-    subprocess.run([str(HARNESS / "build-base-images.sh"), "python"], check=True)
+    subprocess.run([str(HARNESS / "images" / "build-base-images.sh"), "python"], check=True)
     return PYTHON_BASE
 
 

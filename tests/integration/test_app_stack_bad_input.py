@@ -1,6 +1,6 @@
 """aistack.deploy.app_stack refuses bad input before it changes anything.
 
-One ansible-playbook run covers every case (tests/harness/bad_input.py): each
+One ansible-playbook run covers every case (tests/harness/aistack_testlib/bad_input.py): each
 case is an inventory host (connection local) with its own variables, each a
 single change to the valid stack of the molecule scenario (reference backend
 api + worker, PostgreSQL, Redis, a data and a models volume). The hosts in
@@ -31,7 +31,7 @@ from pathlib import Path
 
 import pytest
 
-from bad_input import (
+from aistack_testlib.bad_input import (
     RunResult,
     assert_fails_in_validation,
     assert_passes_validation,

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from bad_input import (
+from aistack_testlib.bad_input import (
     RunResult,
     assert_fails_in_validation,
     assert_passes_validation,

@@ -40,8 +40,8 @@ import pytest
 import tomllib
 import yaml
 
-import render_shapes  # tests/harness, put on sys.path by tests/conftest.py
-from built_image import builder_stage, built_image, healthy_container, run_in  # tests/harness
+from aistack_testlib import render_shapes
+from aistack_testlib.built_image import builder_stage, built_image, healthy_container, run_in
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULTS = yaml.safe_load((REPO_ROOT / "roles" / "app_image" / "defaults" / "main.yml").read_text())
@@ -128,7 +128,7 @@ def project(tool: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def context(tool: str, project: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    subprocess.run([str(REPO_ROOT / "tests" / "harness" / "build-base-images.sh"), "python"], check=True)
+    subprocess.run([str(REPO_ROOT / "tests" / "harness" / "images" / "build-base-images.sh"), "python"], check=True)
     # Every dependency has a wheel: no compilers in the builder (and no apt, which is quicker).
     return render_shapes.build_context(
         tmp_path_factory.mktemp(f"{tool}-context"),

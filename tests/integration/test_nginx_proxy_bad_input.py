@@ -1,6 +1,6 @@
 """aistack.deploy.nginx_proxy refuses bad input before it changes anything.
 
-One ansible-playbook run covers every case (tests/harness/bad_input.py): each
+One ansible-playbook run covers every case (tests/harness/aistack_testlib/bad_input.py): each
 case is an inventory host (connection local) with its own variables, each a
 single change to a valid proxy (the ArgusAI seed's routes) in front of a
 stack as app_stack describes it in its aistack_stack fact, with every path of
@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from bad_input import (
+from aistack_testlib.bad_input import (
     RunResult,
     assert_fails_in_validation,
     assert_passes_validation,

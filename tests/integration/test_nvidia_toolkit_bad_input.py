@@ -1,6 +1,6 @@
 """aistack.deploy.nvidia_toolkit refuses bad input before it changes anything.
 
-Two ansible-playbook runs (tests/harness/bad_input.py), IN CHECK MODE, each
+Two ansible-playbook runs (tests/harness/aistack_testlib/bad_input.py), IN CHECK MODE, each
 case an inventory host (connection local) with its own variables: one run as
 this machine is (no NVIDIA GPU), one with a fixture nvidia-smi of one GPU
 (driver 550.127.05) first on PATH, so that the checks of a GPU host run too.
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from bad_input import (
+from aistack_testlib.bad_input import (
     RunResult,
     assert_fails_in_validation,
     assert_passes_validation,

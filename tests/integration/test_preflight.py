@@ -137,7 +137,7 @@ IMAGE_PLAY = """
       ansible.builtin.include_role: {name: aistack.deploy.app_image, tasks_from: preflight.yml}
 """
 HARNESS = Path(__file__).resolve().parents[1] / "harness"
-REGISTRY_IMAGE = "aistack-test/registry:2"  # tests/harness/build-registry-image.sh
+REGISTRY_IMAGE = "aistack-test/registry:2"  # tests/harness/images/build-registry-image.sh
 
 
 def run_images(tmp_path: Path, env: dict[str, str] | None = None, **extra: t.Any) -> subprocess.CompletedProcess[str]:
@@ -170,7 +170,9 @@ def run_images(tmp_path: Path, env: dict[str, str] | None = None, **extra: t.Any
 @pytest.fixture(scope="module")
 def registry_with_release() -> t.Iterator[str]:
     """A registry on 127.0.0.1 (plain HTTP, which an engine allows on loopback) holding preflight/app-api:1.0."""
-    subprocess.run([str(HARNESS / "build-registry-image.sh"), REGISTRY_IMAGE], check=True, capture_output=True)
+    subprocess.run(
+        [str(HARNESS / "images" / "build-registry-image.sh"), REGISTRY_IMAGE], check=True, capture_output=True
+    )
     name = f"aistack-ctx-pf-registry-{os.getpid()}"
     subprocess.run(
         ["docker", "run", "-d", "--name", name, "-p", "127.0.0.1::5000", REGISTRY_IMAGE],

@@ -35,8 +35,8 @@ from pathlib import Path
 
 import pytest
 
-import render_shapes  # tests/harness, put on sys.path by tests/conftest.py
-from built_image import built_image  # tests/harness
+from aistack_testlib import render_shapes
+from aistack_testlib.built_image import built_image
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 HARNESS = REPO_ROOT / "tests" / "harness"
@@ -49,7 +49,7 @@ FEATURES = {"tenure_months": 12, "monthly_charges": 70, "support_tickets": 2}
 
 @pytest.fixture(scope="module")
 def image(docker_client: t.Any, tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[str]:
-    subprocess.run([str(HARNESS / "build-base-images.sh"), "python"], check=True)
+    subprocess.run([str(HARNESS / "images" / "build-base-images.sh"), "python"], check=True)
     context = render_shapes.build_context(
         tmp_path_factory.mktemp("reference-backend"),
         SHAPE,
@@ -219,7 +219,7 @@ def test_gpu_variant_builds_and_runs_on_a_stand_in_cuda_base(
     image whose distribution packages python<version>, so the Debian Python
     fixture stands in for nvidia/cuda. ENABLE_GPU must reach the image.
     """
-    subprocess.run([str(HARNESS / "build-base-images.sh"), "python"], check=True)
+    subprocess.run([str(HARNESS / "images" / "build-base-images.sh"), "python"], check=True)
     context = render_shapes.build_context(
         tmp_path_factory.mktemp("gpu-variant"),
         SHAPE,

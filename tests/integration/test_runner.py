@@ -101,8 +101,8 @@ def _hosts_play(fleet: Fleet) -> str:
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory: pytest.TempPathFactory, docker_client: t.Any) -> t.Iterator[Fleet]:
     """One test host on its own network; removed afterwards with the images the test built."""
-    subprocess.run([str(HARNESS / "build-testhost.sh"), "13-docker"], check=True)
-    subprocess.run([str(HARNESS / "build-base-images.sh"), "python"], check=True)
+    subprocess.run([str(HARNESS / "images" / "build-testhost.sh"), "13-docker"], check=True)
+    subprocess.run([str(HARNESS / "images" / "build-base-images.sh"), "python"], check=True)
     run = f"aistack-runner-{uuid.uuid4().hex[:8]}"
     fleet_ = Fleet(run, f"{run}-1", run)
     tmp = tmp_path_factory.mktemp("runner-hosts")

@@ -31,8 +31,8 @@ from pathlib import Path
 import pytest
 import tomllib
 
-import render_shapes  # tests/harness, put on sys.path by tests/conftest.py
-from built_image import built_image, healthy_container, run_in  # tests/harness
+from aistack_testlib import render_shapes
+from aistack_testlib.built_image import built_image, healthy_container, run_in
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO_ROOT / "examples" / "uv-backend"
@@ -62,7 +62,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def context(project: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    subprocess.run([str(REPO_ROOT / "tests" / "harness" / "build-base-images.sh"), "python"], check=True)
+    subprocess.run([str(REPO_ROOT / "tests" / "harness" / "images" / "build-base-images.sh"), "python"], check=True)
     return render_shapes.build_context(
         tmp_path_factory.mktemp("uv-context"),
         None,

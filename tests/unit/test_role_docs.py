@@ -1,4 +1,4 @@
-"""tests/harness/role_docs.py: role README variable tables rendered from meta/argument_specs.yml.
+"""tests/harness/aistack_testlib/role_docs.py: role README variable tables rendered from meta/argument_specs.yml.
 
 The last tests are the ones that keep the READMEs from drifting: every role's
 README must be what its spec renders, every option must say when it was
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-import role_docs  # tests/harness, put on sys.path by tests/conftest.py
+from aistack_testlib import role_docs
 
 ROLES = sorted(path.parent.parent.name for path in role_docs.ROLES_DIR.glob("*/meta/argument_specs.yml"))
 
@@ -196,7 +196,7 @@ def test_readme_is_current(role: str) -> None:
     section = role_docs.render_section(role_docs.ROLES_DIR / role / "meta" / "argument_specs.yml")
     assert role_docs.BEGIN_MARKER in readme, f"roles/{role}/README.md has no generated variables section"
     assert role_docs.updated_readme(readme, section) == readme, (
-        f"roles/{role}/README.md differs from its argument spec: run python tests/harness/role_docs.py"
+        f"roles/{role}/README.md differs from its argument spec: run python tests/harness/aistack_testlib/role_docs.py"
     )
 
 

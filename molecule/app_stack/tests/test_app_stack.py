@@ -224,7 +224,7 @@ def instant(stamp: str) -> datetime.datetime:
 def no_op_run_at_vvv() -> tuple[str, str]:
     """The output of a no-op run of site.yml at -vvv on the first host, and when it started (UTC, ISO 8601).
 
-    tests/harness/molecule-scenario.sh runs this scenario's idempotence step at
+    tests/harness/molecule/scenario.sh runs this scenario's idempotence step at
     -vvv into $AISTACK_IDEMPOTENCE_LOG (first line: its start): that run is
     read here rather than repeated. Without it (molecule verify by hand) the
     run is made here.

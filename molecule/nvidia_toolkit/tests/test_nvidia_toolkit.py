@@ -370,7 +370,7 @@ def test_side_effect_a_fleet_pulls_each_host_its_own_variant_unasked(gpu_host, c
             assert " changed=0 " in line, (args, line, again.stdout[-4000:])
 
 
-# The synthetic GPU 2's MIG devices (tests/harness/nvidia/nvidia-smi), made by their capability nodes.
+# The synthetic GPU 2's MIG devices (tests/harness/images/nvidia/nvidia-smi), made by their capability nodes.
 MIG_UUIDS = ["MIG-2f6c1a9e-3b7d-5e40-9c18-6a5d4e3f2b10", "MIG-8b3e5d7c-1a2f-5c69-b4e0-7d9c1f2a3e54"]
 MIG_NODES = "/dev/nvidia-caps/nvidia-cap-2-0 /dev/nvidia-caps/nvidia-cap-2-1"
 

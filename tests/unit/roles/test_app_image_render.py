@@ -1,11 +1,11 @@
 """The app_image role's Dockerfile and .dockerignore, rendered through Ansible for every seed shape.
 
-Every examples/shapes/*.yml is rendered (tests/harness/render_shapes.py: role
+Every examples/shapes/*.yml is rendered (tests/harness/aistack_testlib/render_shapes.py: role
 defaults, then the shape, then overrides), plus cases for the features no
 shape uses (CA certificates, a package index, offline wheelhouse, GPU picked
 from the aistack_gpu fact). The Dockerfiles are parsed and their structure is
 asserted; hadolint lints them where it is installed (the lint tier lints the
-shapes again through tests/harness/hadolint-all.sh).
+shapes again through tests/harness/lint/hadolint-all.sh).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-import render_shapes  # tests/harness, put on sys.path by tests/conftest.py
+from aistack_testlib import render_shapes
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 SHAPES_DIR = REPO_ROOT / "examples" / "shapes"

@@ -1,13 +1,13 @@
 """The app_stack role's compose file, unit and .env, rendered through Ansible for every seed shape.
 
-tests/harness/render_shapes.py (render_stacks) runs the role's own validate
+tests/harness/aistack_testlib/render_shapes.py (render_stacks) runs the role's own validate
 tasks (the model through aistack.deploy.app_stack_model, the secret checks)
 and its templates for every examples/shapes/*.yml, the extra cases of
 STACK_EXTRA_CASES (role defaults, other profile sets, a GPU host) and the
 broken cases below, in one ansible-playbook run. These tests assert what
 the files say; the lint tier runs `docker compose config` and
 `systemd-analyze verify` on the same renderings
-(tests/harness/compose-config-all.sh, systemd-verify-all.sh).
+(tests/harness/lint/compose-config-all.sh, systemd-verify-all.sh).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-import render_shapes  # tests/harness, put on sys.path by tests/conftest.py
+from aistack_testlib import render_shapes
 
 SHAPES_DIR = render_shapes.SHAPES
 SHAPE_NAMES = sorted(p.stem for p in SHAPES_DIR.glob("*.yml"))

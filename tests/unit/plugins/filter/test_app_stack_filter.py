@@ -20,6 +20,7 @@ import jinja2
 import pytest
 import yaml
 
+from aistack_testlib.bad_input import merged
 from ansible_collections.aistack.deploy.plugins.filter.app_stack import (
     FilterModule,
     app_stack_compose,
@@ -28,7 +29,6 @@ from ansible_collections.aistack.deploy.plugins.filter.app_stack import (
 )
 from ansible_collections.aistack.deploy.plugins.filter.gpu_preflight import app_stack_gpu_memory_problems
 from ansible_collections.aistack.deploy.plugins.plugin_utils._switch import release_alias
-from bad_input import merged  # tests/harness, put on sys.path by tests/conftest.py
 
 ROLE = Path(__file__).resolve().parents[4] / "roles" / "app_stack"
 ROLE_DEFAULTS = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())

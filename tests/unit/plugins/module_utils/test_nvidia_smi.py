@@ -67,7 +67,7 @@ def test_one_gpu():
 
 
 def test_four_gpus():
-    """The synthetic GPU host's driver (tests/harness/build-nvidia-fixtures.sh prints this case)."""
+    """The synthetic GPU host's driver (tests/harness/images/build-nvidia-fixtures.sh prints this case)."""
     gpus = parse_query(fixture("four_gpus", "query.txt"))
     assert [gpu["index"] for gpu in gpus] == [0, 1, 2, 3]
     assert len({gpu["uuid"] for gpu in gpus}) == 4 and gpus[0]["uuid"] == "GPU-5e2b7a3c-1f0d-8c4e-9a61-2d7f3b8e0c45"

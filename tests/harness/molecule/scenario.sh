@@ -6,11 +6,11 @@
 #   converge --check on the converged hosts (changed=0 and no failure; skipped
 #   likewise),
 #   verify (testinfra), destroy (also when a step failed).
-# Usage: molecule-scenario.sh SCENARIO
+# Usage: tests/harness/molecule/scenario.sh SCENARIO
 set -euo pipefail
-scenario=${1:?usage: molecule-scenario.sh SCENARIO}
-cd "$(dirname "$0")/../.."
-here=tests/harness
+scenario=${1:?usage: scenario.sh SCENARIO}
+cd "$(dirname "$0")/../../.."
+here=tests/harness/molecule
 log=$(mktemp)
 # Destroy on the way out only when the sequence did not get to its own destroy.
 destroyed=0
@@ -20,7 +20,7 @@ trap '[ "$destroyed" = 1 ] || molecule destroy -s "$scenario" >/dev/null 2>&1 ||
 AISTACK_COMPOSE_BINARY=$(python -c 'import compose, os; print(os.path.join(os.path.dirname(compose.__file__), "docker-compose"))')
 export AISTACK_COMPOSE_BINARY
 
-export NO_COLOR=1 COLUMNS=200  # plain, unwrapped output: recap-check.py reads it
+export NO_COLOR=1 COLUMNS=200  # plain, unwrapped output: recap_check.py reads it
 # Each phase line says when it started and how long the phase before it took:
 # where a scenario's time goes is read from the log, not guessed.
 phase_start=$SECONDS
@@ -65,7 +65,7 @@ if [ -n "${fresh_check_covered_by[$scenario]:-}" ]; then
 else
   phase "converge --check on fresh hosts (changes predicted, nothing may fail)" \
     && molecule converge -s "$scenario" -- --check 2>&1 | tee "$log"
-  python "$here/recap-check.py" --changes-ok "$log"
+  python "$here/recap_check.py" --changes-ok "$log"
 fi
 phase converge && molecule converge -s "$scenario"
 # Where verify reads the idempotence run instead of repeating a no-op run of
@@ -100,7 +100,7 @@ if [ -n "${converged_check_covered_by[$scenario]:-}" ]; then
   phase "converge --check on converged hosts: covered by scenario ${converged_check_covered_by[$scenario]}"
 else
   phase "converge --check" && molecule converge -s "$scenario" -- --check 2>&1 | tee "$log"
-  python "$here/recap-check.py" "$log"
+  python "$here/recap_check.py" "$log"
 fi
 phase verify && molecule verify -s "$scenario"
 phase destroy && molecule destroy -s "$scenario" && destroyed=1

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Render the app_image role's Dockerfile and .dockerignore for every example shape.
 
-    python tests/harness/render_shapes.py OUTDIR
+    PYTHONPATH=tests/harness python -m aistack_testlib.render_shapes OUTDIR
 
 writes OUTDIR/<shape>/Dockerfile and OUTDIR/<shape>/.dockerignore for each
 examples/shapes/<shape>.yml. Rendering goes through Ansible itself (one
@@ -15,7 +15,7 @@ index, offline mode) in the same single run; the integration test and the
 benchmark use build_context() to lay out a buildable context the way the
 role will, with this machine's CA certificates and pip index settings.
 
-    python tests/harness/render_shapes.py --stack OUTDIR [DOCKER_BINARY]
+    PYTHONPATH=tests/harness python -m aistack_testlib.render_shapes --stack OUTDIR [DOCKER_BINARY]
 
 renders the app_stack role's files instead, for every shape, every extra case
 of STACK_EXTRA_CASES and the role defaults: OUTDIR/<case>/compose.yaml,
@@ -39,7 +39,7 @@ from pathlib import Path
 
 import yaml
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 ROLE = REPO_ROOT / "roles" / "app_image"
 SHAPES = REPO_ROOT / "examples" / "shapes"
 TEMPLATES = {"Dockerfile": "Dockerfile.j2", ".dockerignore": "dockerignore.j2"}
@@ -330,7 +330,7 @@ def _validate_tasks() -> list[dict[str, t.Any]]:
     if not any("__app_stack_model" in (task.get("ansible.builtin.set_fact") or {}) for task in kept):
         raise RuntimeError(
             "roles/app_stack/tasks/validate.yml no longer builds __app_stack_model "
-            "before its first Docker task: update render_shapes.py"
+            "before its first Docker task: update aistack_testlib/render_shapes.py"
         )
     return kept
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Render the nginx_proxy role's nginx.conf for every case, as the role does.
 
-    python tests/harness/render_proxy.py OUTDIR
+    PYTHONPATH=tests/harness python -m aistack_testlib.render_proxy OUTDIR
 
 writes OUTDIR/<case>/nginx.conf and OUTDIR/<case>/tls/server.{crt,key} (a
 throwaway certificate made here) for: the role's defaults, every example shape
@@ -9,7 +9,7 @@ that sets nginx_proxy_* variables (examples/shapes/*.yml), the molecule
 scenario's proxy and a case that sets every option. Rendering goes through
 Ansible itself (one ansible-playbook run, one play per case): the role's own
 tasks/validate.yml first (the model must have no problems), then its template,
-so what nginx -t checks afterwards (tests/harness/nginx-test-all.sh) is what a
+so what nginx -t checks afterwards (tests/harness/lint/nginx-test-all.sh) is what a
 host would get.
 """
 
@@ -31,9 +31,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 # ansible-playbook of the venv this Python belongs to (the same lookup as the app_image and app_stack renders).
-from render_shapes import _ansible_playbook
+from aistack_testlib.render_shapes import _ansible_playbook
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 ROLE = REPO_ROOT / "roles" / "nginx_proxy"
 SHAPES = REPO_ROOT / "examples" / "shapes"
 SCENARIO = REPO_ROOT / "molecule" / "app_stack" / "molecule.yml"  # the scenario that runs nginx_proxy

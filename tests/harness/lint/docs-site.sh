@@ -13,7 +13,7 @@
 # `examples` included.
 #   AISTACK_DOCS_SITE_KEEP=DIR   keep the built site in DIR (open DIR/build/html/index.html)
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../../.."
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 # The installed copy only (and the venv's bundled collections for the
@@ -38,7 +38,7 @@ antsibull-docs sphinx-init --use-current --dest-dir "$site" --fail-on-error \
   aistack.deploy >/dev/null
 cat >>"$site/conf.py" <<'EOF'
 
-# --- tests/harness/docs-site.sh: offline ---
+# --- tests/harness/lint/docs-site.sh: offline ---
 # No inventory is fetched: an empty intersphinx mapping.
 intersphinx_mapping = {}
 

@@ -4,7 +4,7 @@
 # Debian packages without any registry (no pull, ever):
 #
 #   mmdebstrap of Debian 12 (docker-registry, apache2-utils for htpasswd)
-#   -> docker import -> the layer in images/registry/ (config, user, entrypoint)
+#   -> docker import -> the layer in registry/ beside this script (config, user, entrypoint)
 #
 # The integration test of app_image's push and pull paths runs it on
 # 127.0.0.1:<free port>; the engine trusts plain-HTTP registries on
@@ -16,7 +16,7 @@
 # Usage: build-registry-image.sh [TAG]   (default: aistack-test/registry:2)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=tests/harness/lib-images.sh
+# shellcheck source=tests/harness/images/lib-images.sh
 source "$here/lib-images.sh"
 log() { printf '[registry-image] %s\n' "$*" >&2; }
 
@@ -26,7 +26,7 @@ packages=docker-registry,apache2-utils,ca-certificates
 
 images_discover_mirror
 key=$(printf '%s %s\n' "$release" "$packages" \
-      | images_cache_key "$0" "$here/lib-images.sh" "$here"/images/registry/*)
+      | images_cache_key "$0" "$here/lib-images.sh" "$here"/registry/*)
 if images_is_current "$tag" "$key"; then
   log "$tag is up to date ($key)"
   exit 0
@@ -41,7 +41,7 @@ log "building $tag from Debian $release (mmdebstrap: $packages)"
 images_rootfs "$release" "$rootfs" "$packages" \
   --essential-hook="echo 'docker-registry:x:999:999:Docker Registry:/var/lib/docker-registry:/usr/sbin/nologin' >> \"\$1/etc/passwd\" && echo 'docker-registry:x:999:' >> \"\$1/etc/group\""
 docker build -q --pull=false --build-arg "BASE=$rootfs" --label "aistack.test.key=$key" \
-  -t "$tag" "$here/images/registry" >/dev/null
+  -t "$tag" "$here/registry" >/dev/null
 docker image rm "$rootfs" >/dev/null
 # The image this one replaces would stay behind untagged: remove it (unless a container still uses it).
 if [ -n "$previous" ] && [ "$previous" != "$(docker image inspect -f '{{.Id}}' "$tag")" ]; then

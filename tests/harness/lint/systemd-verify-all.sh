@@ -5,14 +5,14 @@
 # missing). verify exits 0 on settings it merely ignores (a misspelt key, a
 # bad time span), so any line it prints about the unit fails it too.
 #
-#   tests/harness/systemd-verify-all.sh [OUTDIR]
+#   tests/harness/lint/systemd-verify-all.sh [OUTDIR]
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../../.."
 out=${1:-tests/output/compose}
 command -v systemd-analyze >/dev/null || { echo "systemd-analyze is missing (Debian package systemd)" >&2; exit 1; }
 if [ ! -d "$out" ]; then
   [ "$out" = tests/output/compose ] || { echo "no directory $out" >&2; exit 1; }
-  tests/harness/compose-config-all.sh --render
+  tests/harness/lint/compose-config-all.sh --render
 fi
 mapfile -t units < <(find "$out" -name 'aistack-*.service' | sort)
 [ ${#units[@]} -gt 0 ] || { echo "no rendered units under $out" >&2; exit 1; }

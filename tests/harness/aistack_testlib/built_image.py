@@ -19,7 +19,8 @@ _BUILDER_STAGES: dict[str, str] = {}
 def build(client: t.Any, context: Path, target: str, tag: str | None = None) -> str:
     """docker build --target (the classic builder, through the Docker SDK): the image ID; the log if it fails."""
     try:
-        image, _ = client.images.build(path=str(context), target=target, tag=tag, pull=False, rm=True, forcerm=True)
+        # (image, build log): the log is read only when the build fails, from the exception.
+        image = client.images.build(path=str(context), target=target, tag=tag, pull=False, rm=True, forcerm=True)[0]
     except Exception as exc:  # docker.errors.BuildError carries the log
         log = "".join(chunk.get("stream", "") + chunk.get("error", "") for chunk in getattr(exc, "build_log", []))
         raise AssertionError(f"building target {target} failed: {exc}\n{log[-6000:]}") from exc

@@ -30,7 +30,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 fixtures=$here/nvidia
-smi_case=$here/../unit/plugins/module_utils/fixtures/nvidia_smi/four_gpus
+smi_case=$here/../../unit/plugins/module_utils/fixtures/nvidia_smi/four_gpus
 log() { printf '[nvidia-fixtures] %s\n' "$*" >&2; }
 
 repo_tag=aistack-test/nvidia-repo:fixture
@@ -74,7 +74,7 @@ build_repo() {
       [ -z "$depends" ] || printf 'Depends: %s\n' "$depends"
       printf 'Description: %s\n TEST FIXTURE of aistack.deploy, never shipped; no NVIDIA software inside.\n' "$description"
     } > "$root/DEBIAN/control"
-    printf 'TEST FIXTURE of aistack.deploy (tests/harness/build-nvidia-fixtures.sh).\n' > "$root/usr/share/doc/$name/README"
+    printf 'TEST FIXTURE of aistack.deploy (tests/harness/images/build-nvidia-fixtures.sh).\n' > "$root/usr/share/doc/$name/README"
     local spec src dest
     for spec in "$@"; do
       src=${spec%%:*}

@@ -8,7 +8,7 @@
 #   redis       aistack-test/redis:7            Debian 12's redis-server (7.0)
 #   nginx       aistack-test/nginx:1.26         Debian 13's nginx (1.26), for the nginx_proxy role
 #
-# mmdebstrap -> docker import -> a small Dockerfile layer (images/<name>/).
+# mmdebstrap -> docker import -> a small Dockerfile layer (base/<name>/ beside this script).
 # The mirror comes from this machine's apt sources and the machine's extra CA
 # certificates go into every image (lib-images.sh). Cached by content: each
 # image carries a hash of its inputs as a label; when it matches, nothing is
@@ -17,7 +17,7 @@
 # Usage: build-base-images.sh [python|python3.11|postgres|redis|nginx]...   (default: python postgres redis)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=tests/harness/lib-images.sh
+# shellcheck source=tests/harness/images/lib-images.sh
 source "$here/lib-images.sh"
 log() { printf '[base-images] %s\n' "$*" >&2; }
 
@@ -40,7 +40,7 @@ names=("$@")
 for name in "${names[@]}"; do
   read -r release tag packages layer buildarg <<<"$(spec "$name")"
   key=$(printf '%s %s %s\n' "$release" "$packages" "$buildarg" \
-        | images_cache_key "$0" "$here/lib-images.sh" "$here/images/$layer"/*)
+        | images_cache_key "$0" "$here/lib-images.sh" "$here/base/$layer"/*)
   if images_is_current "$tag" "$key"; then
     log "$tag is up to date ($key)"
     continue
@@ -70,7 +70,7 @@ for name in "${names[@]}"; do
   args=()
   [ "$buildarg" = - ] || args+=(--build-arg "$buildarg")
   docker build -q --pull=false "${args[@]}" --build-arg "BASE=$rootfs" --label "aistack.test.key=$key" \
-    -t "$tag" "$here/images/$layer" >/dev/null
+    -t "$tag" "$here/base/$layer" >/dev/null
   docker image rm "$rootfs" >/dev/null
   # The image this one replaces would stay behind untagged: remove it (unless a container still uses it).
   if [ -n "$previous" ] && [ "$previous" != "$(docker image inspect -f '{{.Id}}' "$tag")" ]; then

@@ -1,8 +1,12 @@
 """Fail unless an ansible-playbook log's PLAY RECAP shows failed=0 and
 unreachable=0 for every host, and changed=0 too unless --changes-ok is given.
 
-Used on `--check` runs: against converged test hosts nothing may change;
-against fresh ones changes are predicted, but nothing may fail."""
+Used on each `check` (converge --check) run of a scenario
+(tests/harness/molecule/scenario.sh): against converged test hosts nothing may
+change; against fresh ones changes are predicted, but nothing may fail.
+
+    python tests/harness/molecule/recap_check.py [--changes-ok] LOG
+"""
 
 import re
 import sys

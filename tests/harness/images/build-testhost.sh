@@ -22,7 +22,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 log() { printf '[testhost] %s\n' "$*" >&2; }
-# shellcheck source=tests/harness/lib-images.sh
+# shellcheck source=tests/harness/images/lib-images.sh
 source "$here/lib-images.sh"
 
 images_discover_mirror
@@ -35,7 +35,7 @@ ca_files=$(ls /usr/local/share/ca-certificates/*.crt 2>/dev/null || true)
 # The Docker layer on top of a plain test host (release NN-docker).
 build_docker_variant() {
   local release=$1 base_tag="aistack-test/testhost:debian$1" tag="aistack-test/testhost:debian$1-docker"
-  local vars="$here/../../roles/docker_engine/vars/Debian-$release.yml" packages key have old_id start
+  local vars="$here/../../../roles/docker_engine/vars/Debian-$release.yml" packages key have old_id start
   packages=$(python3 - "$vars" <<'PY'
 import sys
 import yaml
