@@ -28,7 +28,9 @@ def inspect(host, ref: str) -> dict:
 def running(host):
     host.run(f"docker rm -f {CONTAINER}")
     model = shlex.quote(MODEL.read_text(encoding="utf-8"))
-    host.check_output(f"mkdir -p {MODELS_DIR} && printf %s {model} > {MODELS_DIR}/model.json && chmod 0644 {MODELS_DIR}/model.json")
+    host.check_output(
+        f"mkdir -p {MODELS_DIR} && printf %s {model} > {MODELS_DIR}/model.json && chmod 0644 {MODELS_DIR}/model.json"
+    )
     host.check_output(f"docker run -d --pull=never --name {CONTAINER} -v {MODELS_DIR}:/app/models:ro {IMAGE}")
     try:
         yield CONTAINER

@@ -59,8 +59,9 @@ except urllib.error.HTTPError as e:
 def http(host, path: str, *upload: str) -> tuple[int, str]:
     script = base64.b64encode(HTTP.encode()).decode()
     args = " ".join(shlex.quote(a) for a in upload)
-    out = host.check_output(f"python3 -c 'import base64; exec(base64.b64decode(\"{script}\"))' "
-                            f"https://127.0.0.1{path} {args}")
+    out = host.check_output(
+        f"python3 -c 'import base64; exec(base64.b64decode(\"{script}\"))' https://127.0.0.1{path} {args}"
+    )
     status, body = (out.split(" ", 1) + [""])[:2]
     return int(status), body
 
@@ -71,8 +72,12 @@ def containers(host) -> list[dict[str, t.Any]]:
 
 
 def health(host) -> dict[str, str]:
-    return {c["Config"]["Labels"]["com.docker.compose.service"]:
-            (c["State"].get("Health") or {}).get("Status", c["State"]["Status"]) for c in containers(host)}
+    return {
+        c["Config"]["Labels"]["com.docker.compose.service"]: (c["State"].get("Health") or {}).get(
+            "Status", c["State"]["Status"]
+        )
+        for c in containers(host)
+    }
 
 
 def wait_healthy(host, services: set[str], timeout: float = 180) -> dict[str, str]:
@@ -92,8 +97,13 @@ def state(host) -> dict[str, t.Any]:
 
 def playbook(*args: str, limit: str = HOSTS[0]) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, ANSIBLE_FORCE_COLOR="false", NO_COLOR="1")
-    return subprocess.run(["ansible-playbook", "-i", str(INVENTORY), str(SCENARIO / "converge.yml"),
-                           "--limit", limit, *args], capture_output=True, text=True, env=env, check=False)
+    return subprocess.run(
+        ["ansible-playbook", "-i", str(INVENTORY), str(SCENARIO / "converge.yml"), "--limit", limit, *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
 
 
 def recap(output: str, host: str) -> dict[str, int]:
@@ -109,6 +119,7 @@ APP_SERVICES = SERVICES - {"nginx"}
 
 
 # ---------------------------------------------------------------- after converge, on every host
+
 
 def test_every_container_is_healthy(host):
     assert health(host) == {s: "healthy" for s in SERVICES}
@@ -141,16 +152,24 @@ def test_env_file_is_0600_root_and_holds_the_secrets(host):
     assert (env.user, env.group, env.mode) == ("root", "root", 0o600)
     assert f"APP_SECRET_CANARY='{CANARY}'" in env.content_string
     # The database URL is derived, with the password URL-encoded.
-    assert "DATABASE_URL='postgresql://reference:pg-Test%2FPass%3Aw0rd%40aistack@postgres:5432/reference'" \
+    assert (
+        "DATABASE_URL='postgresql://reference:pg-Test%2FPass%3Aw0rd%40aistack@postgres:5432/reference'"
         in env.content_string
+    )
 
 
 def test_env_from_hands_the_app_its_connection_under_its_own_names(host):
     # The plain pieces in the app containers' environment, from the compose file.
     for service in ("api", "worker"):
-        seen = json.loads(host.check_output(f"docker inspect --format '{{{{json .Config.Env}}}}' reference-{service}-1"))
-        assert {"POSTGRES_SERVER=postgres", "POSTGRES_DB=reference", "CELERY_BROKER_URL=redis://redis:6379/0",
-                "DB_PASSWORD=pg-Test/Pass:w0rd@aistack"} <= set(seen), service
+        seen = json.loads(
+            host.check_output(f"docker inspect --format '{{{{json .Config.Env}}}}' reference-{service}-1")
+        )
+        assert {
+            "POSTGRES_SERVER=postgres",
+            "POSTGRES_DB=reference",
+            "CELERY_BROKER_URL=redis://redis:6379/0",
+            "DB_PASSWORD=pg-Test/Pass:w0rd@aistack",
+        } <= set(seen), service
     # The password under the app's name: .env only, never the compose file.
     assert "DB_PASSWORD='pg-Test/Pass:w0rd@aistack'" in host.file(f"{ROOT}/releases/1.0.0/.env").content_string
     compose_file = host.file(f"{ROOT}/releases/1.0.0/compose.yaml").content_string
@@ -160,8 +179,9 @@ def test_env_from_hands_the_app_its_connection_under_its_own_names(host):
 def test_postgres_reads_its_password_alone(host):
     pg_env = host.file(f"{ROOT}/releases/1.0.0/postgres.env")
     assert (pg_env.user, pg_env.mode) == ("root", 0o600)
-    assert [line for line in pg_env.content_string.splitlines() if not line.startswith("#")] == \
-        ["POSTGRES_PASSWORD='pg-Test/Pass:w0rd@aistack'"]
+    assert [line for line in pg_env.content_string.splitlines() if not line.startswith("#")] == [
+        "POSTGRES_PASSWORD='pg-Test/Pass:w0rd@aistack'"
+    ]
     # The running database container sees no app secret (a changed one would recreate it).
     seen = host.check_output("docker inspect --format '{{json .Config.Env}}' reference-postgres-1")
     assert CANARY not in seen and "DATABASE_URL" not in seen and "POSTGRES_PASSWORD=" in seen
@@ -191,10 +211,15 @@ def test_release_layout(host):
     assert state(host)["last_healthy"] == "1.0.0"
     assert host.file(f"{ROOT}/releases/1.0.0/compose.yaml").exists
     release = json.loads(host.check_output(f"cat {ROOT}/releases/1.0.0/release.json"))
-    assert sorted(release["images"]) == sorted(["aistack-test/postgres:17", "aistack-test/redis:7",
-                                                "aistack-test/nginx:1.26",
-                                                "aistack-test/stack-backend-api:1.0.0",
-                                                "aistack-test/stack-backend-worker:1.0.0"])
+    assert sorted(release["images"]) == sorted(
+        [
+            "aistack-test/postgres:17",
+            "aistack-test/redis:7",
+            "aistack-test/nginx:1.26",
+            "aistack-test/stack-backend-api:1.0.0",
+            "aistack-test/stack-backend-worker:1.0.0",
+        ]
+    )
     # Each image as its ID: the release is exactly these images.
     for ref, image_id in release["images"].items():
         assert host.check_output(f"docker image inspect --format '{{{{.Id}}}}' {ref}") == image_id
@@ -209,6 +234,7 @@ def test_unit_is_enabled_active_and_valid(host):
 
 
 # ---------------------------------------------------------------- side effects (once, in order)
+
 
 @pytest.fixture(scope="module")
 def one() -> t.Any:
@@ -245,7 +271,11 @@ def test_side_effect_no_op_rerun_changes_nothing_and_never_shows_the_canary(one)
     assert recap(output, HOSTS[0])["changed"] == 0
     assert CANARY not in output
     # Nothing restarted: every container of the stack started before that run did.
-    late = [(c["Name"], c["State"]["StartedAt"]) for c in containers(one) if instant(c["State"]["StartedAt"]) >= instant(started)]
+    late = [
+        (c["Name"], c["State"]["StartedAt"])
+        for c in containers(one)
+        if instant(c["State"]["StartedAt"]) >= instant(started)
+    ]
     assert not late, f"restarted during the no-op run (started {started}): {late}"
 
 
@@ -271,9 +301,12 @@ def test_side_effect_unit_stops_and_starts_the_stack(one):
 def test_side_effect_bad_input_changes_nothing(one):
     ids = sorted(c["Id"] for c in containers(one))
     env_before = one.file(f"{ROOT}/releases/1.0.0/.env").content_string
-    run = playbook("-e", "aistack_release=1.0.3",
-                   "-e", json.dumps({"app_stack_secrets": {"POSTGRES_PASSWORD": "changeme",
-                                                           "APP_SECRET_CANARY": CANARY}}))
+    run = playbook(
+        "-e",
+        "aistack_release=1.0.3",
+        "-e",
+        json.dumps({"app_stack_secrets": {"POSTGRES_PASSWORD": "changeme", "APP_SECRET_CANARY": CANARY}}),
+    )
     output = run.stdout + run.stderr
     assert run.returncode != 0
     assert "app_stack_secrets.POSTGRES_PASSWORD: is a placeholder" in output

@@ -49,8 +49,12 @@ def host() -> t.Any:
 @pytest.fixture(scope="module")
 def address() -> str:
     """The test host's address on the scenario's network, as the controller reaches it (not its own bridges')."""
-    out = subprocess.run(["docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}", HOST],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}", HOST],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return out.split()[0]
 
 
@@ -92,8 +96,14 @@ def containers(host) -> dict[str, dict[str, t.Any]]:
 def playbook(*args: str) -> tuple[int, str]:
     """Converge again with extra variables: (rc, everything Ansible printed, failures included)."""
     env = dict(os.environ, ANSIBLE_FORCE_COLOR="false", NO_COLOR="1")
-    result = subprocess.run(["ansible-playbook", "-i", str(INVENTORY), str(SCENARIO / "converge.yml"), *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, check=False)
+    result = subprocess.run(
+        ["ansible-playbook", "-i", str(INVENTORY), str(SCENARIO / "converge.yml"), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        check=False,
+    )
     return result.returncode, result.stdout
 
 
@@ -103,10 +113,12 @@ def failures(output: str) -> str:
 
 # ---------------------------------------------------------------- after converge
 
+
 def test_nginx_runs_healthy_in_the_apps_compose_project(host):
     found = containers(host)
     assert {s: c["State"]["Health"]["Status"] for s, c in found.items()} == {
-        s: "healthy" for s in ("api", "worker", "postgres", "redis", "nginx")}
+        s: "healthy" for s in ("api", "worker", "postgres", "redis", "nginx")
+    }
     mounts = {m["Destination"]: m for m in found["nginx"]["Mounts"]}
     assert mounts["/etc/aistack-proxy"]["Source"] == PROXY_DIR
     assert mounts["/etc/aistack-proxy"]["RW"] is False
@@ -160,7 +172,9 @@ def ws_frame(payload: bytes) -> bytes:
     """A masked client text frame (RFC 6455)."""
     mask = os.urandom(4)
     header = bytes([0x81])
-    header += bytes([0x80 | len(payload)]) if len(payload) < 126 else bytes([0x80 | 126]) + struct.pack("!H", len(payload))
+    header += (
+        bytes([0x80 | len(payload)]) if len(payload) < 126 else bytes([0x80 | 126]) + struct.pack("!H", len(payload))
+    )
     return header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
 
 
@@ -168,8 +182,12 @@ def test_websocket_upgrade_through_ws_answers_101_and_echoes(address, ca):
     key = base64.b64encode(os.urandom(16)).decode()
     with socket.create_connection((address, 443), timeout=10) as raw:
         with tls_context(ca).wrap_socket(raw, server_hostname=address) as tls:
-            tls.sendall((f"GET /ws HTTP/1.1\r\nHost: {address}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                         f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+            tls.sendall(
+                (
+                    f"GET /ws HTTP/1.1\r\nHost: {address}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                    f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+                ).encode()
+            )
             head = b""
             while b"\r\n\r\n" not in head:
                 chunk = tls.recv(4096)
@@ -183,12 +201,16 @@ def test_websocket_upgrade_through_ws_answers_101_and_echoes(address, ca):
             while len(frame) < 2 or len(frame) < 2 + (frame[1] & 0x7F):
                 frame += tls.recv(4096)
             assert frame[0] == 0x81  # a final text frame, unmasked from the server
-            assert frame[2:2 + (frame[1] & 0x7F)] == b"hello through nginx"
+            assert frame[2 : 2 + (frame[1] & 0x7F)] == b"hello through nginx"
 
 
 def test_keys_are_0600_root_and_the_ca_key_is_never_mounted(host):
-    for path in (f"{PROXY_DIR}/live/tls/server.key", f"{PROXY_DIR}/staging/tls/server.key", f"{PKI}/ca.key",
-                 f"{PKI}/server.key"):
+    for path in (
+        f"{PROXY_DIR}/live/tls/server.key",
+        f"{PROXY_DIR}/staging/tls/server.key",
+        f"{PKI}/ca.key",
+        f"{PKI}/server.key",
+    ):
         key = host.file(path)
         assert (key.mode, key.user, key.group) == (0o600, "root", "root"), path
     assert host.file(PKI).mode == 0o700
@@ -197,6 +219,7 @@ def test_keys_are_0600_root_and_the_ca_key_is_never_mounted(host):
 
 
 # ---------------------------------------------------------------- side effects
+
 
 class RequestLoop(threading.Thread):
     """HTTPS GET /api/health as fast as one client goes, counting what failed."""
@@ -237,9 +260,13 @@ def test_side_effect_a_broken_directive_fails_and_the_live_config_keeps_serving(
     live = host.check_output(f"readlink {PROXY_DIR}/live")
     started = containers(host)["nginx"]["State"]["StartedAt"]
     # An operator changing only the proxy runs only its role (site.yml's tags).
-    rc, output = playbook("--tags", "nginx_proxy", "-e", json.dumps({"nginx_proxy_extra_directives": ["add_hedder X-Broken yes"]}))
+    rc, output = playbook(
+        "--tags", "nginx_proxy", "-e", json.dumps({"nginx_proxy_extra_directives": ["add_hedder X-Broken yes"]})
+    )
     assert rc != 0
-    assert 'unknown directive \\"add_hedder\\"' in output or 'unknown directive "add_hedder"' in output, failures(output)
+    assert 'unknown directive \\"add_hedder\\"' in output or 'unknown directive "add_hedder"' in output, failures(
+        output
+    )
     assert "the live one keeps serving" in output
     assert host.check_output(f"readlink {PROXY_DIR}/live") == live
     assert containers(host)["nginx"]["State"]["StartedAt"] == started
@@ -253,10 +280,17 @@ def test_side_effect_a_good_change_is_reloaded_gracefully(host, loop, address, c
     live = host.check_output(f"readlink {PROXY_DIR}/live")
     nginx = containers(host)["nginx"]
     before = loop.ok
-    rc, output = playbook("--tags", "nginx_proxy", "-e", json.dumps({"nginx_proxy_response_headers": {"X-Aistack-Config": "2"}}))
+    rc, output = playbook(
+        "--tags", "nginx_proxy", "-e", json.dumps({"nginx_proxy_response_headers": {"X-Aistack-Config": "2"}})
+    )
     assert rc == 0, failures(output)
     # --tags nginx_proxy: every role checked its input and handed on its facts; only nginx_proxy changed anything.
-    for skipped in ("docker_engine : packages |", "app_image : build |", "app_stack : deploy |", "app_stack : release |"):
+    for skipped in (
+        "docker_engine : packages |",
+        "app_image : build |",
+        "app_stack : deploy |",
+        "app_stack : release |",
+    ):
         assert skipped not in output, skipped
     for ran in ("docker_engine : facts |", "app_stack : validate |", "app_stack : facts |", "nginx_proxy : config |"):
         assert ran in output, ran

@@ -68,8 +68,10 @@ def test_every_service_of_the_shape_is_healthy(shape):
 
 def test_health_answers_200(shape):
     host = shape[0]
-    out = host.check_output("python3 -c 'import urllib.request as u; r = u.urlopen(\"http://127.0.0.1:8000/health\", "
-                            "timeout=10); print(r.status)'")
+    out = host.check_output(
+        'python3 -c \'import urllib.request as u; r = u.urlopen("http://127.0.0.1:8000/health", '
+        "timeout=10); print(r.status)'"
+    )
     assert out == "200"
 
 
@@ -85,7 +87,7 @@ def test_mini_ai_analyst_limits_ports_and_volumes():
     found = containers(host, "mini-ai-analyst")
     api = found["api"]["HostConfig"]
     assert api["NanoCpus"] == 1_000_000_000
-    assert api["Memory"] == 2 * 1024 ** 3
+    assert api["Memory"] == 2 * 1024**3
     flower = found["flower"]["HostConfig"]["PortBindings"]
     assert flower == {"5555/tcp": [{"HostIp": "127.0.0.1", "HostPort": "5555"}]}
     for volume in ("models", "uploads", "logs"):

@@ -41,9 +41,11 @@ def host() -> t.Any:
 
 def api(path: str, body: dict[str, t.Any] | None = None) -> t.Any:
     """The API on the host's published port, as a client on the host reaches it (a POST when there is a body)."""
-    script = ("import sys, urllib.request as u; d = sys.argv[2]; "
-              "r = u.Request(sys.argv[1], data=d.encode() or None, headers={'Content-Type': 'application/json'}); "
-              "print(u.urlopen(r, timeout=10).read().decode())")
+    script = (
+        "import sys, urllib.request as u; d = sys.argv[2]; "
+        "r = u.Request(sys.argv[1], data=d.encode() or None, headers={'Content-Type': 'application/json'}); "
+        "print(u.urlopen(r, timeout=10).read().decode())"
+    )
     data = json.dumps(body) if body is not None else ""
     return json.loads(host().check_output(f"python3 -c {quote(script)} http://127.0.0.1:8000{path} {quote(data)}"))
 
@@ -57,16 +59,29 @@ def image(release: str) -> dict[str, t.Any]:
 
 
 def api_container() -> str:
-    return host().check_output(f"docker ps -q --filter label=com.docker.compose.project={APP} "
-                               "--filter label=com.docker.compose.service=api")
+    return host().check_output(
+        f"docker ps -q --filter label=com.docker.compose.project={APP} --filter label=com.docker.compose.service=api"
+    )
 
 
 def deploy(release: str, dockerfile: str) -> subprocess.CompletedProcess[str]:
-    args = ["ansible-playbook", "-i", str(INVENTORY), str(SCENARIO / "converge.yml"), *RELEASE_ONLY,
-            "-e", json.dumps({"aistack_release": release, "app_image_dockerfile": dockerfile})]
+    args = [
+        "ansible-playbook",
+        "-i",
+        str(INVENTORY),
+        str(SCENARIO / "converge.yml"),
+        *RELEASE_ONLY,
+        "-e",
+        json.dumps({"aistack_release": release, "app_image_dockerfile": dockerfile}),
+    ]
     start = time.monotonic()
-    run = subprocess.run(args, capture_output=True, text=True, check=False,
-                         env=dict(os.environ, ANSIBLE_FORCE_COLOR="false", NO_COLOR="1"))
+    run = subprocess.run(
+        args,
+        capture_output=True,
+        text=True,
+        check=False,
+        env=dict(os.environ, ANSIBLE_FORCE_COLOR="false", NO_COLOR="1"),
+    )
     print(f"{release} ({dockerfile}): rc {run.returncode} in {time.monotonic() - start:.0f} s")
     assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
     return run
@@ -79,13 +94,22 @@ def test_the_first_release_is_the_generated_dockerfiles_image_with_the_package_i
 
 
 def test_the_app_reads_its_own_names_and_its_prestart_migrated_the_database():
-    assert api("/api/v1/utils/database") == {"server": "postgres", "port": 5432, "user": "uv_backend",
-                                             "db": "uv_backend", "revision": REVISION}
+    assert api("/api/v1/utils/database") == {
+        "server": "postgres",
+        "port": 5432,
+        "user": "uv_backend",
+        "db": "uv_backend",
+        "revision": REVISION,
+    }
     # The initial data the prestart wrote once.
     assert api("/api/v1/items")[0]["title"] == "first item, written by the prestart"
     env = json.loads(host().check_output(f"docker inspect {api_container()}"))[0]["Config"]["Env"]
-    assert {"POSTGRES_SERVER=postgres", "POSTGRES_PORT=5432", "POSTGRES_USER=uv_backend",
-            "POSTGRES_DB=uv_backend"} <= set(env)
+    assert {
+        "POSTGRES_SERVER=postgres",
+        "POSTGRES_PORT=5432",
+        "POSTGRES_USER=uv_backend",
+        "POSTGRES_DB=uv_backend",
+    } <= set(env)
     # The password only in the release's .env (0600), under the preset's own name.
     dotenv = host().file(f"/opt/aistack/{APP}/releases/1.0.0/.env")
     assert dotenv.mode == 0o600 and "POSTGRES_PASSWORD=" in host().check_output(f"cat {dotenv.path}")
@@ -104,8 +128,9 @@ def test_the_next_release_from_the_apps_own_dockerfile_migrates_behind_a_backup(
     assert "io.aistack.deploy.variant" not in (config["Labels"] or {})
     # The prestart ran as the release's job, after a backup of the database as 1.0.0 left it.
     assert "prestart (exit 0)" in run.stdout and "initial data already there" in run.stdout
-    dumps = [name for name in host().check_output(f"ls /var/lib/aistack/{APP}/backups").split()
-             if name.startswith("1.1.0-")]
+    dumps = [
+        name for name in host().check_output(f"ls /var/lib/aistack/{APP}/backups").split() if name.startswith("1.1.0-")
+    ]
     assert dumps
     assert "written on 1.0.0" in host().check_output(f"zcat /var/lib/aistack/{APP}/backups/{dumps[0]}")
     state = json.loads(host().check_output(f"cat /opt/aistack/{APP}/state.json"))
@@ -113,5 +138,7 @@ def test_the_next_release_from_the_apps_own_dockerfile_migrates_behind_a_backup(
     assert written in api("/api/v1/items")
     assert api("/api/v1/utils/database")["revision"] == REVISION
     # The app's own image has the package too (uv sync, not editable).
-    assert json.loads(host().check_output(f"docker exec -w /tmp {api_container()} uv-backend-info"))["uv-backend"] \
+    assert (
+        json.loads(host().check_output(f"docker exec -w /tmp {api_container()} uv-backend-info"))["uv-backend"]
         == "0.1.0"
+    )

@@ -57,7 +57,9 @@ def test_locally_built_image_runs_with_log_rotation(host):
     name = "aistack-verify-logs"
     host.run(f"docker rm -f {name}")
     try:
-        host.check_output(f"docker run -d --name {name} --pull=never aistack-verify/busybox sh -c 'echo hello-from-inside; sleep 60'")
+        host.check_output(
+            f"docker run -d --name {name} --pull=never aistack-verify/busybox sh -c 'echo hello-from-inside; sleep 60'"
+        )
         log_config = json.loads(host.check_output(f"docker inspect -f '{{{{json .HostConfig.LogConfig}}}}' {name}"))
         assert log_config == {"Type": "json-file", "Config": {"max-file": "3", "max-size": "10m"}}
         assert "hello-from-inside" in host.check_output(f"sleep 1; docker logs {name}")

@@ -44,8 +44,16 @@ RELEASE_ONLY = ("--skip-tags", "docker_engine,nvidia_toolkit")
 
 def deploy(release: str, *extra: t.Any, options: t.Sequence[str] = (), background: bool = False) -> t.Any:
     """Run converge.yml (site.yml, RELEASE_ONLY) for a release; each extra is a JSON-able dict of extra variables."""
-    args = ["ansible-playbook", "-i", str(INVENTORY), str(SCENARIO / "converge.yml"), *RELEASE_ONLY, *options,
-            "-e", json.dumps({"aistack_release": release})]
+    args = [
+        "ansible-playbook",
+        "-i",
+        str(INVENTORY),
+        str(SCENARIO / "converge.yml"),
+        *RELEASE_ONLY,
+        *options,
+        "-e",
+        json.dumps({"aistack_release": release}),
+    ]
     for value in extra:
         args += ["-e", json.dumps(value)]
     env = dict(os.environ, ANSIBLE_FORCE_COLOR="false", NO_COLOR="1")
@@ -90,7 +98,9 @@ def wait_for_lock(host: str, run: subprocess.Popen[str], timeout: float = 600) -
     """Until the run holds the host's deploy lock: its turn has started."""
     deadline = time.monotonic() + timeout
     while on(host, f"test -e {LOCK}", check=False).returncode != 0:
-        assert run.poll() is None, f"the run ended before {host}'s turn:\n{run.stdout.read()[-4000:] if run.stdout else ''}"
+        assert run.poll() is None, (
+            f"the run ended before {host}'s turn:\n{run.stdout.read()[-4000:] if run.stdout else ''}"
+        )
         assert time.monotonic() < deadline, f"{host}'s turn did not start within {timeout} s"
         time.sleep(0.5)
 
@@ -220,8 +230,14 @@ def test_a_host_stopped_in_its_turn_is_reported_and_the_next_batch_does_not_star
 
 def test_a_stale_lock_is_refused_kept_and_broken_only_when_asked() -> None:
     host = "aistack-fleet-3"
-    lock = {"user": "someone", "controller": "another-controller", "pid": 4242, "action": "deploy",
-            "release": "0.9", "at": int(time.time()) - 3 * 3600}
+    lock = {
+        "user": "someone",
+        "controller": "another-controller",
+        "pid": 4242,
+        "action": "deploy",
+        "release": "0.9",
+        "at": int(time.time()) - 3 * 3600,
+    }
     on(host, f"printf '%s\\n' '{json.dumps(lock)}' > {LOCK}")
     untouched = containers(host)
     refused = deploy("1.0.4", options=["--limit", host])

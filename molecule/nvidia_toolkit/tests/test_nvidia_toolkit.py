@@ -27,8 +27,12 @@ SCENARIO = Path(__file__).resolve().parents[1]
 REPO = SCENARIO.parents[1]
 INVENTORY = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/nonexistent")) / "inventory"
 # The four synthetic GPUs (tests/unit/plugins/module_utils/fixtures/nvidia_smi/four_gpus), by index.
-UUIDS = ["GPU-5e2b7a3c-1f0d-8c4e-9a61-2d7f3b8e0c45", "GPU-a3c91f4e-62b0-4d8a-b7e5-0c19d2f6e831",
-         "GPU-7d04e2b9-18c5-43f7-9e6a-5b2c8d1f0a76", "GPU-c8f65a13-9e27-4b1d-a0c4-3e7f2d59b184"]
+UUIDS = [
+    "GPU-5e2b7a3c-1f0d-8c4e-9a61-2d7f3b8e0c45",
+    "GPU-a3c91f4e-62b0-4d8a-b7e5-0c19d2f6e831",
+    "GPU-7d04e2b9-18c5-43f7-9e6a-5b2c8d1f0a76",
+    "GPU-c8f65a13-9e27-4b1d-a0c4-3e7f2d59b184",
+]
 WORKERS = [f"worker-gpu{index}" for index in range(4)]
 # One image name, one controller build: the GPU variant's tag carries -gpu (app_image's README).
 GPU_WORKER_IMAGE = "aistack-test/demeterai-ml-worker:latest-gpu"
@@ -79,8 +83,12 @@ def test_gpu_host_toolkit_from_the_signed_repository_pinned(gpu_host):
     assert "URIs: http://aistack-nvidia-toolkit-repo/stable/deb/amd64" in sources
     assert f"Signed-By: {KEYRING}" in sources
     assert "BEGIN PGP PUBLIC KEY BLOCK" in gpu_host.file(KEYRING).content_string
-    for package in ("nvidia-container-toolkit", "nvidia-container-toolkit-base", "libnvidia-container-tools",
-                    "libnvidia-container1"):
+    for package in (
+        "nvidia-container-toolkit",
+        "nvidia-container-toolkit-base",
+        "libnvidia-container-tools",
+        "libnvidia-container1",
+    ):
         assert gpu_host.package(package).version == "1.17.2-1", package
     # apt verified the fixture repository's signature (no trusted=yes anywhere).
     assert "trusted" not in sources
@@ -93,7 +101,12 @@ def test_gpu_host_cdi_spec_for_the_driver(gpu_host):
     assert "driver 550.127.05" in spec.content_string
     # A device per GPU, by index, and all of them.
     assert gpu_host.check_output("nvidia-ctk cdi list").split() == [
-        "nvidia.com/gpu=0", "nvidia.com/gpu=1", "nvidia.com/gpu=2", "nvidia.com/gpu=3", "nvidia.com/gpu=all"]
+        "nvidia.com/gpu=0",
+        "nvidia.com/gpu=1",
+        "nvidia.com/gpu=2",
+        "nvidia.com/gpu=3",
+        "nvidia.com/gpu=all",
+    ]
     record = json.loads(gpu_host.file(CDI_RECORD).content_string)
     assert record == {"driver_version": "550.127.05", "spec_path": CDI_SPEC}
 
@@ -101,7 +114,8 @@ def test_gpu_host_cdi_spec_for_the_driver(gpu_host):
 def test_gpu_host_container_with_the_cdi_device_sees_it(gpu_host):
     out = gpu_host.check_output(
         f"docker run --rm --pull=never --device nvidia.com/gpu=all {IMAGE} "
-        "sh -c 'ls -l /dev/nvidia0; echo AISTACK=$AISTACK_FIXTURE_DRIVER_VERSION; nvidia-smi'")
+        "sh -c 'ls -l /dev/nvidia0; echo AISTACK=$AISTACK_FIXTURE_DRIVER_VERSION; nvidia-smi'"
+    )
     assert out.startswith("c"), out  # a character device
     assert "AISTACK=550.127.05" in out
     assert "NVIDIA GeForce RTX 4090" in out
@@ -140,8 +154,10 @@ def test_cpu_host_has_nothing_nvidia(cpu_host):
 
 
 def containers_of(host, service: str) -> list[dict]:
-    ids = host.check_output("docker ps -q --filter label=com.docker.compose.project=demeterai-ml "
-                            f"--filter label=com.docker.compose.service={service}").split()
+    ids = host.check_output(
+        "docker ps -q --filter label=com.docker.compose.project=demeterai-ml "
+        f"--filter label=com.docker.compose.service={service}"
+    ).split()
     return [json.loads(host.check_output(f"docker inspect {cid}"))[0] for cid in ids]
 
 
@@ -158,7 +174,8 @@ def test_demeterai_gpu_host_runs_one_worker_per_gpu_each_seeing_only_its_own(gpu
         assert container["State"]["Health"]["Status"] == "healthy"
         requests = container["HostConfig"]["DeviceRequests"]
         assert [(r["Driver"], r["DeviceIDs"], r["Capabilities"]) for r in requests] == [
-            ("cdi", [f"nvidia.com/gpu={index}"], [["gpu"]])], requests
+            ("cdi", [f"nvidia.com/gpu={index}"], [["gpu"]])
+        ], requests
         assert "CUDA_VISIBLE_DEVICES=0" in container["Config"]["Env"]
         # Its own device node and no other, and the driver's nvidia-smi lists that GPU alone (as GPU 0).
         nodes = gpu_host.check_output(f"docker exec {container['Id']} sh -c 'ls /dev | grep ^nvidia'").split()
@@ -184,8 +201,9 @@ def repository_tags(host, repository: str) -> list[str]:
 
 def test_demeterai_one_controller_build_each_host_only_its_variant_recorded(gpu_host, cpu_host):
     # The controller's engine holds both variants of the one image name, each labelled with its variant.
-    inspect = subprocess.run(["docker", "image", "inspect", GPU_WORKER_IMAGE, CPU_WORKER_IMAGE],
-                             capture_output=True, text=True, check=True)
+    inspect = subprocess.run(
+        ["docker", "image", "inspect", GPU_WORKER_IMAGE, CPU_WORKER_IMAGE], capture_output=True, text=True, check=True
+    )
     labels = [image["Config"]["Labels"] for image in json.loads(inspect.stdout)]
     assert [label["io.aistack.deploy.variant"] for label in labels] == ["gpu", "cpu"]
     # Each host was sent only the variant for its hardware, and its release records which it runs.
@@ -198,10 +216,16 @@ def test_demeterai_one_controller_build_each_host_only_its_variant_recorded(gpu_
 
 # ---------------------------------------------------------------- side effects, GPU host, in this order
 
+
 def ansible_playbook(playbook: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, ANSIBLE_FORCE_COLOR="false", NO_COLOR="1")
-    return subprocess.run(["ansible-playbook", "-i", str(INVENTORY), str(playbook), *args],
-                          capture_output=True, text=True, env=env, check=False)
+    return subprocess.run(
+        ["ansible-playbook", "-i", str(INVENTORY), str(playbook), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
 
 
 def run_role() -> subprocess.CompletedProcess[str]:
@@ -222,7 +246,10 @@ def test_side_effect_driver_upgrade_regenerates_the_cdi_spec(gpu_host):
     try:
         run = run_role()
         assert run.returncode == 0, run.stdout[-3000:]
-        assert "changed: [aistack-nvidia-gpu]" in run.stdout.split("cdi | Generate the CDI specification")[1].split("TASK")[0]
+        assert (
+            "changed: [aistack-nvidia-gpu]"
+            in run.stdout.split("cdi | Generate the CDI specification")[1].split("TASK")[0]
+        )
         assert "RUNNING HANDLER" not in run.stdout  # daemon.json did not change: Docker keeps running
         assert "driver 560.35.03" in gpu_host.file(CDI_SPEC).content_string
         assert json.loads(gpu_host.file(CDI_RECORD).content_string)["driver_version"] == "560.35.03"
@@ -236,7 +263,8 @@ def test_side_effect_driver_library_mismatch_fails_clearly_and_changes_nothing(g
     gpu_host.check_output(f"cp {SMI} /root/nvidia-smi.orig")
     gpu_host.check_output(
         f"printf '%s\\n' '#!/bin/sh' 'echo \"Failed to initialize NVML: Driver/library version mismatch\"' "
-        f"'echo \"NVML library version: 560.35\"' 'exit 18' > {SMI}")
+        f"'echo \"NVML library version: 560.35\"' 'exit 18' > {SMI}"
+    )
     try:
         run = run_role()
         assert run.returncode != 0
@@ -259,18 +287,28 @@ TOO_NEW = "aistack-verify/cuda-too-new:12.8"
 
 
 def test_side_effect_a_newer_cuda_and_too_little_gpu_memory_are_refused_in_the_preflight(gpu_host):
-    gpu_host.check_output(f"printf 'FROM {IMAGE}\\nLABEL io.aistack.deploy.cuda-version=12.8\\n' "
-                          f"| docker build -q -t {TOO_NEW} -")
+    gpu_host.check_output(
+        f"printf 'FROM {IMAGE}\\nLABEL io.aistack.deploy.cuda-version=12.8\\n' | docker build -q -t {TOO_NEW} -"
+    )
     before = worker_ids(gpu_host)
     stack = {
         "aistack_hosts": GPU_HOST,
         "app_stack_name": "cuda-check",
         "app_stack_services": {
-            "inference": {"image": TOO_NEW, "gpu": True, "command": ["sleep", "3600"],
-                          "healthcheck": {"test": ["CMD", "true"]}},
+            "inference": {
+                "image": TOO_NEW,
+                "gpu": True,
+                "command": ["sleep", "3600"],
+                "healthcheck": {"test": ["CMD", "true"]},
+            },
             # Needs more GPU memory than GPU 0 has free (the fixture's 24052 MiB): refused in the same pre-flight.
-            "embedder": {"image": IMAGE, "gpu": [0], "gpu_memory_mb": 30000, "command": ["sleep", "3600"],
-                         "healthcheck": {"test": ["CMD", "true"]}},
+            "embedder": {
+                "image": IMAGE,
+                "gpu": [0],
+                "gpu_memory_mb": 30000,
+                "command": ["sleep", "3600"],
+                "healthcheck": {"test": ["CMD", "true"]},
+            },
         },
         "app_stack_required_secrets": [],
         # app_image's input, checked in the same pre-flight (the DemeterAI worker's).
@@ -281,11 +319,15 @@ def test_side_effect_a_newer_cuda_and_too_little_gpu_memory_are_refused_in_the_p
     run = ansible_playbook(REPO / "site.yml", "-e", json.dumps(stack))
     output = (run.stdout + run.stderr).replace('\\"', '"')
     assert run.returncode != 0
-    assert (f"{GPU_HOST} cannot take release latest of cuda-check: service inference runs {TOO_NEW}, built for CUDA "
-            "12.8 (its label io.aistack.deploy.cuda-version), but the NVIDIA driver 550.127.05 of GPUs 0, 1, 2, 3 "
-            f"(NVIDIA GeForce RTX 4090) on {GPU_HOST} runs CUDA 12.4 at most") in output, output[-4000:]
-    assert ("service embedder needs 30000 MiB of GPU memory (app_stack_services.embedder.gpu_memory_mb), but on "
-            f"{GPU_HOST} GPU 0 (NVIDIA GeForce RTX 4090, {UUIDS[0]}) has 24052 MiB free") in output, output[-4000:]
+    assert (
+        f"{GPU_HOST} cannot take release latest of cuda-check: service inference runs {TOO_NEW}, built for CUDA "
+        "12.8 (its label io.aistack.deploy.cuda-version), but the NVIDIA driver 550.127.05 of GPUs 0, 1, 2, 3 "
+        f"(NVIDIA GeForce RTX 4090) on {GPU_HOST} runs CUDA 12.4 at most"
+    ) in output, output[-4000:]
+    assert (
+        "service embedder needs 30000 MiB of GPU memory (app_stack_services.embedder.gpu_memory_mb), but on "
+        f"{GPU_HOST} GPU 0 (NVIDIA GeForce RTX 4090, {UUIDS[0]}) has 24052 MiB free"
+    ) in output, output[-4000:]
     assert "Nothing has changed on any host" in output
     # Refused in the first play, before the deploy play's lock, roles and containers.
     assert "Take the app's deploy lock" not in output
@@ -297,10 +339,12 @@ def test_side_effect_a_newer_cuda_and_too_little_gpu_memory_are_refused_in_the_p
 def test_side_effect_a_gpu_service_behind_nginx_starts_first_fails_a_blind_gate_and_else_stops_first(gpu_host):
     # Docker's own record of the api containers' starts and stops, followed while the releases roll (the engine
     # keeps too few past events to read them afterwards: the workers' health probes are events too).
-    follow = ("echo $$ > /run/gpu-rollout-events.pid; exec timeout 900 docker events --filter type=container "
-              "--filter label=com.docker.compose.project=gpu-rollout --filter label=com.docker.compose.service=api "
-              "--filter event=start --filter event=die "
-              "--format '{{.Action}} {{index .Actor.Attributes \"io.aistack.deploy.release\"}}'")
+    follow = (
+        "echo $$ > /run/gpu-rollout-events.pid; exec timeout 900 docker events --filter type=container "
+        "--filter label=com.docker.compose.project=gpu-rollout --filter label=com.docker.compose.service=api "
+        "--filter event=start --filter event=die "
+        "--format '{{.Action}} {{index .Actor.Attributes \"io.aistack.deploy.release\"}}'"
+    )
     events = subprocess.Popen(["docker", "exec", GPU_HOST, "sh", "-c", follow], stdout=subprocess.PIPE, text=True)
     try:
         run = ansible_playbook(SCENARIO / "gpu_rollout.yml")
@@ -318,22 +362,29 @@ def test_side_effect_a_gpu_service_behind_nginx_starts_first_fails_a_blind_gate_
     assert seen[5:] == ["die r2", "start"], seen
     # The gate's reason, in the failed container's block; the host went back to r2, which served throughout.
     assert "GATE FAILED AS IT MUST: Release gate of gpu-rollout did not become healthy" in output, output[-4000:]
-    assert (f"(service api): does not see exactly its GPUs (container sees 0 GPUs, expected 1: {UUIDS[3]} (nvidia-smi -L in "
-            "the container: exit 6: No devices were found))") in output, output[-4000:]
+    assert (
+        f"(service api): does not see exactly its GPUs (container sees 0 GPUs, expected 1: {UUIDS[3]} (nvidia-smi -L in "
+        "the container: exit 6: No devices were found))"
+    ) in output, output[-4000:]
     assert "Rolled back to release r2, which is healthy again and stays current" in output
     assert "AISTACK_FIXTURE_LOST_GPU" not in gpu_host.file(CDI_SPEC).content_string
     assert not gpu_host.file(f"{CDI_SPEC}.gate").exists
     # Why r3 stopped first, in the deploy's output: the GPU, its free memory and the need.
-    assert (f"api: GPU 3 ({UUIDS[3]}) has 24210 MiB free and a second container needs 24300 MiB (gpu_memory_mb): "
-            "two do not fit") in output, output[-4000:]
+    assert (
+        f"api: GPU 3 ({UUIDS[3]}) has 24210 MiB free and a second container needs 24300 MiB (gpu_memory_mb): "
+        "two do not fit"
+    ) in output, output[-4000:]
     assert output.count("two do not fit") == 1
     state = json.loads(gpu_host.file("/opt/aistack/gpu-rollout/state.json").content_string)
     assert state["current"] == "r3"
     failed = [entry for entry in state["history"] if entry["release"] == "gate"]
     assert [(e["result"], e["cause"], e["rolled_back_to"]) for e in failed] == [("failed", "health gate", "r2")]
-    (container,) = json.loads(gpu_host.check_output(
-        "docker inspect $(docker ps -q --filter label=com.docker.compose.project=gpu-rollout "
-        "--filter label=com.docker.compose.service=api)"))
+    (container,) = json.loads(
+        gpu_host.check_output(
+            "docker inspect $(docker ps -q --filter label=com.docker.compose.project=gpu-rollout "
+            "--filter label=com.docker.compose.service=api)"
+        )
+    )
     assert "ROLLOUT=r3" in container["Config"]["Env"]
     assert [r["DeviceIDs"] for r in container["HostConfig"]["DeviceRequests"]] == [["nvidia.com/gpu=3"]]
 
@@ -349,11 +400,17 @@ def test_side_effect_a_fleet_pulls_each_host_its_own_variant_unasked(gpu_host, c
     # The pre-flight asked the registry, from each host, for the tag that host pulls, and refused before any change.
     refusals = [line for line in output.splitlines() if "PREFLIGHT REFUSED AS IT MUST" in line]
     assert len(refusals) == 2, refusals
-    assert any(f"{GPU_HOST} cannot pull image {REGISTRY}/{GPU_WORKER_IMAGE} (" in line
-               and "this host takes the GPU variant (app_image_variant=auto), tagged latest-gpu" in line
-               and "the registry has no such tag" in line for line in refusals), refusals
-    assert any(f"{CPU_HOST} cannot pull image {REGISTRY}/{CPU_WORKER_IMAGE} (" in line
-               and "the registry has no such tag" in line for line in refusals), refusals
+    assert any(
+        f"{GPU_HOST} cannot pull image {REGISTRY}/{GPU_WORKER_IMAGE} (" in line
+        and "this host takes the GPU variant (app_image_variant=auto), tagged latest-gpu" in line
+        and "the registry has no such tag" in line
+        for line in refusals
+    ), refusals
+    assert any(
+        f"{CPU_HOST} cannot pull image {REGISTRY}/{CPU_WORKER_IMAGE} (" in line
+        and "the registry has no such tag" in line
+        for line in refusals
+    ), refusals
     for host, image, variant in ((gpu_host, GPU_WORKER_IMAGE, "gpu"), (cpu_host, CPU_WORKER_IMAGE, "cpu")):
         # Each host pulled its own variant (the registry's name stays beside the local one), never the other.
         assert repository_tags(host, f"{REGISTRY}/aistack-test/demeterai-ml-worker") == [f"{REGISTRY}/{image}"]
@@ -389,11 +446,14 @@ def test_side_effect_services_on_mig_devices_and_per_gpu_per_slice(gpu_host):
         assert run.returncode == 0, output[-4000:]
         # Refused before any change, naming both services, the host, the device and what the host has.
         assert "MIG REFUSED AS IT MUST" in output
-        assert (f"app_stack_services.slice.gpu: MIG device 2:1 ({MIG_UUIDS[1]}) is a MIG device of GPU 2 ({UUIDS[2]}), "
-                "which service 'whole' is given whole (app_stack_services.whole.gpu)") in output, output[-4000:]
-        assert (f"app_stack_services.missing.gpu: MIG device 2:5 is not on {GPU_HOST} (got ['2:5']; the host's MIG "
-                f"devices, aistack_gpu.mig_devices: 2:0 ({MIG_UUIDS[0]}, 3g.12gb), 2:1 ({MIG_UUIDS[1]}, 3g.12gb))"
-                ) in output, output[-4000:]
+        assert (
+            f"app_stack_services.slice.gpu: MIG device 2:1 ({MIG_UUIDS[1]}) is a MIG device of GPU 2 ({UUIDS[2]}), "
+            "which service 'whole' is given whole (app_stack_services.whole.gpu)"
+        ) in output, output[-4000:]
+        assert (
+            f"app_stack_services.missing.gpu: MIG device 2:5 is not on {GPU_HOST} (got ['2:5']; the host's MIG "
+            f"devices, aistack_gpu.mig_devices: 2:0 ({MIG_UUIDS[0]}, 3g.12gb), 2:1 ({MIG_UUIDS[1]}, 3g.12gb))"
+        ) in output, output[-4000:]
         # The specification names a device per MIG device.
         assert "nvidia.com/gpu=2:1" in gpu_host.check_output("nvidia-ctk cdi list").split()
         # m1 passed its gate (each slice service saw its MIG device); m2 is per_gpu, one replica per GPU or MIG device.
@@ -405,10 +465,14 @@ def test_side_effect_services_on_mig_devices_and_per_gpu_per_slice(gpu_host):
         for index, name in enumerate(["shard-gpu2-mig0", "shard-gpu2-mig1"]):
             container = replicas[name]
             assert container["Config"]["Labels"]["io.aistack.deploy.gpu"] == f"2:{index}"
-            assert [r["DeviceIDs"] for r in container["HostConfig"]["DeviceRequests"]] == [[f"nvidia.com/gpu=2:{index}"]]
+            assert [r["DeviceIDs"] for r in container["HostConfig"]["DeviceRequests"]] == [
+                [f"nvidia.com/gpu=2:{index}"]
+            ]
             listed = gpu_host.check_output(f"docker exec {container['Id']} nvidia-smi -L")
-            assert listed.splitlines() == [f"GPU 0: NVIDIA GeForce RTX 4090 (UUID: {UUIDS[2]})",
-                                           f"  MIG 3g.12gb     Device  0: (UUID: {MIG_UUIDS[index]})"], listed
+            assert listed.splitlines() == [
+                f"GPU 0: NVIDIA GeForce RTX 4090 (UUID: {UUIDS[2]})",
+                f"  MIG 3g.12gb     Device  0: (UUID: {MIG_UUIDS[index]})",
+            ], listed
         # GPU 2's whole replica is not there: its MIG devices took its place.
         listed = gpu_host.check_output(f"docker exec {replicas['shard-gpu3']['Id']} nvidia-smi -L")
         assert listed.strip() == f"GPU 0: NVIDIA GeForce RTX 4090 (UUID: {UUIDS[3]})"
@@ -419,5 +483,10 @@ def test_side_effect_services_on_mig_devices_and_per_gpu_per_slice(gpu_host):
         assert restored.returncode == 0, restored.stdout[-3000:]
     # Without the MIG devices the specification is generated again, as it was.
     assert gpu_host.check_output("nvidia-ctk cdi list").split() == [
-        "nvidia.com/gpu=0", "nvidia.com/gpu=1", "nvidia.com/gpu=2", "nvidia.com/gpu=3", "nvidia.com/gpu=all"]
+        "nvidia.com/gpu=0",
+        "nvidia.com/gpu=1",
+        "nvidia.com/gpu=2",
+        "nvidia.com/gpu=3",
+        "nvidia.com/gpu=all",
+    ]
     assert "2:0" not in gpu_host.file(CDI_SPEC).content_string

@@ -91,7 +91,9 @@ def playbook(name: str, *extra: t.Any, background: bool = False, options: t.Sequ
 RELEASE_ONLY = ("--skip-tags", "docker_engine,nvidia_toolkit")
 
 
-def deploy(release: str, *extra: dict[str, t.Any], options: t.Sequence[str] = RELEASE_ONLY) -> subprocess.CompletedProcess[str]:
+def deploy(
+    release: str, *extra: dict[str, t.Any], options: t.Sequence[str] = RELEASE_ONLY
+) -> subprocess.CompletedProcess[str]:
     return playbook("converge.yml", {"aistack_release": release}, *extra, options=options)
 
 
@@ -131,8 +133,9 @@ def containers(host: t.Any) -> dict[str, dict[str, t.Any]]:
 def wait_healthy(host: t.Any, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while True:
-        status = {s: (c["State"].get("Health") or {}).get("Status", c["State"]["Status"])
-                  for s, c in containers(host).items()}
+        status = {
+            s: (c["State"].get("Health") or {}).get("Status", c["State"]["Status"]) for s, c in containers(host).items()
+        }
         if set(status) == SERVICES and set(status.values()) == {"healthy"}:
             return
         assert time.monotonic() < deadline, f"not healthy after {timeout} s: {status}"
@@ -171,12 +174,15 @@ def image_id(host: t.Any, ref: str) -> str | None:
 
 # ---------------------------------------------------------------- after converge
 
+
 def test_release_1_0_0_is_recorded_completely(one):
     recorded = record(one, "1.0.0")
     assert set(recorded["images"]) == {f"{IMAGE}:1.0.0", "aistack-test/postgres:17", "aistack-test/nginx:1.26"}
     assert all(i.startswith("sha256:") for i in recorded["images"].values())
     assert len(recorded["compose_sha256"]) == len(recorded["env_sha256"]) == 64
-    assert recorded["files"] == {"models/model.json": one.file("/var/lib/aistack/reference/models/model.json").sha256sum}
+    assert recorded["files"] == {
+        "models/model.json": one.file("/var/lib/aistack/reference/models/model.json").sha256sum
+    }
     assert one.file(f"{ROOT}/releases/1.0.0/release.json").mode == 0o600
     env = one.file(f"{ROOT}/releases/1.0.0/.env")
     assert (env.user, env.mode) == ("root", 0o600)
@@ -185,7 +191,7 @@ def test_release_1_0_0_is_recorded_completely(one):
 
 
 def psql(host: t.Any, sql: str, db: str = "reference") -> str:
-    return host.check_output(f"docker exec -u postgres {APP}-postgres-1 psql -U reference -d {db} -Atc \"{sql}\"")
+    return host.check_output(f'docker exec -u postgres {APP}-postgres-1 psql -U reference -d {db} -Atc "{sql}"')
 
 
 def backups(host: t.Any, release: str) -> list[str]:
@@ -208,6 +214,7 @@ def test_the_unit_does_not_stop_with_docker(one):
 
 # ---------------------------------------------------------------- 1. forward, a failure, back
 
+
 def test_new_release_with_new_code_secret_and_migration_replaces_the_current_one(one):
     psql(one, "INSERT INTO notes (body) VALUES ('written by 1.0.0')")
     main = SOURCE / "app" / "main.py"
@@ -218,8 +225,9 @@ def test_new_release_with_new_code_secret_and_migration_replaces_the_current_one
         run = deploy("1.0.1", {"app_stack_secrets": SECRETS_1_0_1}, WARM_UP)
     assert run.returncode == 0, run.stdout[-3000:]
     # Only the layers that changed travelled: 1.0.0's Python and dependencies were on the host already.
-    copied = re.search(rf"{IMAGE}:1\.0\.1: ([0-9.]+) of ([0-9.]+) MiB, ([0-9]+) of ([0-9]+) layers on the host already",
-                       run.stdout)
+    copied = re.search(
+        rf"{IMAGE}:1\.0\.1: ([0-9.]+) of ([0-9.]+) MiB, ([0-9]+) of ([0-9]+) layers on the host already", run.stdout
+    )
     assert copied, run.stdout[-3000:]
     assert int(copied[3]) > 0 and float(copied[1]) < float(copied[2]) / 4, copied[0]
     # Started beside 1.0.0, healthy after its warm-up, then nginx switched: no request failed there.
@@ -239,13 +247,18 @@ def test_new_release_with_new_code_secret_and_migration_replaces_the_current_one
     assert record(one, "1.0.1")["images"][f"{IMAGE}:1.0.1"] != record(one, "1.0.0")["images"][f"{IMAGE}:1.0.0"]
     assert api_env(one)["APP_SECRET_CANARY"] == SECRETS_1_0_1["APP_SECRET_CANARY"]
     history = state(one)["history"]
-    assert [(h["release"], h["result"], h["from"]) for h in history[-2:]] == [("1.0.0", "healthy", ""),
-                                                                              ("1.0.1", "healthy", "1.0.0")]
+    assert [(h["release"], h["result"], h["from"]) for h in history[-2:]] == [
+        ("1.0.0", "healthy", ""),
+        ("1.0.1", "healthy", "1.0.0"),
+    ]
     # The run's record on the controller and its summary.
     last = audit()
     assert (last["action"], last["release"], last["result"], last["by"]) == ("deploy", "1.0.1", "ok", history[-1]["by"])
-    assert {k: last["hosts"][HOST][k] for k in ("result", "before", "after")} == \
-        {"result": "deployed", "before": "1.0.0", "after": "1.0.1"}
+    assert {k: last["hosts"][HOST][k] for k in ("result", "before", "after")} == {
+        "result": "deployed",
+        "before": "1.0.0",
+        "after": "1.0.1",
+    }
     assert "Release 1.0.1, deploy:" in run.stdout and f"{HOST}  1.0.0 -> 1.0.1" in run.stdout
 
 
@@ -270,29 +283,39 @@ def test_failed_release_goes_back_and_state_agrees(one):
     wait_healthy(one, 30)
     agree(one, "1.0.1")
     last = state(one)["history"][-1]
-    assert (last["release"], last["result"], last["rolled_back_to"], last["cause"]) == \
-        ("1.0.2", "failed", "1.0.1", "health gate")
+    assert (last["release"], last["result"], last["rolled_back_to"], last["cause"]) == (
+        "1.0.2",
+        "failed",
+        "1.0.1",
+        "health gate",
+    )
     assert state(one)["last_healthy"] == "1.0.1"
     assert psql(one, "SELECT count(*) FROM verify_rows") == "1"  # data never lives in a release
     last = audit()
-    assert (last["release"], last["result"], last["hosts"][HOST]["result"], last["hosts"][HOST]["after"]) == \
-        ("1.0.2", "failed", "failed", "1.0.1")
+    assert (last["release"], last["result"], last["hosts"][HOST]["result"], last["hosts"][HOST]["after"]) == (
+        "1.0.2",
+        "failed",
+        "failed",
+        "1.0.1",
+    )
     assert last["hosts"][HOST]["reason"].startswith("Release 1.0.2 of reference did not become healthy")
 
 
 # ---------------------------------------------------------------- 2. a release that served is immutable
 
+
 def test_changing_a_release_that_served_is_refused_before_anything_changes(one):
     before = (sorted(c["Id"] for c in containers(one).values()), one.file(f"{ROOT}/releases/1.0.1/.env").sha256sum)
-    run = deploy("1.0.1", {"app_stack_secrets": SECRETS_1_0_1},
-                 {"app_stack_env": {"LOG_LEVEL": "DEBUG"}})
+    run = deploy("1.0.1", {"app_stack_secrets": SECRETS_1_0_1}, {"app_stack_env": {"LOG_LEVEL": "DEBUG"}})
     output = run.stdout + run.stderr
     assert run.returncode != 0
     assert "Release 1.0.1 of reference has served on this host and is immutable" in output
     assert "the compose file differs" in output and "aistack_release_replace=true" in output
     assert recap(run.stdout)["changed"] == 0
-    assert (sorted(c["Id"] for c in containers(one).values()),
-            one.file(f"{ROOT}/releases/1.0.1/.env").sha256sum) == before
+    assert (
+        sorted(c["Id"] for c in containers(one).values()),
+        one.file(f"{ROOT}/releases/1.0.1/.env").sha256sum,
+    ) == before
     refused = audit()["hosts"][HOST]
     assert (refused["result"], refused["before"], refused["after"]) == ("failed", "1.0.1", "1.0.1")
     assert "has served on this host and is immutable" in refused["reason"]
@@ -312,13 +335,16 @@ def test_rebuilding_an_old_release_name_from_new_source_is_refused(one):
 
 # ---------------------------------------------------------------- 3. rollback.yml
 
+
 def test_rollback_to_a_named_release_runs_exactly_its_image_and_secrets_and_restores_its_data(one):
     [backup] = backups(one, "1.0.1")  # taken before 1.0.1's migration: 1.0.0's schema
     run = playbook("rollback.yml", {"aistack_rollback_to": "1.0.0", "aistack_restore_backup": backup})
     assert run.returncode == 0, run.stdout[-3000:]
     assert psql(one, "SELECT version_num FROM alembic_version") == "0001"
-    assert psql(one, "SELECT count(*) FROM information_schema.columns WHERE table_name = 'notes' AND column_name = 'tag'") \
+    assert (
+        psql(one, "SELECT count(*) FROM information_schema.columns WHERE table_name = 'notes' AND column_name = 'tag'")
         == "0"
+    )
     assert psql(one, "SELECT body FROM notes") == "written by 1.0.0"
     assert "build |" not in run.stdout  # nothing was built, nothing was rendered
     wait_healthy(one, 30)
@@ -339,17 +365,26 @@ def test_rollback_without_a_name_goes_to_the_healthy_release_before(one):
     assert api_env(one)["APP_SECRET_CANARY"] == SECRETS_1_0_1["APP_SECRET_CANARY"]
 
 
-@pytest.mark.parametrize("extra, messages", [
-    ({"aistack_rollback_to": "0.9.9"}, ["Release 0.9.9 (app_stack_rollback_to) has no directory"]),
-    # A release directory as 0.1.0 left them, without a release.json (made, then removed, by the test).
-    ({"aistack_rollback_to": "0.9.0"}, ["Release 0.9.0 of reference on aistack-releases-1 has no release.json"]),
-    # Both settings wrong at once: one run names both (and only those).
-    ({"aistack_rollback_to": "../1.0.0", "aistack_restore_backup": "../../etc/shadow"},
-     ["app_stack: 2 problem(s): app_stack_rollback_to (aistack_rollback_to): must be a release name",
-      "app_stack_restore_backup (aistack_restore_backup): must be empty or the file name of a backup"]),
-    ({"aistack_rollback_to": "1.0.0", "aistack_restore_backup": "1.0.0-19700101T000000Z.sql.gz"},
-     ["cannot be restored on aistack-releases-1: no such file"]),
-])
+@pytest.mark.parametrize(
+    "extra, messages",
+    [
+        ({"aistack_rollback_to": "0.9.9"}, ["Release 0.9.9 (app_stack_rollback_to) has no directory"]),
+        # A release directory as 0.1.0 left them, without a release.json (made, then removed, by the test).
+        ({"aistack_rollback_to": "0.9.0"}, ["Release 0.9.0 of reference on aistack-releases-1 has no release.json"]),
+        # Both settings wrong at once: one run names both (and only those).
+        (
+            {"aistack_rollback_to": "../1.0.0", "aistack_restore_backup": "../../etc/shadow"},
+            [
+                "app_stack: 2 problem(s): app_stack_rollback_to (aistack_rollback_to): must be a release name",
+                "app_stack_restore_backup (aistack_restore_backup): must be empty or the file name of a backup",
+            ],
+        ),
+        (
+            {"aistack_rollback_to": "1.0.0", "aistack_restore_backup": "1.0.0-19700101T000000Z.sql.gz"},
+            ["cannot be restored on aistack-releases-1: no such file"],
+        ),
+    ],
+)
 def test_bad_rollback_input_changes_nothing(one, extra, messages):
     unrecorded = f"{ROOT}/releases/0.9.0"
     if extra["aistack_rollback_to"] == "0.9.0":
@@ -382,8 +417,12 @@ MIN_RATE = 9
 
 
 def host_address() -> str:
-    return subprocess.run(["docker", "inspect", "--format", "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}",
-                           HOST], capture_output=True, text=True, check=True).stdout.split()[0]
+    return subprocess.run(
+        ["docker", "inspect", "--format", "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}", HOST],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()[0]
 
 
 def database_timeout(status: int, body: bytes) -> bool:
@@ -488,20 +527,25 @@ class RequestLoop:
         seen = sorted(self.seen)
         waits = sorted(self.waits)
         if waits:
-            print(f"{what}: answers took {waits[len(waits) // 2]:.2f} s (median), {waits[len(waits) * 95 // 100]:.2f} s "
-                  f"(95th percentile), {waits[-1]:.2f} s (longest)")
+            print(
+                f"{what}: answers took {waits[len(waits) // 2]:.2f} s (median), {waits[len(waits) * 95 // 100]:.2f} s "
+                f"(95th percentile), {waits[-1]:.2f} s (longest)"
+            )
         times = [at for at, status in seen if status == 200]
         gap = max((b - a for a, b in zip(times, times[1:])), default=0.0)
         timeouts = sum(1 for status, body in self.bad if database_timeout(status, body))
         failed = sorted(status for status, body in self.bad if not database_timeout(status, body))
         span = seen[-1][0] - seen[0][0] if seen else 0.0
-        print(f"{what}: {len(self.seen)} requests in {span:.0f} s ({len(self.seen) / max(span, 1):.1f}/s; "
-              f"{self.health_answers} of them /health) through nginx over HTTPS, {len(failed) + timeouts} not 200 "
-              f"({timeouts} of them the serving API's database timeout), longest gap between answers {gap:.2f} s")
+        print(
+            f"{what}: {len(self.seen)} requests in {span:.0f} s ({len(self.seen) / max(span, 1):.1f}/s; "
+            f"{self.health_answers} of them /health) through nginx over HTTPS, {len(failed) + timeouts} not 200 "
+            f"({timeouts} of them the serving API's database timeout), longest gap between answers {gap:.2f} s"
+        )
         for line in self.odd:
             print(f"  {line}")
-        assert len(self.seen) >= MIN_RATE * span, \
+        assert len(self.seen) >= MIN_RATE * span, (
             f"{what}: fewer than {MIN_RATE} requests a second ({len(self.seen)} in {span:.0f} s)"
+        )
         # /health twice a second: a release that fails its health check and got requests would be seen.
         assert self.health_answers >= span, f"{what}: fewer than one /health a second ({self.health_answers})"
         assert timeouts <= len(self.seen) / 500, f"{what}: {timeouts} database timeouts of the serving API"
@@ -528,10 +572,14 @@ def test_failed_migration_keeps_the_old_release_serving_and_its_backup_restores(
     # The backup taken before it restores into a scratch database with the rows.
     [backup] = backups(one, "1.0.3")
     psql(one, "CREATE DATABASE scratch")
-    one.check_output(f"gzip -dc {BACKUPS}/{backup} | docker exec -i -u postgres {APP}-postgres-1 "
-                     f"psql -q -v ON_ERROR_STOP=1 -U reference -d scratch")
-    assert psql(one, "SELECT body FROM notes ORDER BY id", db="scratch").split("\n") == \
-        ["written by 1.0.0", "written by 1.0.1"]
+    one.check_output(
+        f"gzip -dc {BACKUPS}/{backup} | docker exec -i -u postgres {APP}-postgres-1 "
+        f"psql -q -v ON_ERROR_STOP=1 -U reference -d scratch"
+    )
+    assert psql(one, "SELECT body FROM notes ORDER BY id", db="scratch").split("\n") == [
+        "written by 1.0.0",
+        "written by 1.0.1",
+    ]
 
 
 def test_pruning_after_failed_releases_keeps_the_rollback_target(one):
@@ -550,11 +598,19 @@ def test_pruning_after_failed_releases_keeps_the_rollback_target(one):
 
 # ---------------------------------------------------------------- 5. the engine stops during the gate
 
+
 def test_engine_stopped_during_the_gate_is_named_and_the_next_run_recovers(one):
     # The gate keeps asking a stopped engine until its timeout (a restart with live-restore must not fail it):
     # 60 s instead of the scenario's 150 s is enough here, as the engine stops within seconds of `up`.
-    proc = playbook("converge.yml", {"aistack_release": "1.0.5"}, {"app_stack_secrets": SECRETS_1_0_1}, BAD_MODEL,
-                    {"app_stack_health_timeout": 60}, background=True, options=RELEASE_ONLY)
+    proc = playbook(
+        "converge.yml",
+        {"aistack_release": "1.0.5"},
+        {"app_stack_secrets": SECRETS_1_0_1},
+        BAD_MODEL,
+        {"app_stack_health_timeout": 60},
+        background=True,
+        options=RELEASE_ONLY,
+    )
     try:
         # The deploy builds, saves and loads 1.0.5 first: on a machine running three scenarios at once that
         # once took longer than 240 s.
@@ -562,11 +618,15 @@ def test_engine_stopped_during_the_gate_is_named_and_the_next_run_recovers(one):
         # The new API container runs and its probes start (they fail only after the 20 s start period):
         # `up` is done, the gate waits.
         # It starts beside 1.0.4's, which serves.
-        while not any(c["Config"]["Image"] == f"{IMAGE}:1.0.5" and c["State"].get("Health", {}).get("Status") == "starting"
-                      for c in all_containers(one)):
+        while not any(
+            c["Config"]["Image"] == f"{IMAGE}:1.0.5" and c["State"].get("Health", {}).get("Status") == "starting"
+            for c in all_containers(one)
+        ):
             if proc.poll() is not None:
-                raise AssertionError(f"the 1.0.5 deploy ended (rc {proc.returncode}) before its API started:\n"
-                                     f"{proc.communicate()[0][-3000:]}")
+                raise AssertionError(
+                    f"the 1.0.5 deploy ended (rc {proc.returncode}) before its API started:\n"
+                    f"{proc.communicate()[0][-3000:]}"
+                )
             assert time.monotonic() < deadline, "the 1.0.5 API did not start within 480 s"
             time.sleep(1)
         time.sleep(3)
@@ -601,17 +661,24 @@ RETENTION = f"aistack-{APP}-retention"
 def test_retention_timer_trims_only_old_files_in_the_listed_directory(one):
     assert one.service(f"{RETENTION}.timer").is_enabled and one.service(f"{RETENTION}.timer").is_running
     one.check_output(f"mkdir -p {DATA}/clips/cam1 {DATA}/uploads {DATA}/hls")
-    for path, age in (("clips/old.mp4", "3 days ago"), ("clips/cam1/old.ts", "2 days ago"), ("clips/new.mp4", "now"),
-                      ("uploads/old.txt", "30 days ago")):
+    for path, age in (
+        ("clips/old.mp4", "3 days ago"),
+        ("clips/cam1/old.ts", "2 days ago"),
+        ("clips/new.mp4", "now"),
+        ("uploads/old.txt", "30 days ago"),
+    ):
         one.check_output(f"echo data > {DATA}/{path} && touch -d '{age}' {DATA}/{path}")
     # HLS segments of 400 bytes, a minute apart, under a 1 KiB limit on *.ts: the two newest stay.
     for n in range(4):
-        one.check_output(f"head -c 400 /dev/zero > {DATA}/hls/seg{n}.ts && touch -d '{4 - n} minutes ago' "
-                         f"{DATA}/hls/seg{n}.ts")
+        one.check_output(
+            f"head -c 400 /dev/zero > {DATA}/hls/seg{n}.ts && touch -d '{4 - n} minutes ago' {DATA}/hls/seg{n}.ts"
+        )
     one.check_output(f"head -c 4000 /dev/zero > {DATA}/hls/index.m3u8 && touch -d '1 hour ago' {DATA}/hls/index.m3u8")
     # A dry run lists what would go and removes nothing.
-    dry = one.check_output(f"/usr/bin/python3 /usr/local/libexec/aistack/aistack-retention.py "
-                           f"--config /etc/aistack/{APP}/retention.json --dry-run")
+    dry = one.check_output(
+        f"/usr/bin/python3 /usr/local/libexec/aistack/aistack-retention.py "
+        f"--config /etc/aistack/{APP}/retention.json --dry-run"
+    )
     assert f"would delete {DATA}/clips/old.mp4" in dry and one.file(f"{DATA}/clips/old.mp4").exists
     # The timer's service, as the timer starts it.
     one.check_output(f"systemctl start {RETENTION}.service")
@@ -625,6 +692,7 @@ def test_retention_timer_trims_only_old_files_in_the_listed_directory(one):
 
 
 # ---------------------------------------------------------------- 7. a lost image comes back from the controller
+
 
 def test_rollback_loads_an_image_the_host_lost_from_the_controllers_archive(one):
     one.check_output(f"docker rmi {IMAGE}:1.0.1")  # the host loses 1.0.1's tag (1.0.4 runs the same image)
