@@ -128,7 +128,7 @@ tier_lint() {
   step "ansible-lint (production profile)" in_venv "$NEWEST_VENV" ansible-lint
   step "antsibull-changelog lint" in_venv "$NEWEST_VENV" antsibull-changelog lint
   step "role READMEs current with their argument specs" in_venv "$NEWEST_VENV" env PYTHONPATH=tests/harness python -m aistack_testlib.role_docs --check
-  # Python: plugins, tests, benchmarks, the roles' scripts (ruff.toml); types of the plugins and test helpers (mypy.ini).
+  # Python: plugins, tests, molecule/*/tests, benchmarks, the roles' scripts (ruff.toml); types (mypy.ini).
   step "ruff check" in_venv "$NEWEST_VENV" ruff check --no-cache
   step "ruff format --check" in_venv "$NEWEST_VENV" ruff format --check --no-cache
   step "mypy" in_venv "$NEWEST_VENV" mypy

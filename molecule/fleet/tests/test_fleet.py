@@ -19,6 +19,7 @@ the scenario's own inventory, as an operator would, and reads the audit log
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -116,7 +117,7 @@ def started(entry: dict[str, t.Any]) -> float:
 def in_batches(record: dict[str, t.Any], batches: t.Sequence[t.Sequence[str]]) -> None:
     """Each batch started after the one before it ended (the record's times are whole seconds)."""
     hosts = record["hosts"]
-    for earlier, later in zip(batches, batches[1:]):
+    for earlier, later in itertools.pairwise(batches):
         last_end = max(ended(hosts[host]) for host in earlier)
         first_start = min(started(hosts[host]) for host in later)
         assert last_end <= first_start + 1, f"{later} started before {earlier} ended: {hosts}"

@@ -32,17 +32,18 @@ operator would:
 from __future__ import annotations
 
 import concurrent.futures
+import itertools
 import json
 import os
 import re
 import shutil
-import subprocess
 import ssl
+import subprocess
 import threading
 import time
+import typing as t
 import urllib.error
 import urllib.request
-import typing as t
 from pathlib import Path
 
 import pytest
@@ -127,7 +128,7 @@ def containers(host: t.Any) -> dict[str, dict[str, t.Any]]:
     found = all_containers(host)
     services = [c["Config"]["Labels"]["com.docker.compose.service"] for c in found]
     assert len(services) == len(set(services)), f"more than one container of a service: {sorted(services)}"
-    return dict(zip(services, found))
+    return dict(zip(services, found, strict=True))
 
 
 def wait_healthy(host: t.Any, timeout: float = 120) -> None:
@@ -508,7 +509,7 @@ class RequestLoop:
                 due = max(due + 0.1, time.monotonic() - 1.0)
                 self.stop.wait(max(0.0, due - time.monotonic()))
 
-    def __enter__(self) -> "RequestLoop":
+    def __enter__(self) -> RequestLoop:
         self.thread.start()
         return self
 
@@ -532,7 +533,7 @@ class RequestLoop:
                 f"(95th percentile), {waits[-1]:.2f} s (longest)"
             )
         times = [at for at, status in seen if status == 200]
-        gap = max((b - a for a, b in zip(times, times[1:])), default=0.0)
+        gap = max((b - a for a, b in itertools.pairwise(times)), default=0.0)
         timeouts = sum(1 for status, body in self.bad if database_timeout(status, body))
         failed = sorted(status for status, body in self.bad if not database_timeout(status, body))
         span = seen[-1][0] - seen[0][0] if seen else 0.0
