@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import typing as t
 from pathlib import Path
 
 import pytest
@@ -53,7 +54,9 @@ WORKSTATION = {
 }
 
 
-def run_gpu_info(playbook, root: Path, smi: Path | None, check: bool = False):
+def run_gpu_info(
+    playbook: t.Callable[..., t.Any], root: Path, smi: Path | None, check: bool = False
+) -> dict[str, t.Any]:
     args = {"sysfs_root": str(root), **({"nvidia_smi": str(smi)} if smi else {})}
     result = playbook(
         f"""
@@ -69,7 +72,7 @@ def run_gpu_info(playbook, root: Path, smi: Path | None, check: bool = False):
 
 
 @pytest.mark.parametrize("check", [False, True])
-def test_hgx_node_with_eight_gpus(playbook, tmp_path, check):
+def test_hgx_node_with_eight_gpus(playbook: t.Callable[..., t.Any], tmp_path: Path, check: bool) -> None:
     gpu = run_gpu_info(playbook, sysfs(tmp_path / "sys", HGX), nvidia_smi(tmp_path / "bin", "eight_gpus"), check)
     assert gpu["present"] and gpu["usable"]
     assert gpu["count"] == 8 and len(gpu["pci_devices"]) == 8
@@ -77,14 +80,14 @@ def test_hgx_node_with_eight_gpus(playbook, tmp_path, check):
     assert (gpu["driver_version"], gpu["cuda_version"]) == ("535.129.03", "12.2")
 
 
-def test_workstation_with_mismatched_driver(playbook, tmp_path):
+def test_workstation_with_mismatched_driver(playbook: t.Callable[..., t.Any], tmp_path: Path) -> None:
     gpu = run_gpu_info(playbook, sysfs(tmp_path / "sys", WORKSTATION), nvidia_smi(tmp_path / "bin", "version_mismatch"))
     assert gpu["present"] is True and gpu["usable"] is False
     assert gpu["driver_state"] == "version_mismatch"
     assert [device["address"] for device in gpu["pci_devices"]] == ["0000:01:00.0"]
 
 
-def test_mig_node(playbook, tmp_path):
+def test_mig_node(playbook: t.Callable[..., t.Any], tmp_path: Path) -> None:
     gpu = run_gpu_info(
         playbook,
         sysfs(tmp_path / "sys", {"0000:07:00.0": ("0x10de", "0x20b0", "0x030200")}),
@@ -95,7 +98,7 @@ def test_mig_node(playbook, tmp_path):
     assert [device["cdi_device"] for device in gpu["mig_devices"]] == ["nvidia.com/gpu=0:0", "nvidia.com/gpu=0:1"]
 
 
-def test_cpu_host_with_a_leftover_nvidia_smi(playbook, tmp_path):
+def test_cpu_host_with_a_leftover_nvidia_smi(playbook: t.Callable[..., t.Any], tmp_path: Path) -> None:
     gpu = run_gpu_info(
         playbook,
         sysfs(tmp_path / "sys", {"0000:00:02.0": ("0x8086", "0x3e92", "0x030000")}),
@@ -105,7 +108,7 @@ def test_cpu_host_with_a_leftover_nvidia_smi(playbook, tmp_path):
     assert gpu["driver_state"] == "no_devices"
 
 
-def test_this_machine(playbook, tmp_path):
+def test_this_machine(playbook: t.Callable[..., t.Any], tmp_path: Path) -> None:
     """The real /sys and PATH: whatever this machine has, the answer agrees with itself."""
     gpu = run_gpu_info(playbook, Path("/sys"), None)
     assert gpu["present"] == (gpu["usable"] or len(gpu["pci_devices"]) > 0)

@@ -71,7 +71,7 @@ EXPIRED_CERT, EXPIRED_KEY = _pem_pair(days=-1)
 KEYS = (KEY, OTHER_KEY, EXPIRED_KEY)
 
 UPSTREAMS = {"api": {"host": "api", "port": 8000}, "frontend": {"host": "frontend", "port": 3000}}
-ROUTES = [
+ROUTES: list[dict[str, t.Any]] = [
     {"path": "/api/", "upstream": "api", "strip_prefix": True},
     {"path": "/ws", "upstream": "api", "websocket": True},
     {"path": "/docs", "upstream": "api"},

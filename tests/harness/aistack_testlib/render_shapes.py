@@ -158,7 +158,7 @@ def machine_pip_settings() -> dict[str, t.Any]:
     return overrides
 
 
-def build_context(workdir: Path, shape: Path, source: Path, overrides: dict[str, t.Any] | None = None) -> Path:
+def build_context(workdir: Path, shape: Path | None, source: Path, overrides: dict[str, t.Any] | None = None) -> Path:
     """workdir/context: source + rendered Dockerfile and .dockerignore + CA files, laid out as the role will.
 
     The machine's extra CA certificates and pip index settings are added to

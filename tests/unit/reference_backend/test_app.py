@@ -12,6 +12,7 @@ import math
 import sqlite3
 import sys
 import typing as t
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -52,7 +53,7 @@ def client_fixture(env: dict[str, Path]) -> t.Iterator[TestClient]:  # pylint: d
         yield client
 
 
-def expected_score(features: dict[str, float]) -> float:
+def expected_score(features: Mapping[str, float]) -> float:
     doc = json.loads(SAMPLE_MODEL.read_text())
     z = doc["bias"] + sum(w * features[f] for f, w in zip(doc["features"], doc["weights"], strict=True))
     return 1 / (1 + math.exp(-z))

@@ -73,7 +73,7 @@ def script_directory(ini: Path) -> ScriptDirectory:
     return ScriptDirectory.from_config(Config(str(ini)))
 
 
-def chain(script: ScriptDirectory) -> list[tuple[str, str | None]]:
+def chain(script: ScriptDirectory) -> list[tuple[str, str | list[str] | tuple[str, ...] | None]]:
     """(revision, down_revision) from the base to the head."""
     return [(rev.revision, rev.down_revision) for rev in reversed(list(script.walk_revisions()))]
 

@@ -109,7 +109,7 @@ class Dockerfile(t.NamedTuple):
 
     def chain(self, stage: str) -> list[Stage]:
         """The stage and its ancestors inside this Dockerfile, root first."""
-        chain = []
+        chain: list[Stage] = []
         while stage in self.stages:
             chain.insert(0, self.stages[stage])
             stage = self.stages[stage].parent

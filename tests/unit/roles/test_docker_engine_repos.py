@@ -22,7 +22,7 @@ try:
     from ansible.template import trust_as_template
 except ImportError:  # ansible-core < 2.19 templates every string
 
-    def trust_as_template(value: str) -> str:  # type: ignore[misc]
+    def trust_as_template(value: str) -> str:
         return value
 
 

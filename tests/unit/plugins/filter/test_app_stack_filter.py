@@ -79,7 +79,10 @@ REFERENCE_SERVICES = {
     "postgres": {},
     "redis": {},
 }
-REFERENCE_VOLUMES = {"data": {"mode": "0750"}, "models": {"mode": "0755", "files": [{"src": "/ctl/models/model.json"}]}}
+REFERENCE_VOLUMES: dict[str, dict[str, t.Any]] = {
+    "data": {"mode": "0750"},
+    "models": {"mode": "0755", "files": [{"src": "/ctl/models/model.json"}]},
+}
 
 
 def spec(**changes: t.Any) -> dict[str, t.Any]:
@@ -2040,7 +2043,7 @@ def test_bad_input_is_named(case: str) -> None:
 
 # ---------------------------------------------------------------- rollout: start-first behind the proxy
 
-PROXIED = {**REFERENCE_SERVICES, "nginx": {}}
+PROXIED: dict[str, dict[str, t.Any]] = {**REFERENCE_SERVICES, "nginx": {}}
 
 
 def test_behind_the_proxy_the_api_publishes_no_port_and_starts_first() -> None:
@@ -2075,7 +2078,9 @@ def test_the_compose_file_gives_a_start_first_service_its_release_s_alias_and_la
         ({**PROXIED, "api": {"ports": ["127.0.0.1:9000:8000"]}}, "publishes host port(s) 127.0.0.1:9000:8000"),
     ],
 )
-def test_a_preset_s_start_first_that_cannot_be_falls_back_to_stop_first_with_the_reason(services, note) -> None:
+def test_a_preset_s_start_first_that_cannot_be_falls_back_to_stop_first_with_the_reason(
+    services: dict[str, t.Any], note: str
+) -> None:
     model = model_of(services=copy.deepcopy(services))
     assert model["problems"] == []
     assert model["services"]["api"]["rollout"] == "stop-first" and model["start_first"] == []
@@ -2097,7 +2102,9 @@ def test_a_preset_s_start_first_that_cannot_be_falls_back_to_stop_first_with_the
         ({"gpu": 2, "gpu_memory_mb": 8000}, [20000], "asks for 2 GPU(s) and the host has 1"),
     ],
 )
-def test_a_gpu_service_starts_first_only_where_its_gpus_have_room(api, free, note) -> None:
+def test_a_gpu_service_starts_first_only_where_its_gpus_have_room(
+    api: dict[str, t.Any], free: list[int], note: str
+) -> None:
     model = model_of(services={**copy.deepcopy(PROXIED), "api": api}, gpu_present=True, gpu_free_mib=free)
     assert model["start_first"] == [] and note in model["rollout_notes"]["api"], model["rollout_notes"]
 
@@ -2114,7 +2121,7 @@ def test_a_gpu_service_starts_first_only_where_its_gpus_have_room(api, free, not
         ({"rollout": "start-first", "gpu_memory_mb": 8000}, []),
     ],
 )
-def test_a_gpu_service_with_room_for_two_starts_first(api, free) -> None:
+def test_a_gpu_service_with_room_for_two_starts_first(api: dict[str, t.Any], free: list[int]) -> None:
     model = model_of(services={**copy.deepcopy(PROXIED), "api": api}, gpu_present=True, gpu_free_mib=free)
     assert model["start_first"] == ["api"] and model["rollout_notes"] == {}
 
@@ -2141,7 +2148,9 @@ def test_a_gpu_service_with_room_for_two_starts_first(api, free) -> None:
         ({"gpu": [0]}, [30000], FOUR_GPUS[:1], "declares no gpu_memory_mb"),
     ],
 )
-def test_a_gpu_service_with_named_gpus_starts_first_only_where_they_have_room(api, free, host_gpus, note) -> None:
+def test_a_gpu_service_with_named_gpus_starts_first_only_where_they_have_room(
+    api: dict[str, t.Any], free: list[int], host_gpus: list[dict[str, t.Any]], note: str
+) -> None:
     model = model_of(
         services={**copy.deepcopy(PROXIED), "api": api, "worker": {"gpu": False}},
         gpu_present=True,
@@ -2161,7 +2170,9 @@ def test_a_gpu_service_with_named_gpus_starts_first_only_where_they_have_room(ap
         ({"gpu": ["GPU-abc"], "gpu_memory_mb": 8000, "rollout": "start-first"}, [100], []),
     ],
 )
-def test_a_gpu_service_with_named_gpus_and_room_for_two_starts_first(api, free, host_gpus) -> None:
+def test_a_gpu_service_with_named_gpus_and_room_for_two_starts_first(
+    api: dict[str, t.Any], free: list[int], host_gpus: list[dict[str, t.Any]]
+) -> None:
     model = model_of(
         services={**copy.deepcopy(PROXIED), "api": api, "worker": {"gpu": False}},
         gpu_present=True,
@@ -2240,7 +2251,7 @@ def test_a_gpu_start_first_the_user_asks_for_and_known_not_to_fit_is_refused() -
         ),
     ],
 )
-def test_a_start_first_the_user_asks_for_and_cannot_have_is_refused(services, expected) -> None:
+def test_a_start_first_the_user_asks_for_and_cannot_have_is_refused(services: dict[str, t.Any], expected: str) -> None:
     assert any(p.startswith(expected) for p in problems_of(services=copy.deepcopy(services))), problems_of(
         services=copy.deepcopy(services)
     )
@@ -2279,7 +2290,9 @@ def test_a_start_first_service_a_stop_first_one_depends_on_is_replaced_in_place(
         ("", {"interval": "3s"}),  # unknown (docker_engine did not run): the same
     ],
 )
-def test_a_preset_probes_every_second_while_starting_where_the_engine_can(engine, expected) -> None:
+def test_a_preset_probes_every_second_while_starting_where_the_engine_can(
+    engine: str, expected: dict[str, str]
+) -> None:
     check = model_of(engine_version=engine)["services"]["postgres"]["healthcheck"]
     assert {k: check[k] for k in ("start_interval", "interval") if k in check} == expected
     assert check["start_period"] == "60s" and check["retries"] == 5
@@ -2298,7 +2311,9 @@ def test_a_preset_probes_every_second_while_starting_where_the_engine_can(engine
         ("26.1.5", "", None),
     ],
 )
-def test_a_service_on_its_images_healthcheck_probes_fast_only_while_starting(engine, start_interval, expected) -> None:
+def test_a_service_on_its_images_healthcheck_probes_fast_only_while_starting(
+    engine: str, start_interval: str | int, expected: dict[str, str] | None
+) -> None:
     model = model_of(engine_version=engine, defaults={**DEFAULTS, "health_start_interval": start_interval})
     assert model["services"]["api"]["healthcheck"] == expected
     # A preset's own healthcheck keeps its own settings.
@@ -2306,7 +2321,7 @@ def test_a_service_on_its_images_healthcheck_probes_fast_only_while_starting(eng
 
 
 @pytest.mark.parametrize("value", ["soon", "0s", ["1s"]])
-def test_a_bad_health_start_interval_is_named(value) -> None:
+def test_a_bad_health_start_interval_is_named(value: object) -> None:
     problems = problems_of(engine_version="26.1.5", defaults={**DEFAULTS, "health_start_interval": value})
     assert (
         f"app_stack_health_start_interval: must be a duration such as 1s, or '' for the image's own timing "
@@ -2315,7 +2330,7 @@ def test_a_bad_health_start_interval_is_named(value) -> None:
 
 
 def test_a_healthcheck_s_start_interval_of_the_user_is_checked() -> None:
-    services = {
+    services: dict[str, dict[str, t.Any]] = {
         **copy.deepcopy(REFERENCE_SERVICES),
         "redis": {"healthcheck": {"test": "true", "start_interval": "soon"}},
     }

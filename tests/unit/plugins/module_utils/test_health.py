@@ -59,7 +59,7 @@ def inspect(
     }
 
 
-def event(cid: str, action: str, time_ns: int = STARTED_NS + 10**9, **attributes: str) -> dict[str, t.Any]:
+def event(cid: str, action: str, *, time_ns: int = STARTED_NS + 10**9, **attributes: str) -> dict[str, t.Any]:
     return {
         "Type": "container",
         "Action": action,
@@ -183,7 +183,8 @@ def test_split_action(action: str, expected: tuple[str, str]) -> None:
 
 
 def test_classify_event_exit_code_detail() -> None:
-    assert h.classify_event("die", {"exitCode": "137"}, "healthy", True).detail == "with code 137"
+    verdict = h.classify_event("die", {"exitCode": "137"}, "healthy", True)
+    assert verdict is not None and verdict.detail == "with code 137"
 
 
 @pytest.mark.parametrize(
@@ -253,7 +254,7 @@ def test_docker_time_ns(value: str | None, expected: int) -> None:
 @pytest.mark.parametrize(
     "raw, expected",
     [
-        (event("abc", "health_status: healthy", 5), h.Event("abc", "health_status: healthy", {}, 5)),
+        (event("abc", "health_status: healthy", time_ns=5), h.Event("abc", "health_status: healthy", {}, 5)),
         # Old API versions: only id/status/time.
         ({"id": "abc", "status": "die", "time": 7}, h.Event("abc", "die", {}, 7 * 10**9)),
         ({"Type": "network", "Action": "connect", "Actor": {"ID": "net"}}, None),
@@ -551,7 +552,9 @@ def test_unhealthy_event_fails_fast_with_details() -> None:
 )
 def test_failure_events(action: str, attributes: dict[str, str], refreshed: dict[str, t.Any], reason: str) -> None:
     web = inspect()
-    api = FakeApi(web, streams=[FakeStream([event(web["Id"], action, **attributes)])])
+    raw = event(web["Id"], action)
+    raw["Actor"]["Attributes"] = attributes
+    api = FakeApi(web, streams=[FakeStream([raw])])
     api.set(refreshed)
     ok, _msg, results, _waiter = wait(api, timeout=30)
     assert not ok
@@ -929,7 +932,7 @@ def test_reason_phrase(result: dict[str, t.Any], expected: str) -> None:
 
 
 def test_failure_report_one_block_per_failed_container() -> None:
-    results = [
+    results: list[dict[str, t.Any]] = [
         {"name": "demo-redis-1", "service": "redis", "ready": True},
         {
             "name": "demo-api-1",
@@ -971,7 +974,7 @@ def test_failure_report_empty_when_nothing_failed() -> None:
 
 
 def test_failure_report_fewer_log_lines_and_a_missing_container() -> None:
-    results = [
+    results: list[dict[str, t.Any]] = [
         {"name": "gone", "id": None, "reason": "not_found", "log_tail": []},
         {"name": "c", "id": "c" * 64, "reason": "exited", "exit_code": 1, "log_tail": ["a", "b", "c"]},
     ]

@@ -38,7 +38,7 @@ def make_pci(root: Path, address: str, vendor: str, device: str, pci_class: str)
     (device_dir / "class").write_text(pci_class + "\n")
 
 
-def test_one_gpu():
+def test_one_gpu() -> None:
     gpus = parse_query(fixture("one_gpu", "query.txt"))
     assert gpus == [
         {
@@ -66,7 +66,7 @@ def test_one_gpu():
     assert fact["driver_state"] == "ok" and fact["driver_message"] == ""
 
 
-def test_four_gpus():
+def test_four_gpus() -> None:
     """The synthetic GPU host's driver (tests/harness/images/build-nvidia-fixtures.sh prints this case)."""
     gpus = parse_query(fixture("four_gpus", "query.txt"))
     assert [gpu["index"] for gpu in gpus] == [0, 1, 2, 3]
@@ -77,7 +77,7 @@ def test_four_gpus():
     assert len(table_gpus(summary)) == 4
 
 
-def test_eight_gpus():
+def test_eight_gpus() -> None:
     gpus = parse_query(fixture("eight_gpus", "query.txt"))
     assert [gpu["index"] for gpu in gpus] == list(range(8))
     assert {gpu["name"] for gpu in gpus} == {"NVIDIA H100 80GB HBM3"}
@@ -92,7 +92,7 @@ def test_eight_gpus():
     assert fact["mig_enabled"] is False
 
 
-def test_mig_enabled():
+def test_mig_enabled() -> None:
     gpus = parse_query(fixture("mig_enabled", "query.txt"))
     assert gpus[0]["mig_mode"] == "Enabled"
     fact = summarize([], "ok", gpus, parse_cuda_version(fixture("mig_enabled", "summary.txt")))
@@ -105,7 +105,7 @@ def test_mig_enabled():
 MIG_UUIDS = ["MIG-0c4b7d3e-2a9f-5e81-b6d0-1f3a8c7e5b29", "MIG-7e21a9c4-5b3d-5f06-8a1e-d94c2b7f6e03"]
 
 
-def test_mig_devices_of_the_list():
+def test_mig_devices_of_the_list() -> None:
     devices = parse_mig_devices(fixture("mig_enabled", "list.txt"))
     assert devices == [
         {"gpu": 0, "index": 0, "profile": "3g.20gb", "uuid": MIG_UUIDS[0], "cdi_device": "nvidia.com/gpu=0:0"},
@@ -138,21 +138,21 @@ def test_mig_devices_of_the_list():
         ("", []),
     ],
 )
-def test_mig_devices_of_each_driver_s_list(text, expected):
+def test_mig_devices_of_each_driver_s_list(text: str, expected: list[tuple[int, int, str, str]]) -> None:
     assert [(d["gpu"], d["index"], d["profile"], d["uuid"]) for d in parse_mig_devices(text)] == expected
 
 
-def test_mig_device_before_any_gpu_is_not_understood():
+def test_mig_device_before_any_gpu_is_not_understood() -> None:
     with pytest.raises(NvidiaSmiError, match="line 1: a MIG device before any GPU"):
         parse_mig_devices("  MIG 1g.5gb Device 0: (UUID: MIG-11)\n")
 
 
-def test_mig_devices_are_only_reported_with_usable_gpus():
+def test_mig_devices_are_only_reported_with_usable_gpus() -> None:
     devices = parse_mig_devices(fixture("mig_enabled", "list.txt"))
     assert summarize([], "no_devices", mig_devices=devices)["mig_devices"] == []
 
 
-def test_query_order_follows_index():
+def test_query_order_follows_index() -> None:
     text = (
         "1, B, GPU-b, 100, 550.1, 00000000:02:00.0, Disabled, 90\n"
         "0, A, GPU-a, 200, 550.1, 00000000:01:00.0, Disabled, 180\n"
@@ -171,12 +171,12 @@ def test_query_order_follows_index():
         "0, NVIDIA A100, GPU-x, 40960, 525.1, 00000000:07:00.0, Enabled\n",
     ],
 )
-def test_query_refuses_what_it_cannot_read(text):
+def test_query_refuses_what_it_cannot_read(text: str) -> None:
     with pytest.raises(NvidiaSmiError):
         parse_query(text)
 
 
-def test_query_not_available_memory_is_zero():
+def test_query_not_available_memory_is_zero() -> None:
     gpus = parse_query("0, NVIDIA A100, GPU-x, [N/A], 525.1, 00000000:07:00.0, [N/A], [N/A]\n")
     assert gpus[0]["memory_mib"] == 0 and gpus[0]["mig_mode"] == "" and gpus[0]["memory_free_mib"] == 0
 
@@ -189,18 +189,18 @@ def test_query_not_available_memory_is_zero():
         ("no_driver", "no_driver"),
     ],
 )
-def test_failures_from_fixtures(case, expected):
+def test_failures_from_fixtures(case: str, expected: str) -> None:
     for name in ("query.txt", "summary.txt"):
         assert classify_failure(rc(case), fixture(case, name)) == expected
     # The message alone is enough, whatever the exit code.
     assert classify_failure(1, fixture(case, "query.txt")) == expected
 
 
-def test_unknown_failure():
+def test_unknown_failure() -> None:
     assert classify_failure(255, "Unable to determine the device handle for GPU0000:01:00.0: Unknown Error") == "error"
 
 
-def test_version_mismatch_on_a_gpu_host_is_present_not_usable():
+def test_version_mismatch_on_a_gpu_host_is_present_not_usable() -> None:
     pci = [{"address": "0000:01:00.0", "device_id": "0x2684", "class": "0x030000"}]
     fact = summarize(pci, "version_mismatch", detail=fixture("version_mismatch", "query.txt").splitlines()[0])
     assert fact["present"] is True
@@ -211,7 +211,7 @@ def test_version_mismatch_on_a_gpu_host_is_present_not_usable():
     assert "reboot" in fact["driver_message"]
 
 
-def test_version_mismatch_without_pci_is_present():
+def test_version_mismatch_without_pci_is_present() -> None:
     # Containers and some VMs hide the PCI bus; a loaded kernel module still means a GPU.
     fact = summarize([], "version_mismatch", detail="Failed to initialize NVML: Driver/library version mismatch")
     assert fact["present"] is True and fact["usable"] is False
@@ -219,17 +219,17 @@ def test_version_mismatch_without_pci_is_present():
 
 
 @pytest.mark.parametrize("state", ["no_driver", "error"])
-def test_other_failures_without_pci_are_not_a_gpu(state):
+def test_other_failures_without_pci_are_not_a_gpu(state: str) -> None:
     assert summarize([], state, detail="x")["present"] is False
 
 
-def test_no_devices_without_pci_is_a_cpu_host():
+def test_no_devices_without_pci_is_a_cpu_host() -> None:
     fact = summarize([], "no_devices", detail="No devices were found")
     assert fact["present"] is False
     assert fact["count"] == 0
 
 
-def test_missing_driver_without_pci_is_a_cpu_host():
+def test_missing_driver_without_pci_is_a_cpu_host() -> None:
     fact = summarize([], "missing")
     assert fact == {
         "present": False,
@@ -251,7 +251,7 @@ def test_missing_driver_without_pci_is_a_cpu_host():
     assert "not installed" in fact["driver_message"]
 
 
-def test_scan_pci_finds_nvidia_display_controllers_only(tmp_path):
+def test_scan_pci_finds_nvidia_display_controllers_only(tmp_path: Path) -> None:
     make_pci(tmp_path, "0000:00:02.0", "0x8086", "0x3e92", "0x030000")  # Intel iGPU
     make_pci(tmp_path, "0000:01:00.0", "0x10de", "0x2684", "0x030000")  # RTX 4090, VGA
     make_pci(tmp_path, "0000:01:00.1", "0x10de", "0x22ba", "0x040300")  # its HDMI audio
@@ -263,11 +263,11 @@ def test_scan_pci_finds_nvidia_display_controllers_only(tmp_path):
     ]
 
 
-def test_scan_pci_without_sysfs(tmp_path):
+def test_scan_pci_without_sysfs(tmp_path: Path) -> None:
     assert scan_pci(str(tmp_path / "nothing")) == []
 
 
-def test_scan_pci_skips_unreadable_entries(tmp_path):
+def test_scan_pci_skips_unreadable_entries(tmp_path: Path) -> None:
     make_pci(tmp_path, "0000:01:00.0", "0x10de", "0x2684", "garbage")
     (tmp_path / "bus" / "pci" / "devices" / "0000:02:00.0").mkdir()
     assert scan_pci(str(tmp_path)) == []
@@ -322,13 +322,14 @@ def mig_devices(text: str) -> list[tuple[int, int, int, int]]:
         start = next(number for number, line in enumerate(lines) if "MIG devices:" in line)
     except StopIteration:
         return []
-    found = []
+    found: list[tuple[int, int, int, int]] = []
     for line in lines[start:]:
         if "Processes:" in line:
             break
         match = _MIG_DEVICE_ROW.match(line)
         if match:
-            found.append(tuple(int(group) for group in match.groups()))
+            gpu, gi, ci, mig = (int(group) for group in match.groups())
+            found.append((gpu, gi, ci, mig))
     return found
 
 
@@ -413,7 +414,7 @@ REAL_TABLES = [
 
 
 @pytest.mark.parametrize("case, driver, cuda, gpus", REAL_TABLES, ids=[row[0] for row in REAL_TABLES])
-def test_real_table_header(case, driver, cuda, gpus):
+def test_real_table_header(case: str, driver: str, cuda: str, gpus: list[tuple[int, str, str, int, str]]) -> None:
     text = fixture(case, "summary.txt")
     assert parse_driver_version(text) == driver
     assert parse_cuda_version(text) == cuda
@@ -422,7 +423,7 @@ def test_real_table_header(case, driver, cuda, gpus):
     ] == gpus
 
 
-def test_real_table_cases_are_all_listed():
+def test_real_table_cases_are_all_listed() -> None:
     listed = {row[0] for row in REAL_TABLES} | {row[0] for row in REAL_FAILURES}
     on_disk = {path.name for path in FIXTURES.glob("real_*") if path.is_dir()}
     assert listed == on_disk
@@ -431,7 +432,7 @@ def test_real_table_cases_are_all_listed():
         assert not (FIXTURES / case / "query.txt").exists(), "no real CSV was found: see SOURCE.md"
 
 
-def test_real_eight_gpus_with_mig():
+def test_real_eight_gpus_with_mig() -> None:
     text = fixture("real_eight_gpus_a100_mig_450", "summary.txt")
     gpus = table_gpus(text)
     assert len(gpus) == 8
@@ -440,7 +441,7 @@ def test_real_eight_gpus_with_mig():
     assert mig_devices(text) == [(7, 13, 0, 0)]
 
 
-def test_real_eight_gpus_h100():
+def test_real_eight_gpus_h100() -> None:
     gpus = table_gpus(fixture("real_eight_gpus_h100_550", "summary.txt"))
     assert [gpu["index"] for gpu in gpus] == list(range(8))
     assert sum(gpu["memory_mib"] for gpu in gpus) == 8 * 81559
@@ -448,7 +449,7 @@ def test_real_eight_gpus_h100():
     assert mig_devices(fixture("real_eight_gpus_h100_550", "summary.txt")) == []
 
 
-def test_real_r610_header_needs_the_new_labels():
+def test_real_r610_header_needs_the_new_labels() -> None:
     header = fixture("real_b200_r610_kmd_header", "summary.txt").splitlines()[2]
     assert "KMD Version: 610.43.02" in header and "CUDA UMD Version: 13.3" in header
     assert "Driver Version" not in header and "CUDA Version" not in header
@@ -474,7 +475,7 @@ REAL_FAILURES = [
 
 
 @pytest.mark.parametrize("case, kind, first_line", REAL_FAILURES, ids=[row[0] for row in REAL_FAILURES])
-def test_real_failure(case, kind, first_line):
+def test_real_failure(case: str, kind: str, first_line: str) -> None:
     text = fixture(case, "summary.txt")
     assert text.splitlines()[0] == first_line
     # The sources show no exit code: the text alone must tell the failure (1: a generic failure).

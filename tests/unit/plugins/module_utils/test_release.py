@@ -99,7 +99,7 @@ def test_releases_to_keep(keep: int, protect: list[str], kept: list[str], remove
 
 
 def test_images_to_remove_spares_what_a_kept_release_needs() -> None:
-    records = {
+    records: dict[str, dict[str, t.Any]] = {
         "1.0.0": {"images": {"app-api:1.0.0": A, "postgres:17": B}},
         "1.0.1": {"images": {"app-api:1.0.1": C, "postgres:17": B}},
         "1.0.2": {"images": {"app-api:1.0.2": C, "postgres:17": B}},  # the same image as 1.0.1, another tag

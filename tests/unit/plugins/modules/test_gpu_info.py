@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+import typing as t
 from pathlib import Path
 
 import pytest
@@ -43,7 +44,7 @@ def pci_tree(tmp_path: Path, count: int) -> str:
 
 
 @pytest.mark.parametrize("check_mode", [False, True])
-def test_one_gpu(run_module, tmp_path, check_mode):
+def test_one_gpu(run_module: t.Callable[..., t.Any], tmp_path: Path, check_mode: bool) -> None:
     result = run_module(
         gpu_info.main,
         {"sysfs_root": pci_tree(tmp_path, 1), "nvidia_smi": fake_nvidia_smi(tmp_path, "one_gpu")},
@@ -59,7 +60,7 @@ def test_one_gpu(run_module, tmp_path, check_mode):
     assert len(gpu["pci_devices"]) == 1
 
 
-def test_eight_gpus(run_module, tmp_path):
+def test_eight_gpus(run_module: t.Callable[..., t.Any], tmp_path: Path) -> None:
     result = run_module(
         gpu_info.main, {"sysfs_root": pci_tree(tmp_path, 8), "nvidia_smi": fake_nvidia_smi(tmp_path, "eight_gpus")}
     )
@@ -68,7 +69,7 @@ def test_eight_gpus(run_module, tmp_path):
     assert gpu["cuda_version"] == "12.2"
 
 
-def test_mig(run_module, tmp_path):
+def test_mig(run_module: t.Callable[..., t.Any], tmp_path: Path) -> None:
     result = run_module(
         gpu_info.main, {"sysfs_root": pci_tree(tmp_path, 1), "nvidia_smi": fake_nvidia_smi(tmp_path, "mig_enabled")}
     )
@@ -80,7 +81,9 @@ def test_mig(run_module, tmp_path):
     ]
 
 
-def test_mig_list_that_fails_reports_no_mig_devices_and_warns(run_module, tmp_path, monkeypatch):
+def test_mig_list_that_fails_reports_no_mig_devices_and_warns(
+    run_module: t.Callable[..., t.Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     warnings: list[str] = []
     monkeypatch.setattr(gpu_info.AnsibleModule, "warn", lambda self, message: warnings.append(message))
     smi = Path(fake_nvidia_smi(tmp_path, "mig_enabled"))
@@ -91,7 +94,9 @@ def test_mig_list_that_fails_reports_no_mig_devices_and_warns(run_module, tmp_pa
     assert [w for w in warnings if "-L failed (exit code 3): Unable to list MIG devices" in w], warnings
 
 
-def test_no_mig_asks_for_no_list(run_module, tmp_path, monkeypatch):
+def test_no_mig_asks_for_no_list(
+    run_module: t.Callable[..., t.Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     warnings: list[str] = []
     monkeypatch.setattr(gpu_info.AnsibleModule, "warn", lambda self, message: warnings.append(message))
     # The one_gpu case has no list.txt: an nvidia-smi -L would fail and warn.
@@ -102,7 +107,9 @@ def test_no_mig_asks_for_no_list(run_module, tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("case", ["version_mismatch", "no_driver", "no_devices"])
-def test_gpu_on_the_bus_that_the_driver_cannot_use(run_module, tmp_path, case):
+def test_gpu_on_the_bus_that_the_driver_cannot_use(
+    run_module: t.Callable[..., t.Any], tmp_path: Path, case: str
+) -> None:
     result = run_module(
         gpu_info.main, {"sysfs_root": pci_tree(tmp_path, 1), "nvidia_smi": fake_nvidia_smi(tmp_path, case)}
     )
@@ -114,7 +121,7 @@ def test_gpu_on_the_bus_that_the_driver_cannot_use(run_module, tmp_path, case):
     assert gpu["driver_message"]
 
 
-def test_no_devices_on_a_cpu_host(run_module, tmp_path):
+def test_no_devices_on_a_cpu_host(run_module: t.Callable[..., t.Any], tmp_path: Path) -> None:
     result = run_module(
         gpu_info.main, {"sysfs_root": pci_tree(tmp_path, 0), "nvidia_smi": fake_nvidia_smi(tmp_path, "no_devices")}
     )
@@ -123,7 +130,7 @@ def test_no_devices_on_a_cpu_host(run_module, tmp_path):
     assert gpu["driver_state"] == "no_devices"
 
 
-def test_no_nvidia_smi(run_module, tmp_path, monkeypatch):
+def test_no_nvidia_smi(run_module: t.Callable[..., t.Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.setattr(gpu_info.AnsibleModule, "get_bin_path", lambda self, name, opt_dirs=None: None)
     result = run_module(gpu_info.main, {"sysfs_root": pci_tree(tmp_path, 0)})
@@ -132,14 +139,14 @@ def test_no_nvidia_smi(run_module, tmp_path, monkeypatch):
     assert gpu["driver_state"] == "missing"
 
 
-def test_given_nvidia_smi_that_does_not_exist(run_module, tmp_path):
+def test_given_nvidia_smi_that_does_not_exist(run_module: t.Callable[..., t.Any], tmp_path: Path) -> None:
     result = run_module(gpu_info.main, {"sysfs_root": pci_tree(tmp_path, 2), "nvidia_smi": str(tmp_path / "none")})
     gpu = result.result["gpu"]
     assert gpu["present"] is True and gpu["count"] == 2
     assert gpu["driver_state"] == "missing"
 
 
-def test_unreadable_query_output(run_module, tmp_path):
+def test_unreadable_query_output(run_module: t.Callable[..., t.Any], tmp_path: Path) -> None:
     script = tmp_path / "nvidia-smi"
     script.write_text("#!/bin/sh\necho 'something else entirely'\n")
     script.chmod(0o755)

@@ -88,7 +88,9 @@ def releases(root: Path) -> set[str]:
     return {p.name for p in (root / "releases").iterdir()}
 
 
-def test_keeps_the_newest_and_the_rollback_target_and_removes_only_unneeded_images(run_module, engine, tmp_path):
+def test_keeps_the_newest_and_the_rollback_target_and_removes_only_unneeded_images(
+    run_module: t.Callable[..., t.Any], engine: t.Callable[..., FakeAPI], tmp_path: Path
+) -> None:
     root, api = make_root(tmp_path), engine()
     result = run_module(release_prune.main, {"root": str(root), "keep": 2})
     assert not result.failed, result.result
@@ -101,7 +103,9 @@ def test_keeps_the_newest_and_the_rollback_target_and_removes_only_unneeded_imag
     assert result.result["changed"] is True
 
 
-def test_a_second_run_changes_nothing(run_module, engine, tmp_path):
+def test_a_second_run_changes_nothing(
+    run_module: t.Callable[..., t.Any], engine: t.Callable[..., FakeAPI], tmp_path: Path
+) -> None:
     root = make_root(tmp_path)
     engine()
     run_module(release_prune.main, {"root": str(root), "keep": 2})
@@ -109,7 +113,9 @@ def test_a_second_run_changes_nothing(run_module, engine, tmp_path):
     assert again.result["changed"] is False and again.result["removed_releases"] == []
 
 
-def test_check_mode_removes_nothing(run_module, engine, tmp_path):
+def test_check_mode_removes_nothing(
+    run_module: t.Callable[..., t.Any], engine: t.Callable[..., FakeAPI], tmp_path: Path
+) -> None:
     root, api = make_root(tmp_path), engine()
     result = run_module(release_prune.main, {"root": str(root), "keep": 2}, check_mode=True)
     assert result.result["changed"] is True and result.result["removed_images"] == ["app-api:1.0.0"]
@@ -124,7 +130,13 @@ def test_check_mode_removes_nothing(run_module, engine, tmp_path):
         ({"fail_remove": True}, "is using its referenced image"),
     ],
 )
-def test_an_image_in_use_or_retagged_is_skipped_never_a_failure(run_module, engine, tmp_path, api_kwargs, reason):
+def test_an_image_in_use_or_retagged_is_skipped_never_a_failure(
+    run_module: t.Callable[..., t.Any],
+    engine: t.Callable[..., FakeAPI],
+    tmp_path: Path,
+    api_kwargs: dict[str, t.Any],
+    reason: str,
+) -> None:
     root, api = make_root(tmp_path), engine(**api_kwargs)
     result = run_module(release_prune.main, {"root": str(root), "keep": 2})
     assert not result.failed
@@ -134,7 +146,9 @@ def test_an_image_in_use_or_retagged_is_skipped_never_a_failure(run_module, engi
     assert "1.0.0" not in releases(root)  # the directory still goes
 
 
-def test_protected_and_current_releases_stay(run_module, engine, tmp_path):
+def test_protected_and_current_releases_stay(
+    run_module: t.Callable[..., t.Any], engine: t.Callable[..., FakeAPI], tmp_path: Path
+) -> None:
     root = make_root(tmp_path, current="1.0.0", last_healthy="1.0.0")
     engine()
     result = run_module(release_prune.main, {"root": str(root), "keep": 1, "protect": ["1.0.2"]})
@@ -142,18 +156,24 @@ def test_protected_and_current_releases_stay(run_module, engine, tmp_path):
     assert set(result.result["kept_releases"]) == {"1.0.4", "1.0.2", "1.0.0"}
 
 
-def test_images_false_leaves_every_image(run_module, engine, tmp_path):
+def test_images_false_leaves_every_image(
+    run_module: t.Callable[..., t.Any], engine: t.Callable[..., FakeAPI], tmp_path: Path
+) -> None:
     root, api = make_root(tmp_path), engine()
     result = run_module(release_prune.main, {"root": str(root), "keep": 2, "images": False})
     assert result.result["removed_releases"] and api.removed == [] and result.result["removed_images"] == []
 
 
-def test_no_releases_directory_is_no_error(run_module, engine, tmp_path):
+def test_no_releases_directory_is_no_error(
+    run_module: t.Callable[..., t.Any], engine: t.Callable[..., FakeAPI], tmp_path: Path
+) -> None:
     engine()
     result = run_module(release_prune.main, {"root": str(tmp_path / "none")})
     assert not result.failed and result.result["changed"] is False
 
 
-def test_keep_below_one_is_refused(run_module, engine, tmp_path):
+def test_keep_below_one_is_refused(
+    run_module: t.Callable[..., t.Any], engine: t.Callable[..., FakeAPI], tmp_path: Path
+) -> None:
     result = run_module(release_prune.main, {"root": str(tmp_path), "keep": 0})
     assert result.failed and "keep must be 1 or more (got 0)" in result.result["msg"]

@@ -58,6 +58,10 @@ class Api:
         self.data = {c["Name"].lstrip("/"): c for c in containers}
         self.error = error
         self.ping_error: Exception | None = None
+        # nvidia-smi -L in a container: the command run, its output and exit code.
+        self.exec_cmd: tuple[str, list[str]] | None = None
+        self.smi_output = b""
+        self.smi_exit = 0
 
     def ping(self) -> bool:
         if self.ping_error is not None:
@@ -81,16 +85,16 @@ class Api:
     def logs(self, ref: str, **kwargs: t.Any) -> bytes:
         return b"booting\nTraceback: boom\n"
 
-    # nvidia-smi -L in a container: what the gate's GPU probe runs (smi_output, smi_exit below).
+    # nvidia-smi -L in a container: what the gate's GPU probe runs (smi_output, smi_exit above).
     def exec_create(self, container: str, cmd: list[str], **kwargs: t.Any) -> dict[str, str]:
-        self.exec_cmd = (container, cmd)  # pylint: disable=attribute-defined-outside-init
+        self.exec_cmd = (container, cmd)
         return {"Id": "exec-1"}
 
     def exec_start(self, exec_id: str) -> bytes:
-        return getattr(self, "smi_output", b"")
+        return self.smi_output
 
     def exec_inspect(self, exec_id: str) -> dict[str, t.Any]:
-        return {"ExitCode": getattr(self, "smi_exit", 0)}
+        return {"ExitCode": self.smi_exit}
 
 
 class Client:
@@ -325,17 +329,17 @@ def test_a_gpu_container_that_sees_its_gpu_passes(
     run_module: t.Callable[..., t.Any], engine: t.Callable[..., Api]
 ) -> None:
     api = engine(container("worker", "healthy"))
-    api.smi_output = f"GPU 0: NVIDIA GeForce RTX 4090 (UUID: {GPU_UUID})\n".encode()  # type: ignore[attr-defined]
+    api.smi_output = f"GPU 0: NVIDIA GeForce RTX 4090 (UUID: {GPU_UUID})\n".encode()
     result = run_module(wait_for_healthy.main, {"containers": ["worker"], "gpus": {"worker": [GPU_UUID]}})
     assert not result.failed, result.result
-    assert api.exec_cmd == ("worker-id", ["nvidia-smi", "-L"])  # type: ignore[attr-defined]
+    assert api.exec_cmd == ("worker-id", ["nvidia-smi", "-L"])
 
 
 def test_a_healthy_gpu_container_that_sees_no_gpu_fails_the_wait(
     run_module: t.Callable[..., t.Any], engine: t.Callable[..., Api]
 ) -> None:
     api = engine(container("worker", "healthy"))
-    api.smi_exit, api.smi_output = 6, b"No devices were found\n"  # type: ignore[attr-defined]
+    api.smi_exit, api.smi_output = 6, b"No devices were found\n"
     result = run_module(wait_for_healthy.main, {"containers": ["worker"], "gpus": {"worker": [GPU_UUID]}})
     assert result.failed
     assert result.result["msg"] == (

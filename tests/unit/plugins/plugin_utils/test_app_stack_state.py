@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import typing as t
 
 import pytest
 from ansible.errors import AnsibleFilterError
@@ -44,7 +45,7 @@ def probe(
 UP = ("nginx running", "api running", "postgres running")
 
 
-def test_a_stack_running_as_recorded_is_up_and_everything_is_read():
+def test_a_stack_running_as_recorded_is_up_and_everything_is_read() -> None:
     found = parse_state_probe(probe(*UP))
     assert found == {
         "current": "1.0.0",
@@ -73,11 +74,11 @@ def test_a_stack_running_as_recorded_is_up_and_everything_is_read():
         (),  # nothing runs (the engine was wiped)
     ],
 )
-def test_a_stack_not_as_recorded_is_not_up(containers):
+def test_a_stack_not_as_recorded_is_not_up(containers: tuple[str, ...]) -> None:
     assert parse_state_probe(probe(*containers))["up"] is False
 
 
-def test_the_proxy_is_nginx_proxys_to_run():
+def test_the_proxy_is_nginx_proxys_to_run() -> None:
     assert parse_state_probe(probe("nginx exited", "api running", "postgres running"))["up"] is True
     assert parse_state_probe(probe("api running", "postgres running"))["up"] is True
 
@@ -91,11 +92,11 @@ def test_the_proxy_is_nginx_proxys_to_run():
         {"current": ""},  # no link at all
     ],
 )
-def test_without_a_usable_record_or_link_the_stack_is_brought_up(changes):
+def test_without_a_usable_record_or_link_the_stack_is_brought_up(changes: dict[str, t.Any]) -> None:
     assert parse_state_probe(probe(*UP, **changes))["up"] is False
 
 
-def test_a_fresh_host_has_no_state():
+def test_a_fresh_host_has_no_state() -> None:
     assert parse_state_probe("") == {
         "current": "",
         "releases": [],
@@ -119,7 +120,7 @@ HEALTHY = (
 )
 
 
-def test_a_stack_up_whose_containers_pass_their_health_checks_is_healthy():
+def test_a_stack_up_whose_containers_pass_their_health_checks_is_healthy() -> None:
     found = parse_state_probe(probe(*HEALTHY))
     assert found["up"] is True and found["healthy"] is True
     assert found["containers"] == {"nginx": ["running"], "api": ["running"], "postgres": ["running"]}
@@ -150,16 +151,16 @@ def test_a_stack_up_whose_containers_pass_their_health_checks_is_healthy():
         ),  # not up at all
     ],
 )
-def test_a_container_not_passing_its_health_check_leaves_the_stack_unhealthy(containers):
+def test_a_container_not_passing_its_health_check_leaves_the_stack_unhealthy(containers: tuple[str, ...]) -> None:
     assert parse_state_probe(probe(*containers))["healthy"] is False
 
 
-def test_the_proxys_health_is_nginx_proxys_to_check():
+def test_the_proxys_health_is_nginx_proxys_to_check() -> None:
     found = parse_state_probe(probe("nginx running Up 1 second (health: starting)", *HEALTHY[1:]))
     assert found["healthy"] is True
 
 
-def test_the_target_release_the_unit_and_the_retention_files_are_read():
+def test_the_target_release_the_unit_and_the_retention_files_are_read() -> None:
     target = {"release": "2.0.0", "created_at": "2026-12-01T00:00:00Z"}
     text = (
         probe(*HEALTHY)
@@ -180,7 +181,7 @@ def test_the_target_release_the_unit_and_the_retention_files_are_read():
     assert found["left"] == ["/etc/systemd/system/aistack-app-retention.timer", "/etc/aistack/app/retention.json"]
 
 
-def test_the_paths_this_run_would_write_are_read_with_owner_mode_and_checksum():
+def test_the_paths_this_run_would_write_are_read_with_owner_mode_and_checksum() -> None:
     text = (
         "\n".join(
             [
@@ -203,7 +204,7 @@ def test_the_paths_this_run_would_write_are_read_with_owner_mode_and_checksum():
     }
 
 
-def test_a_unit_systemctl_does_not_know_reads_as_empty():
+def test_a_unit_systemctl_does_not_know_reads_as_empty() -> None:
     assert parse_state_probe("UNIT  \n")["unit"] == {"enabled": "", "active": ""}
 
 
@@ -219,12 +220,12 @@ def test_a_unit_systemctl_does_not_know_reads_as_empty():
         ("TARGET 2.0.0 %%%", "/opt/app/releases/2.0.0/release.json on the host is not JSON"),
     ],
 )
-def test_a_file_that_is_not_a_json_object_is_named(text, message):
+def test_a_file_that_is_not_a_json_object_is_named(text: str, message: str) -> None:
     with pytest.raises(AnsibleFilterError, match=message):
         app_stack_host_state(text, "/opt/app")
 
 
-def test_the_filter_wants_a_string():
+def test_the_filter_wants_a_string() -> None:
     with pytest.raises(AnsibleFilterError, match="expects the probe's output"):
         app_stack_host_state(None)
 
@@ -249,10 +250,10 @@ PATHS = {
         (("/srv/d", "10001:10001", "u=rwx"), True),  # no octal mode: written
     ],
 )
-def test_a_path_differs_unless_owner_mode_and_content_are_as_wanted(args, differs):
+def test_a_path_differs_unless_owner_mode_and_content_are_as_wanted(args: tuple[t.Any, ...], differs: bool) -> None:
     assert app_stack_path_differs(PATHS, *args) is differs
 
 
-def test_path_differs_wants_the_paths_dict():
+def test_path_differs_wants_the_paths_dict() -> None:
     with pytest.raises(AnsibleFilterError, match="expects the paths"):
         app_stack_path_differs([], "/srv/d", "0:0", "0755")

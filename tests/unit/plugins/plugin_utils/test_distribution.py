@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+import typing as t
+
 import pytest
 from ansible.errors import AnsibleFilterError
 
@@ -85,7 +87,7 @@ def test_a_name_given_twice_is_planned_once() -> None:
         (([DB], [], [], None, "h"), "on_host must be the images of docker_image_info"),
     ],
 )
-def test_the_filter_names_bad_input(args: tuple, message: str) -> None:
+def test_the_filter_names_bad_input(args: tuple[t.Any, ...], message: str) -> None:
     with pytest.raises(AnsibleFilterError, match=message):
         app_image_distribution(*args)
     assert FilterModule().filters()["app_image_distribution"] is app_image_distribution

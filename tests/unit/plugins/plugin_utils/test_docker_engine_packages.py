@@ -27,7 +27,7 @@ PKG ii  python3-docker:all 7.1.0-2
 """
 
 
-def test_installed_packages_keeps_only_installed_ones_and_drops_the_architecture():
+def test_installed_packages_keeps_only_installed_ones_and_drops_the_architecture() -> None:
     assert installed_packages(PROBE) == {
         "ca-certificates": "20250419",
         "docker.io": "26.1.5+dfsg1-9+b9",
@@ -57,27 +57,27 @@ def test_installed_packages_keeps_only_installed_ones_and_drops_the_architecture
         ([], []),
     ],
 )
-def test_missing_packages(wanted, missing):
+def test_missing_packages(wanted: list[str], missing: list[str]) -> None:
     assert missing_packages(wanted, PROBE) == missing
 
 
-def test_a_host_without_dpkg_has_nothing_installed():
+def test_a_host_without_dpkg_has_nothing_installed() -> None:
     assert missing_packages(["docker-ce", "containerd.io"], "DOCKERD /usr/bin/dockerd\n") == [
         "docker-ce",
         "containerd.io",
     ]
 
 
-def test_a_pin_is_a_glob_on_the_whole_version():
+def test_a_pin_is_a_glob_on_the_whole_version() -> None:
     probe = "PKG ii  docker.io 126.1.5-1\n"
     assert missing_packages(["docker.io=26.1.5*"], probe) == ["docker.io=26.1.5*"]
 
 
 @pytest.mark.parametrize(("wanted", "probe"), [("docker.io", ""), (None, ""), (["docker.io"], None)])
-def test_the_filter_refuses_what_is_not_a_list_and_a_string(wanted, probe):
+def test_the_filter_refuses_what_is_not_a_list_and_a_string(wanted: object, probe: object) -> None:
     with pytest.raises(AnsibleFilterError, match="docker_engine_missing_packages: expects"):
         docker_engine_missing_packages(wanted, probe)
 
 
-def test_the_filter_answers_like_the_function():
+def test_the_filter_answers_like_the_function() -> None:
     assert docker_engine_missing_packages(("docker.io", "nope"), PROBE) == ["nope"]

@@ -30,7 +30,7 @@ from ansible_collections.aistack.deploy.plugins.plugin_utils._gpu_preflight impo
 
 UUIDS = [f"GPU-{index}e2b7a3c-1f0d-8c4e-9a61-2d7f3b8e0c4{index}" for index in range(4)]
 # The aistack_gpu fact of the synthetic host: four RTX 4090s on driver 550.127.05, which runs CUDA 12.4 at most.
-GPU = {
+GPU: dict[str, t.Any] = {
     "present": True,
     "usable": True,
     "count": 4,
@@ -42,7 +42,7 @@ IMAGE = "acme/worker-gpu:1.0"
 DEVICE = {"devices": [{"driver": "cdi", "device_ids": ["nvidia.com/gpu=all"], "capabilities": ["gpu"]}]}
 
 
-def service(gpus: list[int], image: str = IMAGE, **more: t.Any) -> dict[str, t.Any]:
+def service(gpus: list[int | str], image: str = IMAGE, **more: t.Any) -> dict[str, t.Any]:
     """A service of app_stack's model that gets GPUs (what the check reads of it)."""
     return {"image": image, "environment": {}, "reservations": DEVICE, "gpus": gpus, **more}
 
@@ -224,7 +224,7 @@ def test_the_filter_refuses_what_it_cannot_read(args: tuple[t.Any, ...], message
 
 # The synthetic host's memory: 24564 MiB each, GPU 0 with 24052 free, the others 24210 (the four_gpus fixture).
 FREE = [24052, 24210, 24210, 24210]
-MEMORY_GPU = {
+MEMORY_GPU: dict[str, t.Any] = {
     **GPU,
     "gpus": [{**entry, "memory_mib": 24564, "memory_free_mib": FREE[entry["index"]]} for entry in GPU["gpus"]],
 }
