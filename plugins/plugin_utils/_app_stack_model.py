@@ -35,6 +35,7 @@ from ansible_collections.aistack.deploy.plugins.plugin_utils._app_stack_service 
     gpu_label,
     host_gpu,
     host_mig,
+    in_mig_mode,
     is_int,
     is_mig,
     seconds,
@@ -911,6 +912,10 @@ def _exclusive_gpus(stack: _Stack, services: dict[str, dict[str, t.Any]]) -> Non
         # A MIG device the host does not list is a problem of its own already (_gpus_on_host).
         listed = host_mig(key, stack.spec["mig_devices"]) is not None or not stack.spec["host_gpus"]
         whole = claimed.get(key.split(":")[0]) if ":" in key and listed else None
+        # A GPU in MIG mode given whole is a problem of its own already (_gpus_on_host).
+        parent = host_gpu(key.split(":")[0], stack.spec["host_gpus"])
+        if parent and in_mig_mode(parent[1], stack.spec["mig_devices"]):
+            continue
         if whole is not None and whole != sname:
             stack.problems.add(
                 f"app_stack_services.{sname}.{_gpu_key(services[sname])}",

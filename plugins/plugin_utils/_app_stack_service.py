@@ -14,6 +14,7 @@ and the compose document (_app_stack_compose.py).
 
 from __future__ import annotations
 
+import json
 import re
 import typing as t
 
@@ -79,6 +80,11 @@ GPU_UUID_RE = re.compile(r"^GPU-[0-9a-fA-F][0-9a-fA-F-]*$")
 # name nvidia-ctk gives its CDI device (nvidia.com/gpu=0:1).
 MIG_UUID_RE = re.compile(r"^MIG-[0-9a-zA-Z][0-9a-zA-Z/-]*$")
 MIG_INDEX_RE = re.compile(r"^([0-9]+):([0-9]+)$")
+# YAML 1.1 (PyYAML, and so Ansible) reads digits joined by colons as one number in base 60: an unquoted 1:0 is
+# 60, 2:1 is 121, 1:0:0 is 3600. Its first digit is 1-9, so every such number is 60 or more (0:1 stays the text
+# "0:1"). A GPU index or count of 60 or more is refused for that: no host has so many GPUs, and taking it would
+# give a service GPU 60, or 60 GPUs, for the MIG device its user meant.
+BASE60 = 60
 ROLLOUTS = ("start-first", "stop-first")
 
 
@@ -417,6 +423,8 @@ def _gpu(
     """
     gpu = svc.get("gpu", False)
     gpu_present = bool(spec.get("gpu_present"))
+    if _base60_problem(gpu, where, problems):
+        return False
     ids = gpu_device_ids(gpu)
     if not (isinstance(gpu, bool) or gpu == "auto" or (is_int(gpu) and gpu > 0) or ids):
         problems.add(
@@ -445,9 +453,80 @@ def _gpu(
             _gpus_on_host(ids, gpu, where, spec, problems)
         else:
             device["count"] = gpu if is_int(gpu) else "all"
+            if is_int(gpu):
+                _count_on_host(gpu, where, spec, problems)
         device["capabilities"] = ["gpu"]
         reservations["devices"] = [device]
     return gpu
+
+
+def base60_readings(value: int) -> list[str]:
+    """The unquoted texts YAML 1.1 reads as this number in base 60: 60 -> [1:0], 3600 -> [60:0, 1:0:0]."""
+    readings = []
+    parts = 2
+    while value >= BASE60 ** (parts - 1):
+        digits = [(value // BASE60**power) % BASE60 for power in range(parts - 1)][::-1]
+        readings.append(":".join(str(part) for part in [value // BASE60 ** (parts - 1), *digits]))
+        parts += 1
+    return readings
+
+
+def _base60_problem(gpu: t.Any, where: str, problems: Problems) -> bool:
+    """Whether gpu is, or lists, a number of 60 or more: an unquoted <gpu>:<mig> as YAML 1.1 reads it (refused)."""
+    items = gpu if isinstance(gpu, list) else [gpu]
+    found = [item for item in items if is_int(item) and item >= BASE60]
+    if not found:
+        return False
+    said = " and ".join(f"{item} is what YAML 1.1 makes of {' or '.join(base60_readings(item))}" for item in found)
+    quoted = [base60_readings(item)[0] if item in found else item for item in items]
+    problems.add(
+        f"{where}.gpu",
+        f"{said} written without quotes (digits joined by colons are a number in base 60), "
+        + ("not a GPU index" if isinstance(gpu, list) else "not a count of GPUs")
+        + f": a MIG device <gpu>:<mig> must be quoted, gpu: {json.dumps(quoted)} (got {gpu!r}; "
+        + (
+            "a GPU index of 60 or more is taken only in quotes, or name the GPU by its UUID)"
+            if isinstance(gpu, list)
+            else "a count is less than 60)"
+        ),
+    )
+    return True
+
+
+def _count_on_host(count: int, where: str, spec: dict[str, t.Any], problems: Problems) -> None:
+    """A count N gets the host's first N GPUs whole: none of them may be in MIG mode (where aistack_gpu says)."""
+    host_gpus, migs = spec.get("host_gpus") or [], spec.get("mig_devices") or []
+    for gpu in host_gpus[:count]:
+        if in_mig_mode(gpu, migs):
+            own = [f"{mig['gpu']}:{mig['index']}" for mig in migs if mig.get("gpu") == gpu["index"]]
+            problems.add(
+                f"{where}.gpu",
+                f"asks for {count} GPU(s), which the runtime gives as the first {count} GPUs of "
+                f"{host_name(spec)} whole, and GPU {gpu['index']} among them is in MIG mode: a GPU in MIG mode "
+                "is used only through its MIG devices (given whole, a container gets no device CUDA can use); "
+                "name the GPUs and MIG devices it gets in a list"
+                + (f", such as gpu: {json.dumps(own[:1])}" if own else "")
+                + f", or take per_gpu, a replica per GPU and MIG device (got {count!r}; {migs_of(gpu, migs)})",
+            )
+            return
+
+
+def in_mig_mode(gpu: t.Mapping[str, t.Any], migs: t.Sequence[dict[str, t.Any]]) -> bool:
+    """Whether a GPU of aistack_gpu.gpus is in MIG mode: its mig_mode says so, or MIG devices of it are listed."""
+    return gpu.get("mig_mode") == "Enabled" or any(mig.get("gpu") == gpu.get("index") for mig in migs)
+
+
+def migs_of(gpu: t.Mapping[str, t.Any], migs: t.Sequence[dict[str, t.Any]]) -> str:
+    """A GPU's MIG devices as a refusal lists them, or that it has none made."""
+    own = [mig for mig in migs if mig.get("gpu") == gpu.get("index")]
+    if not own:
+        return (
+            f"GPU {gpu.get('index')} has no MIG device made: make them (nvidia-smi mig -cgi <profiles> -C), "
+            "or turn its MIG mode off"
+        )
+    return f"the MIG devices of GPU {gpu.get('index')}, aistack_gpu.mig_devices: " + ", ".join(
+        f"{mig['gpu']}:{mig['index']} ({mig.get('uuid') or '?'}, {mig.get('profile') or '?'})" for mig in own
+    )
 
 
 def _per_gpu(
@@ -588,16 +667,20 @@ def migs_listed(migs: t.Sequence[dict[str, t.Any]]) -> str:
 
 def _gpus_on_host(ids: list[str], gpu: t.Any, where: str, spec: dict[str, t.Any], problems: Problems) -> None:
     """Each GPU or MIG device a list names is on the host (where aistack_gpu lists its GPUs), and named once; a
-    GPU is not named whole beside one of its own MIG devices."""
+    GPU in MIG mode is not named whole (only its MIG devices are of use), nor a GPU whole beside one of its own
+    MIG devices."""
     host_gpus, migs = spec.get("host_gpus") or [], spec.get("mig_devices") or []
     seen: dict[str, str] = {}
+    mig_mode: set[str] = set()
     for device_id in ids:
         key, label = gpu_label(device_id, host_gpus, migs)
+        found = None if is_mig(device_id) else host_gpu(device_id, host_gpus)
+        whole = found[1] if found else None
         if host_gpus and is_mig(device_id) and host_mig(device_id, migs) is None:
             problems.add(
                 f"{where}.gpu", f"MIG device {device_id} is not on {host_name(spec)} (got {gpu!r}; {migs_listed(migs)})"
             )
-        elif host_gpus and not is_mig(device_id) and host_gpu(device_id, host_gpus) is None:
+        elif host_gpus and not is_mig(device_id) and found is None:
             have = ", ".join(f"{g['index']} ({g['uuid']})" if g.get("uuid") else str(g["index"]) for g in host_gpus)
             problems.add(
                 f"{where}.gpu",
@@ -606,10 +689,21 @@ def _gpus_on_host(ids: list[str], gpu: t.Any, where: str, spec: dict[str, t.Any]
             )
         elif key in seen:
             problems.add(f"{where}.gpu", f"names {label} twice (as {seen[key]} and {device_id}; got {gpu!r})")
+        elif whole is not None and in_mig_mode(whole, migs):
+            own = [f"{mig['gpu']}:{mig['index']}" for mig in migs if mig.get("gpu") == whole["index"]]
+            mig_mode.add(key)
+            problems.add(
+                f"{where}.gpu",
+                f"names {label} whole, but on {host_name(spec)} it is in MIG mode: a GPU in MIG mode is used "
+                "only through its MIG devices (given whole, a container gets no device CUDA can use); ask for "
+                + (f"one of its MIG devices instead, such as gpu: {json.dumps(own[:1])}, " if own else "another GPU, ")
+                + f"or take per_gpu, a replica per MIG device (got {gpu!r}; {migs_of(whole, migs)})",
+            )
         seen.setdefault(key, device_id)
     for key, device_id in seen.items():
         parent = key.split(":")[0] if MIG_INDEX_RE.match(key) else None
-        if parent is not None and parent in seen:
+        # A GPU in MIG mode named whole is refused for that already.
+        if parent is not None and parent in seen and parent not in mig_mode:
             problems.add(
                 f"{where}.gpu",
                 f"names GPU {parent} whole ({seen[parent]}) and its MIG device {key} "

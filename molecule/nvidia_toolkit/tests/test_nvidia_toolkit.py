@@ -444,12 +444,25 @@ def test_side_effect_services_on_mig_devices_and_per_gpu_per_slice(gpu_host):
         run = ansible_playbook(SCENARIO / "mig.yml")
         output = run.stdout.replace('\\"', '"')
         assert run.returncode == 0, output[-4000:]
-        # Refused before any change, naming both services, the host, the device and what the host has.
+        # Refused before any change, naming the services, the host, the device and what the host has.
         assert "MIG REFUSED AS IT MUST" in output
+        mig_have = f"2:0 ({MIG_UUIDS[0]}, 3g.12gb), 2:1 ({MIG_UUIDS[1]}, 3g.12gb)"
         assert (
-            f"app_stack_services.slice.gpu: MIG device 2:1 ({MIG_UUIDS[1]}) is a MIG device of GPU 2 ({UUIDS[2]}), "
-            "which service 'whole' is given whole (app_stack_services.whole.gpu)"
+            f"app_stack_services.whole.gpu: names GPU 2 ({UUIDS[2]}) whole, but on {GPU_HOST} it is in MIG mode"
         ) in output, output[-4000:]
+        assert f"(got [2]; the MIG devices of GPU 2, aistack_gpu.mig_devices: {mig_have})" in output, output[-4000:]
+        assert (
+            f"app_stack_services.count.gpu: asks for 3 GPU(s), which the runtime gives as the first 3 GPUs of "
+            f"{GPU_HOST} whole, and GPU 2 among them is in MIG mode"
+        ) in output, output[-4000:]
+        # The playbook's unquoted 2:0, as Ansible's own YAML loader read it: 120, refused with the quoted form.
+        assert (
+            "app_stack_services.unquoted.gpu: 120 is what YAML 1.1 makes of 2:0 written without quotes (digits "
+            "joined by colons are a number in base 60), not a GPU index: a MIG device <gpu>:<mig> must be quoted, "
+            'gpu: ["2:0"] (got [120]'
+        ) in output, output[-4000:]
+        # A MIG device of a GPU in MIG mode is no clash with that GPU asked for whole (refused for that itself).
+        assert "app_stack_services.slice.gpu" not in output, output[-4000:]
         assert (
             f"app_stack_services.missing.gpu: MIG device 2:5 is not on {GPU_HOST} (got ['2:5']; the host's MIG "
             f"devices, aistack_gpu.mig_devices: 2:0 ({MIG_UUIDS[0]}, 3g.12gb), 2:1 ({MIG_UUIDS[1]}, 3g.12gb))"

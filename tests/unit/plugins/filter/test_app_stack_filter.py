@@ -19,6 +19,7 @@ from pathlib import Path
 import jinja2
 import pytest
 import yaml
+from ansible.parsing.utils.yaml import from_yaml
 
 from aistack_testlib.bad_input import merged
 from ansible_collections.aistack.deploy.plugins.filter.app_stack import (
@@ -28,6 +29,7 @@ from ansible_collections.aistack.deploy.plugins.filter.app_stack import (
     app_stack_secret_problems,
 )
 from ansible_collections.aistack.deploy.plugins.filter.gpu_preflight import app_stack_gpu_memory_problems
+from ansible_collections.aistack.deploy.plugins.plugin_utils._app_stack_service import base60_readings
 from ansible_collections.aistack.deploy.plugins.plugin_utils._switch import release_alias
 
 ROLE = Path(__file__).resolve().parents[4] / "roles" / "app_stack"
@@ -986,16 +988,29 @@ def test_mig_devices_and_whole_gpus_of_different_services() -> None:
     assert model["gpu_gate"] == {"worker": [MIG_UUID[0]], "api": [MIG_UUID[1]], "embedder": [UUID[2]]}
 
 
+def whole_in_mig_mode(sname: str, label: str, got: t.Any, host: str = "gpu-1") -> str:
+    """The refusal of GPU 1 of ON_MIG_HOST (in MIG mode) named whole by service ``sname``."""
+    return (
+        f"app_stack_services.{sname}.gpu: names {label} whole, but on {host} it is in MIG mode: a GPU in MIG mode is "
+        "used only through its MIG devices (given whole, a container gets no device CUDA can use); ask for one of its "
+        f'MIG devices instead, such as gpu: ["1:0"], or take per_gpu, a replica per MIG device (got {got!r}; the MIG '
+        f"devices of GPU 1, aistack_gpu.mig_devices: 1:0 ({MIG_UUID[0]}, 3g.20gb), 1:1 ({MIG_UUID[1]}, 3g.20gb))"
+    )
+
+
 @pytest.mark.parametrize(
     "gpus, host, problems",
     [
         # A MIG device the host does not have: the service, the host, the device and what the host has.
         ({"worker": ["1:5"]}, ON_MIG_HOST, [f"{W}: MIG device 1:5 is not on gpu-1 (got ['1:5']; {MIG_HAVE})"]),
-        # Beside GPU 1 given whole: the missing device is named once, as missing.
+        # Beside GPU 1 given whole: that is refused (GPU 1 is in MIG mode), the missing device named as missing.
         (
             {"api": [1], "worker": ["1:5"]},
             ON_MIG_HOST,
-            [f"{W}: MIG device 1:5 is not on gpu-1 (got ['1:5']; {MIG_HAVE})"],
+            [
+                whole_in_mig_mode("api", f"GPU 1 ({UUID[1]})", [1]),
+                f"{W}: MIG device 1:5 is not on gpu-1 (got ['1:5']; {MIG_HAVE})",
+            ],
         ),
         (
             {"worker": ["MIG-00000000-0000-0000-0000-000000000000"]},
@@ -1014,13 +1029,16 @@ def test_mig_devices_and_whole_gpus_of_different_services() -> None:
                 "empty (no GPU in MIG mode, or none with MIG devices made))"
             ],
         ),
-        # GPU 1 whole for one service while another has one of its MIG devices: both named.
+        # GPU 1 whole for one service while another has one of its MIG devices: GPU 1 is in MIG mode, so the
+        # whole GPU is what is refused (its MIG devices are what a container can use).
+        ({"api": [1], "worker": ["1:0"]}, ON_MIG_HOST, [whole_in_mig_mode("api", f"GPU 1 ({UUID[1]})", [1])]),
+        # Where the host does not list its GPUs, MIG mode is not known: the clash is named, with both services.
         (
             {"api": [1], "worker": ["1:0"]},
-            ON_MIG_HOST,
+            {"gpu_present": True},
             [
-                f"{W}: MIG device 1:0 ({MIG_UUID[0]}) is a MIG device of GPU 1 ({UUID[1]}), which service 'api' is given "
-                "whole (app_stack_services.api.gpu): a GPU given whole is that service's alone, its MIG devices too (allowed: "
+                f"{W}: MIG device 1:0 is a MIG device of GPU 1, which service 'api' is given whole "
+                "(app_stack_services.api.gpu): a GPU given whole is that service's alone, its MIG devices too (allowed: "
                 "another GPU for one of them, or MIG devices of that GPU for both)"
             ],
         ),
@@ -1034,12 +1052,18 @@ def test_mig_devices_and_whole_gpus_of_different_services() -> None:
                 "auto, which share the host's GPUs)"
             ],
         ),
-        # One service: a GPU whole and its own MIG device; a MIG device twice.
+        # One service: a GPU whole (by UUID: GPU 1, in MIG mode) and its own MIG device; the same where MIG mode is
+        # not known; a MIG device twice.
         (
             {"worker": [UUID[1], "1:1"]},
             ON_MIG_HOST,
+            [whole_in_mig_mode("worker", f"GPU 1 ({UUID[1]})", [UUID[1], "1:1"])],
+        ),
+        (
+            {"worker": [1, "1:1"]},
+            {"gpu_present": True},
             [
-                f"{W}: names GPU 1 whole ({UUID[1]}) and its MIG device 1:1 (1:1; got ['{UUID[1]}', '1:1']): a container gets "
+                f"{W}: names GPU 1 whole (1) and its MIG device 1:1 (1:1; got [1, '1:1']): a container gets "
                 "either the whole GPU or MIG devices of it"
             ],
         ),
@@ -1098,6 +1122,134 @@ def test_a_mig_device_s_free_memory_is_not_known_so_it_stops_first() -> None:
     model = model_of(services=services, gpu_free_mib=[24000] * 4, **ON_MIG_HOST)
     assert model["start_first"] == []
     assert f"the free memory of MIG device 1:0 ({MIG_UUID[0]}) is not known" in model["rollout_notes"]["api"]
+
+
+@pytest.mark.parametrize("gpu", [[1], [UUID[1]], ["1"]])
+@pytest.mark.parametrize(
+    "host",
+    [
+        pytest.param(ON_MIG_HOST, id="mig_mode"),
+        # A fact without mig_mode: MIG devices listed for GPU 1 put it in MIG mode all the same.
+        pytest.param({**ON_MIG_HOST, "host_gpus": FOUR_GPUS}, id="mig_devices_listed"),
+    ],
+)
+def test_a_gpu_in_mig_mode_is_refused_whole(gpu: list[t.Any], host: dict[str, t.Any]) -> None:
+    """On real hardware a GPU in MIG mode is of use only through its MIG devices: given whole (by index or UUID),
+    the container gets no device CUDA can use, so it is refused before anything changes, naming what to ask for."""
+    services = gpu_services(worker=gpu, api=False)
+    assert problems_of(services=services, **host) == [whole_in_mig_mode("worker", f"GPU 1 ({UUID[1]})", gpu)]
+
+
+def test_a_gpu_in_mig_mode_without_mig_devices_is_refused_whole() -> None:
+    host_gpus = [{**MIG_GPUS[1], "index": 0}]
+    assert problems_of(
+        services=gpu_services(worker=[0], api=False), gpu_present=True, host_gpus=host_gpus, host="gpu-1"
+    ) == [
+        f"{W}: names GPU 0 ({UUID[1]}) whole, but on gpu-1 it is in MIG mode: a GPU in MIG mode is used only through its "
+        "MIG devices (given whole, a container gets no device CUDA can use); ask for another GPU, or take per_gpu, a "
+        "replica per MIG device (got [0]; GPU 0 has no MIG device made: make them (nvidia-smi mig -cgi <profiles> -C), or "
+        "turn its MIG mode off)"
+    ]
+
+
+@pytest.mark.parametrize("count, refused", [(1, False), (2, True), (4, True)])
+def test_a_count_that_reaches_a_gpu_in_mig_mode_is_refused(count: int, refused: bool) -> None:
+    """A count N is the host's first N GPUs whole: one in MIG mode among them is refused, as if named whole."""
+    problems = problems_of(services=gpu_services(worker=count, api=False), **ON_MIG_HOST)
+    assert problems == (
+        [
+            f"{W}: asks for {count} GPU(s), which the runtime gives as the first {count} GPUs of gpu-1 whole, and GPU 1 "
+            "among them is in MIG mode: a GPU in MIG mode is used only through its MIG devices (given whole, a container "
+            'gets no device CUDA can use); name the GPUs and MIG devices it gets in a list, such as gpu: ["1:0"], or take '
+            f"per_gpu, a replica per GPU and MIG device (got {count}; the MIG devices of GPU 1, aistack_gpu.mig_devices: "
+            f"1:0 ({MIG_UUID[0]}, 3g.20gb), 1:1 ({MIG_UUID[1]}, 3g.20gb))"
+        ]
+        if refused
+        else []
+    )
+
+
+@pytest.mark.parametrize("gpu", [True, "auto"])
+def test_every_gpu_of_a_host_in_mig_mode_is_shared_use(gpu: t.Any) -> None:
+    """true and auto ask the runtime for every device (count all, nvidia.com/gpu=all): every GPU, and every MIG
+    device of a GPU in MIG mode, which is how such a GPU is used; the gate proves the container sees every GPU."""
+    for spec_of in ({}, {"cdi_devices": MIG_CDI, "engine_version": "26.1.5"}):
+        model = model_of(services=gpu_services(worker=gpu, api=False), **spec_of, **ON_MIG_HOST)
+        assert model["services"]["worker"]["gpus"] == [0, 1, 2, 3]
+        assert model["gpu_gate"] == {"worker": UUID}
+
+
+# --- MIG devices written without quotes (YAML 1.1 reads 1:0 as 60) -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text, problem",
+    [
+        (
+            "worker: {gpu: [1:0]}",
+            "60 is what YAML 1.1 makes of 1:0 written without quotes (digits joined by colons are a number in base 60), "
+            'not a GPU index: a MIG device <gpu>:<mig> must be quoted, gpu: ["1:0"] (got [60]; a GPU index of 60 or more '
+            "is taken only in quotes, or name the GPU by its UUID)",
+        ),
+        (
+            "worker: {gpu: [0, 2:1, 3]}",
+            "121 is what YAML 1.1 makes of 2:1 written without quotes (digits joined by colons are a number in base 60), "
+            'not a GPU index: a MIG device <gpu>:<mig> must be quoted, gpu: [0, "2:1", 3] (got [0, 121, 3]; a GPU index of '
+            "60 or more is taken only in quotes, or name the GPU by its UUID)",
+        ),
+        (
+            "worker: {gpu: [1:0, 1:1]}",
+            "60 is what YAML 1.1 makes of 1:0 and 61 is what YAML 1.1 makes of 1:1 written without quotes (digits joined "
+            'by colons are a number in base 60), not a GPU index: a MIG device <gpu>:<mig> must be quoted, gpu: ["1:0", '
+            '"1:1"] (got [60, 61]; a GPU index of 60 or more is taken only in quotes, or name the GPU by its UUID)',
+        ),
+        (
+            "worker: {gpu: [1:0:0]}",
+            "3600 is what YAML 1.1 makes of 60:0 or 1:0:0 written without quotes (digits joined by colons are a number in "
+            'base 60), not a GPU index: a MIG device <gpu>:<mig> must be quoted, gpu: ["60:0"] (got [3600]; a GPU index of '
+            "60 or more is taken only in quotes, or name the GPU by its UUID)",
+        ),
+        # Without the brackets: a number, which would be a count of 60 GPUs.
+        (
+            "worker: {gpu: 1:0}",
+            "60 is what YAML 1.1 makes of 1:0 written without quotes (digits joined by colons are a number in base 60), "
+            'not a count of GPUs: a MIG device <gpu>:<mig> must be quoted, gpu: ["1:0"] (got 60; a count is less than 60)',
+        ),
+    ],
+)
+@pytest.mark.parametrize(
+    "host",
+    [
+        pytest.param(ON_MIG_HOST, id="listed"),
+        # Where the host's GPUs are not listed a GPU index is taken as written: 60 would be, silently.
+        pytest.param({"gpu_present": True}, id="not_listed"),
+    ],
+)
+def test_an_unquoted_mig_device_is_refused_with_how_to_write_it(
+    text: str, problem: str, host: dict[str, t.Any]
+) -> None:
+    """What Ansible hands the model for an unquoted <gpu>:<mig> (its own YAML loader, as for inventory and vars
+    files): a number in base 60. Refused, naming the variable and the quoted form, on every host."""
+    services = merged(REFERENCE_SERVICES, {"api": {"gpu": False}, **from_yaml(text)})
+    assert app_stack_model(spec(services=services, **host))["problems"] == [f"{W}: {problem}"]
+
+
+@pytest.mark.parametrize("text, device_ids", [("['1:0']", ["1:0"]), ("[0:1]", ["0:1"]), ("['60']", ["60"])])
+def test_what_yaml_keeps_as_text_is_taken(text: str, device_ids: list[str]) -> None:
+    """A quoted 1:0, an unquoted 0:1 (no number in base 60 starts with 0) and a quoted '60' are taken as written."""
+    services = merged(REFERENCE_SERVICES, {"api": {"gpu": False}, "worker": {"gpu": from_yaml(text)}})
+    model = model_of(services=services, gpu_present=True)
+    assert model["services"]["worker"]["reservations"]["devices"][0]["device_ids"] == device_ids
+
+
+@pytest.mark.parametrize(
+    "value, readings",
+    [(60, ["1:0"]), (61, ["1:1"]), (3599, ["59:59"]), (3600, ["60:0", "1:0:0"]), (3661, ["61:1", "1:1:1"])],
+)
+def test_base60_readings(value: int, readings: list[str]) -> None:
+    assert base60_readings(value) == readings
+    # Each reading is what YAML 1.1 makes that number of.
+    assert all(from_yaml(reading) == value for reading in readings)
 
 
 @pytest.mark.parametrize("migs", [{"gpu": 1}, [{"gpu": "1", "index": 0, "uuid": "MIG-a"}], [{"gpu": 1}]])
