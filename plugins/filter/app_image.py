@@ -33,19 +33,24 @@ def _labels(image: t.Any) -> Mapping[str, t.Any]:
     return (config or {}).get("Labels") or {}
 
 
-def app_image_changed_tags(results: t.Any, context_hash: t.Any, name: t.Any, release: t.Any) -> list[str]:
+def app_image_changed_tags(
+    results: t.Any, context_hash: t.Any, name: t.Any, release: t.Any, unbuilt: t.Any = False
+) -> list[str]:
     """<name>-<target>:<release> of each target (the ``item`` of a docker_image_info loop over the targets)
     whose image exists with another build context hash than ``context_hash``.
 
-    A tag without the label (not built by app_image: loaded or pulled) is not counted.
+    A tag without the label (not built by app_image: loaded or pulled) is not counted; with ``unbuilt``, it is,
+    and so is a missing one: every tag the build would build.
     """
-    if not isinstance(results, list):
+    if not isinstance(results, list) or not all(isinstance(result, Mapping) for result in results):
         raise AnsibleFilterError("app_image_changed_tags: expects the results of a docker_image_info loop")
+    if not isinstance(unbuilt, bool):
+        raise AnsibleFilterError(f"app_image_changed_tags: unbuilt must be true or false, got {unbuilt!r}")
     changed = []
     for result in results:
         images = result.get("images") or []
         recorded = _labels(images[0]).get(CONTEXT_HASH_LABEL) if images else None
-        if recorded and recorded != str(context_hash):
+        if (recorded or unbuilt) and recorded != str(context_hash):
             changed.append(f"{name}-{result.get('item')}:{release}")
     return changed
 

@@ -155,7 +155,7 @@ def test_the_apps_own_dockerfile_is_built_checked_and_idempotent(
     local, build_dir = f"{app['name']}-api:1.0.0", app["tmp"] / "host-build"
     first = run_role(playbook, app["vars"])
     ok(first)
-    assert "build | Build the images" in changed_tasks(first)
+    assert "build_images | Build the images" in changed_tasks(first)
     # The checks ran on the image and said so.
     assert "api built from app_image_dockerfile=project: checked for non_root, healthcheck" in messages(
         first, CHECK_TASK

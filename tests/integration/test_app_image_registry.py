@@ -455,7 +455,7 @@ def test_host_build_pushes_and_its_build_dir_mirrors_the_source(
     ok(rebuilt)
     # (The refused run had already laid out today's context: the build directory mirrors the source.)
     assert {
-        "build | Build the images",
+        "build_images | Build the images",
         "push | Remove the registry names of replaced builds",
         "push | Push the images",
     } <= set(changed_tasks(rebuilt))
@@ -501,7 +501,7 @@ def test_check_mode_without_the_build_directory_refuses_no_existing_release(
     assert ok(checked)["changed"] > 0 and image_id(docker_client, local) == first and not build_dir.exists()
     assert "whether an existing one was built from today's sources is decided by the real run" in checked.stdout
     again = run_role(playbook, role_vars)
-    assert ok(again) and "build | Build the images" not in changed_tasks(again)
+    assert ok(again) and "build_images | Build the images" not in changed_tasks(again)
     assert image_id(docker_client, local) == first
 
 

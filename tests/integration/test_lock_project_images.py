@@ -223,7 +223,7 @@ ROLE_BUILD = """
   vars: {role_vars}
 """
 STOP = (
-    "aistack.deploy.app_image : build | Stop here when the app's lock no longer matches pyproject.toml "
+    "aistack.deploy.app_image : build_images | Stop here when the app's lock no longer matches pyproject.toml "
     "(nothing was built from it)"
 )
 
@@ -256,7 +256,7 @@ def test_a_lock_that_no_longer_matches_pyproject_stops_the_build(
         **render_shapes.machine_pip_settings(),
     }
     done = playbook(ROLE_BUILD.format(role_vars=json.dumps(role_vars)))
-    build = done.task("aistack.deploy.app_image : build | Build the images")
+    build = done.task("aistack.deploy.app_image : build_images | Build the images")
     for layer in reversed(made_layers(" ".join(str(item.get("msg", "")) for item in build.get("results", [])))):
         try:  # the layers this build made (the COPY of the stale files) are dangling: remove them, newest first
             docker_client.images.remove(layer)
