@@ -219,3 +219,101 @@ def test_the_apps_own_dockerfile_is_the_one_laid_out_with_project(
     assert laid_out(generated) and "Python AI backend" in (build / "Dockerfile").read_text()
     again = run(playbook, {**role_vars, "app_image_dockerfile": "generated"})
     assert changed(again) == [] and not laid_out(again)
+
+
+# ------------------------------------------------------------- a fleet of hosts with their own sources
+
+FLEET_PLAY = """
+- hosts: builders
+  gather_facts: false
+  tasks:
+    - name: Lay out the build context
+      ansible.builtin.include_role:
+        name: aistack.deploy.app_image
+        tasks_from: context
+"""
+
+
+def run_fleet(tmp_path: Path, hosts: dict[str, dict[str, t.Any]], **common: t.Any) -> dict[str, dict[str, t.Any]]:
+    """The context tasks on several builders at once (each this machine, local connection), one inventory.
+
+    Returns, per task name without the role's prefix, the results per host.
+    """
+    inventory = {
+        "builders": {
+            "hosts": {name: {"ansible_connection": "local", **own} for name, own in hosts.items()},
+            "vars": {**common, "__app_image_builder": "{{ inventory_hostname }}"},
+        }
+    }
+    (tmp_path / "inventory.json").write_text(json.dumps({"all": {"children": inventory}}))
+    (tmp_path / "fleet.yml").write_text(FLEET_PLAY)
+    env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json", ANSIBLE_PYTHON_INTERPRETER=sys.executable)
+    done = subprocess.run(
+        ["ansible-playbook", "-i", str(tmp_path / "inventory.json"), str(tmp_path / "fleet.yml")],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    return {
+        task["task"]["name"].split(" : ", 1)[-1]: task["hosts"]
+        for play in json.loads(done.stdout)["plays"]
+        for task in play["tasks"]
+    }
+
+
+def test_hosts_with_their_own_sources_each_get_their_own(tmp_path: Path) -> None:
+    """Two builders of one image and release, each with its own source (host_vars): each lays out its own.
+
+    Hosts that share a source share one archive, packed once; a host with another source packs its own, into
+    an archive of its own: never over the first host's before that host has copied it.
+    """
+    sources = {}
+    for name in ("a", "b", "c"):
+        src = tmp_path / f"src-{name}"
+        (src / "app").mkdir(parents=True)
+        (src / "requirements.txt").write_text("fastapi\n")
+        (src / "app" / "main.py").write_text(f"print('source {name}')\n")
+        sources[name] = src
+    hosts = {
+        # Two hosts with source a (one archive, packed once), one with source b.
+        "builder-1": {"app_image_context_src": str(sources["a"]), "__app_image_build_path": str(tmp_path / "b1")},
+        "builder-2": {"app_image_context_src": str(sources["b"]), "__app_image_build_path": str(tmp_path / "b2")},
+        "builder-3": {"app_image_context_src": str(sources["a"]), "__app_image_build_path": str(tmp_path / "b3")},
+    }
+    common = {
+        "app_image_name": "aistack-it/context-fleet",
+        "app_image_release": "1.0.0",
+        "app_image_targets": ["api"],
+        "app_image_extra_ca_certificates": [],
+        "app_image_controller_dir": str(tmp_path / "controller"),
+    }
+
+    def main_py(build: str) -> str:
+        return (tmp_path / build / "app" / "main.py").read_text()
+
+    first = run_fleet(tmp_path, hosts, **common)
+    assert (main_py("b1"), main_py("b2"), main_py("b3")) == (
+        "print('source a')\n",
+        "print('source b')\n",
+        "print('source a')\n",
+    )
+    own = first["context | Pack the source of a host whose source or archive is not the first host's"]
+    assert [host for host, result in sorted(own.items()) if not result.get("skipped")] == ["builder-2"]
+    assert len(list((tmp_path / "controller" / "context").glob("*.tar"))) == 2
+
+    # Nothing changed: no host lays anything out.
+    again = run_fleet(tmp_path, hosts, **common)
+    layout = "context | Lay out the build context (the stamp differs from its inputs or the directory)"
+    assert all(result.get("skipped") for result in again[layout].values()), again[layout]
+
+    # Host 2 moves to a third source: only it lays out again, and gets that source.
+    hosts["builder-2"]["app_image_context_src"] = str(sources["c"])
+    moved = run_fleet(tmp_path, hosts, **common)
+    assert sorted(host for host, result in moved[layout].items() if not result.get("skipped")) == ["builder-2"]
+    assert (main_py("b1"), main_py("b2"), main_py("b3")) == (
+        "print('source a')\n",
+        "print('source c')\n",
+        "print('source a')\n",
+    )
