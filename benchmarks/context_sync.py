@@ -1,26 +1,29 @@
 # Copyright (c) 2026, aistack.deploy developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Benchmark the build context's sync on a run where nothing changed: app_image's context.yml vs a directory copy.
+"""Benchmark the build context's sync on a run where nothing changed: app_image's context.yml vs copy and rsync.
 
 With app_image_source=build_host the build context goes to every host. A generated 100-file app (a package of
 98 modules, requirements.txt, a README) is laid out on 1 and on 4 test hosts (aistack-test/testhost:debian13,
-connection community.docker.docker) by two methods, each into its own directory:
+connection community.docker.docker) by three methods, each into its own directory:
 
-* ours: roles/app_image/tasks/context.yml as the role runs it (pack once per run on the controller, then one
-  probe per host that hashes the build directory and reads the stamp the last layout left; the layout steps,
-  context_layout.yml, run only where the stamp differs: on a no-op, nowhere);
-* copy: ansible.builtin.copy of the source directory, the common alternative (one check per file and host).
-  (ansible.posix.synchronize needs rsync on the hosts, which the test hosts lack: not measured.)
+* ours: app_image's tasks/context.yml as the role runs it (pack once per run on the controller, one probe per
+  host, the layout steps only where the stamp differs: on a no-op, nowhere);
+* copy: ansible.builtin.copy of the source directory, the common alternative (one check per file and host);
+* synchronize: ansible.posix.synchronize of the source directory (rsync, through docker exec here; one rsync per
+  host, which compares sizes and modification times), the alternative the issue names. It needs rsync on the
+  controller and on the hosts: the hosts get Debian's package (apt) when they start, the controller must have it
+  (`apt-get install rsync`).
 
 Each method's context is laid out once first (not measured; copy's by docker cp, which puts the same bytes and
-modes where copy would), then ours runs --runs times and copy --copy-runs times (default: --runs; copy takes
-minutes under load) with nothing changed, interleaved. Printed per host count: the median seconds of the
-method's tasks (from the first task's start to the last task's end, Ansible's json callback), the median
-controller CPU seconds of its whole ansible-playbook run (user + system of it and its children, start-up
-included), the ratio ours/copy, and the 4-host/1-host ratio of each.
+modes where copy would), then ours and synchronize run --runs times and copy --copy-runs times (default: --runs;
+copy takes minutes per host), in a rotating order. Printed per host count: the seconds from the method's first
+task's start to its last task's end (Ansible's json callback), the controller CPU seconds of the method's
+ansible-playbook run (its start-up included), the ratios ours/copy and ours/synchronize, and the 4-host/1-host
+ratio of each.
 
 Usage: python benchmarks/context_sync.py [--runs 3] [--copy-runs N] [--files 100] [--sizes 1 4] [--json out.json]
+
 Hosts are containers named aistack-ctx-bench-<n>, removed at the end, also after a failure, Ctrl-C or SIGTERM.
 Each ansible-playbook run is bounded (--timeout seconds, default 1200).
 """
@@ -31,6 +34,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import signal
 import statistics
 import subprocess
@@ -62,13 +66,36 @@ OURS = """
         __app_image_builder: "{{ inventory_hostname }}"
         __app_image_build_path: /opt/ctx/ours
 """
+# The alternatives write the two files the role renders beside the source, as a hand-written role would (one
+# task each); ours renders them on the controller and counts them in its stamp.
+EXTRAS = """
+    - name: "{method} | Write the Dockerfile and .dockerignore"
+      ansible.builtin.copy:
+        content: "{{{{ item.content }}}}"
+        dest: "{dest}/{{{{ item.name }}}}"
+        mode: "0644"
+      loop:
+        - {{name: Dockerfile, content: "FROM python:3.13-slim\\nCOPY . /app\\n"}}
+        - {{name: .dockerignore, content: ".git\\n__pycache__\\n"}}
+"""
 COPY = """
     - name: copy | Copy the source directory
       ansible.builtin.copy:
         src: "{{ app_image_context_src }}/"
         dest: /opt/ctx/copy/
         mode: preserve
-"""
+""" + EXTRAS.format(method="copy", dest="/opt/ctx/copy")
+# delete: what the source lost goes, as ours removes it; the two written files are not the source's, and writing
+# them changes the directory's time, which rsync would set back on every run (--omit-dir-times).
+SYNCHRONIZE = """
+    - name: synchronize | Sync the source directory with rsync
+      ansible.posix.synchronize:
+        src: "{{ app_image_context_src }}/"
+        dest: /opt/ctx/sync/
+        delete: true
+        rsync_opts: [--exclude=/Dockerfile, --exclude=/.dockerignore, --omit-dir-times]
+""" + EXTRAS.format(method="synchronize", dest="/opt/ctx/sync")
+METHODS = {"ours": OURS, "copy": COPY, "synchronize": SYNCHRONIZE}
 
 
 def make_app(root: Path, files: int) -> Path:
@@ -104,6 +131,13 @@ def start_hosts(names: list[str]) -> None:
             check=True,
             capture_output=True,
         )
+    for name in names:  # rsync for synchronize, from Debian's archive (the host's own apt sources)
+        subprocess.run(
+            ["docker", "exec", name, "sh", "-c", "apt-get update -qq && apt-get install -y -qq rsync >/dev/null"],
+            check=True,
+            capture_output=True,
+            timeout=600,
+        )
 
 
 def remove_hosts() -> None:
@@ -123,11 +157,11 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run(work: Path, method: str, names: list[str], app: Path, timeout: int) -> tuple[float, float]:
+def run(work: Path, method: str, names: list[str], app: Path, timeout: int, tasks: str = "") -> tuple[float, float]:
     """One run of a method on the hosts: seconds from its first task's start to its last task's end (negative: the
     number of changes, on a run that should have none), and the controller CPU seconds of the run."""
     play = work / f"{method}.yml"
-    play.write_text(PLAY.format(method=method, tasks=OURS if method == "ours" else COPY))
+    play.write_text(PLAY.format(method=method, tasks=tasks or METHODS[method]))
     inventory = work / "hosts.yml"
     inventory.write_text(
         json.dumps(
@@ -176,39 +210,39 @@ def run(work: Path, method: str, names: list[str], app: Path, timeout: int) -> t
 
 def measure(work: Path, app: Path, sizes: list[int], runs: int, copy_runs: int, timeout: int) -> list[dict[str, t.Any]]:
     rows = []
+    planned = {"ours": runs, "synchronize": runs, "copy": copy_runs}
     for size in sizes:
         names = [f"{PREFIX}-{number}" for number in range(1, size + 1)]
         remove_hosts()
         start_hosts(names)
-        figures: dict[str, list[float]] = {"ours": [], "copy": []}
-        cpu: dict[str, list[float]] = {"ours": [], "copy": []}
-        run(work, "ours", names, app, timeout)  # the first layout: not measured
+        figures: dict[str, list[float]] = {method: [] for method in METHODS}
+        cpu: dict[str, list[float]] = {method: [] for method in METHODS}
+        run(work, "ours", names, app, timeout)  # the first layouts: not measured
+        run(work, "synchronize", names, app, timeout)
         for name in names:  # copy's first layout, by docker cp: by copy it takes minutes per host under load
             subprocess.run(["docker", "exec", name, "mkdir", "-p", "/opt/ctx/copy"], check=True)
             subprocess.run(["docker", "cp", f"{app}/.", f"{name}:/opt/ctx/copy/"], check=True, capture_output=True)
-        for number in range(max(runs, copy_runs)):
-            order = ("ours", "copy") if number % 2 == 0 else ("copy", "ours")
-            for method in order:
-                if number >= (runs if method == "ours" else copy_runs):
+        run(work, "copy", names, app, timeout, tasks=EXTRAS.format(method="copy", dest="/opt/ctx/copy"))
+        order = list(METHODS)
+        for number in range(max(planned.values())):
+            for method in order[number % len(order) :] + order[: number % len(order)]:  # a rotating order
+                if number >= planned[method]:
                     continue
                 seconds, cpu_seconds = run(work, method, names, app, timeout)
                 if seconds < 0:
                     raise SystemExit(f"{method} on {size} host(s) changed {-seconds:.0f} thing(s) on a no-op run")
                 figures[method].append(seconds)
                 cpu[method].append(cpu_seconds)
-        ours, copy = statistics.median(figures["ours"]), statistics.median(figures["copy"])
-        row = {
-            "hosts": size,
-            "ours_s": ours,
-            "copy_s": copy,
-            "ours/copy": round(ours / copy, 3) if copy else None,
-            "ours_cpu_s": statistics.median(cpu["ours"]),
-            "copy_cpu_s": statistics.median(cpu["copy"]),
-            "ours_runs": figures["ours"],
-            "copy_runs": figures["copy"],
-            "ours_cpu_runs": cpu["ours"],
-            "copy_cpu_runs": cpu["copy"],
-        }
+        median = {method: statistics.median(values) for method, values in figures.items()}
+        row: dict[str, t.Any] = {"hosts": size}
+        for method in METHODS:
+            row[f"{method}_s"] = median[method]
+            row[f"{method}_cpu_s"] = statistics.median(cpu[method])
+        for other in ("copy", "synchronize"):
+            row[f"ours/{other}"] = round(median["ours"] / median[other], 3) if median[other] else None
+        for method in METHODS:
+            row[f"{method}_runs"] = figures[method]
+            row[f"{method}_cpu_runs"] = cpu[method]
         print(json.dumps(row), flush=True)
         rows.append(row)
         remove_hosts()
@@ -230,6 +264,8 @@ def main() -> int:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, stop)
+    if shutil.which("rsync") is None:
+        parser.error("synchronize needs rsync on this machine: apt-get install rsync")
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="aistack-ctx-bench-") as tmp:
         work = Path(tmp)
@@ -239,20 +275,24 @@ def main() -> int:
         finally:
             remove_hosts()
     print(
-        f"\nBuild-context sync on a no-op run, {args.files}-file app, median of {args.runs} (ours) and "
+        f"\nBuild-context sync on a no-op run, {args.files}-file app, median of {args.runs} (ours, synchronize) and "
         f"{args.copy_runs or args.runs} (copy) ({time.monotonic() - started:.0f} s in all):"
     )
-    print(f"{'hosts':>5}  {'ours s':>7}  {'copy s':>7}  {'ours/copy':>9}  {'ours CPU s':>10}  {'copy CPU s':>10}")
+    print(
+        f"{'hosts':>5}  {'ours s':>7}  {'sync s':>7}  {'copy s':>7}  {'ours/sync':>9}  {'ours/copy':>9}"
+        f"  {'ours CPU s':>10}  {'sync CPU s':>10}  {'copy CPU s':>10}"
+    )
     for row in rows:
         print(
-            f"{row['hosts']:>5}  {row['ours_s']:>7.2f}  {row['copy_s']:>7.2f}  {row['ours/copy']:>9}"
-            f"  {row['ours_cpu_s']:>10.2f}  {row['copy_cpu_s']:>10.2f}"
+            f"{row['hosts']:>5}  {row['ours_s']:>7.2f}  {row['synchronize_s']:>7.2f}  {row['copy_s']:>7.2f}"
+            f"  {row['ours/synchronize']:>9}  {row['ours/copy']:>9}  {row['ours_cpu_s']:>10.2f}"
+            f"  {row['synchronize_cpu_s']:>10.2f}  {row['copy_cpu_s']:>10.2f}"
         )
     by_size = {row["hosts"]: row for row in rows}
     if 1 in by_size and 4 in by_size:
         print(
-            f"4 hosts / 1 host: ours {by_size[4]['ours_s'] / by_size[1]['ours_s']:.2f}, "
-            f"copy {by_size[4]['copy_s'] / by_size[1]['copy_s']:.2f}"
+            "4 hosts / 1 host: "
+            + ", ".join(f"{method} {by_size[4][f'{method}_s'] / by_size[1][f'{method}_s']:.2f}" for method in METHODS)
         )
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2) + "\n")
