@@ -77,7 +77,11 @@ def app_stack_gpu_memory_problems(model: t.Any, gpu: t.Any, probe: t.Any, host: 
             "app_stack_gpu_memory_problems: probe must be the output of app_stack's pre-flight probe"
         )
     gpu = gpu if isinstance(gpu, Mapping) else {}
-    held = held_gpus(_probe_requests(probe), [entry for entry in gpu.get("gpus") or [] if isinstance(entry, Mapping)])
+    held = held_gpus(
+        _probe_requests(probe),
+        [entry for entry in gpu.get("gpus") or [] if isinstance(entry, Mapping)],
+        [entry for entry in gpu.get("mig_devices") or [] if isinstance(entry, Mapping)],
+    )
     return gpu_memory_problems(model, gpu, held, str(host))
 
 

@@ -930,8 +930,9 @@ def _gpu_room(svc: dict[str, t.Any], gpu_free: _GpuFree) -> tuple[str, bool]:
     """Why a second container of a GPU service may not fit beside the running one ("" when it fits).
 
     gpu_free: each GPU's free memory (MiB) as nvidia_toolkit read it this run, with the running release's
-    containers on it; the engine gives a `count: N` request the first N GPUs, `all` every one, `device_ids`
-    those GPUs. Also returns whether the reason rests on known figures (a start-first asked for is then refused).
+    containers on it; the engine gives a `count: N` request the first N GPUs, `all` every one (and every MIG
+    device of a GPU in MIG mode, whose free memory is not known), `device_ids` those GPUs. Also returns whether
+    the reason rests on known figures (a start-first asked for is then refused).
     """
     need = svc.get("gpu_memory_mb")
     if not need:
@@ -960,6 +961,16 @@ def _gpu_room(svc: dict[str, t.Any], gpu_free: _GpuFree) -> tuple[str, bool]:
             ), False
     else:
         count = device["count"]
+        # Every device is every MIG device of a GPU in MIG mode too (count N of such a GPU is refused).
+        mig_mode = [
+            gpu_label(str(gpu["index"]), gpu_free.gpus)[1] for gpu in gpu_free.gpus if in_mig_mode(gpu, gpu_free.migs)
+        ]
+        if count == "all" and mig_mode:
+            return (
+                f"the free memory of the MIG devices of {', '.join(mig_mode)}, which "
+                f"{'is' if len(mig_mode) == 1 else 'are'} in MIG mode, is not known "
+                "(nvidia-smi reports none for a MIG device)"
+            ), False
         used = [(f"GPU {index}", room) for index, room in enumerate(free[: None if count == "all" else count])]
         if count != "all" and len(used) < count:
             return f"it asks for {count} GPU(s) and the host has {len(free)}", True

@@ -35,6 +35,8 @@ _VERSION_RE = re.compile(r"^\s*v?([0-9]+)\.([0-9]+)(?:\.[0-9]+)*\s*$")
 _TAG_CUDA_RE = re.compile(r"cuda-?([0-9]+\.[0-9]+(?:\.[0-9]+)?)(?![0-9.])")
 _TAG_START_RE = re.compile(r"^([0-9]+\.[0-9]+(?:\.[0-9]+)?)(?![0-9.])")
 _TRUE = ("1", "true", "yes", "on")
+# A MIG device as a CDI device name or NVIDIA_VISIBLE_DEVICES names it: <gpu index>:<MIG device index>.
+_MIG_RE = re.compile(r"^([0-9]+):([0-9]+)$")
 
 
 def cuda_version(text: t.Any) -> tuple[int, int] | None:
@@ -133,17 +135,25 @@ def _disabled(svc: Mapping[str, t.Any], config: Mapping[str, t.Any]) -> bool:
     return str(value).strip().lower() in _TRUE
 
 
-def held_gpus(requests: t.Any, host_gpus: t.Sequence[Mapping[str, t.Any]]) -> set[int]:
-    """The indexes of the host's GPUs that running containers hold, from their device requests.
+def held_gpus(
+    requests: t.Any, host_gpus: t.Sequence[Mapping[str, t.Any]], migs: t.Sequence[Mapping[str, t.Any]] = ()
+) -> set[int | str]:
+    """What running containers hold, from their device requests: each GPU held whole by its index (an int), each
+    MIG device by ``<gpu>:<mig>`` (a str). A GPU one of whose MIG devices is held is held only in part (see
+    partly_held): its index is not in the set.
 
     ``requests``: one list per container, its ``HostConfig.DeviceRequests`` as ``docker inspect`` shows them:
-    CDI devices (``nvidia.com/gpu=<index|uuid|all>``), the nvidia driver's ``DeviceIDs`` (an index or a UUID)
-    or its ``Count`` (the first N GPUs, -1 for every one). Requests of other drivers hold no GPU.
+    CDI devices (``nvidia.com/gpu=<index|uuid|gpu:mig|all>``), the nvidia driver's ``DeviceIDs`` (an index, a
+    UUID, a MIG device's UUID or ``<gpu>:<mig>``) or its ``Count`` (the first N GPUs, -1 for every one). Every
+    device (``all``, -1) is every GPU and every MIG device (``migs``, aistack_gpu.mig_devices), as the runtime
+    gives them. A MIG device is known by ``<gpu>:<mig>`` even where ``migs`` does not list it; by UUID only where
+    it does. Requests of other drivers hold nothing.
     """
     # gpu_info reports each GPU's index as an int; an entry without one can hold nothing.
     gpus = [(gpu["index"], gpu) for gpu in host_gpus if isinstance(gpu.get("index"), int)]
-    indexes = [index for index, _gpu in gpus]
-    held: set[int] = set()
+    listed = [mig for mig in migs if isinstance(mig.get("gpu"), int) and isinstance(mig.get("index"), int)]
+    everything: set[int | str] = {index for index, _gpu in gpus} | {f"{m['gpu']}:{m['index']}" for m in listed}
+    held: set[int | str] = set()
     for container in requests if isinstance(requests, list) else []:
         for request in container if isinstance(container, list) else []:
             if not isinstance(request, Mapping) or request.get("Driver") not in ("cdi", "nvidia", ""):
@@ -153,30 +163,56 @@ def held_gpus(requests: t.Any, host_gpus: t.Sequence[Mapping[str, t.Any]]) -> se
                 ids = [device.split("=", 1)[1] for device in ids if device.startswith("nvidia.com/gpu=")]
             elif not ids:
                 count = request.get("Count") or 0
-                held.update(indexes if count < 0 else indexes[:count])
+                held.update(everything if count < 0 else [index for index, _gpu in gpus][:count])
                 continue
             for device in ids:
-                held.update(
-                    indexes
-                    if device == "all"
-                    else [index for index, gpu in gpus if device in (str(index), gpu.get("uuid"))]
-                )
+                held.update(everything if device == "all" else _held_device(device, gpus, listed))
     return held
 
 
-def gpu_memory_problems(model: Mapping[str, t.Any], gpu: t.Any, held: t.Collection[int], host: str) -> list[str]:
+def _held_device(
+    device: str, gpus: t.Sequence[tuple[int, Mapping[str, t.Any]]], migs: t.Sequence[Mapping[str, t.Any]]
+) -> list[int | str]:
+    """What one device id of a request holds: a GPU by index or UUID, a MIG device by <gpu>:<mig> or UUID."""
+    mig = _MIG_RE.match(device)
+    if mig:
+        return [f"{int(mig.group(1))}:{int(mig.group(2))}"]
+    for entry in migs:
+        if device == entry.get("uuid"):
+            return [f"{entry['gpu']}:{entry['index']}"]
+    return [index for index, gpu in gpus if device in (str(index), gpu.get("uuid"))]
+
+
+def partly_held(held: t.Collection[int | str]) -> set[int]:
+    """The GPUs held in part: those one of whose MIG devices is held (so in MIG mode, whatever the fact says)."""
+    return {int(str(key).split(":", 1)[0]) for key in held if isinstance(key, str) and _MIG_RE.match(key)}
+
+
+def _in_mig_mode(entry: Mapping[str, t.Any], migs: t.Sequence[t.Any]) -> bool:
+    """Whether a GPU of aistack_gpu.gpus is in MIG mode: its mig_mode says so, or MIG devices of it are listed."""
+    return entry.get("mig_mode") == "Enabled" or any(
+        isinstance(mig, Mapping) and mig.get("gpu") == entry.get("index") for mig in migs
+    )
+
+
+def gpu_memory_problems(model: Mapping[str, t.Any], gpu: t.Any, held: t.Collection[int | str], host: str) -> list[str]:
     """Each running GPU service whose gpu_memory_mb (what one container needs) a GPU it gets cannot give.
 
     A GPU is measured by the memory it has free (``aistack_gpu.gpus``, read this run), except one the app's
-    running containers hold (``held``): what they use is given back when they stop, so there the need is
-    measured against the GPU's whole memory (whether two containers fit at once is the start-first room check's
-    to decide, which falls back to stop-first). Nothing is checked where the host does not list its GPUs with
-    their memory, nor for a GPU a service names that the host does not list.
+    running containers hold whole (``held``, from held_gpus): what they use is given back when they stop, so
+    there the need is measured against the GPU's whole memory (whether two containers fit at once is the
+    start-first room check's to decide, which falls back to stop-first). Nothing is checked where the host does
+    not list its GPUs with their memory, nor for a GPU a service names that the host does not list. Nor for a
+    MIG device, or a GPU in MIG mode (aistack_gpu says so, or the app holds one of its MIG devices): nvidia-smi
+    reports memory per GPU, not per MIG device, and a GPU in MIG mode is used through its MIG devices, so its
+    figures (the card's, with the other MIG devices' use in them) say nothing of what one container gets.
     """
     gpu = gpu if isinstance(gpu, Mapping) else {}
     by_index = {entry.get("index"): entry for entry in gpu.get("gpus") or [] if isinstance(entry, Mapping)}
     if not gpu.get("usable") or not by_index:
         return []
+    migs = gpu.get("mig_devices") if isinstance(gpu.get("mig_devices"), list) else []
+    in_mig_mode = partly_held(held) | {index for index, entry in by_index.items() if _in_mig_mode(entry, migs)}
     services = model.get("services") or {}
     problems = []
     for sname, members in _gpu_services(model).items():
@@ -185,7 +221,7 @@ def gpu_memory_problems(model: Mapping[str, t.Any], gpu: t.Any, held: t.Collecti
             continue
         short = []
         given = {index for member in members for index in services[member].get("gpus") or []}
-        for index in sorted(index for index in given if index in by_index):
+        for index in sorted(index for index in given if index in by_index and index not in in_mig_mode):
             entry = by_index[index]
             whole = index in held
             room = entry.get("memory_mib" if whole else "memory_free_mib")

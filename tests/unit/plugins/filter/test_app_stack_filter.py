@@ -1124,6 +1124,22 @@ def test_a_mig_device_s_free_memory_is_not_known_so_it_stops_first() -> None:
     assert f"the free memory of MIG device 1:0 ({MIG_UUID[0]}) is not known" in model["rollout_notes"]["api"]
 
 
+@pytest.mark.parametrize("gpu", [True, "auto"])
+def test_every_gpu_with_one_in_mig_mode_stops_first_as_its_room_is_not_known(gpu: t.Any) -> None:
+    """Every GPU of a host is every MIG device of a GPU in MIG mode too, whose free memory nvidia-smi does not
+    report (GPU 1's own figure is the card's): a start-first is replaced in place, with that reason."""
+    services = merged(PROXIED, {"api": {"gpu": gpu, "gpu_memory_mb": 4000}, "worker": {"gpu": False}})
+    model = model_of(services=services, gpu_free_mib=[24000] * 4, **ON_MIG_HOST)
+    assert model["start_first"] == []
+    assert (
+        f"the free memory of the MIG devices of GPU 1 ({UUID[1]}), which is in MIG mode, is not known"
+        in model["rollout_notes"]["api"]
+    )
+    # Without a GPU in MIG mode, the same service starts first where each GPU has room for two.
+    plain_host = {**ON_MIG_HOST, "host_gpus": FOUR_GPUS, "mig_devices": []}
+    assert model_of(services=services, gpu_free_mib=[24000] * 4, **plain_host)["start_first"] == ["api"]
+
+
 @pytest.mark.parametrize("gpu", [[1], [UUID[1]], ["1"]])
 @pytest.mark.parametrize(
     "host",

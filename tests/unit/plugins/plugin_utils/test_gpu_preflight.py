@@ -25,6 +25,7 @@ from ansible_collections.aistack.deploy.plugins.plugin_utils._gpu_preflight impo
     gpu_memory_problems,
     held_gpus,
     image_cuda,
+    partly_held,
     tag_cuda_version,
 )
 
@@ -318,6 +319,101 @@ def test_only_running_gpu_services_are_checked() -> None:
 )
 def test_the_gpus_running_containers_hold(requests: list[t.Any], held: set[int]) -> None:
     assert held_gpus(requests, MEMORY_GPU["gpus"]) == held
+
+
+# GPU 1 of the synthetic host in MIG mode, with two MIG devices (the aistack_gpu fact as gpu_info reports it).
+MIG_UUIDS = ["MIG-7d9e2c4a-51b3-5f0e-a8d6-1c2b3e4f5a60", "MIG-9a1b2c3d-4e5f-5a6b-8c7d-9e0f1a2b3c4d"]
+MIGS = [
+    {
+        "gpu": 1,
+        "index": index,
+        "profile": "3g.12gb",
+        "uuid": MIG_UUIDS[index],
+        "cdi_device": f"nvidia.com/gpu=1:{index}",
+    }
+    for index in range(2)
+]
+MIG_GPU = {
+    **MEMORY_GPU,
+    "gpus": [{**entry, "mig_mode": "Enabled" if entry["index"] == 1 else "Disabled"} for entry in MEMORY_GPU["gpus"]],
+    "mig_enabled": True,
+    "mig_devices": MIGS,
+}
+EVERYTHING = {0, 1, 2, 3, "1:0", "1:1"}
+
+
+@pytest.mark.parametrize(
+    "requests, held",
+    [
+        # A MIG device is held as <gpu>:<mig>, whether asked for by CDI name, by UUID or as <gpu>:<mig>.
+        ([[{"Driver": "cdi", "DeviceIDs": ["nvidia.com/gpu=1:0"]}]], {"1:0"}),
+        ([[{"Driver": "nvidia", "DeviceIDs": [MIG_UUIDS[1]]}]], {"1:1"}),
+        ([[{"Driver": "nvidia", "DeviceIDs": ["1:1", "0"]}]], {"1:1", 0}),
+        # Every device: every GPU and every MIG device (what the runtime's "all" gives).
+        ([[{"Driver": "cdi", "DeviceIDs": ["nvidia.com/gpu=all"]}]], EVERYTHING),
+        ([[{"Driver": "", "Count": -1}]], EVERYTHING),
+        # A count is the first N GPUs, whole.
+        ([[{"Driver": "nvidia", "Count": 2}]], {0, 1}),
+        # A MIG UUID the host does not list holds nothing known.
+        ([[{"Driver": "nvidia", "DeviceIDs": ["MIG-00000000-0000-0000-0000-000000000000"]}]], set()),
+    ],
+)
+def test_the_mig_devices_running_containers_hold(requests: list[t.Any], held: set[t.Any]) -> None:
+    assert held_gpus(requests, MIG_GPU["gpus"], MIGS) == held
+
+
+def test_a_mig_device_held_where_the_host_lists_none_is_held_by_its_name() -> None:
+    """nvidia-smi -L failed (no mig_devices), but a container holds nvidia.com/gpu=1:0: GPU 1 is in MIG mode."""
+    held = held_gpus([[{"Driver": "cdi", "DeviceIDs": ["nvidia.com/gpu=1:0"]}]], MEMORY_GPU["gpus"])
+    assert held == {"1:0"}
+    assert partly_held(held) == {1}
+
+
+def needs_all(mib: int) -> dict[str, t.Any]:
+    """A service with every GPU (true or auto): app_stack's model gives it every GPU by index."""
+    return needs([0, 1, 2, 3], mib)
+
+
+@pytest.mark.parametrize(
+    "gpu, held",
+    [
+        # GPU 1 in MIG mode: its figures are the card's, while the containers work on its MIG devices, whose memory
+        # nvidia-smi does not report: not measured, held or not (the serving release's container on MIG device 1:0
+        # uses some of GPU 1's free memory, and must not refuse its own next release).
+        (MIG_GPU, set()),
+        (MIG_GPU, {"1:0"}),
+        (MIG_GPU, {1, "1:0", "1:1"}),
+        # A fact that does not say MIG mode (no mig_mode, no MIG devices listed): a held MIG device says it.
+        (MEMORY_GPU, {"1:0"}),
+    ],
+)
+def test_a_gpu_in_mig_mode_is_not_measured(gpu: dict[str, t.Any], held: set[t.Any]) -> None:
+    low = {
+        **gpu,
+        "gpus": [{**entry, "memory_free_mib": 900} if entry["index"] == 1 else entry for entry in gpu["gpus"]],
+    }
+    assert gpu_memory_problems(model(worker=needs_all(20000)), low, held, "gpu-1") == []
+    # The other GPUs are measured as ever: GPU 0 has 24052 MiB free.
+    [problem] = gpu_memory_problems(model(worker=needs_all(24100)), low, held, "gpu-1")
+    assert f"GPU 0 (NVIDIA GeForce RTX 4090, {UUIDS[0]}) has 24052 MiB free" in problem
+    assert "GPU 1" not in problem
+
+
+def test_a_whole_gpu_held_beside_mig_devices_is_measured_by_its_whole_memory() -> None:
+    """Holding MIG devices of GPU 1 changes nothing for GPU 0, held whole: its whole memory counts."""
+    the_model = model(worker=needs([0], 24100))
+    assert gpu_memory_problems(the_model, MIG_GPU, {0, "1:0"}, "gpu-1") == []
+    assert len(gpu_memory_problems(the_model, MIG_GPU, {"1:0"}, "gpu-1")) == 1
+
+
+def test_the_filter_reads_mig_devices_from_the_probe_and_the_fact() -> None:
+    """The serving release's container on MIG device 1:0 (by UUID, the nvidia driver's form): GPU 1 is partly held."""
+    low = {
+        **MIG_GPU,
+        "gpus": [{**entry, "memory_free_mib": 900} if entry["index"] == 1 else entry for entry in MIG_GPU["gpus"]],
+    }
+    probe = f'GPUREQ [{{"Driver":"nvidia","DeviceIDs":["{MIG_UUIDS[0]}"]}}]\n'
+    assert app_stack_gpu_memory_problems(model(worker=needs_all(20000)), low, probe, "gpu-1") == []
 
 
 def test_the_filter_reads_the_preflight_probe() -> None:
