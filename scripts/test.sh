@@ -176,20 +176,20 @@ tier_integration() {
 
 # Rough relative duration of a scenario (unknown ones count 1), for the lanes:
 # its time in a full suite run, in units of about 50 s (three lanes beside lint
-# and integration, 2 cores; the clean-clone CI run of 2026-12-05). The lanes
-# are filled longest first, each scenario into the least loaded lane, so these
-# give releases + app_image + docker_engine, app_stack_shapes + nvidia_toolkit,
-# fleet + app_stack: about 2300, 2040 and 2050 s (the weights of 2026-12-04
-# put nvidia_toolkit after releases: 2445 s in one lane).
+# and integration, 2 cores; the clean-clone run of 2026-12-05 at 02b02f0). The
+# lanes are filled longest first, each scenario into the least loaded lane, so
+# these give releases + app_image + docker_engine, app_stack_shapes + app_stack,
+# fleet + nvidia_toolkit: about 2300, 2230 and 2360 s. (nvidia_toolkit grew with
+# its MIG stories to 1044 s: behind app_stack_shapes it made a 2430 s lane.)
 scenario_weight() {
   case $1 in
     releases) echo 35 ;;
-    app_stack_shapes) echo 27 ;;
-    fleet) echo 24 ;;
+    app_stack_shapes) echo 28 ;;
+    fleet) echo 26 ;;
+    nvidia_toolkit) echo 21 ;;
     app_stack) echo 17 ;;
-    nvidia_toolkit) echo 14 ;;
-    app_image) echo 6 ;;
-    docker_engine) echo 5 ;;
+    app_image) echo 7 ;;
+    docker_engine) echo 4 ;;
     *) echo 1 ;;
   esac
 }
