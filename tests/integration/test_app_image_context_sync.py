@@ -267,7 +267,8 @@ def test_hosts_with_their_own_sources_each_get_their_own(tmp_path: Path) -> None
     """Two builders of one image and release, each with its own source (host_vars): each lays out its own.
 
     Hosts that share a source share one archive, packed once; a host with another source packs its own, into
-    an archive of its own: never over the first host's before that host has copied it.
+    an archive of its own: never over the first host's before that host has copied it. A new release rewrites
+    the same archives.
     """
     sources = {}
     for name in ("a", "b", "c"):
@@ -303,8 +304,10 @@ def test_hosts_with_their_own_sources_each_get_their_own(tmp_path: Path) -> None
     assert [host for host, result in sorted(own.items()) if not result.get("skipped")] == ["builder-2"]
     assert len(list((tmp_path / "controller" / "context").glob("*.tar"))) == 2
 
-    # Nothing changed: no host lays anything out.
-    again = run_fleet(tmp_path, hosts, **common)
+    # A new release of the same sources: the same two archives (one per source, not one more per release), and
+    # no host lays anything out.
+    again = run_fleet(tmp_path, hosts, **{**common, "app_image_release": "1.0.1"})
+    assert len(list((tmp_path / "controller" / "context").glob("*.tar"))) == 2
     layout = "context | Lay out the build context (the stamp differs from its inputs or the directory)"
     assert all(result.get("skipped") for result in again[layout].values()), again[layout]
 
