@@ -74,3 +74,22 @@ def test_no_deploy_secret_in_the_image(host):
 def test_no_archive_left_on_the_host(host):
     archives = host.file("/var/tmp/aistack-images")
     assert not archives.exists or not archives.listdir()
+
+
+def venv_stamp(host, image: str) -> str:
+    """When the image's virtualenv was made, to the nanosecond: which build of the builder stage it comes from."""
+    return host.check_output(f"docker run --rm --pull=never --entrypoint stat {image} -c %y /opt/venv/pyvenv.cfg")
+
+
+# Last: it prunes the host's untagged images. The test host's engine is this scenario's alone.
+def test_a_prune_leaves_the_dependency_cache(host):
+    builder = "aistack-test/reference-backend-builder:cpu"
+    # The tag names the builder stage the release's virtualenv was copied from.
+    assert venv_stamp(host, builder) == venv_stamp(host, IMAGE)
+    host.check_output("docker image prune --force")
+    assert inspect(host, builder)["Id"]
+    # The builder stage is still the cache: building it again runs no step (the classic builder says
+    # "Running in <container>" for each step it runs, "Using cache" for each it takes from the cache).
+    rebuilt = host.run("DOCKER_BUILDKIT=0 docker build --target builder /opt/aistack/reference-backend/build/1.0.0")
+    assert rebuilt.rc == 0, rebuilt.stderr
+    assert "Running in" not in rebuilt.stdout, rebuilt.stdout
