@@ -62,8 +62,15 @@ setup() {
     scripts/ensure-engine.sh || return 1
   fi
   expose_collection
-  echo "newest: $("$NEWEST_VENV/bin/ansible" --version | head -n1) on $("$NEWEST_VENV/bin/python" -V)"
-  [ -z "${OLDEST_VENV:-}" ] || echo "oldest: $("$OLDEST_VENV/bin/ansible" --version | head -n1) on $("$OLDEST_VENV/bin/python" -V)"
+  # The whole output, then its first line: head would close the pipe on ansible-core, which then prints a
+  # BrokenPipeError traceback.
+  local version
+  version=$("$NEWEST_VENV/bin/ansible" --version)
+  echo "newest: ${version%%$'\n'*} on $("$NEWEST_VENV/bin/python" -V)"
+  if [ -n "${OLDEST_VENV:-}" ]; then
+    version=$("$OLDEST_VENV/bin/ansible" --version)
+    echo "oldest: ${version%%$'\n'*} on $("$OLDEST_VENV/bin/python" -V)"
+  fi
 }
 
 in_venv() {  # in_venv VENV COMMAND...: run with that venv first on PATH

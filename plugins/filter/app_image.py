@@ -5,7 +5,7 @@
 """Filters of the app_image role.
 
 ``app_image_distribution``, ``app_image_dependency_plan``, ``app_image_dockerfile_plan``,
-``app_image_built_problems`` and ``app_image_prune_plan`` are thin wrappers: their logic lives in
+``app_image_built_problems``, ``app_image_prune_plan`` and ``app_image_archive_plan`` are thin wrappers: their logic lives in
 plugins/plugin_utils/_distribution.py, _app_image_input.py and _app_image_prune.py.
 """
 
@@ -21,7 +21,7 @@ from ansible_collections.aistack.deploy.plugins.plugin_utils._app_image_input im
     dependency_plan,
     dockerfile_plan,
 )
-from ansible_collections.aistack.deploy.plugins.plugin_utils._app_image_prune import prune_plan
+from ansible_collections.aistack.deploy.plugins.plugin_utils._app_image_prune import archive_plan, prune_plan
 from ansible_collections.aistack.deploy.plugins.plugin_utils._distribution import distribution_plan
 from ansible_collections.aistack.deploy.plugins.plugin_utils._input import optional_list
 
@@ -112,6 +112,26 @@ def app_image_prune_plan(
     return prune_plan(probe, str(name), targets, str(tag), count, str(registry or ""))
 
 
+def app_image_archive_plan(
+    files: t.Any, probes: t.Any, name: t.Any, targets: t.Any, release: t.Any, keep: t.Any
+) -> list[str]:
+    """The controller's archives of the app's release images to remove; see plugins/plugin_utils/_app_image_prune.py."""
+    if not isinstance(files, list) or not all(
+        isinstance(item, Mapping) and isinstance(item.get("path"), str) for item in files
+    ):
+        raise AnsibleFilterError("app_image_archive_plan: expects the files of ansible.builtin.find (path, mtime)")
+    if not isinstance(probes, list) or not all(isinstance(probe, str) for probe in probes):
+        raise AnsibleFilterError("app_image_archive_plan: probes must be a list of the hosts' probe outputs")
+    if not isinstance(targets, list) or not all(isinstance(target, str) and target for target in targets):
+        raise AnsibleFilterError("app_image_archive_plan: targets must be a list of target names")
+    try:
+        count = int(keep)
+        listed = [(str(item["path"]).rsplit("/", 1)[-1], float(item.get("mtime") or 0)) for item in files]
+    except (TypeError, ValueError):
+        raise AnsibleFilterError(f"app_image_archive_plan: keep and each mtime must be numbers, got {keep!r}") from None
+    return archive_plan(listed, probes, str(name), targets, str(release), count)
+
+
 class FilterModule:
     def filters(self) -> dict[str, t.Callable[..., t.Any]]:
         return {
@@ -121,4 +141,5 @@ class FilterModule:
             "app_image_dockerfile_plan": app_image_dockerfile_plan,
             "app_image_built_problems": app_image_built_problems,
             "app_image_prune_plan": app_image_prune_plan,
+            "app_image_archive_plan": app_image_archive_plan,
         }

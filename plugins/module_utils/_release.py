@@ -206,10 +206,14 @@ def image_problems(recorded: t.Mapping[str, str], found: t.Iterable[t.Mapping[st
     return problems
 
 
+def archive_safe(ref: str) -> str:
+    """A reference as a file name: each character but [A-Za-z0-9_.-] as _."""
+    return "".join(c if c.isalnum() or c in "_.-" else "_" for c in ref)
+
+
 def archive_name(ref: str, image_id: str) -> str:
-    """The file app_image saves an image to on the controller: <ref with [^A-Za-z0-9_.-] as _>-<id12>.tar."""
-    safe = "".join(c if c.isalnum() or c in "_.-" else "_" for c in ref)
-    return f"{safe}-{image_id.split(':')[-1][:12]}.tar"
+    """The file app_image saves an image to on the controller: <archive_safe(ref)>-<id12>.tar."""
+    return f"{archive_safe(ref)}-{image_id.split(':')[-1][:12]}.tar"
 
 
 def missing_images(

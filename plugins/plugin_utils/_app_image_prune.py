@@ -12,6 +12,13 @@ the newest ``keep - 1`` other releases; so is every tag a kept release recorded,
 means: when every other release tag of the repository is a version (1.4.2, v2.0, 10; or a controller
 build's GPU variant of one, 1.4.2-gpu), the highest version, numbers compared as numbers (1.10 after 1.9);
 otherwise the newest image.
+
+The controller keeps an archive of each image a controller build sent to hosts (``archives/<reference>-<id12>.tar``,
+module_utils/_release.py's ``archive_name``): a rollback loads a release's image from it where a host lost it.
+``archive_plan`` (filter app_image_archive_plan) picks the archives of the app's release images to remove by the
+same rule, per target and per variant (``<release>`` and ``<release>-gpu`` count apart: a mixed fleet's controller
+has both): the current release's, those of the newest ``keep - 1`` other releases and every archive of an image a
+kept release recorded on one of the run's hosts stay.
 """
 
 from __future__ import annotations
@@ -22,18 +29,25 @@ import json
 import re
 import typing as t
 
+from ansible_collections.aistack.deploy.plugins.module_utils._release import archive_name, archive_safe
+
 VERSION_RE = re.compile(r"^v?[0-9]+(\.[0-9]+)*(-gpu)?$")
 _NUMBER_RE = re.compile(r"[0-9]+")
 
 
-def _record_refs(encoded: str) -> list[str]:
-    """The image references one release.json records (its ``images`` keys); a record that cannot be read, none."""
+def _record_images(encoded: str) -> dict[str, str]:
+    """The images one release.json records (its ``images``: reference to ID); a record that cannot be read, none."""
     try:
         record = json.loads(base64.b64decode(encoded, validate=True).decode("utf-8"))
     except (binascii.Error, UnicodeDecodeError, ValueError):
-        return []
+        return {}
     images = record.get("images") if isinstance(record, dict) else None
-    return [str(ref) for ref in images] if isinstance(images, dict) else []
+    return {str(ref): str(image_id) for ref, image_id in images.items()} if isinstance(images, dict) else {}
+
+
+def _record_refs(encoded: str) -> list[str]:
+    """The image references one release.json records (its ``images`` keys)."""
+    return list(_record_images(encoded))
 
 
 def _version_key(tag: str) -> str:
@@ -91,3 +105,48 @@ def prune_plan(probe: str, name: str, targets: list[str], tag: str, keep: int, r
                 if full not in recorded:
                     remove.append(full)
     return {"recorded": recorded, "remove": remove, "current": current}
+
+
+def _newest_first(releases: dict[str, float]) -> list[str]:
+    """Release tags newest first: by version when every one is a version, else by the newest archive's time."""
+    if all(VERSION_RE.match(release) for release in releases):
+        return sorted(releases, key=_version_key, reverse=True)
+    return sorted(releases, key=releases.__getitem__, reverse=True)
+
+
+def archive_plan(
+    files: t.Iterable[tuple[str, float]],
+    probes: t.Iterable[str],
+    name: str,
+    targets: list[str],
+    release: str,
+    keep: int,
+) -> list[str]:
+    """The file names of the controller's archives of the app's release images to remove (see the docstring).
+
+    files: (file name, modification time) of each archive; probes: each host's recorded.yml output.
+    """
+    recorded = {
+        archive_name(ref, image_id)
+        for probe in probes
+        for line in probe.splitlines()
+        if line.startswith("RECORD ")
+        for ref, image_id in _record_images(line[len("RECORD ") :].strip()).items()
+    }
+    listed = list(files)
+    remove = []
+    for target in targets:
+        pattern = re.compile(re.escape(archive_safe(f"{name}-{target}:")) + r"([A-Za-z0-9_.-]+)-[0-9a-f]{12}\.tar")
+        for gpu in (False, True):
+            current = release + ("-gpu" if gpu else "")
+            by_release: dict[str, list[str]] = {}
+            newest: dict[str, float] = {}
+            for file_name, mtime in listed:
+                match = pattern.fullmatch(file_name)
+                if not match or match[1].endswith("-gpu") != gpu or match[1] == current:
+                    continue
+                by_release.setdefault(match[1], []).append(file_name)
+                newest[match[1]] = max(newest.get(match[1], mtime), mtime)
+            for old in _newest_first(newest)[max(keep - 1, 0) :]:
+                remove += sorted(file_name for file_name in by_release[old] if file_name not in recorded)
+    return remove

@@ -177,3 +177,61 @@ def test_an_image_a_container_uses_is_left_and_the_run_goes_on(
         assert f"Left in place (a container uses it): {name}-api:1.0.1" in result.stdout
     finally:
         user.remove(force=True)
+
+
+PRUNE_ARCHIVES = """
+- name: Read the recorded releases
+  ansible.builtin.include_role:
+    name: aistack.deploy.app_image
+    tasks_from: recorded
+  vars: &vars
+    app_image_name: {name}
+    app_image_release: "{current}"
+    app_image_keep_releases: 2
+    app_image_targets: [api]
+    app_image_releases_dir: "{releases_dir}"
+    app_image_controller_dir: "{controller_dir}"
+
+- name: Remove the controller's archives beyond the count, as main.yml does after a run that saved one
+  ansible.builtin.include_role:
+    name: aistack.deploy.app_image
+    tasks_from: prune_archives
+  vars: *vars
+"""
+
+
+def test_the_controllers_archives_beyond_the_count_go_and_a_recorded_one_stays(
+    playbook: t.Callable[..., t.Any], tmp_path: t.Any, unique_name: str
+) -> None:
+    # The archives a controller build saved for five releases, the postgres image's and a file of someone else's.
+    name, image_id = f"aistack-it/{unique_name}", "sha256:" + "0123456789ab" * 5 + "cdef"
+    archives = tmp_path / "controller" / "archives"
+    archives.mkdir(parents=True)
+    stem = name.replace("/", "_") + "-api_"
+    files = {
+        release: archives / f"{stem}{release}-0123456789ab.tar"
+        for release in ["1.0.1", "1.0.2", "1.0.3", "1.0.4", "1.0.5"]
+    }
+    others = [archives / "aistack-test_postgres_17-0123456789ab.tar", archives / "notes.tar"]
+    for path in [*files.values(), *others]:
+        path.write_text("an image archive\n")
+    # 1.0.2 is a release the host keeps (a rollback target): its archive stays, whatever its age.
+    record = tmp_path / "releases" / "1.0.2" / "release.json"
+    record.parent.mkdir(parents=True)
+    record.write_text(json.dumps({"images": {f"{name}-api:1.0.2": image_id}}))
+    play = PRUNE_ARCHIVES.format(
+        name=name, current="1.0.4", releases_dir=tmp_path / "releases", controller_dir=tmp_path / "controller"
+    )
+
+    checked = playbook(play, check=True)
+    assert checked.rc == 0 and '"changed": true' in checked.stdout, checked.stdout + checked.stderr
+    assert all(path.exists() for path in [*files.values(), *others])
+
+    # keep 2, current 1.0.4 (a rollback, not the highest): 1.0.5 stays, 1.0.2 is recorded, 1.0.3 and 1.0.1 go.
+    result = playbook(play)
+    assert result.rc == 0, result.stdout + result.stderr
+    assert sorted(path.name for path in archives.iterdir()) == sorted(
+        [files["1.0.2"].name, files["1.0.4"].name, files["1.0.5"].name, *(path.name for path in others)]
+    )
+    again = playbook(play)
+    assert again.rc == 0 and '"changed": true' not in again.stdout, again.stdout

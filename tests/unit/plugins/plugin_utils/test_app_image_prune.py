@@ -13,7 +13,8 @@ import typing as t
 import pytest
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.aistack.deploy.plugins.filter.app_image import app_image_prune_plan
+from ansible_collections.aistack.deploy.plugins.filter.app_image import app_image_archive_plan, app_image_prune_plan
+from ansible_collections.aistack.deploy.plugins.module_utils._release import archive_name
 from ansible_collections.aistack.deploy.plugins.plugin_utils._app_image_prune import prune_plan
 
 NAME = "horus/backend"
@@ -158,3 +159,111 @@ def test_the_current_image_and_its_variant_are_read(line: str, current: dict[str
 def test_the_filter_refuses_what_it_cannot_read(args: tuple[t.Any, ...], message: str) -> None:
     with pytest.raises(AnsibleFilterError, match=message):
         app_image_prune_plan(*args)
+
+
+# ---------------------------------------------------------------- the controller's archives (archive_plan)
+
+ID = "sha256:" + "ab12" * 16  # archive names carry the first 12 hex digits: ab12ab12ab12
+
+
+def archive(target: str, release: str, mtime: float, image_id: str = ID, name: str = NAME) -> dict[str, t.Any]:
+    """An entry of ansible.builtin.find's files, as app_image saved the image of the release."""
+    return {
+        "path": f"/home/ops/.cache/aistack-deploy/archives/{archive_name(f'{name}-{target}:{release}', image_id)}",
+        "mtime": mtime,
+    }
+
+
+def names(*entries: dict[str, t.Any]) -> list[str]:
+    return [entry["path"].rsplit("/", 1)[-1] for entry in entries]
+
+
+def recorded_on_a_host(images: dict[str, str]) -> str:
+    body = {"release": "x", "images": images}
+    return "RECORD " + base64.b64encode(json.dumps(body).encode()).decode()
+
+
+def test_archives_beyond_the_count_go_by_version_and_the_current_release_stays() -> None:
+    files = [archive("api", release, n) for n, release in enumerate(["1.0.0", "1.9.0", "1.10.0", "1.2.0"], start=1)]
+    # keep 2, current 1.2.0 (a rollback: not the highest): 1.10.0 stays, 1.9.0 and 1.0.0 go, whatever their ages.
+    assert app_image_archive_plan(files, [], NAME, ["api"], "1.2.0", 2) == names(files[1], files[0])
+
+
+def test_an_archive_a_hosts_kept_release_recorded_stays_whatever_its_age() -> None:
+    files = [archive("api", release, n) for n, release in enumerate(["1.0.0", "1.1.0", "1.2.0", "1.3.0"], start=1)]
+    probes = ["IMAGE api x y z", recorded_on_a_host({f"{NAME}-api:1.0.0": ID})]
+    assert app_image_archive_plan(files, probes, NAME, ["api"], "1.3.0", 2) == names(files[1])
+    # The same reference with another image (a release rebuilt under its name) is not what the host recorded.
+    other = recorded_on_a_host({f"{NAME}-api:1.0.0": "sha256:" + "cd34" * 16})
+    assert app_image_archive_plan(files, [other], NAME, ["api"], "1.3.0", 2) == names(files[1], files[0])
+
+
+def test_every_archive_of_a_release_goes_or_stays_together_and_the_current_ones_all_stay() -> None:
+    rebuilt = "sha256:" + "ef56" * 16
+    files = [
+        archive("api", "1.0.0", 1),
+        archive("api", "1.0.0", 2, rebuilt),
+        archive("api", "1.1.0", 3),
+        archive("api", "1.1.0", 4, rebuilt),
+    ]
+    assert app_image_archive_plan(files, [], NAME, ["api"], "1.1.0", 1) == sorted(names(files[0], files[1]))
+
+
+def test_targets_and_variants_are_counted_apart() -> None:
+    files = [
+        archive(target, release + variant, n)
+        for n, (target, release, variant) in enumerate(
+            [(t_, r, v) for t_ in ("api", "worker") for r in ("1.0", "1.1", "1.2") for v in ("", "-gpu")]
+        )
+    ]
+    removed = app_image_archive_plan(files, [], NAME, ["api", "worker"], "1.2", 2)
+    assert removed == [
+        archive_name(f"{NAME}-api:1.0", ID),
+        archive_name(f"{NAME}-api:1.0-gpu", ID),
+        archive_name(f"{NAME}-worker:1.0", ID),
+        archive_name(f"{NAME}-worker:1.0-gpu", ID),
+    ]
+
+
+def test_releases_that_are_not_versions_go_by_the_newest_archive() -> None:
+    files = [
+        archive("api", "blue", 30),
+        archive("api", "green", 10),
+        archive("api", "green", 40, "sha256:" + "ef56" * 16),  # green rebuilt: its newest archive counts
+        archive("api", "red", 20),
+    ]
+    # keep 2, the current release (main) has no archive: green, the newest other, stays; blue, then red, go.
+    assert app_image_archive_plan(files, [], NAME, ["api"], "main", 2) == names(files[0], files[3])
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        # Other images: the extra images, another target, another app whose name only starts like this one.
+        f"/a/{archive_name('aistack-test/postgres:17', ID)}",
+        f"/a/{archive_name(f'{NAME}-flower:0.1', ID)}",
+        f"/a/{archive_name('horus/backend2-api:0.1', ID)}",
+        # Not an archive app_image wrote: no image ID, or another suffix.
+        "/a/horus_backend-api_0.1.tar",
+        f"/a/{archive_name(f'{NAME}-api:0.1', ID)}.part",
+    ],
+)
+def test_archives_of_other_images_stay(path: str) -> None:
+    files = [{"path": path, "mtime": 1.0}, archive("api", "1.0", 2), archive("api", "1.1", 3)]
+    assert app_image_archive_plan(files, [], NAME, ["api"], "1.1", 1) == names(files[1])
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("not a list", [], ["api"], 2), "expects the files of ansible.builtin.find"),
+        (([{"mtime": 1}], [], ["api"], 2), "expects the files of ansible.builtin.find"),
+        (([], "probe", ["api"], 2), "probes must be a list"),
+        (([], [], "api", 2), "targets must be a list"),
+        (([], [], ["api"], "two"), "keep and each mtime must be numbers"),
+    ],
+)
+def test_archive_plan_refuses_what_is_not_its_input(args: tuple[t.Any, ...], message: str) -> None:
+    files, probes, targets, keep = args
+    with pytest.raises(AnsibleFilterError, match=message):
+        app_image_archive_plan(files, probes, NAME, targets, "1.0", keep)
