@@ -9,8 +9,8 @@ release.json of the app's release directories and ``IMAGE <target> <id> <referen
 ``docker image ls`` shows of each target's repository, and ``CURRENT <id> <variant>`` of the current
 release's image of the first target (``<no value>`` or nothing where it has no variant label). Per target, the current release is always kept, and
 the newest ``keep - 1`` other releases; so is every tag a kept release recorded, whatever its age. Newest
-means: when every other release tag of the repository is a version (1.4.2, v2.0, 10; or a controller
-build's GPU variant of one, 1.4.2-gpu), the highest version, numbers compared as numbers (1.10 after 1.9);
+means: when every other release tag of the repository is a version (1.4.2, v2.0, 10; or the GPU variant's
+tag of one, 1.4.2-gpu), the highest version, numbers compared as numbers (1.10 after 1.9);
 otherwise the newest image.
 
 The controller keeps an archive of each image a controller build sent to hosts (``archives/<reference>-<id12>.tar``,

@@ -13,7 +13,7 @@ app_image's preflight.yml looks, read-only, at what each source needs and this m
   refuses: the registry said it has no such tag (404), or refused the credentials the pull would use, or could
   not be reached at all. Without credentials a 401 decides nothing (the engine may hold a login of its own).
   The tag is the one the host pulls (``app_image_tag``): the release, or ``<release>-gpu`` on a host that takes
-  the GPU variant of the generated Dockerfile, as a controller build tags and pushes it.
+  the GPU variant of the generated Dockerfile, as every build tags and pushes it.
 * ``build_controller``: the controller's Docker engine answers (context.yml and build.yml run there on every
   run, whatever the hosts have).
 * any source with ``app_image_extra_images``: the controller's engine has each of them (distribute.yml saves

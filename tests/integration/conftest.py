@@ -20,6 +20,9 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[2]
 HARNESS = REPO_ROOT / "tests" / "harness"
 BUSYBOX = "aistack-test/busybox:latest"
+# What unique_name (and the registries test_app_image_registry.py starts) begin with: AISTACK_IT_PREFIX sets
+# another, so that runs beside each other on one engine can tell their containers and images apart.
+NAME_PREFIX = os.environ.get("AISTACK_IT_PREFIX") or "aistack-it-"
 
 
 @pytest.fixture(scope="session")
@@ -40,7 +43,7 @@ def busybox_image(docker_client: t.Any) -> str:
 
 @pytest.fixture
 def unique_name() -> str:
-    return f"aistack-it-{uuid.uuid4().hex[:10]}"
+    return f"{NAME_PREFIX}{uuid.uuid4().hex[:10]}"
 
 
 class PlaybookResult(t.NamedTuple):

@@ -7,11 +7,12 @@ variant <release>, each host getting only its own (the nvidia_toolkit
 scenario builds and deploys both). This test proves the naming each host is
 handed before anything is built: every host of the fleet passes validation
 (a controller build used to refuse such a fleet), and aistack_image names
-the tag of its variant; a host build, or an app's own Dockerfile (which has
-no variants), keeps <release>. A fleet that pulls (app_image_source: pull)
-takes the same tags without being told: <release>-gpu on a GPU host,
-<release> on a CPU host, and its pre-flight asks the registry for exactly
-the tag the host will pull. One ansible-playbook run in check mode per
+the tag of its variant. A GPU host that builds its own image names it the
+same way (what it pushes is what a GPU host pulls); an app's own Dockerfile
+(which has no variants) keeps <release>. A fleet that pulls
+(app_image_source: pull) takes the same tags without being told:
+<release>-gpu on a GPU host, <release> on a CPU host, and its pre-flight
+asks the registry for exactly the tag the host will pull. One ansible-playbook run in check mode per
 test, local hosts (tests/harness/aistack_testlib/bad_input.py); nothing is built or pulled.
 """
 
@@ -68,8 +69,9 @@ HOSTS = {
     # A fixed variant names its tag alike, whatever the host has.
     "gpu-fixed": (host(False, app_image_variant="gpu"), "acme/worker-worker:1.0.0-gpu"),
     "cpu-fixed": (host(True, app_image_variant="cpu"), "acme/worker-worker:1.0.0"),
-    # A host builds only its own variant; an app's own Dockerfile has none.
-    "gpu-host-build": (host(True, app_image_source="build_host"), "acme/worker-worker:1.0.0"),
+    # A host builds only its own variant, named as a controller build names it; an app's own Dockerfile has none.
+    "gpu-host-build": (host(True, app_image_source="build_host"), "acme/worker-worker:1.0.0-gpu"),
+    "cpu-host-build": (host(False, app_image_source="build_host"), "acme/worker-worker:1.0.0"),
     "gpu-own-dockerfile": (
         host(True, app_image_dockerfile="project", app_image_context_src=OWN_DOCKERFILE_APP),
         "acme/worker-worker:1.0.0",
@@ -97,7 +99,7 @@ def test_one_name_serves_both_variants_each_host_its_own_tag(tmp_path: Path) -> 
         assert_passes_validation(run, name, "validate | Check the role's input (nothing has changed yet)")
         fact = image_fact(run, name)
         assert fact["images"] == {"worker": image}, name
-        # The release stays the release: only the tag of a controller build's GPU variant says -gpu.
+        # The release stays the release: only the tag of the GPU variant says -gpu.
         assert fact["release"] == "1.0.0"
 
 

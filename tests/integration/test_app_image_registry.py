@@ -15,12 +15,13 @@ does --check after a run, and --check on a host that lacks the image changes
 nothing. The controller build and its pull go through a registry with basic
 authentication (refused without credentials, the password never in the
 output, each HOME logged in once); the host build and the pruning use a plain
-one. Also: the build directory mirroring its source, pruning of pulled
-releases, and the input checks.
+one. A GPU host that builds its own image pushes it as <release>-gpu, the
+tag a GPU host pulls. Also: the build directory mirroring its source,
+pruning of pulled releases, and the input checks.
 
 The application is a minimal one (no requirements) on the harness's Python
 base from Debian packages, so a build takes seconds. Everything made here is
-named aistack-it-* and removed afterwards: containers, tags, and the untagged
+named aistack-it-* (AISTACK_IT_PREFIX sets another prefix) and removed afterwards: containers, tags, and the untagged
 images these builds leave (builder stages, replaced tags), told apart by the
 test's name in their requirements file and label.
 """
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import subprocess
 import time
 import typing as t
@@ -77,7 +79,7 @@ def start_registry(client: t.Any, image: str, **kwargs: t.Any) -> tuple[t.Any, s
     """Run the registry on 127.0.0.1:<free port>; return the container and host:port once it answers."""
     container = client.containers.run(
         image,
-        name=f"aistack-it-registry-{uuid.uuid4().hex[:8]}",
+        name=f"{os.environ.get('AISTACK_IT_PREFIX') or 'aistack-it-'}registry-{uuid.uuid4().hex[:8]}",
         detach=True,
         ports={"5000/tcp": ("127.0.0.1", None)},
         **kwargs,
@@ -481,6 +483,38 @@ def test_host_build_pushes_and_its_build_dir_mirrors_the_source(
     assert ok(again)["changed"] == 0, changed_tasks(again)
     checked = run_role(playbook, role_vars, check=True)
     assert ok(checked)["changed"] == 0, changed_tasks(checked)
+
+
+def test_a_gpu_host_s_own_build_is_what_a_gpu_host_pulls(
+    app: dict[str, t.Any], registry: str, docker_client: t.Any, playbook: t.Callable[..., PlaybookResult]
+) -> None:
+    """A GPU host that builds and pushes names the GPU variant <release>-gpu, as a controller build does: a GPU
+    host that pulls (app_image_variant auto, a GPU present) asks for that tag and finds it (it once found
+    nothing: the host build pushed <release>, the tag of the CPU variant). The Debian Python base stands in
+    for the CUDA base."""
+    name, local = app["name"], f"{app['name']}-api:1.0.0-gpu"
+    remote = f"{registry}/{local}"
+    gpu_host = {
+        **app["vars"],
+        "app_image_variant": "auto",
+        "app_image_gpu_present": True,
+        "app_image_cuda_base": PYTHON_BASE,
+        "app_image_registry": registry,
+    }
+    built_run = run_role(playbook, {**gpu_host, "app_image_source": "build_host", "app_image_push": True})
+    ok(built_run)
+    assert registry_get(registry, f"/v2/{name}-api/tags/list")["tags"] == ["1.0.0-gpu"]
+    built = image_id(docker_client, local)
+    assert built and image_id(docker_client, remote) == built
+    assert built_run.task("Show the fact")["aistack_image"]["images"] == {"api": local}
+    assert docker_client.images.get(built).labels["io.aistack.deploy.variant"] == "gpu"
+
+    forget_image(docker_client, local, remote)  # another GPU host
+    pulled = run_role(playbook, {**gpu_host, "app_image_source": "pull", "app_image_context_src": ""})
+    ok(pulled)
+    assert image_id(docker_client, local) == built
+    fact = pulled.task("Show the fact")["aistack_image"]
+    assert fact["images"] == {"api": local} and fact["variant"] == "gpu"
 
 
 def test_check_mode_without_the_build_directory_refuses_no_existing_release(

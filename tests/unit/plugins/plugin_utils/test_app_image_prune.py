@@ -52,6 +52,21 @@ def test_a_gpu_variant_and_a_v_prefix_are_versions_too() -> None:
     assert prune_plan(probe, NAME, ["api"], "1.3-gpu", 2)["remove"] == [f"{NAME}-api:1.1-gpu", f"{NAME}-api:v1.0-gpu"]
 
 
+def test_a_gpu_host_build_s_releases_before_and_after_the_gpu_tag_go_by_version() -> None:
+    """A GPU host that built its own images before they were tagged <release>-gpu: its old releases (1.0.0,
+    1.1.0) and the new ones (1.2.0-gpu, 1.3.0-gpu) are one line of versions; a tag a release records stays
+    (its registry name, which no record names, goes), and a pruned release's registry name goes with it."""
+    probe = "\n".join(
+        [image("1.0.0", day(1)), image("1.1.0", day(2)), image("1.2.0-gpu", day(3)), image("1.3.0-gpu", day(4))]
+        + [record(f"{NAME}-api:1.0.0")]
+    )
+    assert prune_plan(probe, NAME, ["api"], "1.3.0-gpu", 2, "registry.test:5000")["remove"] == [
+        f"{NAME}-api:1.1.0",
+        f"registry.test:5000/{NAME}-api:1.1.0",
+        f"registry.test:5000/{NAME}-api:1.0.0",
+    ]
+
+
 def test_names_that_are_not_versions_go_by_the_images_age() -> None:
     probe = "\n".join([image("blue", day(3)), image("green", day(1)), image("red", day(2)), image("main", day(4))])
     assert prune_plan(probe, NAME, ["api"], "main", 2)["remove"] == [f"{NAME}-api:red", f"{NAME}-api:green"]
