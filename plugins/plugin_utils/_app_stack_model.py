@@ -1147,8 +1147,11 @@ def _cdi_names(
     """The CDI device names of an nvidia device request, each with whether the host lists its GPU or MIG device."""
     if "count" in device:
         count = device["count"]
+        # A count beyond the GPUs the host lists is a problem of its own already (_count_on_host).
         return (
-            [(f"{CDI_KIND}=all", True)] if count == "all" else [(f"{CDI_KIND}={index}", True) for index in range(count)]
+            [(f"{CDI_KIND}=all", True)]
+            if count == "all"
+            else [(f"{CDI_KIND}={index}", index < len(host_gpus) or not host_gpus) for index in range(count)]
         )
     names = []
     for device_id in device["device_ids"]:

@@ -494,8 +494,12 @@ def _base60_problem(gpu: t.Any, where: str, problems: Problems) -> bool:
 
 
 def _count_on_host(count: int, where: str, spec: dict[str, t.Any], problems: Problems) -> None:
-    """A count N gets the host's first N GPUs whole: none of them may be in MIG mode (where aistack_gpu says)."""
+    """A count N gets the host's first N GPUs whole: the host has N GPUs, and none of them is in MIG mode (where
+    aistack_gpu lists the GPUs; MIG devices do not add to the count)."""
     host_gpus, migs = spec.get("host_gpus") or [], spec.get("mig_devices") or []
+    if host_gpus and count > len(host_gpus):
+        problems.add(f"{where}.gpu", _count_beyond_host(count, spec, host_gpus, migs))
+        return
     for gpu in host_gpus[:count]:
         if in_mig_mode(gpu, migs):
             own = [f"{mig['gpu']}:{mig['index']}" for mig in migs if mig.get("gpu") == gpu["index"]]
@@ -509,6 +513,39 @@ def _count_on_host(count: int, where: str, spec: dict[str, t.Any], problems: Pro
                 + f", or take per_gpu, a replica per GPU and MIG device (got {count!r}; {migs_of(gpu, migs)})",
             )
             return
+
+
+def _count_beyond_host(
+    count: int, spec: dict[str, t.Any], host_gpus: list[dict[str, t.Any]], migs: t.Sequence[dict[str, t.Any]]
+) -> str:
+    """The refusal of a count larger than the host's number of GPUs, with the counts that are allowed there: up to
+    the first GPU in MIG mode (a count gives GPUs whole; a MIG device is not a GPU of its own for it)."""
+    have = len(host_gpus)
+    whole = next((position for position, gpu in enumerate(host_gpus) if in_mig_mode(gpu, migs)), have)
+    said = (
+        f"asks for {count} GPUs, but {host_name(spec)} has {have} GPU{'' if have == 1 else 's'} "
+        f"(aistack_gpu.gpus: {gpus_listed(host_gpus)}"
+        + (f"; its {len(migs)} MIG device(s) do not count: a count gives whole GPUs" if migs else "")
+        + "): the runtime would give the container fewer or none, or refuse to start it; "
+    )
+    if whole == 0:
+        allowed = (
+            f"no count is allowed there, as GPU {host_gpus[0]['index']} is in MIG mode: ask for true or auto "
+            "(every GPU and MIG device), or name the GPUs and MIG devices it gets in a list, or take per_gpu"
+        )
+    else:
+        allowed = (
+            "allowed: a count of 1"
+            + (f" to {whole}" if whole > 1 else "")
+            + (f" (GPU {host_gpus[whole]['index']} is in MIG mode)" if whole < have else "")
+            + ", true or auto (every GPU), or a list of the GPUs it gets"
+        )
+    return f"{said}{allowed} (got {count!r})"
+
+
+def gpus_listed(host_gpus: t.Sequence[t.Mapping[str, t.Any]]) -> str:
+    """The host's GPUs as a refusal lists them: index (UUID), ..."""
+    return ", ".join(f"{gpu['index']} ({gpu['uuid']})" if gpu.get("uuid") else str(gpu["index"]) for gpu in host_gpus)
 
 
 def in_mig_mode(gpu: t.Mapping[str, t.Any], migs: t.Sequence[dict[str, t.Any]]) -> bool:
@@ -681,11 +718,10 @@ def _gpus_on_host(ids: list[str], gpu: t.Any, where: str, spec: dict[str, t.Any]
                 f"{where}.gpu", f"MIG device {device_id} is not on {host_name(spec)} (got {gpu!r}; {migs_listed(migs)})"
             )
         elif host_gpus and not is_mig(device_id) and found is None:
-            have = ", ".join(f"{g['index']} ({g['uuid']})" if g.get("uuid") else str(g["index"]) for g in host_gpus)
             problems.add(
                 f"{where}.gpu",
                 f"GPU {device_id} is not on {host_name(spec)} (got {gpu!r}; the host's GPUs "
-                f"by index and UUID, aistack_gpu.gpus: {have})",
+                f"by index and UUID, aistack_gpu.gpus: {gpus_listed(host_gpus)})",
             )
         elif key in seen:
             problems.add(f"{where}.gpu", f"names {label} twice (as {seen[key]} and {device_id}; got {gpu!r})")

@@ -913,12 +913,13 @@ def test_the_nvidia_device_request_elsewhere(cdi_devices: list[str], engine_vers
 @pytest.mark.parametrize(
     "gpu, cdi_devices, problem",
     [
-        # More GPUs asked for than the spec (and the host) has.
+        # More GPUs asked for than the spec names (generated before a card was added; more than the host has
+        # is a problem of its own: test_a_count_beyond_the_host_s_gpus_is_refused).
         (
-            3,
-            CDI_DEVICES[:3],
-            "nvidia.com/gpu=2: not a CDI device of this host (aistack_gpu.cdi_devices, from "
-            "nvidia_toolkit's CDI specification: nvidia.com/gpu=all, nvidia.com/gpu=0, nvidia.com/gpu=1)",
+            2,
+            CDI_DEVICES[:2],
+            "nvidia.com/gpu=1: not a CDI device of this host (aistack_gpu.cdi_devices, from "
+            "nvidia_toolkit's CDI specification: nvidia.com/gpu=all, nvidia.com/gpu=0)",
         ),
         # A spec that does not name a GPU the host lists (generated before the card was added).
         (
@@ -1122,6 +1123,84 @@ def test_a_mig_device_s_free_memory_is_not_known_so_it_stops_first() -> None:
     model = model_of(services=services, gpu_free_mib=[24000] * 4, **ON_MIG_HOST)
     assert model["start_first"] == []
     assert f"the free memory of MIG device 1:0 ({MIG_UUID[0]}) is not known" in model["rollout_notes"]["api"]
+
+
+def beyond(count: int, have: str, allowed: str, host: str = "gpu-1", mig: str = "") -> str:
+    return (
+        f"{W}: asks for {count} GPUs, but {host} has {have} (aistack_gpu.gpus: "
+        + ", ".join(f"{gpu['index']} ({gpu['uuid']})" for gpu in FOUR_GPUS[: int(have.split()[0])])
+        + f"{mig}): the runtime would give the container fewer or none, or refuse to start it; {allowed} (got {count})"
+    )
+
+
+ALLOWED_UP_TO = "allowed: a count of 1 to {}, true or auto (every GPU), or a list of the GPUs it gets"
+
+
+@pytest.mark.parametrize(
+    "count, host_gpus, problems",
+    [
+        (2, FOUR_GPUS[:2], []),
+        (4, FOUR_GPUS, []),
+        (3, FOUR_GPUS[:2], [beyond(3, "2 GPUs", ALLOWED_UP_TO.format(2))]),
+        (5, FOUR_GPUS, [beyond(5, "4 GPUs", ALLOWED_UP_TO.format(4))]),
+        (
+            2,
+            FOUR_GPUS[:1],
+            [beyond(2, "1 GPU", "allowed: a count of 1, true or auto (every GPU), or a list of the GPUs it gets")],
+        ),
+    ],
+)
+@pytest.mark.parametrize("cdi_devices", [[], CDI_DEVICES], ids=["nvidia", "cdi"])
+def test_a_count_beyond_the_host_s_gpus_is_refused(
+    count: int, host_gpus: list[dict[str, t.Any]], problems: list[str], cdi_devices: list[str]
+) -> None:
+    """The runtime gives gpu: N as the host's first N GPUs: more than the host has fails at start (or, with some
+    runtimes, gives fewer), so it is refused before any change, naming the host's GPUs and the counts allowed."""
+    assert (
+        problems_of(
+            services=gpu_services(worker=count, api=False),
+            gpu_present=True,
+            host_gpus=host_gpus,
+            cdi_devices=cdi_devices[: len(host_gpus) + 1],
+            engine_version="26.1.5",
+            host="gpu-1",
+        )
+        == problems
+    )
+
+
+def test_a_count_on_a_host_whose_gpus_are_not_listed_is_taken_as_written() -> None:
+    """Without aistack_gpu.gpus (nvidia_toolkit did not run) the host's number of GPUs is not known."""
+    assert problems_of(services=gpu_services(worker=8, api=False), gpu_present=True, host_gpus=[]) == []
+
+
+@pytest.mark.parametrize(
+    "count, host, allowed",
+    [
+        # GPU 1 is in MIG mode: a count reaches whole GPUs only up to it, and its MIG devices add none.
+        (5, ON_MIG_HOST, ALLOWED_UP_TO.format(1).replace("1 to 1", "1 (GPU 1 is in MIG mode)")),
+        (
+            5,
+            {**ON_MIG_HOST, "host_gpus": MIG_GPUS[1:], "mig_devices": MIGS},
+            "no count is allowed there, as GPU 1 is in MIG mode: ask for true or auto (every GPU and MIG device), "
+            "or name the GPUs and MIG devices it gets in a list, or take per_gpu",
+        ),
+    ],
+    ids=["first_whole", "first_in_mig_mode"],
+)
+def test_a_count_beyond_a_host_with_mig_devices_counts_whole_gpus(
+    count: int, host: dict[str, t.Any], allowed: str
+) -> None:
+    """A count asks for whole GPUs: the MIG devices of a GPU in MIG mode are not GPUs of their own for it, and
+    what is allowed stops at the first GPU in MIG mode (reaching it is refused as a GPU given whole)."""
+    host_gpus = host["host_gpus"]
+    have = f"{len(host_gpus)} GPU{'' if len(host_gpus) == 1 else 's'}"
+    listed = ", ".join(f"{gpu['index']} ({gpu['uuid']})" for gpu in host_gpus)
+    assert problems_of(services=gpu_services(worker=count, api=False), **host) == [
+        f"{W}: asks for {count} GPUs, but gpu-1 has {have} (aistack_gpu.gpus: {listed}; its 2 MIG device(s) do "
+        "not count: a count gives whole GPUs): the runtime would give the container fewer or none, or refuse to "
+        f"start it; {allowed} (got {count})"
+    ]
 
 
 @pytest.mark.parametrize("gpu", [True, "auto"])
