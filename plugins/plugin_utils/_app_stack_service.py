@@ -548,7 +548,7 @@ def gpus_listed(host_gpus: t.Sequence[t.Mapping[str, t.Any]]) -> str:
     return ", ".join(f"{gpu['index']} ({gpu['uuid']})" if gpu.get("uuid") else str(gpu["index"]) for gpu in host_gpus)
 
 
-def in_mig_mode(gpu: t.Mapping[str, t.Any], migs: t.Sequence[dict[str, t.Any]]) -> bool:
+def in_mig_mode(gpu: t.Mapping[str, t.Any], migs: t.Sequence[t.Mapping[str, t.Any]]) -> bool:
     """Whether a GPU of aistack_gpu.gpus is in MIG mode: its mig_mode says so, or MIG devices of it are listed."""
     return gpu.get("mig_mode") == "Enabled" or any(mig.get("gpu") == gpu.get("index") for mig in migs)
 

@@ -27,6 +27,8 @@ import re
 import typing as t
 from collections.abc import Mapping
 
+from ansible_collections.aistack.deploy.plugins.plugin_utils._app_stack_service import MIG_INDEX_RE, in_mig_mode
+
 CUDA_LABEL = "io.aistack.deploy.cuda-version"
 _VERSION_RE = re.compile(r"^\s*v?([0-9]+)\.([0-9]+)(?:\.[0-9]+)*\s*$")
 # A CUDA version in an image tag: after "cuda" (pytorch/pytorch:2.4.0-cuda12.4-cudnn9-runtime), or at the
@@ -35,8 +37,6 @@ _VERSION_RE = re.compile(r"^\s*v?([0-9]+)\.([0-9]+)(?:\.[0-9]+)*\s*$")
 _TAG_CUDA_RE = re.compile(r"cuda-?([0-9]+\.[0-9]+(?:\.[0-9]+)?)(?![0-9.])")
 _TAG_START_RE = re.compile(r"^([0-9]+\.[0-9]+(?:\.[0-9]+)?)(?![0-9.])")
 _TRUE = ("1", "true", "yes", "on")
-# A MIG device as a CDI device name or NVIDIA_VISIBLE_DEVICES names it: <gpu index>:<MIG device index>.
-_MIG_RE = re.compile(r"^([0-9]+):([0-9]+)$")
 
 
 def cuda_version(text: t.Any) -> tuple[int, int] | None:
@@ -174,7 +174,7 @@ def _held_device(
     device: str, gpus: t.Sequence[tuple[int, Mapping[str, t.Any]]], migs: t.Sequence[Mapping[str, t.Any]]
 ) -> list[int | str]:
     """What one device id of a request holds: a GPU by index or UUID, a MIG device by <gpu>:<mig> or UUID."""
-    mig = _MIG_RE.match(device)
+    mig = MIG_INDEX_RE.match(device)
     if mig:
         return [f"{int(mig.group(1))}:{int(mig.group(2))}"]
     for entry in migs:
@@ -185,14 +185,7 @@ def _held_device(
 
 def partly_held(held: t.Collection[int | str]) -> set[int]:
     """The GPUs held in part: those one of whose MIG devices is held (so in MIG mode, whatever the fact says)."""
-    return {int(str(key).split(":", 1)[0]) for key in held if isinstance(key, str) and _MIG_RE.match(key)}
-
-
-def _in_mig_mode(entry: Mapping[str, t.Any], migs: t.Sequence[t.Any]) -> bool:
-    """Whether a GPU of aistack_gpu.gpus is in MIG mode: its mig_mode says so, or MIG devices of it are listed."""
-    return entry.get("mig_mode") == "Enabled" or any(
-        isinstance(mig, Mapping) and mig.get("gpu") == entry.get("index") for mig in migs
-    )
+    return {int(str(key).split(":", 1)[0]) for key in held if isinstance(key, str) and MIG_INDEX_RE.match(key)}
 
 
 def gpu_memory_problems(model: Mapping[str, t.Any], gpu: t.Any, held: t.Collection[int | str], host: str) -> list[str]:
@@ -211,8 +204,8 @@ def gpu_memory_problems(model: Mapping[str, t.Any], gpu: t.Any, held: t.Collecti
     by_index = {entry.get("index"): entry for entry in gpu.get("gpus") or [] if isinstance(entry, Mapping)}
     if not gpu.get("usable") or not by_index:
         return []
-    migs = gpu.get("mig_devices") if isinstance(gpu.get("mig_devices"), list) else []
-    in_mig_mode = partly_held(held) | {index for index, entry in by_index.items() if _in_mig_mode(entry, migs)}
+    migs = [mig for mig in gpu.get("mig_devices") or [] if isinstance(mig, Mapping)]
+    mig_mode = partly_held(held) | {index for index, entry in by_index.items() if in_mig_mode(entry, migs)}
     services = model.get("services") or {}
     problems = []
     for sname, members in _gpu_services(model).items():
@@ -221,7 +214,7 @@ def gpu_memory_problems(model: Mapping[str, t.Any], gpu: t.Any, held: t.Collecti
             continue
         short = []
         given = {index for member in members for index in services[member].get("gpus") or []}
-        for index in sorted(index for index in given if index in by_index and index not in in_mig_mode):
+        for index in sorted(index for index in given if index in by_index and index not in mig_mode):
             entry = by_index[index]
             whole = index in held
             room = entry.get("memory_mib" if whole else "memory_free_mib")
