@@ -21,7 +21,8 @@ import pytest
 RELEASES = ["1.0.1", "1.0.2", "1.0.3", "1.0.4"]
 REGISTRY = "127.0.0.1:5999/team"  # only a tag prefix here: nothing talks to it
 
-PRUNE = """
+# The role's read-only probe, as main.yml runs it first; each play below adds the step it tests.
+RECORDED = """
 - name: Read the recorded releases and the target's images
   ansible.builtin.include_role:
     name: aistack.deploy.app_image
@@ -33,7 +34,12 @@ PRUNE = """
     app_image_registry: "{registry}"
     app_image_targets: [api]
     app_image_releases_dir: "{releases_dir}"
+    app_image_controller_dir: "{controller_dir}"
+"""
 
+PRUNE = (
+    RECORDED
+    + """
 - name: Prune, as main.yml does, only when there is something to remove
   ansible.builtin.include_role:
     name: aistack.deploy.app_image
@@ -42,10 +48,18 @@ PRUNE = """
   when: (__app_image_recorded.stdout | aistack.deploy.app_image_prune_plan({name!r}, ['api'], {current!r}, {keep},
          {registry!r})).remove | length > 0
 """
+)
 
 
 def prune(name: str, current: str, keep: int, registry: str = "", releases_dir: str = "/nonexistent") -> str:
-    return PRUNE.format(name=name, current=current, keep=keep, registry=registry, releases_dir=releases_dir)
+    return PRUNE.format(
+        name=name,
+        current=current,
+        keep=keep,
+        registry=registry,
+        releases_dir=releases_dir,
+        controller_dir="/nonexistent",
+    )
 
 
 @pytest.fixture
@@ -179,25 +193,16 @@ def test_an_image_a_container_uses_is_left_and_the_run_goes_on(
         user.remove(force=True)
 
 
-PRUNE_ARCHIVES = """
-- name: Read the recorded releases
-  ansible.builtin.include_role:
-    name: aistack.deploy.app_image
-    tasks_from: recorded
-  vars: &vars
-    app_image_name: {name}
-    app_image_release: "{current}"
-    app_image_keep_releases: 2
-    app_image_targets: [api]
-    app_image_releases_dir: "{releases_dir}"
-    app_image_controller_dir: "{controller_dir}"
-
+PRUNE_ARCHIVES = (
+    RECORDED
+    + """
 - name: Remove the controller's archives beyond the count, as main.yml does after a run that saved one
   ansible.builtin.include_role:
     name: aistack.deploy.app_image
     tasks_from: prune_archives
   vars: *vars
 """
+)
 
 
 def test_the_controllers_archives_beyond_the_count_go_and_a_recorded_one_stays(
@@ -220,7 +225,12 @@ def test_the_controllers_archives_beyond_the_count_go_and_a_recorded_one_stays(
     record.parent.mkdir(parents=True)
     record.write_text(json.dumps({"images": {f"{name}-api:1.0.2": image_id}}))
     play = PRUNE_ARCHIVES.format(
-        name=name, current="1.0.4", releases_dir=tmp_path / "releases", controller_dir=tmp_path / "controller"
+        name=name,
+        current="1.0.4",
+        keep=2,
+        registry="",
+        releases_dir=tmp_path / "releases",
+        controller_dir=tmp_path / "controller",
     )
 
     checked = playbook(play, check=True)
